@@ -1,0 +1,824 @@
+//! The production backend: the event log as one NATS JetStream stream.
+//!
+//! - Subjects are `<prefix>.<tenant>.<context>.<aggregate type>.<aggregate id>`; one message per
+//!   commit, so a commit is atomic and its events are never interleaved with another's.
+//! - Optimistic concurrency: `Nats-Expected-Last-Subject-Sequence` carries the position of the
+//!   aggregate's last commit (0 for a new aggregate), which reads and appends hand back in
+//!   [`StreamVersion`]; the aggregate's own version travels in the body and in `Cc-Last-Version`.
+//! - Idempotency: `Nats-Msg-Id` is the stream key plus the request id. The server checks the
+//!   expected sequence before the duplicate window, so a retry of a commit that already landed is
+//!   answered "wrong last sequence"; on that answer the commit right after the expected one is
+//!   looked up, and if it carries our request id the retry is reported as a duplicate.
+//! - Streams are read per aggregate with batched direct gets (ADR-31), without consumers.
+//! - Subscriptions are durable pull consumers with `AckPolicy::All` and a bounded
+//!   `max_ack_pending`.
+//!
+//! Needs nats-server 2.11 or later (batched direct get, multiple filter subjects).
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer, stream};
+use async_nats::{HeaderMap, StatusCode};
+use bytes::Bytes;
+use futures_util::{FutureExt, StreamExt};
+
+use crate::codec::{DecodedCommit, decode_commit, encode_commit};
+use crate::{
+    AppendRequest, Appended, Batch, EventStore, ExpectedVersion, Filter, Name, Position,
+    StoreError, StreamEvents, StreamKey, StreamVersion, Subscription, SubscriptionSpec,
+    TraceContext,
+};
+
+const HEADER_MSG_ID: &str = "Nats-Msg-Id";
+const HEADER_EXPECTED_LAST_SUBJECT_SEQUENCE: &str = "Nats-Expected-Last-Subject-Sequence";
+const HEADER_SEQUENCE: &str = "Nats-Sequence";
+const HEADER_REQUEST_ID: &str = "Cc-Request-Id";
+const HEADER_FIRST_VERSION: &str = "Cc-First-Version";
+const HEADER_LAST_VERSION: &str = "Cc-Last-Version";
+const HEADER_TRACEPARENT: &str = "traceparent";
+const HEADER_TRACESTATE: &str = "tracestate";
+
+/// Commits fetched per batched direct get while reading one aggregate.
+const READ_BATCH: usize = 256;
+/// How long to wait for the server's answer to any one request.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most commits a subscription holds delivered but unacknowledged.
+const MAX_ACK_PENDING: i64 = 20_000;
+
+/// How the JetStream event log is set up.
+#[derive(Clone, Debug)]
+pub struct JetStreamConfig {
+    /// First subject token and stream name prefix; tests use their own to stay isolated.
+    pub prefix: Name,
+    /// Stream replicas (1 for a single server, 3 in a cluster).
+    pub replicas: usize,
+    /// How long a request id is remembered for [`ExpectedVersion::Any`] appends.
+    pub duplicate_window: Duration,
+    /// Upper bound of the stream's size in bytes (`None`: unlimited; the log keeps everything).
+    pub max_bytes: Option<i64>,
+    /// Largest commit in bytes.
+    pub max_commit_bytes: i32,
+}
+
+impl JetStreamConfig {
+    /// Defaults for one prefix: one replica, a two-minute duplicate window, unlimited size, 1 MiB
+    /// commits.
+    pub fn new(prefix: Name) -> Self {
+        Self {
+            prefix,
+            replicas: 1,
+            duplicate_window: Duration::from_secs(120),
+            max_bytes: None,
+            max_commit_bytes: 1024 * 1024,
+        }
+    }
+
+    /// The JetStream stream name.
+    pub fn stream_name(&self) -> String {
+        format!("{}_events", self.prefix)
+    }
+
+    fn subject(&self, stream: &StreamKey) -> String {
+        format!(
+            "{}.{}.{}.{}.{}",
+            self.prefix, stream.tenant, stream.context, stream.aggregate_type, stream.aggregate_id
+        )
+    }
+
+    fn filter_subjects(&self, filter: &Filter) -> Vec<String> {
+        let tenant = filter.tenant.as_ref().map_or("*", Name::as_str);
+        if filter.streams.is_empty() {
+            return vec![format!("{}.{tenant}.*.*.*", self.prefix)];
+        }
+        let mut subjects: Vec<String> = filter
+            .streams
+            .iter()
+            .map(|(context, aggregate_type)| {
+                format!(
+                    "{}.{tenant}.{context}.{}.*",
+                    self.prefix,
+                    aggregate_type.as_ref().map_or("*", Name::as_str)
+                )
+            })
+            .collect();
+        subjects.sort();
+        subjects.dedup();
+        subjects
+    }
+}
+
+/// The event log on NATS JetStream.
+#[derive(Debug, Clone)]
+pub struct JetStreamEventStore {
+    client: async_nats::Client,
+    context: jetstream::Context,
+    stream: stream::Stream,
+    config: JetStreamConfig,
+    direct_get_subject: String,
+}
+
+impl JetStreamEventStore {
+    /// Connects to `url` and creates or updates the stream.
+    pub async fn connect(url: &str, config: JetStreamConfig) -> Result<Self, StoreError> {
+        let client = async_nats::ConnectOptions::new()
+            .name("callcenter-eventlog")
+            .connect(url)
+            .await
+            .map_err(StoreError::unavailable)?;
+        Self::with_client(client, config).await
+    }
+
+    /// Uses an existing connection and creates or updates the stream.
+    pub async fn with_client(
+        client: async_nats::Client,
+        config: JetStreamConfig,
+    ) -> Result<Self, StoreError> {
+        check_server_version(&client.server_info().version)?;
+        let context = jetstream::ContextBuilder::new()
+            .timeout(REQUEST_TIMEOUT)
+            .max_ack_inflight(16_384)
+            .build(client.clone());
+        let stream = ensure_stream(&context, &config).await?;
+        let direct_get_subject = format!("$JS.API.DIRECT.GET.{}", config.stream_name());
+        Ok(Self {
+            client,
+            context,
+            stream,
+            config,
+            direct_get_subject,
+        })
+    }
+
+    /// The underlying NATS connection (for leases and other JetStream uses of the same process).
+    pub fn client(&self) -> &async_nats::Client {
+        &self.client
+    }
+
+    /// Deletes the whole stream with every commit and subscription (for tests and teardown).
+    pub async fn delete_stream(&self) -> Result<(), StoreError> {
+        self.context
+            .delete_stream(self.config.stream_name())
+            .await
+            .map_err(StoreError::unavailable)?;
+        Ok(())
+    }
+
+    /// Reads the stored commit that follows `after` on `subject`, if any.
+    async fn next_commit_after(
+        &self,
+        subject: &str,
+        after: Position,
+    ) -> Result<Option<async_nats::Message>, StoreError> {
+        Ok(self
+            .direct_get_batch(subject, after + 1, 1)
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    /// Reads the last stored commit on `subject`, if any.
+    async fn last_commit(&self, subject: &str) -> Result<Option<async_nats::Message>, StoreError> {
+        let request = serde_json::json!({ "last_by_subj": subject });
+        let message = self
+            .client
+            .request(
+                self.direct_get_subject.clone(),
+                Bytes::from(request.to_string()),
+            )
+            .await
+            .map_err(StoreError::unavailable)?;
+        match message.status {
+            Some(StatusCode::NOT_FOUND) => Ok(None),
+            Some(status) if !status.is_success() => Err(StoreError::unavailable(format!(
+                "direct get answered {status}: {}",
+                message.description.as_deref().unwrap_or_default()
+            ))),
+            _ => Ok(Some(message)),
+        }
+    }
+
+    /// Up to `batch` stored commits on `subject` from stream sequence `from` (ADR-31 batch get).
+    async fn direct_get_batch(
+        &self,
+        subject: &str,
+        from: Position,
+        batch: usize,
+    ) -> Result<Vec<async_nats::Message>, StoreError> {
+        let inbox = self.client.new_inbox();
+        let mut replies = self
+            .client
+            .subscribe(inbox.clone())
+            .await
+            .map_err(StoreError::unavailable)?;
+        let request =
+            serde_json::json!({ "seq": from.max(1), "next_by_subj": subject, "batch": batch });
+        self.client
+            .publish_with_reply(
+                self.direct_get_subject.clone(),
+                inbox,
+                Bytes::from(request.to_string()),
+            )
+            .await
+            .map_err(StoreError::unavailable)?;
+        let mut messages = Vec::new();
+        loop {
+            let reply = tokio::time::timeout(REQUEST_TIMEOUT, replies.next())
+                .await
+                .map_err(|_| StoreError::unavailable("direct get timed out"))?
+                .ok_or_else(|| StoreError::unavailable("direct get subscription closed"))?;
+            match reply.status {
+                None | Some(StatusCode::OK) => {
+                    messages.push(reply);
+                    if messages.len() >= batch {
+                        break;
+                    }
+                }
+                // 404: nothing (more) on the subject; 204 "EOB": end of the batch.
+                Some(StatusCode::NOT_FOUND) => break,
+                Some(status) if status.as_u16() == 204 => break,
+                Some(status) => {
+                    return Err(StoreError::unavailable(format!(
+                        "direct get answered {status}: {}",
+                        reply.description.as_deref().unwrap_or_default()
+                    )));
+                }
+            }
+        }
+        let _ = replies.unsubscribe().await;
+        Ok(messages)
+    }
+
+    /// What the stream's last commit says about the stream's version and position.
+    async fn current_version(&self, subject: &str) -> Result<StreamVersion, StoreError> {
+        match self.last_commit(subject).await? {
+            None => Ok(StreamVersion::EMPTY),
+            Some(message) => {
+                let summary = CommitSummary::from_headers(&message)?;
+                Ok(StreamVersion::at(summary.last_version, summary.position))
+            }
+        }
+    }
+
+    /// Decides what a "wrong last sequence" answer means: our own earlier commit, or a conflict.
+    async fn resolve_wrong_last_sequence(
+        &self,
+        request: &AppendRequest,
+        subject: &str,
+        expected_last_position: Position,
+    ) -> Result<Appended, StoreError> {
+        if let Some(next) = self
+            .next_commit_after(subject, expected_last_position)
+            .await?
+        {
+            let summary = CommitSummary::from_headers(&next)?;
+            if summary.request_id == request.metadata.request_id {
+                return Ok(summary.as_duplicate());
+            }
+        }
+        let current = self.current_version(subject).await?;
+        Err(StoreError::Conflict {
+            stream: request.stream.clone(),
+            expected: request.expected,
+            actual: current.version(),
+        })
+    }
+
+    async fn append_once(
+        &self,
+        request: &AppendRequest,
+        subject: &str,
+        expected_version: StreamVersion,
+    ) -> Result<Appended, AppendAttempt> {
+        let expected_position = match expected_version.last_position() {
+            Some(position) => position,
+            None => {
+                // Only a version is known: look up the position of the commit that holds it.
+                let current = self.current_version(subject).await?;
+                if current.version() != expected_version.version() {
+                    return Err(AppendAttempt::WrongLastSequence(
+                        current.last_position().unwrap_or(0),
+                    ));
+                }
+                current.last_position().unwrap_or(0)
+            }
+        };
+        let first_version = expected_version.version() + 1;
+        let last_version = expected_version.version() + request.events.len() as u64;
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            HEADER_MSG_ID,
+            format!("{}/{}", request.stream, request.metadata.request_id).as_str(),
+        );
+        headers.insert(
+            HEADER_EXPECTED_LAST_SUBJECT_SEQUENCE,
+            expected_position.to_string().as_str(),
+        );
+        headers.insert(HEADER_REQUEST_ID, request.metadata.request_id.as_str());
+        headers.insert(HEADER_FIRST_VERSION, first_version.to_string().as_str());
+        headers.insert(HEADER_LAST_VERSION, last_version.to_string().as_str());
+        if let Some(traceparent) = &request.metadata.trace.traceparent {
+            headers.insert(HEADER_TRACEPARENT, traceparent.as_str());
+        }
+        if let Some(tracestate) = &request.metadata.trace.tracestate {
+            headers.insert(HEADER_TRACESTATE, tracestate.as_str());
+        }
+        let body = encode_commit(request, first_version);
+        let ack = self
+            .context
+            .publish_with_headers(subject.to_owned(), headers, body)
+            .await
+            .map_err(StoreError::unavailable)?
+            .await;
+        match ack {
+            Ok(ack) if ack.duplicate => {
+                // The same request id landed on this stream earlier: describe that commit.
+                let stored = self.direct_get_batch(subject, ack.sequence, 1).await?;
+                let summary = stored
+                    .first()
+                    .map(CommitSummary::from_headers)
+                    .transpose()?
+                    .ok_or_else(|| StoreError::unavailable("duplicate commit vanished"))?;
+                Ok(summary.as_duplicate())
+            }
+            Ok(ack) => Ok(Appended {
+                position: ack.sequence,
+                first_version,
+                last_version,
+                duplicate: false,
+            }),
+            Err(error)
+                if error.kind() == jetstream::context::PublishErrorKind::WrongLastSequence =>
+            {
+                Err(AppendAttempt::WrongLastSequence(expected_position))
+            }
+            Err(error) => Err(StoreError::unavailable(error).into()),
+        }
+    }
+}
+
+/// Why one publish attempt did not append.
+enum AppendAttempt {
+    /// The subject's last sequence was not the expected one (given here).
+    WrongLastSequence(Position),
+    /// Anything else.
+    Failed(StoreError),
+}
+
+impl From<StoreError> for AppendAttempt {
+    fn from(error: StoreError) -> Self {
+        AppendAttempt::Failed(error)
+    }
+}
+
+/// What the headers of a stored commit say, without decoding its body.
+struct CommitSummary {
+    position: Position,
+    first_version: u64,
+    last_version: u64,
+    request_id: String,
+}
+
+impl CommitSummary {
+    fn from_headers(message: &async_nats::Message) -> Result<Self, StoreError> {
+        let header = |name: &str| -> Result<&str, StoreError> {
+            message
+                .headers
+                .as_ref()
+                .and_then(|headers| headers.get(name))
+                .map(|value| value.as_str())
+                .ok_or_else(|| StoreError::Corrupt {
+                    position: 0,
+                    reason: format!("stored commit lacks header {name}"),
+                })
+        };
+        let number = |name: &str| -> Result<u64, StoreError> {
+            header(name)?.parse().map_err(|_| StoreError::Corrupt {
+                position: 0,
+                reason: format!("header {name} is not a number"),
+            })
+        };
+        Ok(Self {
+            position: number(HEADER_SEQUENCE)?,
+            first_version: number(HEADER_FIRST_VERSION)?,
+            last_version: number(HEADER_LAST_VERSION)?,
+            request_id: header(HEADER_REQUEST_ID)?.to_owned(),
+        })
+    }
+
+    fn as_duplicate(&self) -> Appended {
+        Appended {
+            position: self.position,
+            first_version: self.first_version,
+            last_version: self.last_version,
+            duplicate: true,
+        }
+    }
+}
+
+fn trace_from_headers(headers: Option<&HeaderMap>) -> TraceContext {
+    let get = |name: &str| {
+        headers
+            .and_then(|headers| headers.get(name))
+            .map(|value| value.as_str().to_owned())
+    };
+    TraceContext {
+        traceparent: get(HEADER_TRACEPARENT),
+        tracestate: get(HEADER_TRACESTATE),
+    }
+}
+
+fn check_server_version(version: &str) -> Result<(), StoreError> {
+    let mut parts = version
+        .trim_start_matches('v')
+        .split(['.', '-'])
+        .map(|part| part.parse::<u32>().unwrap_or(0));
+    let major = parts.next().unwrap_or(0);
+    let minor = parts.next().unwrap_or(0);
+    if (major, minor) < (2, 11) {
+        return Err(StoreError::unavailable(format!(
+            "nats-server {version} is too old: the event log needs 2.11 or later \
+             (batched direct get, multiple filter subjects)"
+        )));
+    }
+    Ok(())
+}
+
+async fn ensure_stream(
+    context: &jetstream::Context,
+    config: &JetStreamConfig,
+) -> Result<stream::Stream, StoreError> {
+    let wanted = stream::Config {
+        name: config.stream_name(),
+        description: Some("call-center event log: one message per commit".into()),
+        subjects: vec![format!("{}.*.*.*.*", config.prefix)],
+        retention: stream::RetentionPolicy::Limits,
+        storage: stream::StorageType::File,
+        num_replicas: config.replicas,
+        duplicate_window: config.duplicate_window,
+        max_bytes: config.max_bytes.unwrap_or(-1),
+        max_message_size: config.max_commit_bytes,
+        discard: stream::DiscardPolicy::New,
+        allow_direct: true,
+        deny_delete: true,
+        deny_purge: true,
+        ..Default::default()
+    };
+    match context.get_stream(&wanted.name).await {
+        Ok(mut existing) => {
+            let info = existing.info().await.map_err(StoreError::unavailable)?;
+            let current = &info.config;
+            let up_to_date = current.subjects == wanted.subjects
+                && current.num_replicas == wanted.num_replicas
+                && current.duplicate_window == wanted.duplicate_window
+                && current.max_bytes == wanted.max_bytes
+                && current.max_message_size == wanted.max_message_size
+                && current.allow_direct
+                && current.deny_delete
+                && current.deny_purge;
+            if up_to_date {
+                return Ok(existing);
+            }
+            let updated = stream::Config {
+                subjects: wanted.subjects,
+                num_replicas: wanted.num_replicas,
+                duplicate_window: wanted.duplicate_window,
+                max_bytes: wanted.max_bytes,
+                max_message_size: wanted.max_message_size,
+                allow_direct: true,
+                deny_delete: true,
+                deny_purge: true,
+                ..current.clone()
+            };
+            context
+                .update_stream(&updated)
+                .await
+                .map_err(StoreError::unavailable)?;
+            context
+                .get_stream(&updated.name)
+                .await
+                .map_err(StoreError::unavailable)
+        }
+        Err(error)
+            if matches!(
+                error.kind(),
+                jetstream::context::GetStreamErrorKind::JetStream(_)
+            ) =>
+        {
+            match context.create_stream(wanted.clone()).await {
+                Ok(stream) => Ok(stream),
+                // Another process created it at the same moment.
+                Err(_) => context
+                    .get_stream(&wanted.name)
+                    .await
+                    .map_err(StoreError::unavailable),
+            }
+        }
+        Err(error) => Err(StoreError::unavailable(error)),
+    }
+}
+
+#[async_trait::async_trait]
+impl EventStore for JetStreamEventStore {
+    async fn append(&self, request: AppendRequest) -> Result<Appended, StoreError> {
+        request.validate()?;
+        let subject = self.config.subject(&request.stream);
+        let expected_version = match request.expected {
+            ExpectedVersion::NoStream => StreamVersion::EMPTY,
+            ExpectedVersion::Exactly(stream_version) => stream_version,
+            ExpectedVersion::Any => self.current_version(&subject).await?,
+        };
+        match self.append_once(&request, &subject, expected_version).await {
+            Ok(appended) => Ok(appended),
+            Err(AppendAttempt::Failed(error)) => Err(error),
+            Err(AppendAttempt::WrongLastSequence(expected_position)) => {
+                if request.expected == ExpectedVersion::Any {
+                    // Only the duplicate window deduplicates "any" appends: try on the new tail.
+                    let current = self.current_version(&subject).await?;
+                    return match self.append_once(&request, &subject, current).await {
+                        Ok(appended) => Ok(appended),
+                        Err(AppendAttempt::Failed(error)) => Err(error),
+                        Err(AppendAttempt::WrongLastSequence(_)) => Err(StoreError::Conflict {
+                            stream: request.stream.clone(),
+                            expected: request.expected,
+                            actual: self.current_version(&subject).await?.version(),
+                        }),
+                    };
+                }
+                self.resolve_wrong_last_sequence(&request, &subject, expected_position)
+                    .await
+            }
+        }
+    }
+
+    async fn read_stream(
+        &self,
+        stream: &StreamKey,
+        after_version: u64,
+    ) -> Result<StreamEvents, StoreError> {
+        let subject = self.config.subject(stream);
+        let mut events = Vec::new();
+        let mut version = StreamVersion::new(after_version);
+        let mut next_position = 1;
+        loop {
+            let messages = self
+                .direct_get_batch(&subject, next_position, READ_BATCH)
+                .await?;
+            let fetched = messages.len();
+            for message in messages {
+                let summary = CommitSummary::from_headers(&message)?;
+                next_position = summary.position + 1;
+                version = StreamVersion::at(summary.last_version, summary.position);
+                if summary.last_version <= after_version {
+                    continue;
+                }
+                let commit = decode_commit(
+                    summary.position,
+                    &message.payload,
+                    trace_from_headers(message.headers.as_ref()),
+                )?;
+                events.extend(
+                    commit
+                        .events
+                        .into_iter()
+                        .filter(|event| event.version > after_version),
+                );
+            }
+            if fetched < READ_BATCH {
+                break;
+            }
+        }
+        if version.last_position().is_none() && after_version == 0 {
+            version = StreamVersion::EMPTY;
+        }
+        Ok(StreamEvents { events, version })
+    }
+
+    async fn subscribe(&self, spec: SubscriptionSpec) -> Result<Box<dyn Subscription>, StoreError> {
+        let filter_subjects = self.config.filter_subjects(&spec.filter);
+        let durable = spec.name.to_string();
+        let existing = match self
+            .stream
+            .get_consumer::<consumer::pull::Config>(&durable)
+            .await
+        {
+            Ok(mut consumer) => Some(
+                consumer
+                    .info()
+                    .await
+                    .map_err(StoreError::unavailable)?
+                    .clone(),
+            ),
+            Err(_) => None,
+        };
+        // Where delivery must start: `None` keeps the durable consumer as it is. It is recreated
+        // when its filter changed, when the caller needs commits it already acknowledged (a
+        // rebuild), and when a previous subscriber left delivered-but-unacknowledged commits
+        // (they would otherwise wait for the ack timeout before being redelivered).
+        let start_after = match &existing {
+            None => Some(spec.resume_after.unwrap_or(0)),
+            Some(info) => {
+                let mut current_filters = info.config.filter_subjects.clone();
+                if !info.config.filter_subject.is_empty() {
+                    current_filters.push(info.config.filter_subject.clone());
+                }
+                current_filters.sort();
+                let acked = info.ack_floor.stream_sequence;
+                let target = spec.resume_after.map_or(acked, |after| after.min(acked));
+                if current_filters != filter_subjects {
+                    Some(spec.resume_after.unwrap_or(0))
+                } else if target < acked
+                    || info.num_ack_pending > 0
+                    || info.delivered.stream_sequence > acked
+                {
+                    Some(target)
+                } else {
+                    None
+                }
+            }
+        };
+        let consumer: consumer::PullConsumer = match start_after {
+            None => self
+                .stream
+                .get_consumer(&durable)
+                .await
+                .map_err(StoreError::unavailable)?,
+            Some(after) => {
+                if existing.is_some() {
+                    self.stream
+                        .delete_consumer(&durable)
+                        .await
+                        .map_err(StoreError::unavailable)?;
+                }
+                let deliver_policy = if after == 0 {
+                    consumer::DeliverPolicy::All
+                } else {
+                    consumer::DeliverPolicy::ByStartSequence {
+                        start_sequence: after + 1,
+                    }
+                };
+                self.stream
+                    .create_consumer(consumer::pull::Config {
+                        durable_name: Some(durable.clone()),
+                        description: Some("call-center event log subscription".into()),
+                        deliver_policy,
+                        ack_policy: consumer::AckPolicy::All,
+                        ack_wait: Duration::from_secs(60),
+                        filter_subjects,
+                        max_ack_pending: MAX_ACK_PENDING,
+                        num_replicas: self.config.replicas,
+                        ..Default::default()
+                    })
+                    .await
+                    .map_err(StoreError::unavailable)?
+            }
+        };
+        let messages = consumer
+            .stream()
+            .max_messages_per_batch(1_000)
+            .heartbeat(Duration::from_secs(5))
+            .expires(Duration::from_secs(30))
+            .messages()
+            .await
+            .map_err(StoreError::unavailable)?;
+        Ok(Box::new(JetStreamSubscription {
+            messages,
+            unacked: VecDeque::new(),
+        }))
+    }
+
+    async fn delete_subscription(&self, name: &Name) -> Result<(), StoreError> {
+        match self.stream.delete_consumer(name.as_str()).await {
+            Ok(_) => Ok(()),
+            Err(error) if error.to_string().contains("not found") => Ok(()),
+            Err(error) => Err(StoreError::unavailable(error)),
+        }
+    }
+
+    async fn health(&self) -> Result<(), StoreError> {
+        if self.client.connection_state() != async_nats::connection::State::Connected {
+            return Err(StoreError::unavailable("not connected to NATS"));
+        }
+        self.stream
+            .get_info()
+            .await
+            .map_err(StoreError::unavailable)?;
+        Ok(())
+    }
+
+    fn backend(&self) -> &'static str {
+        "jetstream"
+    }
+}
+
+struct JetStreamSubscription {
+    messages: consumer::pull::Stream,
+    /// Delivered, not yet acknowledged: (position, message), oldest first.
+    unacked: VecDeque<(Position, jetstream::Message)>,
+}
+
+impl std::fmt::Debug for JetStreamSubscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JetStreamSubscription")
+            .field("unacked", &self.unacked.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl JetStreamSubscription {
+    fn take(
+        &mut self,
+        message: Result<jetstream::Message, consumer::pull::MessagesError>,
+        commits: &mut Vec<DecodedCommit>,
+        pending: &mut u64,
+    ) -> Result<(), StoreError> {
+        let message = message.map_err(StoreError::unavailable)?;
+        let info = message.info().map_err(StoreError::unavailable)?;
+        let position = info.stream_sequence;
+        *pending = info.pending;
+        let commit = decode_commit(
+            position,
+            &message.payload,
+            trace_from_headers(message.headers.as_ref()),
+        )?;
+        commits.push(commit);
+        self.unacked.push_back((position, message));
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl Subscription for JetStreamSubscription {
+    async fn next_batch(
+        &mut self,
+        max_commits: usize,
+        wait: Duration,
+    ) -> Result<Batch, StoreError> {
+        let mut commits = Vec::new();
+        let mut pending = 0;
+        let first = match tokio::time::timeout(wait, self.messages.next()).await {
+            Err(_elapsed) => return Ok(Batch::default()),
+            Ok(None) => return Err(StoreError::unavailable("subscription ended")),
+            Ok(Some(message)) => message,
+        };
+        self.take(first, &mut commits, &mut pending)?;
+        // Drain what has already arrived, without waiting.
+        while commits.len() < max_commits {
+            match self.messages.next().now_or_never() {
+                Some(Some(message)) => self.take(message, &mut commits, &mut pending)?,
+                Some(None) | None => break,
+            }
+        }
+        Ok(Batch {
+            events: commits
+                .into_iter()
+                .flat_map(|commit| commit.events)
+                .collect(),
+            pending,
+        })
+    }
+
+    async fn ack(&mut self, position: Position) -> Result<(), StoreError> {
+        // AckPolicy::All: acknowledging the newest message at or below `position` covers the rest.
+        let mut newest = None;
+        while self
+            .unacked
+            .front()
+            .is_some_and(|(delivered, _)| *delivered <= position)
+        {
+            newest = self.unacked.pop_front();
+        }
+        if let Some((_, message)) = newest {
+            message.ack().await.map_err(StoreError::unavailable)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn servers_older_than_2_11_are_refused_with_a_reason() {
+        assert!(check_server_version("2.9.10").is_err());
+        assert!(check_server_version("v2.10.22").is_err());
+        assert!(check_server_version("2.11.0").is_ok());
+        assert!(check_server_version("2.15.1-beta.2").is_ok());
+        assert!(check_server_version("3.0.0").is_ok());
+    }
+
+    #[test]
+    fn filters_become_subject_patterns() {
+        let config = JetStreamConfig::new(Name::new("cc").unwrap());
+        assert_eq!(config.filter_subjects(&Filter::all()), vec!["cc.*.*.*.*"]);
+        let filter = Filter::all()
+            .context(Name::new("telephony").unwrap())
+            .aggregate(Name::new("routing").unwrap(), Name::new("agent").unwrap())
+            .tenant(Name::new("demo").unwrap());
+        assert_eq!(
+            config.filter_subjects(&filter),
+            vec!["cc.demo.routing.agent.*", "cc.demo.telephony.*.*"]
+        );
+    }
+}

@@ -1,0 +1,272 @@
+//! The command handler: load an aggregate, decide, append with the expected version, retry on
+//! conflict.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Duration;
+
+use callcenter_eventlog::{
+    AppendRequest, CommitMetadata, EventStore, ExpectedVersion, Name, NewEvent, StoreError,
+    StreamKey, StreamVersion, TenantId,
+};
+
+use crate::aggregate::{Aggregate, DecodeError, PersistedEvent};
+
+/// Who asks for a command, and under which request.
+#[derive(Clone, Debug)]
+pub struct CommandMeta {
+    /// The tenant (always from the verified token, never from a request body).
+    pub tenant: TenantId,
+    /// Idempotency key; a retry with the same key returns the first result. Generated if absent.
+    pub request_id: Option<String>,
+    /// Shared by everything one external request causes.
+    pub correlation_id: String,
+    /// The message that caused this command.
+    pub causation_id: String,
+    /// A token subject, or `system:<component>`.
+    pub actor: String,
+}
+
+impl CommandMeta {
+    /// Metadata for a command the platform issues itself (a reactor, the demo loader).
+    pub fn system(tenant: TenantId, component: &str, request_id: impl Into<String>) -> Self {
+        let request_id = request_id.into();
+        Self {
+            tenant,
+            correlation_id: request_id.clone(),
+            causation_id: request_id.clone(),
+            request_id: Some(request_id),
+            actor: format!("system:{component}"),
+        }
+    }
+}
+
+/// An aggregate as loaded from its stream.
+#[derive(Clone, Debug)]
+pub struct Loaded<A> {
+    /// The state after every event.
+    pub state: A,
+    /// Where the stream stands.
+    pub version: StreamVersion,
+}
+
+impl<A> Loaded<A> {
+    /// Whether the aggregate has any event.
+    pub fn exists(&self) -> bool {
+        self.version.version() > 0
+    }
+}
+
+/// The result of a handled command.
+#[derive(Clone, Debug)]
+pub struct Outcome<A: Aggregate> {
+    /// The state after the command.
+    pub state: A,
+    /// Where the stream stands after the command.
+    pub version: StreamVersion,
+    /// The events this command appended (empty for a no-op or a duplicate).
+    pub new_events: Vec<A::Event>,
+    /// True when the request id had been handled before; the state is the current one.
+    pub duplicate: bool,
+}
+
+/// Why a command did not go through.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError<E: std::error::Error + 'static> {
+    /// The aggregate refused it.
+    #[error(transparent)]
+    Rejected(E),
+    /// Other writers kept winning; the caller may retry.
+    #[error("the aggregate kept changing: gave up after {attempts} attempts")]
+    Contention {
+        /// How many times it was tried.
+        attempts: usize,
+    },
+    /// The event log failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A stored event could not be decoded.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+}
+
+/// Loads, decides, appends, and retries on conflicts, for one aggregate type.
+#[derive(Debug)]
+pub struct CommandHandler<A> {
+    store: Arc<dyn EventStore>,
+    max_attempts: usize,
+    aggregate: PhantomData<fn() -> A>,
+}
+
+impl<A> Clone for CommandHandler<A> {
+    fn clone(&self) -> Self {
+        Self {
+            store: Arc::clone(&self.store),
+            max_attempts: self.max_attempts,
+            aggregate: PhantomData,
+        }
+    }
+}
+
+impl<A: Aggregate> CommandHandler<A> {
+    /// A handler on `store` that tries a command up to 5 times under contention.
+    pub fn new(store: Arc<dyn EventStore>) -> Self {
+        Self {
+            store,
+            max_attempts: 5,
+            aggregate: PhantomData,
+        }
+    }
+
+    /// Changes how many times a command is tried under contention.
+    pub fn with_max_attempts(mut self, max_attempts: usize) -> Self {
+        self.max_attempts = max_attempts.max(1);
+        self
+    }
+
+    /// The stream key of aggregate `id` of `tenant`.
+    pub fn stream_key(tenant: &TenantId, id: &Name) -> StreamKey {
+        StreamKey {
+            tenant: tenant.clone(),
+            context: Name::new(A::CONTEXT).expect("aggregate context is a valid name"),
+            aggregate_type: Name::new(A::TYPE).expect("aggregate type is a valid name"),
+            aggregate_id: id.clone(),
+        }
+    }
+
+    /// Loads aggregate `id` of `tenant` (the default state if it has no events).
+    pub async fn load(
+        &self,
+        tenant: &TenantId,
+        id: &Name,
+    ) -> Result<Loaded<A>, CommandError<A::Error>> {
+        let (loaded, _) = self.load_checking(tenant, id, None).await?;
+        Ok(loaded)
+    }
+
+    /// Loads, and tells whether a commit with `request_id` is already in the stream.
+    async fn load_checking(
+        &self,
+        tenant: &TenantId,
+        id: &Name,
+        request_id: Option<&str>,
+    ) -> Result<(Loaded<A>, bool), CommandError<A::Error>> {
+        let stream = Self::stream_key(tenant, id);
+        let read = self.store.read_stream(&stream, 0).await?;
+        let mut state = A::default();
+        let mut seen_request = false;
+        for recorded in &read.events {
+            seen_request |= request_id.is_some_and(|id| recorded.commit.metadata.request_id == id);
+            state.evolve(&A::Event::decode(recorded)?);
+        }
+        Ok((
+            Loaded {
+                state,
+                version: read.version,
+            },
+            seen_request,
+        ))
+    }
+
+    /// Handles `command` for aggregate `id`: the whole load-decide-append cycle.
+    pub async fn handle(
+        &self,
+        meta: &CommandMeta,
+        id: &Name,
+        command: &A::Command,
+    ) -> Result<Outcome<A>, CommandError<A::Error>> {
+        let request_id = meta
+            .request_id
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+        callcenter_eventlog::validate_request_id(&request_id)?;
+        let stream = Self::stream_key(&meta.tenant, id);
+        for attempt in 1..=self.max_attempts {
+            let (loaded, already_handled) = self
+                .load_checking(&meta.tenant, id, Some(&request_id))
+                .await?;
+            if already_handled {
+                return Ok(Outcome {
+                    state: loaded.state,
+                    version: loaded.version,
+                    new_events: Vec::new(),
+                    duplicate: true,
+                });
+            }
+            let new_events = loaded
+                .state
+                .decide(command)
+                .map_err(CommandError::Rejected)?;
+            if new_events.is_empty() {
+                return Ok(Outcome {
+                    state: loaded.state,
+                    version: loaded.version,
+                    new_events,
+                    duplicate: false,
+                });
+            }
+            let request = AppendRequest {
+                stream: stream.clone(),
+                expected: ExpectedVersion::Exactly(loaded.version),
+                metadata: CommitMetadata {
+                    request_id: request_id.clone(),
+                    correlation_id: meta.correlation_id.clone(),
+                    causation_id: meta.causation_id.clone(),
+                    actor: meta.actor.clone(),
+                    trace: callcenter_telemetry::current_trace_context(),
+                },
+                events: new_events.iter().map(to_new_event).collect(),
+            };
+            match self.store.append(request).await {
+                Ok(appended) if appended.duplicate => {
+                    // The same request landed concurrently: report the stream as it now is.
+                    let (current, _) = self.load_checking(&meta.tenant, id, None).await?;
+                    return Ok(Outcome {
+                        state: current.state,
+                        version: current.version,
+                        new_events: Vec::new(),
+                        duplicate: true,
+                    });
+                }
+                Ok(appended) => {
+                    let mut state = loaded.state;
+                    for event in &new_events {
+                        state.evolve(event);
+                    }
+                    return Ok(Outcome {
+                        state,
+                        version: appended.stream_version(),
+                        new_events,
+                        duplicate: false,
+                    });
+                }
+                Err(StoreError::Conflict { .. }) => {
+                    tracing::debug!(%stream, attempt, "conflict, retrying");
+                    let pause = Duration::from_millis(rand_millis(attempt));
+                    tokio::time::sleep(pause).await;
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Err(CommandError::Contention {
+            attempts: self.max_attempts,
+        })
+    }
+}
+
+/// A short, growing, jittered pause before retrying.
+fn rand_millis(attempt: usize) -> u64 {
+    let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0] % 4);
+    (attempt as u64) * 2 + jitter
+}
+
+fn to_new_event<E: PersistedEvent>(event: &E) -> NewEvent {
+    let encoded = event.encode();
+    NewEvent {
+        event_id: uuid::Uuid::now_v7().to_string(),
+        event_type: encoded.event_type,
+        schema_version: encoded.schema_version,
+        occurred_at: encoded.occurred_at,
+        payload: encoded.payload,
+    }
+}

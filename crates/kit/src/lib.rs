@@ -1,0 +1,18 @@
+//! The service kit: what every bounded context is built from.
+//!
+//! - [`aggregate`]: the pure shape `decide(state, command) → events | error` and
+//!   `evolve(state, event) → state`, and the mapping of events to their stored schema;
+//! - [`handler`]: load, decide, append with the expected version, retry on conflict;
+//! - [`projection`]: read models updated in one transaction with their checkpoint;
+//! - [`db`]: read-model pools and embedded migrations;
+//! - [`testing`]: given/when/then for aggregates.
+
+pub mod aggregate;
+pub mod db;
+pub mod handler;
+pub mod projection;
+pub mod testing;
+
+pub use aggregate::{Aggregate, DecodeError, EncodedEvent, PersistedEvent, decode_message};
+pub use handler::{CommandError, CommandHandler, CommandMeta, Loaded, Outcome};
+pub use projection::{Projection, ProjectionError, ProjectionRunner, ProjectionStatus};

@@ -1,0 +1,196 @@
+//! The command handler against a real event log (SQLite; the event log's own suite covers JetStream).
+
+mod common;
+
+use std::sync::Arc;
+
+use callcenter_eventlog::sqlite::SqliteEventStore;
+use callcenter_eventlog::{EventStore, Name};
+use callcenter_kit::testing::given;
+use callcenter_kit::{CommandError, CommandHandler, CommandMeta};
+use callcenter_testkit::TempDir;
+use common::{Added, Tally, TallyError, add};
+
+async fn store(directory: &TempDir) -> Arc<dyn EventStore> {
+    Arc::new(
+        SqliteEventStore::open(&directory.path().join("events.db"))
+            .await
+            .expect("open"),
+    )
+}
+
+fn meta(request_id: &str) -> CommandMeta {
+    CommandMeta {
+        tenant: Name::new("t1").unwrap(),
+        request_id: Some(request_id.into()),
+        correlation_id: "corr".into(),
+        causation_id: "cause".into(),
+        actor: "tester".into(),
+    }
+}
+
+#[test]
+fn given_when_then_checks_decisions_without_infrastructure() {
+    let at = add(0).at;
+    let state = given::<Tally>([Added { amount: 600, at }])
+        .when(add(300))
+        .then([Added { amount: 300, at }]);
+    assert_eq!(state.total, 900);
+    given::<Tally>([Added { amount: 900, at }])
+        .when(add(200))
+        .then_error(TallyError::OverLimit { amount: 200 });
+    given::<Tally>([]).when(add(0)).then([]);
+}
+
+#[tokio::test]
+async fn a_handled_command_is_appended_and_returns_the_new_state() {
+    let directory = TempDir::new("kit");
+    let handler = CommandHandler::<Tally>::new(store(&directory).await);
+    let id = Name::new("tally-1").unwrap();
+    let first = handler.handle(&meta("r1"), &id, &add(5)).await.unwrap();
+    let second = handler.handle(&meta("r2"), &id, &add(7)).await.unwrap();
+    assert_eq!(first.state.total, 5);
+    assert_eq!(second.state.total, 12);
+    assert_eq!(second.version.version(), 2);
+    assert_eq!(second.new_events.len(), 1);
+    let loaded = handler.load(&Name::new("t1").unwrap(), &id).await.unwrap();
+    assert_eq!(loaded.state.total, 12);
+    assert!(loaded.exists());
+}
+
+#[tokio::test]
+async fn a_retried_request_returns_the_first_result_and_appends_nothing() {
+    let directory = TempDir::new("kit");
+    let handler = CommandHandler::<Tally>::new(store(&directory).await);
+    let id = Name::new("tally-1").unwrap();
+    handler.handle(&meta("r1"), &id, &add(5)).await.unwrap();
+    handler.handle(&meta("r2"), &id, &add(1)).await.unwrap();
+    let retry = handler.handle(&meta("r1"), &id, &add(5)).await.unwrap();
+    assert!(retry.duplicate);
+    assert!(retry.new_events.is_empty());
+    assert_eq!(retry.state.total, 6, "nothing was added twice");
+    assert_eq!(retry.version.version(), 2);
+}
+
+#[tokio::test]
+async fn a_refused_command_appends_nothing() {
+    let directory = TempDir::new("kit");
+    let handler = CommandHandler::<Tally>::new(store(&directory).await);
+    let id = Name::new("tally-1").unwrap();
+    handler.handle(&meta("r1"), &id, &add(999)).await.unwrap();
+    let refused = handler.handle(&meta("r2"), &id, &add(2)).await.unwrap_err();
+    assert!(matches!(
+        refused,
+        CommandError::Rejected(TallyError::OverLimit { amount: 2 })
+    ));
+    let loaded = handler.load(&Name::new("t1").unwrap(), &id).await.unwrap();
+    assert_eq!(loaded.version.version(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_commands_on_one_aggregate_all_land_through_retries() {
+    let directory = TempDir::new("kit");
+    let handler = CommandHandler::<Tally>::new(store(&directory).await).with_max_attempts(50);
+    let id = Name::new("busy").unwrap();
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let handler = handler.clone();
+            let id = id.clone();
+            tokio::spawn(async move { handler.handle(&meta(&format!("r{i}")), &id, &add(1)).await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let loaded = handler.load(&Name::new("t1").unwrap(), &id).await.unwrap();
+    assert_eq!(loaded.state.total, 16);
+    assert_eq!(loaded.version.version(), 16);
+}
+
+/// Wraps the real store and answers the first `conflicts` appends with a conflict, as a busy
+/// aggregate would.
+#[derive(Debug)]
+struct Contended {
+    inner: Arc<dyn EventStore>,
+    conflicts: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl EventStore for Contended {
+    async fn append(
+        &self,
+        request: callcenter_eventlog::AppendRequest,
+    ) -> Result<callcenter_eventlog::Appended, callcenter_eventlog::StoreError> {
+        use std::sync::atomic::Ordering;
+        if self
+            .conflicts
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(callcenter_eventlog::StoreError::Conflict {
+                stream: request.stream,
+                expected: request.expected,
+                actual: 0,
+            });
+        }
+        self.inner.append(request).await
+    }
+
+    async fn read_stream(
+        &self,
+        stream: &callcenter_eventlog::StreamKey,
+        after_version: u64,
+    ) -> Result<callcenter_eventlog::StreamEvents, callcenter_eventlog::StoreError> {
+        self.inner.read_stream(stream, after_version).await
+    }
+
+    async fn subscribe(
+        &self,
+        spec: callcenter_eventlog::SubscriptionSpec,
+    ) -> Result<Box<dyn callcenter_eventlog::Subscription>, callcenter_eventlog::StoreError> {
+        self.inner.subscribe(spec).await
+    }
+
+    async fn delete_subscription(
+        &self,
+        name: &Name,
+    ) -> Result<(), callcenter_eventlog::StoreError> {
+        self.inner.delete_subscription(name).await
+    }
+
+    async fn health(&self) -> Result<(), callcenter_eventlog::StoreError> {
+        self.inner.health().await
+    }
+
+    fn backend(&self) -> &'static str {
+        "contended"
+    }
+}
+
+#[tokio::test]
+async fn conflicts_are_retried_up_to_the_bound_and_then_reported_as_contention() {
+    let directory = TempDir::new("kit");
+    let real = store(&directory).await;
+    let contended = |conflicts| -> Arc<dyn EventStore> {
+        Arc::new(Contended {
+            inner: Arc::clone(&real),
+            conflicts: std::sync::atomic::AtomicUsize::new(conflicts),
+        })
+    };
+    let id = Name::new("busy").unwrap();
+    let patient = CommandHandler::<Tally>::new(contended(2)).with_max_attempts(3);
+    let landed = patient.handle(&meta("r1"), &id, &add(4)).await.unwrap();
+    assert_eq!(landed.state.total, 4, "two conflicts, third attempt lands");
+
+    let impatient = CommandHandler::<Tally>::new(contended(3)).with_max_attempts(3);
+    let gave_up = impatient
+        .handle(&meta("r2"), &id, &add(1))
+        .await
+        .unwrap_err();
+    assert!(matches!(gave_up, CommandError::Contention { attempts: 3 }));
+    let loaded = patient.load(&Name::new("t1").unwrap(), &id).await.unwrap();
+    assert_eq!(
+        loaded.state.total, 4,
+        "the abandoned command left nothing behind"
+    );
+}

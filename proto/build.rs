@@ -1,0 +1,45 @@
+//! Generates Rust from every `.proto` file under `callcenter/` with the pure-Rust `protox` compiler,
+//! so that no system `protoc` is needed.
+
+use std::path::{Path, PathBuf};
+
+use prost::Message;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
+    let mut proto_files = Vec::new();
+    collect_proto_files(&manifest_dir.join("callcenter"), &mut proto_files)?;
+    proto_files.sort();
+    for file in &proto_files {
+        println!("cargo:rerun-if-changed={}", file.display());
+    }
+    println!("cargo:rerun-if-changed=callcenter");
+
+    let descriptor_set = protox::compile(&proto_files, [&manifest_dir])?;
+    std::fs::write(
+        out_dir.join("callcenter_descriptor.bin"),
+        descriptor_set.encode_to_vec(),
+    )?;
+
+    let grpc = std::env::var_os("CARGO_FEATURE_GRPC").is_some();
+    tonic_prost_build::configure()
+        .build_server(grpc)
+        .build_client(grpc)
+        .bytes(".")
+        .type_attribute(".", "#[allow(clippy::all, missing_debug_implementations)]")
+        .compile_fds(descriptor_set)?;
+    Ok(())
+}
+
+fn collect_proto_files(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect_proto_files(&path, found)?;
+        } else if path.extension().is_some_and(|ext| ext == "proto") {
+            found.push(path);
+        }
+    }
+    Ok(())
+}
