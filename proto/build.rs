@@ -23,12 +23,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
 
     let grpc = std::env::var_os("CARGO_FEATURE_GRPC").is_some();
+    let mut config = tonic_prost_build::Config::new();
+    // `prost::Name` impls give each message its full name, the event type stored in the log.
+    config.enable_type_names();
     tonic_prost_build::configure()
         .build_server(grpc)
         .build_client(grpc)
         .bytes(".")
         .type_attribute(".", "#[allow(clippy::all, missing_debug_implementations)]")
-        .compile_fds(descriptor_set)?;
+        .compile_fds_with_config(descriptor_set, config)?;
     Ok(())
 }
 

@@ -146,6 +146,40 @@ impl Timestamp {
     pub fn millis_since(self, earlier: Timestamp) -> i64 {
         (self.0 - earlier.0).max(0)
     }
+
+    /// RFC 3339 text in UTC with milliseconds, such as `2026-11-22T16:30:07.123Z`.
+    pub fn to_rfc3339(self) -> String {
+        let days = self.0.div_euclid(86_400_000);
+        let millis_of_day = self.0.rem_euclid(86_400_000);
+        let (year, month, day) = civil_from_days(days);
+        let seconds = millis_of_day / 1000;
+        format!(
+            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+            seconds / 3600,
+            seconds / 60 % 60,
+            seconds % 60,
+            millis_of_day % 1000
+        )
+    }
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = (day_of_year - (153 * month_index + 2) / 5 + 1) as u32;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    } as u32;
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }
 
 /// Where an aggregate's stream stands: its version and, when known, the position of its last commit.
@@ -463,5 +497,31 @@ impl Batch {
     /// Position of the batch's last commit.
     pub fn last_position(&self) -> Option<Position> {
         self.events.last().map(RecordedEvent::position)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_print_as_rfc3339_utc() {
+        let cases = [
+            (0, "1970-01-01T00:00:00.000Z"),
+            (951_782_400_000, "2000-02-29T00:00:00.000Z"),
+            (1_795_365_007_123, "2026-11-22T16:30:07.123Z"),
+            (-1, "1969-12-31T23:59:59.999Z"),
+        ];
+        for (millis, text) in cases {
+            assert_eq!(Timestamp::from_unix_millis(millis).to_rfc3339(), text);
+        }
+    }
+
+    #[test]
+    fn names_accept_subject_safe_tokens_only() {
+        assert!(Name::new("agent-1_A").is_ok());
+        for bad in ["", "a.b", "a b", "a*", "a>", &"x".repeat(65), "ünï"] {
+            assert!(Name::new(bad).is_err(), "{bad:?} must be refused");
+        }
     }
 }

@@ -4,6 +4,7 @@
 //!   `evolve(state, event) → state`, and the mapping of events to their stored schema;
 //! - [`handler`]: load, decide, append with the expected version, retry on conflict;
 //! - [`projection`]: read models updated in one transaction with their checkpoint;
+//! - [`reactor`]: process managers that turn events into commands;
 //! - [`db`]: read-model pools and embedded migrations;
 //! - [`testing`]: given/when/then for aggregates.
 
@@ -11,8 +12,11 @@ pub mod aggregate;
 pub mod db;
 pub mod handler;
 pub mod projection;
+pub mod reactor;
 pub mod testing;
 
 pub use aggregate::{Aggregate, DecodeError, EncodedEvent, PersistedEvent, decode_message};
+pub use callcenter_eventlog::{Name, TenantId, Timestamp};
 pub use handler::{CommandError, CommandHandler, CommandMeta, Loaded, Outcome};
 pub use projection::{Projection, ProjectionError, ProjectionRunner, ProjectionStatus};
+pub use reactor::{ReactionError, Reactor, run_reactor};

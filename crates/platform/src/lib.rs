@@ -1,0 +1,22 @@
+//! What every service process shares.
+//!
+//! - [`error`]: one error type, mapped to gRPC statuses with `google.rpc` details and to HTTP
+//!   problem+json;
+//! - [`auth`]: JWT verification as a tower layer, principals and roles;
+//! - [`grpc`]: the gRPC server with health, reflection, tracing and graceful shutdown;
+//! - [`health`]: readiness checks and `GET /healthz`;
+//! - [`config`]: flags and environment;
+//! - [`shutdown`]: SIGTERM and Ctrl-C.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod grpc;
+pub mod health;
+pub mod shutdown;
+pub mod validate;
+
+pub use auth::{JwtIssuer, JwtVerifier, Principal, Role, Secret, principal};
+pub use error::{ApiError, ErrorCode, FieldViolation, Problem};
+pub use grpc::GrpcServices;
+pub use health::Readiness;

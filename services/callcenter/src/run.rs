@@ -1,0 +1,281 @@
+//! Composes services into one process: binds the listeners, starts the gRPC services, reactors and
+//! projections of the selected targets, serves HTTP, and shuts everything down gracefully.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use callcenter_eventlog::{EventStore, StoreError};
+use callcenter_gateway::{Gateway, Upstreams};
+use callcenter_kit::db::DbError;
+use callcenter_kit::{ProjectionRunner, run_reactor};
+use callcenter_platform::health::{DatabaseCheck, EventLogCheck, ProjectionCheck, health_router};
+use callcenter_platform::{GrpcServices, JwtVerifier, Readiness};
+use callcenter_reporting::{QueueCountsProjection, ReportingGrpc};
+use callcenter_routing::{Routing, RoutingGrpc, run_distributor};
+use callcenter_telephony::{Ringer, Telephony, TelephonyGrpc};
+use sqlx::AnyPool;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+
+/// A service the process can run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Target {
+    /// Calls in.
+    Telephony,
+    /// Agents, queues and the call distributor.
+    Routing,
+    /// Read models.
+    Reporting,
+    /// HTTP/JSON API.
+    Gateway,
+    /// Everything.
+    All,
+}
+
+impl Target {
+    /// The target's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Target::Telephony => "telephony",
+            Target::Routing => "routing",
+            Target::Reporting => "reporting",
+            Target::Gateway => "gateway",
+            Target::All => "all",
+        }
+    }
+}
+
+/// The event log and the read-model database.
+#[derive(Debug)]
+pub struct Backends {
+    /// The event log.
+    pub store: Arc<dyn EventStore>,
+    /// The read models (reporting needs them).
+    pub read_models: Option<AnyPool>,
+}
+
+/// Gateway upstreams given on the command line; the rest default to this process.
+#[derive(Debug, Default)]
+pub struct UpstreamOverrides {
+    /// Telephony's gRPC URL.
+    pub telephony: Option<String>,
+    /// Routing's gRPC URL.
+    pub routing: Option<String>,
+    /// Reporting's gRPC URL.
+    pub reporting: Option<String>,
+}
+
+/// What to run and where.
+#[derive(Debug)]
+pub struct RunConfig {
+    /// The services.
+    pub targets: Vec<Target>,
+    /// HTTP address.
+    pub http: SocketAddr,
+    /// gRPC address.
+    pub grpc: SocketAddr,
+    /// Token verifier.
+    pub verifier: Arc<JwtVerifier>,
+    /// Gateway upstreams.
+    pub upstreams: UpstreamOverrides,
+    /// The data directory, for the ready message.
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Why the process could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The event log failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The read-model database failed.
+    #[error(transparent)]
+    Database(#[from] DbError),
+    /// An address could not be bound.
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        /// The address.
+        address: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The demo tenant could not be loaded.
+    #[error("loading the demo tenant: {0}")]
+    Demo(callcenter_platform::ApiError),
+    /// A server failed.
+    #[error("{0}")]
+    Server(String),
+}
+
+impl RunConfig {
+    fn runs(&self, target: Target) -> bool {
+        self.targets.contains(&Target::All) || self.targets.contains(&target)
+    }
+}
+
+async fn bind(address: SocketAddr) -> Result<TcpListener, RunError> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|source| RunError::Bind { address, source })
+}
+
+/// A URL for reaching `address` from this machine (the unspecified address becomes loopback).
+fn local_url(address: SocketAddr) -> String {
+    let host = if address.ip().is_unspecified() {
+        "127.0.0.1".to_owned()
+    } else {
+        address.ip().to_string()
+    };
+    format!("http://{host}:{}", address.port())
+}
+
+/// Runs until SIGTERM or Ctrl-C, then drains.
+pub async fn run(backends: Backends, config: RunConfig) -> Result<(), RunError> {
+    let shutdown = callcenter_platform::shutdown::on_signals();
+    let store = Arc::clone(&backends.store);
+    let mut readiness = Readiness::new().with(EventLogCheck(Arc::clone(&store)));
+    let mut grpc = GrpcServices::new();
+    let mut tasks = JoinSet::new();
+
+    if config.runs(Target::Telephony) {
+        let app = Telephony::new(Arc::clone(&store));
+        grpc.add(TelephonyGrpc::server(app.clone()));
+        let reactor = Arc::new(Ringer::new(app));
+        let (store, stop) = (Arc::clone(&store), shutdown.clone());
+        tasks.spawn(async move {
+            run_reactor(store, reactor, stop).await;
+            Ok(())
+        });
+    }
+    if config.runs(Target::Routing) {
+        let app = Routing::new(Arc::clone(&store));
+        grpc.add(RoutingGrpc::server(app.clone()));
+        let (store, stop) = (Arc::clone(&store), shutdown.clone());
+        tasks.spawn(async move {
+            run_distributor(store, app, stop).await;
+            Ok(())
+        });
+    }
+    if config.runs(Target::Reporting) {
+        let pool = backends
+            .read_models
+            .clone()
+            .ok_or_else(|| RunError::Server("reporting needs a read-model database".into()))?;
+        callcenter_reporting::migrate(&pool).await?;
+        grpc.add(ReportingGrpc::server(pool.clone()));
+        let runner = ProjectionRunner::new(
+            Arc::clone(&store),
+            pool.clone(),
+            Arc::new(QueueCountsProjection),
+        );
+        readiness = readiness.with(DatabaseCheck(pool)).with(ProjectionCheck {
+            name: "reporting-queue-call-counts".into(),
+            status: runner.status(),
+        });
+        let stop = shutdown.clone();
+        tasks.spawn(async move {
+            runner.run(stop).await;
+            Ok(())
+        });
+    }
+
+    let grpc_listener = if grpc.names().is_empty() {
+        None
+    } else {
+        Some(bind(config.grpc).await?)
+    };
+    let grpc_address = match &grpc_listener {
+        Some(listener) => listener.local_addr().ok(),
+        None => None,
+    };
+    let http_listener = bind(config.http).await?;
+    let http_address = http_listener
+        .local_addr()
+        .map_err(|source| RunError::Bind {
+            address: config.http,
+            source,
+        })?;
+
+    let mut http = health_router(readiness.clone());
+    if config.runs(Target::Gateway) {
+        let own = grpc_address
+            .map(local_url)
+            .unwrap_or_else(|| local_url(config.grpc));
+        let overrides = config.upstreams;
+        let upstreams = Upstreams {
+            telephony: overrides.telephony.unwrap_or_else(|| own.clone()),
+            routing: overrides.routing.unwrap_or_else(|| own.clone()),
+            reporting: overrides.reporting.unwrap_or(own),
+        };
+        let gateway = Gateway::new(&upstreams, Arc::clone(&config.verifier))
+            .map_err(|error| RunError::Server(error.to_string()))?;
+        http = http.merge(gateway.router());
+    }
+
+    if let Some(listener) = grpc_listener {
+        let verifier = Arc::clone(&config.verifier);
+        let readiness = readiness.clone();
+        let stop = shutdown.clone();
+        tasks.spawn(async move {
+            let served = grpc
+                .serve(listener, verifier, readiness, stop.clone())
+                .await;
+            served.map_err(|error| {
+                stop.cancel();
+                format!("gRPC server failed: {error}")
+            })
+        });
+    }
+    {
+        let stop = shutdown.clone();
+        tasks.spawn(async move {
+            let served = axum::serve(http_listener, http)
+                .with_graceful_shutdown(stop.clone().cancelled_owned())
+                .await;
+            served.map_err(|error| {
+                stop.cancel();
+                format!("HTTP server failed: {error}")
+            })
+        });
+    }
+
+    let targets: Vec<&str> = config.targets.iter().map(|t| t.as_str()).collect();
+    tracing::info!(
+        http = %http_address,
+        grpc = ?grpc_address,
+        targets = ?targets,
+        backend = store.backend(),
+        "callcenter started"
+    );
+    // One machine-readable line for scripts and tests that start the binary.
+    #[allow(clippy::print_stdout)]
+    {
+        let grpc_text = grpc_address.map(|a| a.to_string()).unwrap_or_default();
+        let data = config
+            .data_dir
+            .map(|d| format!(" data={}", d.display()))
+            .unwrap_or_default();
+        println!("callcenter started http={http_address} grpc={grpc_text}{data}");
+    }
+
+    shutdown.cancelled().await;
+    let mut failure = None;
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => failure = Some(error),
+            Err(panic) => failure = Some(format!("a task panicked: {panic}")),
+        }
+    }
+    if let Some(pool) = backends.read_models {
+        pool.close().await;
+    }
+    match failure {
+        None => {
+            tracing::info!("callcenter stopped");
+            Ok(())
+        }
+        Some(error) => Err(RunError::Server(error)),
+    }
+}

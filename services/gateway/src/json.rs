@@ -1,0 +1,290 @@
+//! The JSON shapes of the HTTP API, and their mapping from the gRPC messages.
+
+use callcenter_eventlog::from_proto_timestamp;
+use callcenter_proto::reporting::v1 as reporting;
+use callcenter_proto::routing::v1 as routing;
+use callcenter_proto::telephony::v1 as telephony;
+use serde::{Deserialize, Serialize};
+
+fn rfc3339(timestamp: Option<prost_types::Timestamp>) -> Option<String> {
+    timestamp.map(|t| from_proto_timestamp(t).to_rfc3339())
+}
+
+fn non_empty(value: String) -> Option<String> {
+    (!value.is_empty()).then_some(value)
+}
+
+/// A call.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Call {
+    /// Its id.
+    pub call_id: String,
+    /// `queued`, `ringing`, `answered`, `ended` or `abandoned`.
+    pub state: String,
+    /// Who called.
+    pub caller_number: String,
+    /// What they dialled.
+    pub dialled_number: String,
+    /// The queue.
+    pub queue_id: String,
+    /// The agent it rings at or was answered by.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<String>,
+    /// When it arrived (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offered_at: Option<String>,
+    /// When it was answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answered_at: Option<String>,
+    /// When it ended or was abandoned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<String>,
+    /// Per-call version.
+    pub version: u64,
+}
+
+impl From<telephony::Call> for Call {
+    fn from(call: telephony::Call) -> Self {
+        let state = match telephony::CallState::try_from(call.state) {
+            Ok(telephony::CallState::Queued) => "queued",
+            Ok(telephony::CallState::Ringing) => "ringing",
+            Ok(telephony::CallState::Answered) => "answered",
+            Ok(telephony::CallState::Ended) => "ended",
+            Ok(telephony::CallState::Abandoned) => "abandoned",
+            _ => "unknown",
+        };
+        Self {
+            call_id: call.call_id,
+            state: state.into(),
+            caller_number: call.caller_number,
+            dialled_number: call.dialled_number,
+            queue_id: call.queue_id,
+            agent_id: non_empty(call.agent_id),
+            offered_at: rfc3339(call.offered_at),
+            answered_at: rfc3339(call.answered_at),
+            ended_at: rfc3339(call.ended_at),
+            version: call.version,
+        }
+    }
+}
+
+/// An agent.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Agent {
+    /// Its id.
+    pub agent_id: String,
+    /// Name for people.
+    pub display_name: String,
+    /// Home center.
+    pub center_id: String,
+    /// Queues served.
+    pub queue_ids: Vec<String>,
+    /// `logged_out`, `not_ready`, `ready`, `reserved` or `on_call`.
+    pub state: String,
+    /// The call the agent is reserved for or on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub call_id: Option<String>,
+    /// Per-agent version.
+    pub version: u64,
+}
+
+impl From<routing::Agent> for Agent {
+    fn from(agent: routing::Agent) -> Self {
+        let state = match routing::AgentState::try_from(agent.state) {
+            Ok(routing::AgentState::LoggedOut) => "logged_out",
+            Ok(routing::AgentState::NotReady) => "not_ready",
+            Ok(routing::AgentState::Ready) => "ready",
+            Ok(routing::AgentState::Reserved) => "reserved",
+            Ok(routing::AgentState::OnCall) => "on_call",
+            _ => "unknown",
+        };
+        Self {
+            agent_id: agent.agent_id,
+            display_name: agent.display_name,
+            center_id: agent.center_id,
+            queue_ids: agent.queue_ids,
+            state: state.into(),
+            call_id: non_empty(agent.call_id),
+            version: agent.version,
+        }
+    }
+}
+
+/// A queue definition.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Queue {
+    /// Its id.
+    pub queue_id: String,
+    /// Name for people.
+    pub display_name: String,
+    /// The center.
+    pub center_id: String,
+}
+
+impl From<routing::Queue> for Queue {
+    fn from(queue: routing::Queue) -> Self {
+        Self {
+            queue_id: queue.queue_id,
+            display_name: queue.display_name,
+            center_id: queue.center_id,
+        }
+    }
+}
+
+/// One queue's counts.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct QueueStats {
+    /// The queue.
+    pub queue_id: String,
+    /// Calls that entered it.
+    pub offered: i64,
+    /// Calls answered.
+    pub answered: i64,
+    /// Calls abandoned.
+    pub abandoned: i64,
+}
+
+/// A page of queue counts.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct QueueStatsPage {
+    /// The counts, by queue id.
+    pub queue_stats: Vec<QueueStats>,
+    /// Pass as `page_token` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_page_token: Option<String>,
+}
+
+impl From<reporting::ListQueueStatsResponse> for QueueStatsPage {
+    fn from(page: reporting::ListQueueStatsResponse) -> Self {
+        Self {
+            queue_stats: page
+                .queue_stats
+                .into_iter()
+                .map(|stats| QueueStats {
+                    queue_id: stats.queue_id,
+                    offered: stats.offered,
+                    answered: stats.answered,
+                    abandoned: stats.abandoned,
+                })
+                .collect(),
+            next_page_token: non_empty(page.next_page_token),
+        }
+    }
+}
+
+/// `POST /v1/calls`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportCall {
+    /// Optional client-chosen id.
+    #[serde(default)]
+    pub call_id: String,
+    /// Who calls.
+    pub caller_number: String,
+    /// What they dialled.
+    pub dialled_number: String,
+    /// Optional queue overriding the dialled number's.
+    #[serde(default)]
+    pub queue_id: String,
+    /// Idempotency key (or the `Idempotency-Key` header).
+    #[serde(default)]
+    pub request_id: String,
+}
+
+/// `POST /v1/calls/{call_id}/answer`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerCall {
+    /// The answering agent; an agent's own token may leave it out.
+    #[serde(default)]
+    pub agent_id: String,
+    /// Idempotency key.
+    #[serde(default)]
+    pub request_id: String,
+}
+
+/// `POST /v1/calls/{call_id}/end`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndCall {
+    /// `caller` (default), `agent` or `system`.
+    #[serde(default)]
+    pub ended_by: String,
+    /// Idempotency key.
+    #[serde(default)]
+    pub request_id: String,
+}
+
+/// A body with only an idempotency key.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestOnly {
+    /// Idempotency key.
+    #[serde(default)]
+    pub request_id: String,
+}
+
+/// `POST /v1/queues`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateQueue {
+    /// Its id.
+    pub queue_id: String,
+    /// Name for people.
+    pub display_name: String,
+    /// The center.
+    pub center_id: String,
+    /// Idempotency key.
+    #[serde(default)]
+    pub request_id: String,
+}
+
+/// `POST /v1/agents`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAgent {
+    /// Its id.
+    pub agent_id: String,
+    /// Name for people.
+    pub display_name: String,
+    /// Home center.
+    pub center_id: String,
+    /// Queues served.
+    #[serde(default)]
+    pub queue_ids: Vec<String>,
+    /// Idempotency key.
+    #[serde(default)]
+    pub request_id: String,
+}
+
+/// `PUT /v1/numbers/{number}`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssignNumber {
+    /// The queue callers of the number join.
+    pub queue_id: String,
+    /// Idempotency key.
+    #[serde(default)]
+    pub request_id: String,
+}
+
+/// The answer of `PUT /v1/numbers/{number}`.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Number {
+    /// The dialled number.
+    pub number: String,
+    /// Its queue.
+    pub queue_id: String,
+}
+
+/// Query of `GET /v1/queues/stats`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    /// At most this many (default 100, at most 1000).
+    #[serde(default)]
+    pub page_size: i32,
+    /// From a previous page.
+    #[serde(default)]
+    pub page_token: String,
+}

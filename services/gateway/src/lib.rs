@@ -1,0 +1,487 @@
+//! The gateway: HTTP/JSON over the services' gRPC APIs.
+//!
+//! It verifies the caller's bearer token itself (so that bad requests stop at the edge), then
+//! forwards the token and the W3C trace context to the services, which verify it again and take
+//! the tenant from it. Every error is an RFC 9457 problem+json document with the same code and
+//! reason the gRPC API gives.
+
+pub mod json;
+
+use std::sync::Arc;
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use callcenter_platform::{ApiError, JwtVerifier, Principal, Role};
+use callcenter_proto::reporting::v1 as reporting;
+use callcenter_proto::reporting::v1::reporting_service_client::ReportingServiceClient;
+use callcenter_proto::routing::v1 as routing;
+use callcenter_proto::routing::v1::routing_service_client::RoutingServiceClient;
+use callcenter_proto::telephony::v1 as telephony;
+use callcenter_proto::telephony::v1::telephony_service_client::TelephonyServiceClient;
+use http::HeaderMap;
+use tonic::transport::{Channel, Endpoint};
+
+/// Where the gateway finds each service's gRPC API.
+#[derive(Clone, Debug)]
+pub struct Upstreams {
+    /// The telephony service.
+    pub telephony: String,
+    /// The routing service.
+    pub routing: String,
+    /// The reporting service.
+    pub reporting: String,
+}
+
+/// The gateway's state: one lazily connected channel per service and the token verifier.
+#[derive(Clone, Debug)]
+pub struct Gateway {
+    telephony: TelephonyServiceClient<Channel>,
+    routing: RoutingServiceClient<Channel>,
+    reporting: ReportingServiceClient<Channel>,
+    verifier: Arc<JwtVerifier>,
+}
+
+fn channel(url: &str) -> Result<Channel, ApiError> {
+    Endpoint::from_shared(url.to_owned())
+        .map_err(|error| ApiError::invalid_field("upstream", format!("{url}: {error}")))
+        .map(|endpoint| {
+            endpoint
+                .connect_timeout(std::time::Duration::from_secs(5))
+                .connect_lazy()
+        })
+}
+
+impl Gateway {
+    /// A gateway to `upstreams` that verifies tokens with `verifier`.
+    pub fn new(upstreams: &Upstreams, verifier: Arc<JwtVerifier>) -> Result<Self, ApiError> {
+        Ok(Self {
+            telephony: TelephonyServiceClient::new(channel(&upstreams.telephony)?),
+            routing: RoutingServiceClient::new(channel(&upstreams.routing)?),
+            reporting: ReportingServiceClient::new(channel(&upstreams.reporting)?),
+            verifier,
+        })
+    }
+
+    /// The HTTP routes of the API (health routes are added by the process).
+    pub fn router(self) -> Router {
+        Router::new()
+            .route("/v1/calls", post(report_call))
+            .route("/v1/calls/{call_id}", get(get_call))
+            .route("/v1/calls/{call_id}/answer", post(answer_call))
+            .route("/v1/calls/{call_id}/end", post(end_call))
+            .route("/v1/calls/{call_id}/abandon", post(abandon_call))
+            .route("/v1/agents", post(create_agent))
+            .route("/v1/agents/{agent_id}", get(get_agent))
+            .route("/v1/agents/{agent_id}/login", post(login_agent))
+            .route("/v1/agents/{agent_id}/ready", post(set_agent_ready))
+            .route("/v1/agents/{agent_id}/logout", post(logout_agent))
+            .route("/v1/queues", post(create_queue))
+            .route("/v1/queues/stats", get(list_queue_stats))
+            .route("/v1/numbers/{number}", put(assign_number))
+            .fallback(|| async {
+                ApiError::new(
+                    callcenter_platform::ErrorCode::NotFound,
+                    "ROUTE_NOT_FOUND",
+                    "no such route",
+                )
+            })
+            .with_state(self)
+    }
+}
+
+/// The verified caller of an HTTP request and the headers to forward.
+struct Caller {
+    principal: Principal,
+    headers: HeaderMap,
+}
+
+impl Caller {
+    fn from_headers(gateway: &Gateway, headers: &HeaderMap) -> Result<Self, ApiError> {
+        let principal = gateway
+            .verifier
+            .verify_bearer(headers.get(http::header::AUTHORIZATION))?;
+        Ok(Self {
+            principal,
+            headers: headers.clone(),
+        })
+    }
+
+    /// A gRPC request that carries the caller's token and the current trace.
+    fn request<T>(&self, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        let mut outgoing = HeaderMap::new();
+        if let Some(authorization) = self.headers.get(http::header::AUTHORIZATION) {
+            outgoing.insert(http::header::AUTHORIZATION, authorization.clone());
+        }
+        callcenter_telemetry::inject_http(&mut outgoing);
+        *request.metadata_mut() = tonic::metadata::MetadataMap::from_headers(outgoing);
+        request
+    }
+
+    /// The request id of the body, or else of the `Idempotency-Key` header.
+    fn request_id(&self, from_body: String) -> String {
+        if !from_body.is_empty() {
+            return from_body;
+        }
+        self.headers
+            .get("idempotency-key")
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
+
+/// A JSON body whose rejections are problem+json.
+struct JsonBody<T>(T);
+
+impl<S, T> FromRequest<S> for JsonBody<T>
+where
+    Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(request, state).await {
+            Ok(Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(ApiError::invalid_field("body", rejection.body_text())),
+        }
+    }
+}
+
+/// A JSON body that may be left out entirely (then it is `T::default()`).
+struct OptionalJsonBody<T>(T);
+
+impl<S, T> FromRequest<S> for OptionalJsonBody<T>
+where
+    T: serde::de::DeserializeOwned + Default,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| ApiError::invalid_field("body", rejection.body_text()))?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(T::default()));
+        }
+        serde_json::from_slice(&bytes)
+            .map(Self)
+            .map_err(|error| ApiError::invalid_field("body", error.to_string()))
+    }
+}
+
+fn upstream_error(status: tonic::Status) -> ApiError {
+    ApiError::from_status(&status)
+}
+
+type ApiResult<T> = Result<Json<T>, ApiError>;
+
+async fn report_call(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<json::ReportCall>,
+) -> ApiResult<json::Call> {
+    let caller = Caller::from_headers(&gateway, &headers)?;
+    let request = telephony::ReportCallRequest {
+        call_id: body.call_id,
+        caller_number: body.caller_number,
+        dialled_number: body.dialled_number,
+        queue_id: body.queue_id,
+        request_id: caller.request_id(body.request_id),
+    };
+    let response = gateway
+        .telephony
+        .clone()
+        .report_call(caller.request(request))
+        .await
+        .map_err(upstream_error)?;
+    call_json(response.into_inner().call)
+}
+
+fn call_json(call: Option<telephony::Call>) -> ApiResult<json::Call> {
+    call.map(|call| Json(call.into()))
+        .ok_or_else(|| ApiError::internal("telephony answered without a call"))
+}
+
+fn agent_json(agent: Option<routing::Agent>) -> ApiResult<json::Agent> {
+    agent
+        .map(|agent| Json(agent.into()))
+        .ok_or_else(|| ApiError::internal("routing answered without an agent"))
+}
+
+async fn get_call(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    Path(call_id): Path<String>,
+) -> ApiResult<json::Call> {
+    let caller = Caller::from_headers(&gateway, &headers)?;
+    let response = gateway
+        .telephony
+        .clone()
+        .get_call(caller.request(telephony::GetCallRequest { call_id }))
+        .await
+        .map_err(upstream_error)?;
+    call_json(response.into_inner().call)
+}
+
+async fn answer_call(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    Path(call_id): Path<String>,
+    OptionalJsonBody(body): OptionalJsonBody<json::AnswerCall>,
+) -> ApiResult<json::Call> {
+    let caller = Caller::from_headers(&gateway, &headers)?;
+    let agent_id = if body.agent_id.is_empty() && caller.principal.has_any(&[Role::Agent]) {
+        caller.principal.subject.clone()
+    } else {
+        body.agent_id
+    };
+    let request = telephony::AnswerCallRequest {
+        call_id,
+        agent_id,
+        request_id: caller.request_id(body.request_id),
+    };
+    let response = gateway
+        .telephony
+        .clone()
+        .answer_call(caller.request(request))
+        .await
+        .map_err(upstream_error)?;
+    call_json(response.into_inner().call)
+}
+
+async fn end_call(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    Path(call_id): Path<String>,
+    OptionalJsonBody(body): OptionalJsonBody<json::EndCall>,
+) -> ApiResult<json::Call> {
+    let caller = Caller::from_headers(&gateway, &headers)?;
+    let ended_by = match body.ended_by.as_str() {
+        "" | "caller" => telephony::Party::Caller,
+        "agent" => telephony::Party::Agent,
+        "system" => telephony::Party::System,
+        _ => {
+            return Err(ApiError::invalid_field(
+                "ended_by",
+                "one of caller, agent, system",
+            ));
+        }
+    };
+    let request = telephony::EndCallRequest {
+        call_id,
+        ended_by: ended_by.into(),
+        request_id: caller.request_id(body.request_id),
+    };
+    let response = gateway
+        .telephony
+        .clone()
+        .end_call(caller.request(request))
+        .await
+        .map_err(upstream_error)?;
+    call_json(response.into_inner().call)
+}
+
+async fn abandon_call(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    Path(call_id): Path<String>,
+    OptionalJsonBody(body): OptionalJsonBody<json::RequestOnly>,
+) -> ApiResult<json::Call> {
+    let caller = Caller::from_headers(&gateway, &headers)?;
+    let request = telephony::AbandonCallRequest {
+        call_id,
+        request_id: caller.request_id(body.request_id),
+    };
+    let response = gateway
+        .telephony
+        .clone()
+        .abandon_call(caller.request(request))
+        .await
+        .map_err(upstream_error)?;
+    call_json(response.into_inner().call)
+}
+
+async fn create_agent(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<json::CreateAgent>,
+) -> ApiResult<json::Agent> {
+    let caller = Caller::from_headers(&gateway, &headers)?;
+    let request = routing::CreateAgentRequest {
+        agent_id: body.agent_id,
+        display_name: body.display_name,
+        center_id: body.center_id,
+        queue_ids: body.queue_ids,
+        request_id: caller.request_id(body.request_id),
+    };
+    let response = gateway
+        .routing
+        .clone()
+        .create_agent(caller.request(request))
+        .await
+        .map_err(upstream_error)?;
+    agent_json(response.into_inner().agent)
+}
+
+async fn get_agent(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    Path(agent_id): Path<String>,
+) -> ApiResult<json::Agent> {
+    let caller = Caller::from_headers(&gateway, &headers)?;
+    let response = gateway
+        .routing
+        .clone()
+        .get_agent(caller.request(routing::GetAgentRequest { agent_id }))
+        .await
+        .map_err(upstream_error)?;
+    agent_json(response.into_inner().agent)
+}
+
+/// Which presence change a route asks for.
+#[derive(Clone, Copy)]
+enum PresenceChange {
+    Login,
+    Ready,
+    Logout,
+}
+
+async fn change_presence(
+    gateway: Gateway,
+    headers: HeaderMap,
+    agent_id: String,
+    body: json::RequestOnly,
+    change: PresenceChange,
+) -> ApiResult<json::Agent> {
+    let caller = Caller::from_headers(&gateway, &headers)?;
+    let request_id = caller.request_id(body.request_id);
+    let mut client = gateway.routing.clone();
+    let agent = match change {
+        PresenceChange::Login => client
+            .login_agent(caller.request(routing::LoginAgentRequest {
+                agent_id,
+                request_id,
+            }))
+            .await
+            .map(|response| response.into_inner().agent),
+        PresenceChange::Ready => client
+            .set_agent_ready(caller.request(routing::SetAgentReadyRequest {
+                agent_id,
+                request_id,
+            }))
+            .await
+            .map(|response| response.into_inner().agent),
+        PresenceChange::Logout => client
+            .logout_agent(caller.request(routing::LogoutAgentRequest {
+                agent_id,
+                request_id,
+            }))
+            .await
+            .map(|response| response.into_inner().agent),
+    }
+    .map_err(upstream_error)?;
+    agent_json(agent)
+}
+
+async fn login_agent(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    Path(agent_id): Path<String>,
+    OptionalJsonBody(body): OptionalJsonBody<json::RequestOnly>,
+) -> ApiResult<json::Agent> {
+    change_presence(gateway, headers, agent_id, body, PresenceChange::Login).await
+}
+
+async fn set_agent_ready(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    Path(agent_id): Path<String>,
+    OptionalJsonBody(body): OptionalJsonBody<json::RequestOnly>,
+) -> ApiResult<json::Agent> {
+    change_presence(gateway, headers, agent_id, body, PresenceChange::Ready).await
+}
+
+async fn logout_agent(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    Path(agent_id): Path<String>,
+    OptionalJsonBody(body): OptionalJsonBody<json::RequestOnly>,
+) -> ApiResult<json::Agent> {
+    change_presence(gateway, headers, agent_id, body, PresenceChange::Logout).await
+}
+
+async fn create_queue(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<json::CreateQueue>,
+) -> ApiResult<json::Queue> {
+    let caller = Caller::from_headers(&gateway, &headers)?;
+    let request = routing::CreateQueueRequest {
+        queue_id: body.queue_id,
+        display_name: body.display_name,
+        center_id: body.center_id,
+        request_id: caller.request_id(body.request_id),
+    };
+    let response = gateway
+        .routing
+        .clone()
+        .create_queue(caller.request(request))
+        .await
+        .map_err(upstream_error)?;
+    response
+        .into_inner()
+        .queue
+        .map(|queue| Json(queue.into()))
+        .ok_or_else(|| ApiError::internal("routing answered without a queue"))
+}
+
+async fn list_queue_stats(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    query: Result<Query<json::PageQuery>, QueryRejection>,
+) -> ApiResult<json::QueueStatsPage> {
+    let caller = Caller::from_headers(&gateway, &headers)?;
+    let Query(query) =
+        query.map_err(|rejection| ApiError::invalid_field("query", rejection.body_text()))?;
+    let request = reporting::ListQueueStatsRequest {
+        page_size: query.page_size,
+        page_token: query.page_token,
+    };
+    let response = gateway
+        .reporting
+        .clone()
+        .list_queue_stats(caller.request(request))
+        .await
+        .map_err(upstream_error)?;
+    Ok(Json(response.into_inner().into()))
+}
+
+async fn assign_number(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    Path(number): Path<String>,
+    JsonBody(body): JsonBody<json::AssignNumber>,
+) -> ApiResult<json::Number> {
+    let caller = Caller::from_headers(&gateway, &headers)?;
+    let request = telephony::AssignNumberRequest {
+        number,
+        queue_id: body.queue_id,
+        request_id: caller.request_id(body.request_id),
+    };
+    let response = gateway
+        .telephony
+        .clone()
+        .assign_number(caller.request(request))
+        .await
+        .map_err(upstream_error)?
+        .into_inner();
+    Ok(Json(json::Number {
+        number: response.number,
+        queue_id: response.queue_id,
+    }))
+}

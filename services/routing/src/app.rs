@@ -1,0 +1,156 @@
+//! Routing's command handlers: what the gRPC layer and the distributor call.
+
+use std::sync::Arc;
+
+use callcenter_eventlog::EventStore;
+use callcenter_kit::{CommandHandler, CommandMeta, Loaded, Name, Outcome, TenantId, Timestamp};
+use callcenter_platform::{ApiError, ErrorCode};
+
+use crate::domain::{
+    Action, ActionKind, Agent, AgentCommand, AgentError, Queue, QueueCommand, QueueError,
+};
+
+/// The routing application: queues and agents.
+#[derive(Clone, Debug)]
+pub struct Routing {
+    agents: CommandHandler<Agent>,
+    queues: CommandHandler<Queue>,
+}
+
+impl From<AgentError> for ApiError {
+    fn from(error: AgentError) -> Self {
+        let message = error.to_string();
+        match error {
+            AgentError::AlreadyExists => {
+                ApiError::new(ErrorCode::AlreadyExists, "AGENT_ALREADY_EXISTS", message)
+            }
+            AgentError::NotFound => ApiError::new(ErrorCode::NotFound, "AGENT_NOT_FOUND", message),
+            AgentError::InvalidTransition { presence, action } => ApiError::new(
+                ErrorCode::FailedPrecondition,
+                format!("AGENT_CANNOT_{}", action.to_uppercase().replace(' ', "_")),
+                message,
+            )
+            .with_metadata("presence", presence),
+            AgentError::NotInQueue { queue_id } => {
+                ApiError::new(ErrorCode::FailedPrecondition, "AGENT_NOT_IN_QUEUE", message)
+                    .with_metadata("queue_id", queue_id.as_str())
+            }
+        }
+    }
+}
+
+impl From<QueueError> for ApiError {
+    fn from(error: QueueError) -> Self {
+        ApiError::new(
+            ErrorCode::AlreadyExists,
+            "QUEUE_ALREADY_EXISTS",
+            error.to_string(),
+        )
+    }
+}
+
+/// A new agent's profile.
+#[derive(Clone, Debug)]
+pub struct NewAgent {
+    /// Name for people.
+    pub display_name: String,
+    /// Home center.
+    pub center_id: Name,
+    /// Queues served.
+    pub queue_ids: Vec<Name>,
+}
+
+impl Routing {
+    /// The application on an event log.
+    pub fn new(store: Arc<dyn EventStore>) -> Self {
+        Self {
+            agents: CommandHandler::new(Arc::clone(&store)),
+            queues: CommandHandler::new(store),
+        }
+    }
+
+    /// Defines a queue in a center.
+    pub async fn create_queue(
+        &self,
+        meta: &CommandMeta,
+        queue_id: &Name,
+        display_name: String,
+        center_id: Name,
+        at: Timestamp,
+    ) -> Result<Outcome<Queue>, ApiError> {
+        let command = QueueCommand::Create {
+            display_name,
+            center_id,
+            at,
+        };
+        Ok(self.queues.handle(meta, queue_id, &command).await?)
+    }
+
+    /// Defines an agent.
+    pub async fn create_agent(
+        &self,
+        meta: &CommandMeta,
+        agent_id: &Name,
+        agent: NewAgent,
+        at: Timestamp,
+    ) -> Result<Outcome<Agent>, ApiError> {
+        let command = AgentCommand::Create {
+            display_name: agent.display_name,
+            center_id: agent.center_id,
+            queue_ids: agent.queue_ids,
+            at,
+        };
+        Ok(self.agents.handle(meta, agent_id, &command).await?)
+    }
+
+    /// Changes an agent's presence (login, ready, logout) on request.
+    pub async fn agent_command(
+        &self,
+        meta: &CommandMeta,
+        agent_id: &Name,
+        command: AgentCommand,
+    ) -> Result<Outcome<Agent>, ApiError> {
+        Ok(self.agents.handle(meta, agent_id, &command).await?)
+    }
+
+    /// One agent of a tenant; `NOT_FOUND` if it does not exist (for this tenant).
+    pub async fn get_agent(
+        &self,
+        tenant: &TenantId,
+        agent_id: &Name,
+    ) -> Result<Loaded<Agent>, ApiError> {
+        let loaded = self.agents.load(tenant, agent_id).await?;
+        if !loaded.exists() {
+            return Err(ApiError::not_found("agent", agent_id.as_str()));
+        }
+        Ok(loaded)
+    }
+
+    /// Carries out one of the router's decisions.
+    pub async fn act(&self, action: &Action, at: Timestamp) -> Result<Outcome<Agent>, ApiError> {
+        let meta = CommandMeta::system(action.tenant.clone(), "router", action.request_id());
+        let command = match &action.kind {
+            ActionKind::Reserve { call_id, queue_id } => AgentCommand::Reserve {
+                call_id: call_id.clone(),
+                queue_id: queue_id.clone(),
+                at,
+            },
+            ActionKind::Release { call_id } => AgentCommand::Release {
+                call_id: call_id.clone(),
+                at,
+            },
+            ActionKind::StartCall { call_id } => AgentCommand::StartCall {
+                call_id: call_id.clone(),
+                at,
+            },
+            ActionKind::EndCall { call_id } => AgentCommand::EndCall {
+                call_id: call_id.clone(),
+                at,
+            },
+        };
+        Ok(self
+            .agents
+            .handle(&meta, &action.agent_id, &command)
+            .await?)
+    }
+}

@@ -1,0 +1,145 @@
+//! The automatic call distributor: folds call and agent events into the [`Router`] and carries
+//! out its decisions as agent commands.
+//!
+//! On every start it reads the log from the beginning (the router's view is rebuilt, never
+//! stored), and it acts only once it has caught up, so a restart decides only what is still
+//! missing. One distributor runs per deployment in this first slice; partitioned ownership comes
+//! with the routing issue.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use callcenter_eventlog::{EventStore, Filter, Name, RecordedEvent, SubscriptionSpec};
+use callcenter_kit::{PersistedEvent, Timestamp, decode_message};
+use callcenter_platform::ErrorCode;
+use callcenter_proto::telephony::v1 as telephony;
+use prost::Name as _;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::Routing;
+use crate::domain::{AgentEvent, Router};
+
+/// How long to wait for new events before looking at the router's decisions again.
+const TICK: Duration = Duration::from_millis(250);
+
+fn subscription_spec() -> SubscriptionSpec {
+    let name = |value: &str| Name::new(value).expect("valid name");
+    SubscriptionSpec {
+        name: name("routing-distributor"),
+        filter: Filter::all()
+            .aggregate(name("telephony"), name("call"))
+            .aggregate(name("routing"), name("agent")),
+        resume_after: Some(0),
+    }
+}
+
+/// Runs the distributor until `shutdown`; failures restart it from a fresh view.
+pub async fn run_distributor(
+    store: Arc<dyn EventStore>,
+    app: Routing,
+    shutdown: CancellationToken,
+) {
+    let mut pause = Duration::from_millis(100);
+    while !shutdown.is_cancelled() {
+        match distribute(&*store, &app, &shutdown).await {
+            Ok(()) => return,
+            Err(error) => {
+                tracing::warn!(%error, "distributor failed, rebuilding its view");
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = tokio::time::sleep(pause) => {}
+                }
+                pause = (pause * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
+}
+
+async fn distribute(
+    store: &dyn EventStore,
+    app: &Routing,
+    shutdown: &CancellationToken,
+) -> Result<(), String> {
+    let mut router = Router::new();
+    let mut subscription = store
+        .subscribe(subscription_spec())
+        .await
+        .map_err(|error| error.to_string())?;
+    let mut batches = 0_u64;
+    loop {
+        let batch = tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            batch = subscription.next_batch(1_000, TICK) => batch.map_err(|e| e.to_string())?,
+        };
+        for event in &batch.events {
+            apply(&mut router, event);
+        }
+        if let Some(last) = batch.last_position() {
+            subscription
+                .ack(last)
+                .await
+                .map_err(|error| error.to_string())?;
+        }
+        if batch.pending > 0 {
+            continue;
+        }
+        for action in router.decide() {
+            router.mark_in_flight(&action);
+            match app.act(&action, Timestamp::now()).await {
+                // The agent's event comes back through the subscription and clears the mark.
+                Ok(outcome) if !outcome.new_events.is_empty() => {}
+                Ok(_) => router.clear_in_flight(&action),
+                Err(error) if error.code == ErrorCode::Unavailable => {
+                    return Err(error.to_string());
+                }
+                Err(error) => {
+                    tracing::info!(
+                        agent_id = %action.agent_id,
+                        reason = %error.reason,
+                        "routing decision refused"
+                    );
+                    router.clear_in_flight(&action);
+                }
+            }
+        }
+        batches += 1;
+        if batches.is_multiple_of(64) {
+            router.forget_finished_calls();
+        }
+    }
+}
+
+/// Folds one event into the router; events it cannot read are logged and skipped.
+fn apply(router: &mut Router, event: &RecordedEvent) {
+    let stream = event.stream();
+    let (tenant, id) = (&stream.tenant, &stream.aggregate_id);
+    if stream.context.as_str() == "routing" {
+        match AgentEvent::decode(event) {
+            Ok(agent_event) => router.agent_event(tenant, id, event.version, &agent_event),
+            Err(error) => tracing::warn!(%error, "skipping unreadable agent event"),
+        }
+        return;
+    }
+    let event_type = event.event_type.as_str();
+    let result: Result<(), String> = if event_type == telephony::CallQueued::full_name() {
+        decode_message::<telephony::CallQueued>(event)
+            .map_err(|e| e.to_string())
+            .and_then(|queued| Name::new(&queued.queue_id).map_err(|e| e.to_string()))
+            .map(|queue_id| router.call_queued(tenant, id, &queue_id))
+    } else if event_type == telephony::CallAnswered::full_name() {
+        decode_message::<telephony::CallAnswered>(event)
+            .map_err(|e| e.to_string())
+            .and_then(|answered| Name::new(&answered.agent_id).map_err(|e| e.to_string()))
+            .map(|agent_id| router.call_answered(tenant, id, &agent_id))
+    } else if event_type == telephony::CallEnded::full_name()
+        || event_type == telephony::CallAbandoned::full_name()
+    {
+        router.call_finished(tenant, id);
+        Ok(())
+    } else {
+        Ok(())
+    };
+    if let Err(error) = result {
+        tracing::warn!(%error, event_type, "skipping unreadable call event");
+    }
+}

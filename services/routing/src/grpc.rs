@@ -1,0 +1,200 @@
+//! The gRPC face of routing: validates requests, checks roles, maps proto ↔ domain.
+
+use callcenter_kit::{Loaded, Name, Timestamp};
+use callcenter_platform::validate;
+use callcenter_platform::{ApiError, Principal, Role, principal};
+use callcenter_proto::routing::v1 as pb;
+use pb::routing_service_server::{RoutingService, RoutingServiceServer};
+use tonic::{Request, Response, Status};
+
+use crate::app::{NewAgent, Routing};
+use crate::domain::{Agent, AgentCommand, Presence};
+
+/// The tonic service.
+#[derive(Clone, Debug)]
+pub struct RoutingGrpc {
+    app: Routing,
+}
+
+impl RoutingGrpc {
+    /// The gRPC server of `app`.
+    pub fn server(app: Routing) -> RoutingServiceServer<Self> {
+        RoutingServiceServer::new(Self { app })
+    }
+}
+
+/// The agent themself, a supervisor or the tenant's admin.
+fn may_act_for_agent(caller: &Principal, agent_id: &Name) -> Result<(), ApiError> {
+    if caller.has_any(&[Role::Agent]) && caller.subject == agent_id.as_str() {
+        return Ok(());
+    }
+    caller.require_any(Role::SUPERVISORS)
+}
+
+fn agent_to_proto(agent_id: &Name, loaded: &Loaded<Agent>) -> pb::Agent {
+    let agent = &loaded.state;
+    let (state, call_id) = match &agent.presence {
+        Presence::LoggedOut => (pb::AgentState::LoggedOut, None),
+        Presence::NotReady => (pb::AgentState::NotReady, None),
+        Presence::Ready { .. } => (pb::AgentState::Ready, None),
+        Presence::Reserved { call_id, .. } => (pb::AgentState::Reserved, Some(call_id)),
+        Presence::OnCall { call_id } => (pb::AgentState::OnCall, Some(call_id)),
+    };
+    let profile = agent.profile.as_ref();
+    pb::Agent {
+        agent_id: agent_id.to_string(),
+        display_name: profile.map(|p| p.display_name.clone()).unwrap_or_default(),
+        center_id: profile.map(|p| p.center_id.to_string()).unwrap_or_default(),
+        queue_ids: profile
+            .map(|p| p.queue_ids.iter().map(Name::to_string).collect())
+            .unwrap_or_default(),
+        state: state.into(),
+        call_id: call_id.map(Name::to_string).unwrap_or_default(),
+        version: loaded.version.version(),
+    }
+}
+
+impl RoutingGrpc {
+    async fn presence_change(
+        &self,
+        caller: &Principal,
+        agent_id: &str,
+        request_id: &str,
+        command: AgentCommand,
+    ) -> Result<pb::Agent, ApiError> {
+        let agent_id = validate::required_id("agent_id", agent_id)?;
+        may_act_for_agent(caller, &agent_id)?;
+        let meta = caller.command_meta(validate::request_id(request_id)?);
+        let outcome = self.app.agent_command(&meta, &agent_id, command).await?;
+        Ok(agent_to_proto(
+            &agent_id,
+            &Loaded {
+                state: outcome.state,
+                version: outcome.version,
+            },
+        ))
+    }
+}
+
+#[tonic::async_trait]
+impl RoutingService for RoutingGrpc {
+    async fn create_queue(
+        &self,
+        request: Request<pb::CreateQueueRequest>,
+    ) -> Result<Response<pb::CreateQueueResponse>, Status> {
+        let caller = principal(&request)?;
+        caller.require_any(&[Role::TenantAdmin])?;
+        let body = request.into_inner();
+        let queue_id = validate::required_id("queue_id", &body.queue_id)?;
+        let display_name = validate::text("display_name", &body.display_name, 200)?;
+        let center_id = validate::required_id("center_id", &body.center_id)?;
+        let meta = caller.command_meta(validate::request_id(&body.request_id)?);
+        self.app
+            .create_queue(
+                &meta,
+                &queue_id,
+                display_name.clone(),
+                center_id.clone(),
+                Timestamp::now(),
+            )
+            .await?;
+        Ok(Response::new(pb::CreateQueueResponse {
+            queue: Some(pb::Queue {
+                queue_id: queue_id.to_string(),
+                display_name,
+                center_id: center_id.to_string(),
+            }),
+        }))
+    }
+
+    async fn create_agent(
+        &self,
+        request: Request<pb::CreateAgentRequest>,
+    ) -> Result<Response<pb::CreateAgentResponse>, Status> {
+        let caller = principal(&request)?;
+        caller.require_any(&[Role::TenantAdmin])?;
+        let body = request.into_inner();
+        let agent_id = validate::required_id("agent_id", &body.agent_id)?;
+        let agent = NewAgent {
+            display_name: validate::text("display_name", &body.display_name, 200)?,
+            center_id: validate::required_id("center_id", &body.center_id)?,
+            queue_ids: validate::ids("queue_ids", &body.queue_ids)?,
+        };
+        let meta = caller.command_meta(validate::request_id(&body.request_id)?);
+        let outcome = self
+            .app
+            .create_agent(&meta, &agent_id, agent, Timestamp::now())
+            .await?;
+        Ok(Response::new(pb::CreateAgentResponse {
+            agent: Some(agent_to_proto(
+                &agent_id,
+                &Loaded {
+                    state: outcome.state,
+                    version: outcome.version,
+                },
+            )),
+        }))
+    }
+
+    async fn login_agent(
+        &self,
+        request: Request<pb::LoginAgentRequest>,
+    ) -> Result<Response<pb::LoginAgentResponse>, Status> {
+        let caller = principal(&request)?;
+        let body = request.into_inner();
+        let command = AgentCommand::Login {
+            at: Timestamp::now(),
+        };
+        let agent = self
+            .presence_change(&caller, &body.agent_id, &body.request_id, command)
+            .await?;
+        Ok(Response::new(pb::LoginAgentResponse { agent: Some(agent) }))
+    }
+
+    async fn set_agent_ready(
+        &self,
+        request: Request<pb::SetAgentReadyRequest>,
+    ) -> Result<Response<pb::SetAgentReadyResponse>, Status> {
+        let caller = principal(&request)?;
+        let body = request.into_inner();
+        let command = AgentCommand::SetReady {
+            at: Timestamp::now(),
+        };
+        let agent = self
+            .presence_change(&caller, &body.agent_id, &body.request_id, command)
+            .await?;
+        Ok(Response::new(pb::SetAgentReadyResponse {
+            agent: Some(agent),
+        }))
+    }
+
+    async fn logout_agent(
+        &self,
+        request: Request<pb::LogoutAgentRequest>,
+    ) -> Result<Response<pb::LogoutAgentResponse>, Status> {
+        let caller = principal(&request)?;
+        let body = request.into_inner();
+        let command = AgentCommand::Logout {
+            at: Timestamp::now(),
+        };
+        let agent = self
+            .presence_change(&caller, &body.agent_id, &body.request_id, command)
+            .await?;
+        Ok(Response::new(pb::LogoutAgentResponse {
+            agent: Some(agent),
+        }))
+    }
+
+    async fn get_agent(
+        &self,
+        request: Request<pb::GetAgentRequest>,
+    ) -> Result<Response<pb::GetAgentResponse>, Status> {
+        let caller = principal(&request)?;
+        let agent_id = validate::required_id("agent_id", &request.get_ref().agent_id)?;
+        may_act_for_agent(&caller, &agent_id)?;
+        let loaded = self.app.get_agent(&caller.tenant, &agent_id).await?;
+        Ok(Response::new(pb::GetAgentResponse {
+            agent: Some(agent_to_proto(&agent_id, &loaded)),
+        }))
+    }
+}

@@ -1,0 +1,17 @@
+//! Routing: queues, agents and the automatic call distributor (DOMAIN.md §3).
+//!
+//! - [`domain`]: the agent and queue aggregates and the router's decisions (pure);
+//! - [`events`]: their stored schema (`callcenter.routing.v1`);
+//! - [`app`]: command handlers;
+//! - [`grpc`]: serves `callcenter.routing.v1.RoutingService`;
+//! - [`distributor`]: carries out the router's decisions.
+
+pub mod app;
+pub mod distributor;
+pub mod domain;
+pub mod events;
+pub mod grpc;
+
+pub use app::Routing;
+pub use distributor::run_distributor;
+pub use grpc::RoutingGrpc;

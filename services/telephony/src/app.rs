@@ -1,0 +1,190 @@
+//! Telephony's command handlers: what the gRPC layer and the reactors call.
+
+use std::sync::Arc;
+
+use callcenter_eventlog::EventStore;
+use callcenter_kit::{CommandHandler, CommandMeta, Loaded, Name, Outcome, TenantId, Timestamp};
+use callcenter_platform::{ApiError, ErrorCode};
+
+use crate::domain::{
+    Call, CallCommand, CallError, Number, NumberCommand, NumberError, Party, PhoneNumber,
+};
+
+/// The telephony application: calls and dialled numbers.
+#[derive(Clone, Debug)]
+pub struct Telephony {
+    calls: CommandHandler<Call>,
+    numbers: CommandHandler<Number>,
+}
+
+/// A new inbound call.
+#[derive(Clone, Debug)]
+pub struct NewCall {
+    /// The id to use, or `None` to generate one.
+    pub call_id: Option<Name>,
+    /// Who calls.
+    pub caller_number: PhoneNumber,
+    /// What they dialled.
+    pub dialled_number: PhoneNumber,
+    /// A queue that overrides the dialled number's.
+    pub queue_id: Option<Name>,
+    /// When it arrived.
+    pub at: Timestamp,
+}
+
+impl From<CallError> for ApiError {
+    fn from(error: CallError) -> Self {
+        let message = error.to_string();
+        match error {
+            CallError::AlreadyExists => {
+                ApiError::new(ErrorCode::AlreadyExists, "CALL_ALREADY_EXISTS", message)
+            }
+            CallError::NotFound => ApiError::new(ErrorCode::NotFound, "CALL_NOT_FOUND", message),
+            CallError::InvalidTransition { state, action } => ApiError::new(
+                ErrorCode::FailedPrecondition,
+                format!("CALL_CANNOT_{}", action.to_uppercase()),
+                message,
+            )
+            .with_metadata("state", state),
+            CallError::WrongAgent { expected, .. } => ApiError::new(
+                ErrorCode::FailedPrecondition,
+                "CALL_WITH_OTHER_AGENT",
+                message,
+            )
+            .with_metadata("agent_id", expected.as_str()),
+        }
+    }
+}
+
+impl From<NumberError> for ApiError {
+    fn from(error: NumberError) -> Self {
+        match error {}
+    }
+}
+
+impl Telephony {
+    /// The application on an event log.
+    pub fn new(store: Arc<dyn EventStore>) -> Self {
+        Self {
+            calls: CommandHandler::new(Arc::clone(&store)),
+            numbers: CommandHandler::new(store),
+        }
+    }
+
+    /// Records a new call and queues it: in the given queue, or in the dialled number's.
+    pub async fn report_call(
+        &self,
+        meta: &CommandMeta,
+        call: NewCall,
+    ) -> Result<(Name, Outcome<Call>), ApiError> {
+        let queue_id = match call.queue_id {
+            Some(queue_id) => queue_id,
+            None => self
+                .numbers
+                .load(&meta.tenant, &call.dialled_number.as_id())
+                .await?
+                .state
+                .queue_id
+                .ok_or_else(|| {
+                    ApiError::new(
+                        ErrorCode::FailedPrecondition,
+                        "NUMBER_NOT_ASSIGNED",
+                        format!(
+                            "dialled number {} leads to no queue; assign it or give queue_id",
+                            call.dialled_number.as_str()
+                        ),
+                    )
+                    .with_metadata("dialled_number", call.dialled_number.as_str())
+                })?,
+        };
+        let call_id = call.call_id.unwrap_or_else(|| {
+            Name::new(uuid::Uuid::now_v7().simple().to_string()).expect("a uuid is a valid name")
+        });
+        let outcome = self
+            .calls
+            .handle(
+                meta,
+                &call_id,
+                &CallCommand::Offer {
+                    caller_number: call.caller_number,
+                    dialled_number: call.dialled_number,
+                    queue_id,
+                    at: call.at,
+                },
+            )
+            .await?;
+        Ok((call_id, outcome))
+    }
+
+    /// Rings a reserved agent.
+    pub async fn ring(
+        &self,
+        meta: &CommandMeta,
+        call_id: &Name,
+        agent_id: Name,
+        at: Timestamp,
+    ) -> Result<Outcome<Call>, ApiError> {
+        let command = CallCommand::Ring { agent_id, at };
+        Ok(self.calls.handle(meta, call_id, &command).await?)
+    }
+
+    /// Records that the ringing agent answered.
+    pub async fn answer(
+        &self,
+        meta: &CommandMeta,
+        call_id: &Name,
+        agent_id: Name,
+        at: Timestamp,
+    ) -> Result<Outcome<Call>, ApiError> {
+        let command = CallCommand::Answer { agent_id, at };
+        Ok(self.calls.handle(meta, call_id, &command).await?)
+    }
+
+    /// Records that an answered call was hung up.
+    pub async fn end(
+        &self,
+        meta: &CommandMeta,
+        call_id: &Name,
+        ended_by: Party,
+        at: Timestamp,
+    ) -> Result<Outcome<Call>, ApiError> {
+        let command = CallCommand::End { ended_by, at };
+        Ok(self.calls.handle(meta, call_id, &command).await?)
+    }
+
+    /// Records that the caller left before an agent answered.
+    pub async fn abandon(
+        &self,
+        meta: &CommandMeta,
+        call_id: &Name,
+        at: Timestamp,
+    ) -> Result<Outcome<Call>, ApiError> {
+        let command = CallCommand::Abandon { at };
+        Ok(self.calls.handle(meta, call_id, &command).await?)
+    }
+
+    /// One call of a tenant; `NOT_FOUND` if it does not exist (for this tenant).
+    pub async fn get_call(
+        &self,
+        tenant: &TenantId,
+        call_id: &Name,
+    ) -> Result<Loaded<Call>, ApiError> {
+        let loaded = self.calls.load(tenant, call_id).await?;
+        if !loaded.exists() {
+            return Err(ApiError::not_found("call", call_id.as_str()));
+        }
+        Ok(loaded)
+    }
+
+    /// Makes a dialled number lead to a queue.
+    pub async fn assign_number(
+        &self,
+        meta: &CommandMeta,
+        number: &PhoneNumber,
+        queue_id: Name,
+        at: Timestamp,
+    ) -> Result<Outcome<Number>, ApiError> {
+        let command = NumberCommand::Assign { queue_id, at };
+        Ok(self.numbers.handle(meta, &number.as_id(), &command).await?)
+    }
+}

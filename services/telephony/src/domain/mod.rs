@@ -1,0 +1,7 @@
+//! The telephony domain: pure aggregates, no I/O.
+
+pub mod call;
+pub mod number;
+
+pub use call::{Call, CallCommand, CallError, CallEvent, CallPhase, CallState, Party};
+pub use number::{Number, NumberCommand, NumberError, NumberEvent, PhoneNumber};

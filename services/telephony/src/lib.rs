@@ -1,0 +1,17 @@
+//! Telephony: where calls enter the platform.
+//!
+//! - [`domain`]: the call and dialled-number aggregates (pure);
+//! - [`events`]: their stored schema (`callcenter.telephony.v1`);
+//! - [`app`]: command handlers;
+//! - [`grpc`]: serves `callcenter.telephony.v1.TelephonyService`;
+//! - [`reactors`]: rings agents that routing reserved.
+
+pub mod app;
+pub mod domain;
+pub mod events;
+pub mod grpc;
+pub mod reactors;
+
+pub use app::Telephony;
+pub use grpc::TelephonyGrpc;
+pub use reactors::Ringer;
