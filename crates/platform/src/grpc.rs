@@ -19,7 +19,7 @@ use crate::auth::{GrpcAuthLayer, JwtVerifier};
 use crate::health::Readiness;
 
 /// How often gRPC health follows readiness.
-const HEALTH_REFRESH: Duration = Duration::from_secs(2);
+const HEALTH_REFRESH: Duration = Duration::from_secs(1);
 
 /// The gRPC services of one process, to be served together.
 #[derive(Debug, Default)]

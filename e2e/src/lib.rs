@@ -1,0 +1,306 @@
+//! Starts the `callcenter` binary as a child process and talks to it like a user would: over
+//! HTTP/JSON with tokens from `callcenter token`, and over gRPC.
+//!
+//! The binary is `$CALLCENTER_BIN` when set (as `just test` does), or else built with cargo.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use callcenter_testkit::TempDir;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// The path of the `callcenter` binary under test.
+pub fn binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        if let Some(path) = std::env::var_os("CALLCENTER_BIN") {
+            return PathBuf::from(path);
+        }
+        let output = std::process::Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "callcenter",
+                "--bin",
+                "callcenter",
+                "--message-format=json",
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("run cargo build");
+        assert!(output.status.success(), "cargo build -p callcenter failed");
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|message| message["target"]["name"] == "callcenter")
+            .find_map(|message| message["executable"].as_str().map(PathBuf::from))
+            .expect("cargo reported the callcenter executable")
+    })
+}
+
+/// How the instance under test was started.
+#[derive(Debug, Clone)]
+pub enum Mode {
+    /// `callcenter dev` on a data directory.
+    Dev {
+        /// The data directory.
+        data_dir: PathBuf,
+        /// Extra flags.
+        extra: Vec<String>,
+    },
+    /// `callcenter serve --target all` on NATS and PostgreSQL.
+    Serve {
+        /// NATS URL.
+        nats_url: String,
+        /// PostgreSQL URL (with the test's own schema).
+        database_url: String,
+        /// Event log stream prefix.
+        prefix: String,
+        /// Signing secret.
+        secret: String,
+    },
+}
+
+/// A running `callcenter` process.
+#[derive(Debug)]
+pub struct Instance {
+    child: Option<Child>,
+    mode: Mode,
+    /// Base URL of the HTTP API, such as `http://127.0.0.1:40123`.
+    pub http: String,
+    /// Base URL of the gRPC API.
+    pub grpc: String,
+    log: PathBuf,
+    _logs: TempDir,
+}
+
+impl Instance {
+    /// Starts the binary in `mode` on free ports and waits for its start line.
+    pub async fn start(mode: Mode) -> Self {
+        let logs = TempDir::new("e2e-log");
+        let log = logs.path().join("callcenter.log");
+        let mut command = Command::new(binary());
+        match &mode {
+            Mode::Dev { data_dir, extra } => {
+                command
+                    .arg("dev")
+                    .arg("--data-dir")
+                    .arg(data_dir)
+                    .args(extra);
+            }
+            Mode::Serve {
+                nats_url,
+                database_url,
+                prefix,
+                secret,
+            } => {
+                command
+                    .args(["serve", "--target", "all", "--nats-url", nats_url])
+                    .args(["--database-url", database_url, "--stream-prefix", prefix])
+                    .args(["--jwt-secret", secret]);
+            }
+        }
+        command
+            .args(["--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0"])
+            .env("CALLCENTER_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .kill_on_drop(true);
+        let mut child = command.spawn().expect("start callcenter");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let started = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if line.starts_with("callcenter started") {
+                    return Some(line);
+                }
+            }
+            None
+        })
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| {
+            panic!(
+                "callcenter did not start; its log:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            )
+        });
+        let field = |key: &str| {
+            started
+                .split_whitespace()
+                .find_map(|part| part.strip_prefix(&format!("{key}=")))
+                .map(str::to_owned)
+                .unwrap_or_default()
+        };
+        let instance = Self {
+            http: format!("http://{}", field("http")),
+            grpc: format!("http://{}", field("grpc")),
+            child: Some(child),
+            mode,
+            log,
+            _logs: logs,
+        };
+        instance.wait_ready().await;
+        instance
+    }
+
+    /// Waits until `GET /healthz` answers 200.
+    pub async fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (status, body) = self.call("GET", "/healthz", None, None).await;
+            if status == 200 {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "not ready after 30 s: {body}\n{}",
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The process's log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// A token from `callcenter token` for `subject` of `tenant` with comma-separated `roles`.
+    pub fn token(&self, tenant: &str, roles: &str, subject: &str) -> String {
+        let mut command = std::process::Command::new(binary());
+        command.args([
+            "token",
+            "--tenant",
+            tenant,
+            "--roles",
+            roles,
+            "--subject",
+            subject,
+        ]);
+        match &self.mode {
+            Mode::Dev { data_dir, .. } => command.arg("--data-dir").arg(data_dir),
+            Mode::Serve { secret, .. } => command.args(["--jwt-secret", secret]),
+        };
+        let output = command.output().expect("run callcenter token");
+        assert!(
+            output.status.success(),
+            "callcenter token failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout)
+            .expect("token is text")
+            .trim()
+            .to_owned()
+    }
+
+    /// Sends an HTTP request; answers the status and the JSON body (`Null` when empty).
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let client: Client<HttpConnector, Full<Bytes>> =
+            Client::builder(TokioExecutor::new()).build_http();
+        let mut request = http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.http));
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let payload = match body {
+            Some(body) => {
+                request = request.header("content-type", "application/json");
+                Bytes::from(body.to_string())
+            }
+            None => Bytes::new(),
+        };
+        let request = request.body(Full::new(payload)).expect("request");
+        let response =
+            match tokio::time::timeout(Duration::from_secs(30), client.request(request)).await {
+                Ok(Ok(response)) => response,
+                Ok(Err(error)) => return (0, Value::String(error.to_string())),
+                Err(_) => return (0, Value::String("timed out".into())),
+            };
+        let status = response.status().as_u16();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .map(|collected| collected.to_bytes())
+            .unwrap_or_default();
+        let value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        (status, value)
+    }
+
+    /// Polls `GET path` until `done` holds for the body (or fails after 15 s).
+    pub async fn poll_until(
+        &self,
+        path: &str,
+        token: &str,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let (status, body) = self.call("GET", path, Some(token), None).await;
+            if status == 200 && done(&body) {
+                return body;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "GET {path} never got there; last answer {status}: {body}\n{}",
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Stops the process with SIGTERM and checks that it drains and exits cleanly.
+    pub async fn stop(mut self) {
+        let mut child = self.child.take().expect("running");
+        let pid = child.id().expect("pid").to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("send SIGTERM");
+        assert!(sent.success());
+        let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+            .await
+            .expect("exits within 20 s of SIGTERM")
+            .expect("exit status");
+        assert!(
+            status.success(),
+            "exit after SIGTERM: {status}\n{}",
+            self.log_text()
+        );
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("--- callcenter log ---\n{}", self.log_text());
+        }
+    }
+}

@@ -1,0 +1,350 @@
+//! The walking skeleton through every layer, against the running binary in both modes: a call
+//! reported to telephony is routed to a logged-in ready agent, answered and ended; another is
+//! abandoned; the reporting projection counts them per queue; the gateway serves the counts over
+//! HTTP/JSON to the tenant's token and to no other tenant.
+
+use callcenter_e2e::{Instance, Mode};
+use callcenter_eventlog::Name;
+use callcenter_eventlog::jetstream::{JetStreamConfig, JetStreamEventStore};
+use callcenter_testkit::{PgSchema, TempDir, unique_name};
+use serde_json::{Value, json};
+
+async fn dev(directory: &TempDir, extra: &[&str]) -> Instance {
+    Instance::start(Mode::Dev {
+        data_dir: directory.path().join("data"),
+        extra: extra.iter().map(|s| s.to_string()).collect(),
+    })
+    .await
+}
+
+/// Runs the whole skeleton for a fresh tenant of its own.
+async fn skeleton(instance: &Instance, tenant: &str) {
+    let admin = instance.token(tenant, "tenant_admin", "admin");
+    let agent = instance.token(tenant, "agent", "agent-1");
+    let other_tenant = instance.token(&unique_name("other"), "tenant_admin", "admin");
+
+    // The tenant's set-up, through the API.
+    for (queue_id, name) in [("general", "General"), ("repairs", "Repairs")] {
+        let body = json!({"queue_id": queue_id, "display_name": name, "center_id": "huangdao"});
+        let (status, answer) = instance
+            .call("POST", "/v1/queues", Some(&admin), Some(body))
+            .await;
+        assert_eq!(status, 200, "{answer}");
+    }
+    let body = json!({"agent_id": "agent-1", "display_name": "Li Lei", "center_id": "huangdao",
+                      "queue_ids": ["general"]});
+    let (status, answer) = instance
+        .call("POST", "/v1/agents", Some(&admin), Some(body))
+        .await;
+    assert_eq!(
+        (status, answer["state"].as_str()),
+        (200, Some("logged_out")),
+        "{answer}"
+    );
+    for (number, queue_id) in [("4000", "general"), ("4001", "repairs")] {
+        let (status, answer) = instance
+            .call(
+                "PUT",
+                &format!("/v1/numbers/{number}"),
+                Some(&admin),
+                Some(json!({"queue_id": queue_id})),
+            )
+            .await;
+        assert_eq!(status, 200, "{answer}");
+    }
+
+    // The agent signs in and becomes ready, with the agent's own token.
+    let (status, _) = instance
+        .call("POST", "/v1/agents/agent-1/login", Some(&agent), None)
+        .await;
+    assert_eq!(status, 200);
+    let (status, ready) = instance
+        .call("POST", "/v1/agents/agent-1/ready", Some(&agent), None)
+        .await;
+    assert_eq!((status, ready["state"].as_str()), (200, Some("ready")));
+    let (status, refused) = instance
+        .call("POST", "/v1/agents/agent-2/login", Some(&agent), None)
+        .await;
+    assert_eq!(status, 403, "an agent acts only for themself: {refused}");
+
+    // A call to 4000 is queued, routed to agent-1, answered and ended.
+    let (status, call) = instance
+        .call(
+            "POST",
+            "/v1/calls",
+            Some(&admin),
+            Some(
+                json!({"caller_number": "13800138000", "dialled_number": "4000",
+                        "request_id": "call-1"}),
+            ),
+        )
+        .await;
+    assert_eq!(
+        (status, call["state"].as_str()),
+        (200, Some("queued")),
+        "{call}"
+    );
+    assert_eq!(call["queue_id"], "general");
+    let call_id = call["call_id"].as_str().expect("call id").to_owned();
+    let call_path = format!("/v1/calls/{call_id}");
+    let ringing = instance
+        .poll_until(&call_path, &admin, |call| call["state"] == "ringing")
+        .await;
+    assert_eq!(ringing["agent_id"], "agent-1");
+    let (status, reserved) = instance
+        .call("GET", "/v1/agents/agent-1", Some(&agent), None)
+        .await;
+    assert_eq!(
+        (status, reserved["state"].as_str()),
+        (200, Some("reserved"))
+    );
+    assert_eq!(reserved["call_id"].as_str(), Some(call_id.as_str()));
+    let (status, answered) = instance
+        .call("POST", &format!("{call_path}/answer"), Some(&agent), None)
+        .await;
+    assert_eq!(
+        (status, answered["state"].as_str()),
+        (200, Some("answered")),
+        "{answered}"
+    );
+    let (status, ended) = instance
+        .call(
+            "POST",
+            &format!("{call_path}/end"),
+            Some(&agent),
+            Some(json!({"ended_by": "caller"})),
+        )
+        .await;
+    assert_eq!(
+        (status, ended["state"].as_str()),
+        (200, Some("ended")),
+        "{ended}"
+    );
+    assert!(ended["answered_at"].is_string() && ended["ended_at"].is_string());
+    instance
+        .poll_until("/v1/agents/agent-1", &agent, |agent| {
+            agent["state"] == "ready"
+        })
+        .await;
+
+    // Reporting the same call again (same request id) returns the first result.
+    let (status, again) = instance
+        .call(
+            "POST",
+            "/v1/calls",
+            Some(&admin),
+            Some(
+                json!({"caller_number": "13800138000", "dialled_number": "4000",
+                        "request_id": "call-1", "call_id": call_id}),
+            ),
+        )
+        .await;
+    assert_eq!(
+        (status, again["state"].as_str()),
+        (200, Some("ended")),
+        "{again}"
+    );
+
+    // A call to 4001 waits (nobody serves repairs) until the caller gives up.
+    let (status, waiting) = instance
+        .call(
+            "POST",
+            "/v1/calls",
+            Some(&admin),
+            Some(json!({"caller_number": "+8610123456", "dialled_number": "4001"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{waiting}");
+    let abandon_path = format!("/v1/calls/{}/abandon", waiting["call_id"].as_str().unwrap());
+    let (status, abandoned) = instance
+        .call("POST", &abandon_path, Some(&admin), None)
+        .await;
+    assert_eq!(
+        (status, abandoned["state"].as_str()),
+        (200, Some("abandoned"))
+    );
+    let (status, late) = instance
+        .call(
+            "POST",
+            &abandon_path.replace("abandon", "answer"),
+            Some(&agent),
+            None,
+        )
+        .await;
+    assert_eq!(status, 400, "an abandoned call cannot be answered: {late}");
+    assert_eq!(late["reason"], "CALL_CANNOT_ANSWER");
+
+    // The read model counts both calls per queue.
+    let expected = json!({"queue_stats": [
+        {"queue_id": "general", "offered": 1, "answered": 1, "abandoned": 0},
+        {"queue_id": "repairs", "offered": 1, "answered": 0, "abandoned": 1},
+    ]});
+    instance
+        .poll_until("/v1/queues/stats", &admin, |stats| *stats == expected)
+        .await;
+    let (status, page) = instance
+        .call("GET", "/v1/queues/stats?page_size=1", Some(&admin), None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(page["queue_stats"].as_array().map(Vec::len), Some(1));
+    assert_eq!(page["next_page_token"], "general");
+
+    // Another tenant sees nothing of it; no token, no answer.
+    let (status, stats) = instance
+        .call("GET", "/v1/queues/stats", Some(&other_tenant), None)
+        .await;
+    assert_eq!((status, stats), (200, json!({"queue_stats": []})));
+    let (status, hidden) = instance
+        .call("GET", &call_path, Some(&other_tenant), None)
+        .await;
+    assert_eq!(status, 404, "{hidden}");
+    assert_eq!(hidden["reason"], "CALL_NOT_FOUND");
+    let (status, anonymous) = instance.call("GET", "/v1/queues/stats", None, None).await;
+    assert_eq!(status, 401);
+    assert_eq!(anonymous["code"], "UNAUTHENTICATED");
+
+    // Bad input is a problem document naming the field.
+    let (status, bad) = instance
+        .call(
+            "POST",
+            "/v1/calls",
+            Some(&admin),
+            Some(json!({"caller_number": "not a number", "dialled_number": "4000"})),
+        )
+        .await;
+    assert_eq!(status, 400, "{bad}");
+    assert_eq!(bad["violations"][0]["field"], "caller_number");
+    let (status, unassigned) = instance
+        .call(
+            "POST",
+            "/v1/calls",
+            Some(&admin),
+            Some(json!({"caller_number": "1", "dialled_number": "9999"})),
+        )
+        .await;
+    assert_eq!(
+        (status, unassigned["reason"].as_str()),
+        (400, Some("NUMBER_NOT_ASSIGNED"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_skeleton_works_in_the_embedded_mode() {
+    let directory = TempDir::new("e2e-dev");
+    let instance = dev(&directory, &["--no-demo"]).await;
+    skeleton(&instance, "acme").await;
+    instance.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_skeleton_works_on_jetstream_and_postgres() {
+    let schema = PgSchema::create("e2e").await;
+    let prefix = unique_name("e2e");
+    let instance = Instance::start(Mode::Serve {
+        nats_url: callcenter_testkit::nats_url(),
+        database_url: schema.url(),
+        prefix: prefix.clone(),
+        secret: unique_name("secret-of-at-least-32-characters"),
+    })
+    .await;
+    skeleton(&instance, "acme").await;
+    instance.stop().await;
+    let store = JetStreamEventStore::connect(
+        &callcenter_testkit::nats_url(),
+        JetStreamConfig::new(Name::new(&prefix).unwrap()),
+    )
+    .await
+    .unwrap();
+    store.delete_stream().await.unwrap();
+    schema.drop_schema().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_tenant_is_loaded_once_and_state_survives_a_restart() {
+    let directory = TempDir::new("e2e-demo");
+    let instance = dev(&directory, &[]).await;
+    let admin = instance.token("demo", "tenant_admin", "admin");
+    let (status, agent) = instance
+        .call("GET", "/v1/agents/agent-1", Some(&admin), None)
+        .await;
+    assert_eq!(status, 200, "{agent}");
+    assert_eq!(agent["queue_ids"], json!(["general", "repairs"]));
+    for step in ["login", "ready"] {
+        let (status, _) = instance
+            .call(
+                "POST",
+                &format!("/v1/agents/agent-1/{step}"),
+                Some(&admin),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200);
+    }
+    let (status, call) = instance
+        .call(
+            "POST",
+            "/v1/calls",
+            Some(&admin),
+            Some(json!({"caller_number": "13800138000", "dialled_number": "4000"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{call}");
+    let first_call = format!("/v1/calls/{}", call["call_id"].as_str().unwrap());
+    instance
+        .poll_until(&first_call, &admin, |call| call["state"] == "ringing")
+        .await;
+    instance.stop().await;
+
+    // Restarted on the same data directory: same key, same calls, routing picks up where it was.
+    let instance = dev(&directory, &[]).await;
+    let (status, call) = instance.call("GET", &first_call, Some(&admin), None).await;
+    assert_eq!(
+        (status, call["state"].as_str()),
+        (200, Some("ringing")),
+        "{call}"
+    );
+    let (status, _) = instance
+        .call(
+            "POST",
+            &format!("{first_call}/answer"),
+            Some(&admin),
+            Some(json!({"agent_id": "agent-1"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = instance
+        .call("POST", &format!("{first_call}/end"), Some(&admin), None)
+        .await;
+    assert_eq!(status, 200);
+    let expected = json!({"queue_stats": [
+        {"queue_id": "general", "offered": 1, "answered": 1, "abandoned": 0},
+    ]});
+    instance
+        .poll_until("/v1/queues/stats", &admin, |stats| *stats == expected)
+        .await;
+    let ready: Value = instance
+        .poll_until("/v1/agents/agent-1", &admin, |agent| {
+            agent["state"] == "ready"
+        })
+        .await;
+    assert_eq!(
+        ready["version"], 6,
+        "created, login, ready, reserved, on call, ready"
+    );
+    instance.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_demo_leaves_the_data_directory_empty() {
+    let directory = TempDir::new("e2e-nodemo");
+    let instance = dev(&directory, &["--no-demo"]).await;
+    let admin = instance.token("demo", "tenant_admin", "admin");
+    let (status, missing) = instance
+        .call("GET", "/v1/agents/agent-1", Some(&admin), None)
+        .await;
+    assert_eq!(
+        (status, missing["reason"].as_str()),
+        (404, Some("AGENT_NOT_FOUND"))
+    );
+    instance.stop().await;
+}
