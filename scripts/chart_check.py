@@ -1,0 +1,105 @@
+"""Renders charts/callcenter with Helm's own library for every value set in charts/callcenter/ci,
+validates each object against the Kubernetes schemas, checks what the platform relies on (probes,
+targets, upstreams), and checks that bad values are refused.
+
+Run by `just chart` (part of `just test`); needs scripts/setup's tools."""
+
+import pathlib
+import sys
+
+import helm_python as helm
+import kubernetes_validate
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+CHART = ROOT / "charts" / "callcenter"
+KUBERNETES_VERSION = "1.33.0"
+
+# Value sets that must be refused, with why.
+INVALID = {
+    "negative replicas": {"services": {"routing": {"enabled": True, "replicas": -1}}},
+    "unknown top-level key": {"replicaCount": 3},
+    "short signing secret": {"auth": {"jwtSecret": "too-short"}},
+    "missing signing secret": {"database": {"url": "postgres://x@y/z"}},
+    "not a NATS URL": {"nats": {"url": "http://nats:4222"}},
+}
+
+
+def fail(message):
+    print(f"chart: FAIL {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+def render(chart, values):
+    rendered = chart.render(values, name="cc", namespace="callcenter", is_install=True)
+    objects = []
+    for path, text in sorted(rendered.items()):
+        if not path.endswith(".yaml"):
+            continue
+        for document in yaml.safe_load_all(text):
+            if document:
+                objects.append((path, document))
+    return objects
+
+
+def check_value_set(chart, values_file):
+    values = yaml.safe_load(values_file.read_text()) or {}
+    objects = render(chart, values)
+    for path, document in objects:
+        try:
+            kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as error:
+            fail(f"{values_file.name}: {path} {document.get('kind')}: {error.message}")
+    merged = {**yaml.safe_load((CHART / "values.yaml").read_text())["services"],
+              **(values.get("services") or {})}
+    enabled = sorted(name for name, service in merged.items() if service.get("enabled"))
+    deployments = {d["metadata"]["name"]: d for _, d in objects if d["kind"] == "Deployment"}
+    services = {d["metadata"]["name"] for _, d in objects if d["kind"] == "Service"}
+    expected = sorted(f"cc-callcenter-{name}" for name in enabled)
+    if sorted(deployments) != expected or sorted(services) != expected:
+        fail(f"{values_file.name}: expected Deployments and Services {expected}, "
+             f"got {sorted(deployments)} and {sorted(services)}")
+    for name, deployment in deployments.items():
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        target = name.removeprefix("cc-callcenter-")
+        if container["args"] != ["serve", "--target", target]:
+            fail(f"{values_file.name}: {name} runs {container['args']}")
+        if container["readinessProbe"]["httpGet"]["path"] != "/healthz":
+            fail(f"{values_file.name}: {name} readiness probe is not /healthz")
+        env = {e["name"] for e in container["env"]}
+        if "CALLCENTER_JWT_SECRET" not in env:
+            fail(f"{values_file.name}: {name} has no signing secret")
+        if target == "gateway" and not {"CALLCENTER_TELEPHONY_URL", "CALLCENTER_ROUTING_URL",
+                                        "CALLCENTER_REPORTING_URL"} <= env:
+            fail(f"{values_file.name}: the gateway lacks its upstreams")
+        if target == "reporting" and "CALLCENTER_DATABASE_URL" not in env:
+            fail(f"{values_file.name}: reporting has no database")
+    return len(objects)
+
+
+def main():
+    value_sets = sorted((CHART / "ci").glob("*-values.yaml"))
+    if not value_sets:
+        fail("no value sets in charts/callcenter/ci")
+    with helm.Chart.load(str(CHART)) as chart:
+        total = 0
+        for values_file in value_sets:
+            count = check_value_set(chart, values_file)
+            print(f"chart: {values_file.name}: {count} objects valid for Kubernetes {KUBERNETES_VERSION}")
+            total += count
+        base = yaml.safe_load((CHART / "ci" / "default-values.yaml").read_text())
+        for reason, overrides in INVALID.items():
+            values = {**base, **overrides} if reason != "missing signing secret" else overrides
+            try:
+                render(chart, values)
+            except helm.HelmError as error:
+                detail = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+                detail = detail.split("chart(s): ", 1)[-1]
+                print(f"chart: refused ({reason}): {detail[:140]}")
+                continue
+            fail(f"values with {reason} were accepted")
+    print(f"chart: ok, {len(value_sets)} value sets, {total} objects, {len(INVALID)} bad value sets refused")
+
+
+if __name__ == "__main__":
+    main()
