@@ -4,7 +4,8 @@
 //!   commit, so a commit is atomic and its events are never interleaved with another's.
 //! - Optimistic concurrency: `Nats-Expected-Last-Subject-Sequence` carries the position of the
 //!   aggregate's last commit (0 for a new aggregate), which reads and appends hand back in
-//!   [`StreamVersion`]; the aggregate's own version travels in the body and in `Cc-Last-Version`.
+//!   [`StreamVersion`]; the aggregate's own version travels in the body. Apart from trace context,
+//!   no other header is sent: each one costs the server measurable throughput.
 //! - Idempotency: `Nats-Msg-Id` is the stream key plus the request id. The server checks the
 //!   expected sequence before the duplicate window, so a retry of a commit that already landed is
 //!   answered "wrong last sequence"; on that answer the commit right after the expected one is
@@ -21,7 +22,7 @@ use std::time::Duration;
 use async_nats::jetstream::{self, consumer, stream};
 use async_nats::{HeaderMap, StatusCode};
 use bytes::Bytes;
-use futures_util::{FutureExt, StreamExt};
+use futures_util::StreamExt;
 
 use crate::codec::{DecodedCommit, decode_commit, encode_commit};
 use crate::{
@@ -33,9 +34,6 @@ use crate::{
 const HEADER_MSG_ID: &str = "Nats-Msg-Id";
 const HEADER_EXPECTED_LAST_SUBJECT_SEQUENCE: &str = "Nats-Expected-Last-Subject-Sequence";
 const HEADER_SEQUENCE: &str = "Nats-Sequence";
-const HEADER_REQUEST_ID: &str = "Cc-Request-Id";
-const HEADER_FIRST_VERSION: &str = "Cc-First-Version";
-const HEADER_LAST_VERSION: &str = "Cc-Last-Version";
 const HEADER_TRACEPARENT: &str = "traceparent";
 const HEADER_TRACESTATE: &str = "tracestate";
 
@@ -43,6 +41,10 @@ const HEADER_TRACESTATE: &str = "tracestate";
 const READ_BATCH: usize = 256;
 /// How long to wait for the server's answer to any one request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Commits a subscription reads ahead of its subscriber.
+const PREFETCH_COMMITS: usize = 2_000;
+/// How long a subscription waits for the next commit of a batch it is gathering.
+const BATCH_LINGER: Duration = Duration::from_millis(2);
 /// Most commits a subscription holds delivered but unacknowledged.
 const MAX_ACK_PENDING: i64 = 20_000;
 
@@ -254,7 +256,7 @@ impl JetStreamEventStore {
         match self.last_commit(subject).await? {
             None => Ok(StreamVersion::EMPTY),
             Some(message) => {
-                let summary = CommitSummary::from_headers(&message)?;
+                let summary = CommitSummary::read(&message)?;
                 Ok(StreamVersion::at(summary.last_version, summary.position))
             }
         }
@@ -271,7 +273,7 @@ impl JetStreamEventStore {
             .next_commit_after(subject, expected_last_position)
             .await?
         {
-            let summary = CommitSummary::from_headers(&next)?;
+            let summary = CommitSummary::read(&next)?;
             if summary.request_id == request.metadata.request_id {
                 return Ok(summary.as_duplicate());
             }
@@ -314,9 +316,6 @@ impl JetStreamEventStore {
             HEADER_EXPECTED_LAST_SUBJECT_SEQUENCE,
             expected_position.to_string().as_str(),
         );
-        headers.insert(HEADER_REQUEST_ID, request.metadata.request_id.as_str());
-        headers.insert(HEADER_FIRST_VERSION, first_version.to_string().as_str());
-        headers.insert(HEADER_LAST_VERSION, last_version.to_string().as_str());
         if let Some(traceparent) = &request.metadata.trace.traceparent {
             headers.insert(HEADER_TRACEPARENT, traceparent.as_str());
         }
@@ -336,7 +335,7 @@ impl JetStreamEventStore {
                 let stored = self.direct_get_batch(subject, ack.sequence, 1).await?;
                 let summary = stored
                     .first()
-                    .map(CommitSummary::from_headers)
+                    .map(CommitSummary::read)
                     .transpose()?
                     .ok_or_else(|| StoreError::unavailable("duplicate commit vanished"))?;
                 Ok(summary.as_duplicate())
@@ -371,7 +370,7 @@ impl From<StoreError> for AppendAttempt {
     }
 }
 
-/// What the headers of a stored commit say, without decoding its body.
+/// What a stored commit (as a direct get answers it) says about itself.
 struct CommitSummary {
     position: Position,
     first_version: u64,
@@ -380,29 +379,28 @@ struct CommitSummary {
 }
 
 impl CommitSummary {
-    fn from_headers(message: &async_nats::Message) -> Result<Self, StoreError> {
-        let header = |name: &str| -> Result<&str, StoreError> {
-            message
-                .headers
-                .as_ref()
-                .and_then(|headers| headers.get(name))
-                .map(|value| value.as_str())
-                .ok_or_else(|| StoreError::Corrupt {
-                    position: 0,
-                    reason: format!("stored commit lacks header {name}"),
-                })
-        };
-        let number = |name: &str| -> Result<u64, StoreError> {
-            header(name)?.parse().map_err(|_| StoreError::Corrupt {
+    fn read(message: &async_nats::Message) -> Result<Self, StoreError> {
+        let position = message
+            .headers
+            .as_ref()
+            .and_then(|headers| headers.get(HEADER_SEQUENCE))
+            .and_then(|value| value.as_str().parse().ok())
+            .ok_or_else(|| StoreError::Corrupt {
                 position: 0,
-                reason: format!("header {name} is not a number"),
-            })
-        };
+                reason: format!("direct get answer lacks {HEADER_SEQUENCE}"),
+            })?;
+        let commit = decode_commit(position, &message.payload, TraceContext::default())?;
+        let first_version = commit.events.first().map_or(0, |event| event.version);
+        let request_id = commit
+            .events
+            .first()
+            .map(|event| event.commit.metadata.request_id.clone())
+            .unwrap_or_default();
         Ok(Self {
-            position: number(HEADER_SEQUENCE)?,
-            first_version: number(HEADER_FIRST_VERSION)?,
-            last_version: number(HEADER_LAST_VERSION)?,
-            request_id: header(HEADER_REQUEST_ID)?.to_owned(),
+            position,
+            first_version,
+            last_version: commit.last_version,
+            request_id,
         })
     }
 
@@ -566,17 +564,22 @@ impl EventStore for JetStreamEventStore {
                 .await?;
             let fetched = messages.len();
             for message in messages {
-                let summary = CommitSummary::from_headers(&message)?;
-                next_position = summary.position + 1;
-                version = StreamVersion::at(summary.last_version, summary.position);
-                if summary.last_version <= after_version {
-                    continue;
-                }
+                let position = message
+                    .headers
+                    .as_ref()
+                    .and_then(|headers| headers.get(HEADER_SEQUENCE))
+                    .and_then(|value| value.as_str().parse().ok())
+                    .ok_or_else(|| StoreError::Corrupt {
+                        position: next_position,
+                        reason: format!("direct get answer lacks {HEADER_SEQUENCE}"),
+                    })?;
                 let commit = decode_commit(
-                    summary.position,
+                    position,
                     &message.payload,
                     trace_from_headers(message.headers.as_ref()),
                 )?;
+                next_position = position + 1;
+                version = StreamVersion::at(commit.last_version, position);
                 events.extend(
                     commit
                         .events
@@ -681,8 +684,13 @@ impl EventStore for JetStreamEventStore {
             .messages()
             .await
             .map_err(StoreError::unavailable)?;
+        let (sender, deliveries) = tokio::sync::mpsc::channel(PREFETCH_COMMITS);
+        let reader = tokio::spawn(read_deliveries(messages, sender));
         Ok(Box::new(JetStreamSubscription {
-            messages,
+            deliveries,
+            reader,
+            staged: Vec::new(),
+            staged_pending: 0,
             unacked: VecDeque::new(),
         }))
     }
@@ -711,10 +719,64 @@ impl EventStore for JetStreamEventStore {
     }
 }
 
+/// One delivered commit, decoded by the reader task.
+struct Delivery {
+    position: Position,
+    pending: u64,
+    commit: DecodedCommit,
+    message: jetstream::Message,
+}
+
+/// Keeps the pull consumer busy and decodes what it delivers, so that delivery goes on while the
+/// subscriber works (async-nats only asks for more messages while its stream is polled).
+async fn read_deliveries(
+    mut messages: consumer::pull::Stream,
+    sender: tokio::sync::mpsc::Sender<Result<Delivery, StoreError>>,
+) {
+    while let Some(message) = messages.next().await {
+        let delivery = message
+            .map_err(StoreError::unavailable)
+            .and_then(|message| {
+                let info = message.info().map_err(StoreError::unavailable)?;
+                let (position, pending) = (info.stream_sequence, info.pending);
+                let commit = decode_commit(
+                    position,
+                    &message.payload,
+                    trace_from_headers(message.headers.as_ref()),
+                )?;
+                Ok(Delivery {
+                    position,
+                    pending,
+                    commit,
+                    message,
+                })
+            });
+        let failed = delivery.is_err();
+        if sender.send(delivery).await.is_err() || failed {
+            return;
+        }
+    }
+    let _ = sender
+        .send(Err(StoreError::unavailable("subscription ended")))
+        .await;
+}
+
 struct JetStreamSubscription {
-    messages: consumer::pull::Stream,
+    deliveries: tokio::sync::mpsc::Receiver<Result<Delivery, StoreError>>,
+    reader: tokio::task::JoinHandle<()>,
+    /// Gathered for the batch being assembled; kept here so that a cancelled `next_batch` loses
+    /// nothing (the next call returns them).
+    staged: Vec<DecodedCommit>,
+    /// The lag reported by the last staged delivery.
+    staged_pending: u64,
     /// Delivered, not yet acknowledged: (position, message), oldest first.
     unacked: VecDeque<(Position, jetstream::Message)>,
+}
+
+impl Drop for JetStreamSubscription {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
 }
 
 impl std::fmt::Debug for JetStreamSubscription {
@@ -726,23 +788,12 @@ impl std::fmt::Debug for JetStreamSubscription {
 }
 
 impl JetStreamSubscription {
-    fn take(
-        &mut self,
-        message: Result<jetstream::Message, consumer::pull::MessagesError>,
-        commits: &mut Vec<DecodedCommit>,
-        pending: &mut u64,
-    ) -> Result<(), StoreError> {
-        let message = message.map_err(StoreError::unavailable)?;
-        let info = message.info().map_err(StoreError::unavailable)?;
-        let position = info.stream_sequence;
-        *pending = info.pending;
-        let commit = decode_commit(
-            position,
-            &message.payload,
-            trace_from_headers(message.headers.as_ref()),
-        )?;
-        commits.push(commit);
-        self.unacked.push_back((position, message));
+    fn stage(&mut self, delivery: Option<Result<Delivery, StoreError>>) -> Result<(), StoreError> {
+        let delivery = delivery.ok_or_else(|| StoreError::unavailable("subscription ended"))??;
+        self.staged_pending = delivery.pending;
+        self.staged.push(delivery.commit);
+        self.unacked
+            .push_back((delivery.position, delivery.message));
         Ok(())
     }
 }
@@ -754,27 +805,34 @@ impl Subscription for JetStreamSubscription {
         max_commits: usize,
         wait: Duration,
     ) -> Result<Batch, StoreError> {
-        let mut commits = Vec::new();
-        let mut pending = 0;
-        let first = match tokio::time::timeout(wait, self.messages.next()).await {
-            Err(_elapsed) => return Ok(Batch::default()),
-            Ok(None) => return Err(StoreError::unavailable("subscription ended")),
-            Ok(Some(message)) => message,
-        };
-        self.take(first, &mut commits, &mut pending)?;
-        // Drain what has already arrived, without waiting.
-        while commits.len() < max_commits {
-            match self.messages.next().now_or_never() {
-                Some(Some(message)) => self.take(message, &mut commits, &mut pending)?,
-                Some(None) | None => break,
+        if self.staged.is_empty() {
+            match tokio::time::timeout(wait, self.deliveries.recv()).await {
+                Err(_elapsed) => return Ok(Batch::default()),
+                Ok(first) => self.stage(first)?,
             }
         }
+        // Gather what keeps arriving: commits come one message at a time, and a batch that stopped
+        // at the first empty moment would be one commit long while the log streams past.
+        while self.staged.len() < max_commits && self.staged_pending > 0 {
+            let next = match self.deliveries.try_recv() {
+                Ok(next) => Some(next),
+                Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => None,
+                Err(tokio::sync::mpsc::error::TryRecvError::Empty) => {
+                    match tokio::time::timeout(BATCH_LINGER, self.deliveries.recv()).await {
+                        Ok(next) => next,
+                        Err(_elapsed) => break,
+                    }
+                }
+            };
+            self.stage(next)?;
+        }
+        let commits = std::mem::take(&mut self.staged);
         Ok(Batch {
             events: commits
                 .into_iter()
                 .flat_map(|commit| commit.events)
                 .collect(),
-            pending,
+            pending: self.staged_pending,
         })
     }
 

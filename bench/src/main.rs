@@ -1,0 +1,522 @@
+//! `callcenter-bench <name>`: benchmarks that measure the platform's code side by side with the raw
+//! library in the same run (these machines are noisy), print a table, and end with one JSON line.
+//!
+//! `eventlog`:
+//! - appends per second through the JetStream backend (expected-version and request-id headers,
+//!   many aggregates, `--concurrency` appends in flight) against raw async-nats JetStream publishes
+//!   of the same payloads to the same server with the same number in flight, and the embedded
+//!   SQLite backend with the same workload;
+//! - projection catch-up (ProjectionRunner reading JetStream, writing PostgreSQL with its
+//!   checkpoint) against a plain batched PostgreSQL upsert of the same rows.
+//!
+//! Needs `CALLCENTER_TEST_NATS_URL` and `CALLCENTER_TEST_DATABASE_URL` (`just bench` sets them).
+
+#![allow(clippy::print_stdout)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use callcenter_eventlog::jetstream::{JetStreamConfig, JetStreamEventStore};
+use callcenter_eventlog::sqlite::SqliteEventStore;
+use callcenter_eventlog::{
+    AppendRequest, CommitMetadata, EventStore, ExpectedVersion, Filter, Name, NewEvent,
+    RecordedEvent, StreamKey, Timestamp,
+};
+use callcenter_kit::{Projection, ProjectionError, ProjectionRunner, db};
+use callcenter_testkit::{PgSchema, TempDir, unique_name};
+use futures_util::future::join_all;
+use sqlx::{AnyConnection, Connection, QueryBuilder};
+
+/// Bytes of each event payload (about the size of a call event with its numbers and ids).
+const PAYLOAD_BYTES: usize = 200;
+/// Rows per batch, for the projection and for the plain upsert alike.
+const BATCH: usize = 500;
+
+#[derive(Debug)]
+struct Options {
+    commits: usize,
+    concurrency: usize,
+    rows: usize,
+}
+
+fn parse_options(args: &[String]) -> Result<Options, String> {
+    let mut options = Options {
+        commits: 30_000,
+        concurrency: 256,
+        rows: 100_000,
+    };
+    let mut args = args.iter();
+    while let Some(flag) = args.next() {
+        let value = args
+            .next()
+            .ok_or_else(|| format!("{flag} needs a value"))?
+            .parse::<usize>()
+            .map_err(|error| format!("{flag}: {error}"))?;
+        match flag.as_str() {
+            "--commits" => options.commits = value,
+            "--concurrency" => options.concurrency = value.max(1),
+            "--rows" => options.rows = value,
+            other => return Err(format!("unknown option {other}")),
+        }
+    }
+    Ok(options)
+}
+
+fn payload(index: usize) -> Bytes {
+    let mut bytes = format!("{index:08}").into_bytes();
+    bytes.resize(PAYLOAD_BYTES, b'x');
+    Bytes::from(bytes)
+}
+
+fn per_second(count: usize, elapsed: Duration) -> f64 {
+    count as f64 / elapsed.as_secs_f64()
+}
+
+/// `commits` appends over `concurrency` workers, each owning its own aggregates and appending to
+/// them one after the other with the expected version of its last append.
+async fn append_workload(
+    store: Arc<dyn EventStore>,
+    commits: usize,
+    concurrency: usize,
+) -> Duration {
+    let per_worker = commits / concurrency;
+    let started = Instant::now();
+    let workers = (0..concurrency).map(|worker| {
+        let store = Arc::clone(&store);
+        async move {
+            // Four aggregates per worker, appended to in turn.
+            let streams: Vec<StreamKey> = (0..4)
+                .map(|i| StreamKey::new("bench", "telephony", "call", format!("w{worker}-{i}")))
+                .collect::<Result<_, _>>()
+                .expect("valid keys");
+            let mut versions = vec![ExpectedVersion::NoStream; streams.len()];
+            for index in 0..per_worker {
+                let slot = index % streams.len();
+                let appended = store
+                    .append(AppendRequest {
+                        stream: streams[slot].clone(),
+                        expected: versions[slot],
+                        metadata: CommitMetadata {
+                            request_id: uuid::Uuid::now_v7().simple().to_string(),
+                            correlation_id: "bench".into(),
+                            causation_id: "bench".into(),
+                            actor: "bench".into(),
+                            trace: Default::default(),
+                        },
+                        events: vec![NewEvent {
+                            event_id: uuid::Uuid::now_v7().simple().to_string(),
+                            event_type: "callcenter.telephony.v1.CallQueued".into(),
+                            schema_version: 1,
+                            occurred_at: Timestamp::now(),
+                            payload: payload(index),
+                        }],
+                    })
+                    .await
+                    .expect("append");
+                versions[slot] = ExpectedVersion::Exactly(appended.stream_version());
+            }
+        }
+    });
+    join_all(workers).await;
+    started.elapsed()
+}
+
+/// The same publishes straight through async-nats: same subjects, payloads and in-flight depth,
+/// without the event log's envelope and checks. With `same_headers`, each publish carries the
+/// two headers the event log needs (`Nats-Msg-Id` and `Nats-Expected-Last-Subject-Sequence`,
+/// with real sequences), which separates the server's cost of those checks from ours.
+async fn raw_publish_workload(
+    context: &async_nats::jetstream::Context,
+    prefix: &str,
+    commits: usize,
+    concurrency: usize,
+    same_headers: bool,
+) -> Duration {
+    let per_worker = commits / concurrency;
+    let started = Instant::now();
+    let workers = (0..concurrency).map(|worker| {
+        let context = context.clone();
+        async move {
+            let mut last_sequences = [0_u64; 4];
+            for index in 0..per_worker {
+                let slot = index % 4;
+                let subject = format!("{prefix}.bench.telephony.call.w{worker}-{slot}");
+                let ack = if same_headers {
+                    let mut headers = async_nats::HeaderMap::new();
+                    let message_id = format!("bench/telephony/call/w{worker}-{slot}/{index}");
+                    headers.insert("Nats-Msg-Id", message_id.as_str());
+                    headers.insert(
+                        "Nats-Expected-Last-Subject-Sequence",
+                        last_sequences[slot].to_string().as_str(),
+                    );
+                    context
+                        .publish_with_headers(subject, headers, payload(index))
+                        .await
+                        .expect("publish")
+                        .await
+                        .expect("ack")
+                } else {
+                    context
+                        .publish(subject, payload(index))
+                        .await
+                        .expect("publish")
+                        .await
+                        .expect("ack")
+                };
+                last_sequences[slot] = ack.sequence;
+            }
+        }
+    });
+    join_all(workers).await;
+    started.elapsed()
+}
+
+/// Upserts one row per event into `bench_rows`, one statement per batch.
+struct RowsProjection;
+
+const ROWS_TABLE: &str = "CREATE TABLE IF NOT EXISTS bench_rows (
+    tenant_id TEXT NOT NULL,
+    row_id TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, row_id)
+)";
+
+const UPSERT_TAIL: &str = " ON CONFLICT (tenant_id, row_id) DO UPDATE SET
+    payload = excluded.payload, version = excluded.version";
+
+#[async_trait::async_trait]
+impl Projection for RowsProjection {
+    fn name(&self) -> Name {
+        Name::new("bench-rows").expect("valid name")
+    }
+
+    fn filter(&self) -> Filter {
+        Filter::all()
+    }
+
+    async fn apply(
+        &self,
+        connection: &mut AnyConnection,
+        events: &[RecordedEvent],
+    ) -> Result<(), ProjectionError> {
+        let sql = format!(
+            "INSERT INTO bench_rows (tenant_id, row_id, payload, version) VALUES {}{UPSERT_TAIL}",
+            db::values_placeholders(events.len(), 4)
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for event in events {
+            query = query
+                .bind(event.stream().tenant.to_string())
+                .bind(event.stream().aggregate_id.to_string())
+                .bind(String::from_utf8_lossy(&event.payload).into_owned())
+                .bind(event.version as i64);
+        }
+        query.execute(&mut *connection).await?;
+        Ok(())
+    }
+
+    async fn reset(&self, connection: &mut AnyConnection) -> Result<(), ProjectionError> {
+        sqlx::query("DELETE FROM bench_rows")
+            .execute(&mut *connection)
+            .await?;
+        Ok(())
+    }
+}
+
+/// Writes `rows` one-event commits (one per row) into the log, quickly.
+async fn fill_log(store: Arc<dyn EventStore>, rows: usize) {
+    let workers = 256;
+    let per_worker = rows.div_ceil(workers);
+    join_all((0..workers).map(|worker| {
+        let store = Arc::clone(&store);
+        async move {
+            for index in (worker * per_worker)..((worker + 1) * per_worker).min(rows) {
+                store
+                    .append(AppendRequest {
+                        stream: StreamKey::new(
+                            "bench",
+                            "telephony",
+                            "call",
+                            format!("row-{index}"),
+                        )
+                        .expect("valid key"),
+                        expected: ExpectedVersion::NoStream,
+                        metadata: CommitMetadata {
+                            request_id: format!("fill-{index}"),
+                            ..Default::default()
+                        },
+                        events: vec![NewEvent {
+                            event_id: uuid::Uuid::now_v7().simple().to_string(),
+                            event_type: "callcenter.telephony.v1.CallQueued".into(),
+                            schema_version: 1,
+                            occurred_at: Timestamp::now(),
+                            payload: payload(index),
+                        }],
+                    })
+                    .await
+                    .expect("fill");
+            }
+        }
+    }))
+    .await;
+}
+
+/// The same rows upserted straight into PostgreSQL in batches of the same size, each in its own
+/// transaction: what a hand-written loader would do.
+async fn plain_upsert(url: &str, rows: usize) -> Duration {
+    let mut connection = sqlx::PgConnection::connect(url).await.expect("connect");
+    let data: Vec<(String, String, String, i64)> = (0..rows)
+        .map(|index| {
+            (
+                "bench".to_owned(),
+                format!("row-{index}"),
+                String::from_utf8_lossy(&payload(index)).into_owned(),
+                1,
+            )
+        })
+        .collect();
+    let started = Instant::now();
+    for chunk in data.chunks(BATCH) {
+        let mut transaction = connection.begin().await.expect("begin");
+        let mut builder =
+            QueryBuilder::new("INSERT INTO bench_rows (tenant_id, row_id, payload, version) ");
+        builder.push_values(chunk, |mut row, (tenant, id, payload, version)| {
+            row.push_bind(tenant)
+                .push_bind(id)
+                .push_bind(payload)
+                .push_bind(version);
+        });
+        builder.push(UPSERT_TAIL);
+        builder
+            .build()
+            .execute(&mut *transaction)
+            .await
+            .expect("upsert");
+        transaction.commit().await.expect("commit");
+    }
+    let elapsed = started.elapsed();
+    let _ = connection.close().await;
+    elapsed
+}
+
+async fn eventlog(options: &Options) -> BTreeMap<&'static str, serde_json::Value> {
+    let nats_url = callcenter_testkit::nats_url();
+    let prefix = unique_name("bench");
+    let config = JetStreamConfig::new(Name::new(&prefix).expect("prefix"));
+    let jetstream = JetStreamEventStore::connect(&nats_url, config.clone())
+        .await
+        .expect("connect");
+    let client = async_nats::connect(&nats_url).await.expect("connect raw");
+    let raw = async_nats::jetstream::ContextBuilder::new()
+        .max_ack_inflight(16_384)
+        .build(client);
+    let directory = TempDir::new("bench");
+    let sqlite: Arc<dyn EventStore> = Arc::new(
+        SqliteEventStore::open(&directory.path().join("events.db"))
+            .await
+            .expect("sqlite"),
+    );
+    let (commits, concurrency) = (options.commits, options.concurrency);
+    let appended = (commits / concurrency) * concurrency;
+
+    // Warm up both paths (connections, caches) on a stream of their own, then alternate the
+    // measured runs, each round on fresh aggregates in a fresh stream.
+    let store: Arc<dyn EventStore> = Arc::new(jetstream.clone());
+    let warm_prefix = format!("{prefix}w");
+    let warm = JetStreamEventStore::connect(
+        &nats_url,
+        JetStreamConfig::new(Name::new(&warm_prefix).expect("prefix")),
+    )
+    .await
+    .expect("connect");
+    append_workload(Arc::new(warm.clone()), concurrency * 4, concurrency).await;
+    raw_publish_workload(&raw, &warm_prefix, concurrency * 4, concurrency, false).await;
+    warm.delete_stream().await.expect("clean up");
+    let mut ours = Vec::new();
+    let mut theirs = Vec::new();
+    let mut theirs_with_headers = Vec::new();
+    for round in 0..3 {
+        // Each measured run appends to fresh aggregates in a stream of its own.
+        let fresh_stream = async |label: &str| {
+            let round_prefix = format!("{prefix}{label}{round}");
+            let store = JetStreamEventStore::connect(
+                &nats_url,
+                JetStreamConfig::new(Name::new(&round_prefix).expect("prefix")),
+            )
+            .await
+            .expect("connect");
+            (round_prefix, store)
+        };
+        let (_, ours_stream) = fresh_stream("o").await;
+        ours.push(per_second(
+            appended,
+            append_workload(Arc::new(ours_stream.clone()), commits, concurrency).await,
+        ));
+        let (raw_prefix, raw_stream) = fresh_stream("r").await;
+        theirs.push(per_second(
+            appended,
+            raw_publish_workload(&raw, &raw_prefix, commits, concurrency, false).await,
+        ));
+        let (headers_prefix, headers_stream) = fresh_stream("h").await;
+        theirs_with_headers.push(per_second(
+            appended,
+            raw_publish_workload(&raw, &headers_prefix, commits, concurrency, true).await,
+        ));
+        for stream in [ours_stream, raw_stream, headers_stream] {
+            let _ = stream.delete_stream().await;
+        }
+    }
+    let median = |values: &mut Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    let jetstream_rate = median(&mut ours);
+    let raw_rate = median(&mut theirs);
+    let raw_headers_rate = median(&mut theirs_with_headers);
+    let sqlite_rate = per_second(
+        appended,
+        append_workload(Arc::clone(&sqlite), commits, concurrency).await,
+    );
+
+    // Projection catch-up against the plain batched upsert, each into a fresh table.
+    let rows = options.rows;
+    fill_log(Arc::clone(&store), rows).await;
+    let projection_schema = PgSchema::create("bench").await;
+    let pool = db::connect(&projection_schema.url()).await.expect("pool");
+    db::migrate_kit(&pool).await.expect("migrate");
+    sqlx::query(ROWS_TABLE).execute(&pool).await.expect("table");
+    let runner = ProjectionRunner::new(Arc::clone(&store), pool.clone(), Arc::new(RowsProjection))
+        .with_batch_size(BATCH);
+    let started = Instant::now();
+    runner.catch_up().await.expect("catch up");
+    let projection_elapsed = started.elapsed();
+    let projected: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM bench_rows")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(projected as usize, rows, "every row projected");
+    pool.close().await;
+    let plain_schema = PgSchema::create("bench").await;
+    {
+        let mut connection = sqlx::PgConnection::connect(&plain_schema.url())
+            .await
+            .expect("connect");
+        sqlx::query(ROWS_TABLE)
+            .execute(&mut connection)
+            .await
+            .expect("table");
+    }
+    let plain_elapsed = plain_upsert(&plain_schema.url(), rows).await;
+    let projection_rate = per_second(rows, projection_elapsed);
+    let plain_rate = per_second(rows, plain_elapsed);
+
+    jetstream.delete_stream().await.expect("clean up");
+    projection_schema.drop_schema().await;
+    plain_schema.drop_schema().await;
+
+    println!(
+        "eventlog benchmark: {appended} appends ({concurrency} in flight, {PAYLOAD_BYTES}-byte payloads), {rows} projected rows"
+    );
+    println!("{:<52} {:>14}", "measure", "per second");
+    println!(
+        "{:<52} {:>14.0}",
+        "JetStream backend appends (median of 3)", jetstream_rate
+    );
+    println!(
+        "{:<52} {:>14.0}",
+        "raw async-nats JetStream publishes (median of 3)", raw_rate
+    );
+    println!(
+        "{:<52} {:>14.0}",
+        "  the same with msg-id + expected-sequence headers", raw_headers_rate
+    );
+    println!("{:<52} {:>14.0}", "SQLite backend appends", sqlite_rate);
+    println!(
+        "{:<52} {:>14.0}",
+        "projection catch-up rows (JetStream -> PostgreSQL)", projection_rate
+    );
+    println!(
+        "{:<52} {:>14.0}",
+        "plain batched PostgreSQL upsert rows", plain_rate
+    );
+    println!(
+        "ratios: JetStream backend / raw = {:.2} (target >= 0.8), / raw with the same headers = {:.2}; \
+         projection / plain upsert = {:.2} (target >= 0.5)",
+        jetstream_rate / raw_rate,
+        jetstream_rate / raw_headers_rate,
+        projection_rate / plain_rate
+    );
+
+    let round2 = |value: f64| (value * 100.0).round() / 100.0;
+    BTreeMap::from([
+        ("bench", serde_json::json!("eventlog")),
+        ("appends", serde_json::json!(appended)),
+        ("concurrency", serde_json::json!(concurrency)),
+        ("payload_bytes", serde_json::json!(PAYLOAD_BYTES)),
+        (
+            "jetstream_appends_per_s",
+            serde_json::json!(jetstream_rate.round()),
+        ),
+        ("raw_publishes_per_s", serde_json::json!(raw_rate.round())),
+        (
+            "jetstream_vs_raw",
+            serde_json::json!(round2(jetstream_rate / raw_rate)),
+        ),
+        (
+            "raw_same_headers_per_s",
+            serde_json::json!(raw_headers_rate.round()),
+        ),
+        (
+            "jetstream_vs_raw_same_headers",
+            serde_json::json!(round2(jetstream_rate / raw_headers_rate)),
+        ),
+        (
+            "sqlite_appends_per_s",
+            serde_json::json!(sqlite_rate.round()),
+        ),
+        ("projected_rows", serde_json::json!(rows)),
+        (
+            "projection_rows_per_s",
+            serde_json::json!(projection_rate.round()),
+        ),
+        (
+            "plain_upsert_rows_per_s",
+            serde_json::json!(plain_rate.round()),
+        ),
+        (
+            "projection_vs_plain",
+            serde_json::json!(round2(projection_rate / plain_rate)),
+        ),
+    ])
+}
+
+fn main() -> std::process::ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((name, rest)) = args.split_first() else {
+        eprintln!("usage: callcenter-bench eventlog [--commits N] [--concurrency N] [--rows N]");
+        return std::process::ExitCode::FAILURE;
+    };
+    let options = match parse_options(rest) {
+        Ok(options) => options,
+        Err(error) => {
+            eprintln!("callcenter-bench: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let figures = match name.as_str() {
+        "eventlog" => runtime.block_on(eventlog(&options)),
+        other => {
+            eprintln!("callcenter-bench: unknown benchmark {other:?} (known: eventlog)");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    println!("{}", serde_json::to_string(&figures).expect("json"));
+    std::process::ExitCode::SUCCESS
+}
