@@ -22,12 +22,14 @@ lint:
 # Every Rust test (unit, conformance, integration, end-to-end) against private NATS and PostgreSQL.
 unit *ARGS:
     cargo build --locked -p callcenter --bin callcenter
-    scripts/with-services cargo nextest run --workspace --locked {{ARGS}}
+    CALLCENTER_BIN="$(realpath "${CARGO_TARGET_DIR:-target}")/debug/callcenter" \
+      scripts/with-services cargo nextest run --workspace --locked {{ARGS}}
 
 # Only the end-to-end tests that drive the running binary.
 e2e *ARGS:
     cargo build --locked -p callcenter --bin callcenter
-    scripts/with-services cargo nextest run --locked -p callcenter-e2e {{ARGS}}
+    CALLCENTER_BIN="$(realpath "${CARGO_TARGET_DIR:-target}")/debug/callcenter" \
+      scripts/with-services cargo nextest run --locked -p callcenter-e2e {{ARGS}}
 
 # Render the Helm chart with Helm's own library and validate it against Kubernetes schemas.
 chart:

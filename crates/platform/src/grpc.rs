@@ -2,10 +2,7 @@
 //! layers, grpc.health.v1 (following readiness), server reflection, graceful shutdown.
 
 use std::convert::Infallible;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -13,10 +10,10 @@ use tokio_util::sync::CancellationToken;
 use tonic::server::NamedService;
 use tonic::service::RoutesBuilder;
 use tonic_health::ServingStatus;
-use tracing::Instrument;
 
 use crate::auth::{GrpcAuthLayer, JwtVerifier};
 use crate::health::Readiness;
+use crate::trace::TraceContextLayer;
 
 /// How often gRPC health follows readiness.
 const HEALTH_REFRESH: Duration = Duration::from_secs(1);
@@ -100,7 +97,7 @@ impl GrpcServices {
         routes.add_service(health_service);
         routes.add_service(reflection);
         let result = tonic::transport::Server::builder()
-            .layer(GrpcTraceLayer)
+            .layer(TraceContextLayer::new("grpc"))
             .layer(GrpcAuthLayer::new(verifier))
             .add_routes(routes.routes())
             .serve_with_incoming_shutdown(
@@ -110,50 +107,5 @@ impl GrpcServices {
             .await;
         health_task.abort();
         result
-    }
-}
-
-/// A tower layer that opens a span per gRPC request, continuing the caller's W3C trace.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct GrpcTraceLayer;
-
-impl<S> tower_layer::Layer<S> for GrpcTraceLayer {
-    type Service = GrpcTrace<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        GrpcTrace { inner }
-    }
-}
-
-/// The service made by [`GrpcTraceLayer`].
-#[derive(Clone, Debug)]
-pub struct GrpcTrace<S> {
-    inner: S,
-}
-
-impl<S, B> tower_service::Service<http::Request<B>> for GrpcTrace<S>
-where
-    S: tower_service::Service<http::Request<B>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    B: Send + 'static,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let span = tracing::info_span!(
-            "grpc.request",
-            rpc.method = %request.uri().path(),
-            otel.kind = "server"
-        );
-        callcenter_telemetry::extract_http(&span, request.headers());
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        Box::pin(async move { inner.call(request).await }.instrument(span))
     }
 }

@@ -6,7 +6,8 @@
 //! - [`grpc`]: the gRPC server with health, reflection, tracing and graceful shutdown;
 //! - [`health`]: readiness checks and `GET /healthz`;
 //! - [`config`]: flags and environment;
-//! - [`shutdown`]: SIGTERM and Ctrl-C.
+//! - [`shutdown`]: SIGTERM and Ctrl-C;
+//! - [`trace`]: a span per request that continues the caller's W3C trace.
 
 pub mod auth;
 pub mod config;
@@ -14,6 +15,7 @@ pub mod error;
 pub mod grpc;
 pub mod health;
 pub mod shutdown;
+pub mod trace;
 pub mod validate;
 
 pub use auth::{JwtIssuer, JwtVerifier, Principal, Role, Secret, principal};

@@ -10,6 +10,7 @@ use callcenter_gateway::{Gateway, Upstreams};
 use callcenter_kit::db::DbError;
 use callcenter_kit::{ProjectionRunner, run_reactor};
 use callcenter_platform::health::{DatabaseCheck, EventLogCheck, ProjectionCheck, health_router};
+use callcenter_platform::trace::TraceContextLayer;
 use callcenter_platform::{GrpcServices, JwtVerifier, Readiness};
 use callcenter_reporting::{QueueCountsProjection, ReportingGrpc};
 use callcenter_routing::{Routing, RoutingGrpc, run_distributor};
@@ -212,6 +213,7 @@ pub async fn run(backends: Backends, config: RunConfig) -> Result<(), RunError> 
             .map_err(|error| RunError::Server(error.to_string()))?;
         http = http.merge(gateway.router());
     }
+    let http = http.layer(TraceContextLayer::new("http"));
 
     if let Some(listener) = grpc_listener {
         let verifier = Arc::clone(&config.verifier);
