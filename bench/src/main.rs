@@ -74,6 +74,33 @@ fn per_second(count: usize, elapsed: Duration) -> f64 {
     count as f64 / elapsed.as_secs_f64()
 }
 
+/// A one-event commit with the benchmark's payload number `index`.
+fn commit(
+    stream: StreamKey,
+    expected: ExpectedVersion,
+    request_id: String,
+    index: usize,
+) -> AppendRequest {
+    AppendRequest {
+        stream,
+        expected,
+        metadata: CommitMetadata {
+            request_id,
+            correlation_id: "bench".into(),
+            causation_id: "bench".into(),
+            actor: "bench".into(),
+            trace: Default::default(),
+        },
+        events: vec![NewEvent {
+            event_id: uuid::Uuid::now_v7().simple().to_string(),
+            event_type: "callcenter.telephony.v1.CallQueued".into(),
+            schema_version: 1,
+            occurred_at: Timestamp::now(),
+            payload: payload(index),
+        }],
+    }
+}
+
 /// `commits` appends over `concurrency` workers, each owning its own aggregates and appending to
 /// them one after the other with the expected version of its last append.
 async fn append_workload(
@@ -94,25 +121,14 @@ async fn append_workload(
             let mut versions = vec![ExpectedVersion::NoStream; streams.len()];
             for index in 0..per_worker {
                 let slot = index % streams.len();
+                let request_id = uuid::Uuid::now_v7().simple().to_string();
                 let appended = store
-                    .append(AppendRequest {
-                        stream: streams[slot].clone(),
-                        expected: versions[slot],
-                        metadata: CommitMetadata {
-                            request_id: uuid::Uuid::now_v7().simple().to_string(),
-                            correlation_id: "bench".into(),
-                            causation_id: "bench".into(),
-                            actor: "bench".into(),
-                            trace: Default::default(),
-                        },
-                        events: vec![NewEvent {
-                            event_id: uuid::Uuid::now_v7().simple().to_string(),
-                            event_type: "callcenter.telephony.v1.CallQueued".into(),
-                            schema_version: 1,
-                            occurred_at: Timestamp::now(),
-                            payload: payload(index),
-                        }],
-                    })
+                    .append(commit(
+                        streams[slot].clone(),
+                        versions[slot],
+                        request_id,
+                        index,
+                    ))
                     .await
                     .expect("append");
                 versions[slot] = ExpectedVersion::Exactly(appended.stream_version());

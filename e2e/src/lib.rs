@@ -269,6 +269,13 @@ impl Instance {
         (status, value)
     }
 
+    /// Sends `method path` and asserts a 200 answer; returns its body.
+    pub async fn ok(&self, method: &str, path: &str, token: &str, body: Option<Value>) -> Value {
+        let (status, answer) = self.call(method, path, Some(token), body).await;
+        assert_eq!(status, 200, "{method} {path}: {answer}");
+        answer
+    }
+
     /// Polls `GET path` until `done` holds for the body (or fails after 15 s).
     pub async fn poll_until(
         &self,

@@ -26,100 +26,56 @@ async fn skeleton(instance: &Instance, tenant: &str) {
     // The tenant's set-up, through the API.
     for (queue_id, name) in [("general", "General"), ("repairs", "Repairs")] {
         let body = json!({"queue_id": queue_id, "display_name": name, "center_id": "huangdao"});
-        let (status, answer) = instance
-            .call("POST", "/v1/queues", Some(&admin), Some(body))
-            .await;
-        assert_eq!(status, 200, "{answer}");
+        instance.ok("POST", "/v1/queues", &admin, Some(body)).await;
     }
     let body = json!({"agent_id": "agent-1", "display_name": "Li Lei", "center_id": "huangdao",
                       "queue_ids": ["general"]});
-    let (status, answer) = instance
-        .call("POST", "/v1/agents", Some(&admin), Some(body))
-        .await;
-    assert_eq!(
-        (status, answer["state"].as_str()),
-        (200, Some("logged_out")),
-        "{answer}"
-    );
+    let created = instance.ok("POST", "/v1/agents", &admin, Some(body)).await;
+    assert_eq!(created["state"], "logged_out");
     for (number, queue_id) in [("4000", "general"), ("4001", "repairs")] {
-        let (status, answer) = instance
-            .call(
-                "PUT",
-                &format!("/v1/numbers/{number}"),
-                Some(&admin),
-                Some(json!({"queue_id": queue_id})),
-            )
-            .await;
-        assert_eq!(status, 200, "{answer}");
+        let path = format!("/v1/numbers/{number}");
+        let body = json!({"queue_id": queue_id});
+        instance.ok("PUT", &path, &admin, Some(body)).await;
     }
 
     // The agent signs in and becomes ready, with the agent's own token.
-    let (status, _) = instance
-        .call("POST", "/v1/agents/agent-1/login", Some(&agent), None)
+    instance
+        .ok("POST", "/v1/agents/agent-1/login", &agent, None)
         .await;
-    assert_eq!(status, 200);
-    let (status, ready) = instance
-        .call("POST", "/v1/agents/agent-1/ready", Some(&agent), None)
+    let ready = instance
+        .ok("POST", "/v1/agents/agent-1/ready", &agent, None)
         .await;
-    assert_eq!((status, ready["state"].as_str()), (200, Some("ready")));
+    assert_eq!(ready["state"], "ready");
     let (status, refused) = instance
         .call("POST", "/v1/agents/agent-2/login", Some(&agent), None)
         .await;
     assert_eq!(status, 403, "an agent acts only for themself: {refused}");
 
     // A call to 4000 is queued, routed to agent-1, answered and ended.
-    let (status, call) = instance
-        .call(
-            "POST",
-            "/v1/calls",
-            Some(&admin),
-            Some(
-                json!({"caller_number": "13800138000", "dialled_number": "4000",
-                        "request_id": "call-1"}),
-            ),
-        )
-        .await;
+    let report = json!({"caller_number": "13800138000", "dialled_number": "4000",
+                        "request_id": "call-1"});
+    let call = instance.ok("POST", "/v1/calls", &admin, Some(report)).await;
     assert_eq!(
-        (status, call["state"].as_str()),
-        (200, Some("queued")),
-        "{call}"
+        (&call["state"], &call["queue_id"]),
+        (&json!("queued"), &json!("general"))
     );
-    assert_eq!(call["queue_id"], "general");
     let call_id = call["call_id"].as_str().expect("call id").to_owned();
     let call_path = format!("/v1/calls/{call_id}");
     let ringing = instance
         .poll_until(&call_path, &admin, |call| call["state"] == "ringing")
         .await;
     assert_eq!(ringing["agent_id"], "agent-1");
-    let (status, reserved) = instance
-        .call("GET", "/v1/agents/agent-1", Some(&agent), None)
-        .await;
-    assert_eq!(
-        (status, reserved["state"].as_str()),
-        (200, Some("reserved"))
-    );
+    let reserved = instance.ok("GET", "/v1/agents/agent-1", &agent, None).await;
+    assert_eq!(reserved["state"], "reserved");
     assert_eq!(reserved["call_id"].as_str(), Some(call_id.as_str()));
-    let (status, answered) = instance
-        .call("POST", &format!("{call_path}/answer"), Some(&agent), None)
+    let answer_path = format!("{call_path}/answer");
+    let answered = instance.ok("POST", &answer_path, &agent, None).await;
+    assert_eq!(answered["state"], "answered");
+    let end = json!({"ended_by": "caller"});
+    let ended = instance
+        .ok("POST", &format!("{call_path}/end"), &agent, Some(end))
         .await;
-    assert_eq!(
-        (status, answered["state"].as_str()),
-        (200, Some("answered")),
-        "{answered}"
-    );
-    let (status, ended) = instance
-        .call(
-            "POST",
-            &format!("{call_path}/end"),
-            Some(&agent),
-            Some(json!({"ended_by": "caller"})),
-        )
-        .await;
-    assert_eq!(
-        (status, ended["state"].as_str()),
-        (200, Some("ended")),
-        "{ended}"
-    );
+    assert_eq!(ended["state"], "ended");
     assert!(ended["answered_at"].is_string() && ended["ended_at"].is_string());
     instance
         .poll_until("/v1/agents/agent-1", &agent, |agent| {
@@ -128,45 +84,23 @@ async fn skeleton(instance: &Instance, tenant: &str) {
         .await;
 
     // Reporting the same call again (same request id) returns the first result.
-    let (status, again) = instance
-        .call(
-            "POST",
-            "/v1/calls",
-            Some(&admin),
-            Some(
-                json!({"caller_number": "13800138000", "dialled_number": "4000",
-                        "request_id": "call-1", "call_id": call_id}),
-            ),
-        )
-        .await;
-    assert_eq!(
-        (status, again["state"].as_str()),
-        (200, Some("ended")),
-        "{again}"
-    );
+    let retry = json!({"caller_number": "13800138000", "dialled_number": "4000",
+                       "request_id": "call-1", "call_id": call_id});
+    let again = instance.ok("POST", "/v1/calls", &admin, Some(retry)).await;
+    assert_eq!(again["state"], "ended");
 
     // A call to 4001 waits (nobody serves repairs) until the caller gives up.
-    let (status, waiting) = instance
-        .call(
-            "POST",
-            "/v1/calls",
-            Some(&admin),
-            Some(json!({"caller_number": "+8610123456", "dialled_number": "4001"})),
-        )
+    let report = json!({"caller_number": "+8610123456", "dialled_number": "4001"});
+    let waiting = instance.ok("POST", "/v1/calls", &admin, Some(report)).await;
+    let waiting_path = format!("/v1/calls/{}", waiting["call_id"].as_str().unwrap());
+    let abandoned = instance
+        .ok("POST", &format!("{waiting_path}/abandon"), &admin, None)
         .await;
-    assert_eq!(status, 200, "{waiting}");
-    let abandon_path = format!("/v1/calls/{}/abandon", waiting["call_id"].as_str().unwrap());
-    let (status, abandoned) = instance
-        .call("POST", &abandon_path, Some(&admin), None)
-        .await;
-    assert_eq!(
-        (status, abandoned["state"].as_str()),
-        (200, Some("abandoned"))
-    );
+    assert_eq!(abandoned["state"], "abandoned");
     let (status, late) = instance
         .call(
             "POST",
-            &abandon_path.replace("abandon", "answer"),
+            &format!("{waiting_path}/answer"),
             Some(&agent),
             None,
         )
@@ -182,49 +116,41 @@ async fn skeleton(instance: &Instance, tenant: &str) {
     instance
         .poll_until("/v1/queues/stats", &admin, |stats| *stats == expected)
         .await;
-    let (status, page) = instance
-        .call("GET", "/v1/queues/stats?page_size=1", Some(&admin), None)
+    let page = instance
+        .ok("GET", "/v1/queues/stats?page_size=1", &admin, None)
         .await;
-    assert_eq!(status, 200);
     assert_eq!(page["queue_stats"].as_array().map(Vec::len), Some(1));
     assert_eq!(page["next_page_token"], "general");
 
     // Another tenant sees nothing of it; no token, no answer.
-    let (status, stats) = instance
-        .call("GET", "/v1/queues/stats", Some(&other_tenant), None)
+    let stats = instance
+        .ok("GET", "/v1/queues/stats", &other_tenant, None)
         .await;
-    assert_eq!((status, stats), (200, json!({"queue_stats": []})));
+    assert_eq!(stats, json!({"queue_stats": []}));
     let (status, hidden) = instance
         .call("GET", &call_path, Some(&other_tenant), None)
         .await;
-    assert_eq!(status, 404, "{hidden}");
-    assert_eq!(hidden["reason"], "CALL_NOT_FOUND");
+    assert_eq!((status, &hidden["reason"]), (404, &json!("CALL_NOT_FOUND")));
     let (status, anonymous) = instance.call("GET", "/v1/queues/stats", None, None).await;
-    assert_eq!(status, 401);
-    assert_eq!(anonymous["code"], "UNAUTHENTICATED");
+    assert_eq!(
+        (status, &anonymous["code"]),
+        (401, &json!("UNAUTHENTICATED"))
+    );
 
     // Bad input is a problem document naming the field.
-    let (status, bad) = instance
-        .call(
-            "POST",
-            "/v1/calls",
-            Some(&admin),
-            Some(json!({"caller_number": "not a number", "dialled_number": "4000"})),
-        )
+    let bad = json!({"caller_number": "not a number", "dialled_number": "4000"});
+    let (status, problem) = instance
+        .call("POST", "/v1/calls", Some(&admin), Some(bad))
         .await;
-    assert_eq!(status, 400, "{bad}");
-    assert_eq!(bad["violations"][0]["field"], "caller_number");
+    assert_eq!(status, 400, "{problem}");
+    assert_eq!(problem["violations"][0]["field"], "caller_number");
+    let unknown_number = json!({"caller_number": "1", "dialled_number": "9999"});
     let (status, unassigned) = instance
-        .call(
-            "POST",
-            "/v1/calls",
-            Some(&admin),
-            Some(json!({"caller_number": "1", "dialled_number": "9999"})),
-        )
+        .call("POST", "/v1/calls", Some(&admin), Some(unknown_number))
         .await;
     assert_eq!(
-        (status, unassigned["reason"].as_str()),
-        (400, Some("NUMBER_NOT_ASSIGNED"))
+        (status, &unassigned["reason"]),
+        (400, &json!("NUMBER_NOT_ASSIGNED"))
     );
 }
 
@@ -264,31 +190,16 @@ async fn the_demo_tenant_is_loaded_once_and_state_survives_a_restart() {
     let directory = TempDir::new("e2e-demo");
     let instance = dev(&directory, &[]).await;
     let admin = instance.token("demo", "tenant_admin", "admin");
-    let (status, agent) = instance
-        .call("GET", "/v1/agents/agent-1", Some(&admin), None)
-        .await;
-    assert_eq!(status, 200, "{agent}");
+    let agent = instance.ok("GET", "/v1/agents/agent-1", &admin, None).await;
     assert_eq!(agent["queue_ids"], json!(["general", "repairs"]));
-    for step in ["login", "ready"] {
-        let (status, _) = instance
-            .call(
-                "POST",
-                &format!("/v1/agents/agent-1/{step}"),
-                Some(&admin),
-                None,
-            )
-            .await;
-        assert_eq!(status, 200);
-    }
-    let (status, call) = instance
-        .call(
-            "POST",
-            "/v1/calls",
-            Some(&admin),
-            Some(json!({"caller_number": "13800138000", "dialled_number": "4000"})),
-        )
+    instance
+        .ok("POST", "/v1/agents/agent-1/login", &admin, None)
         .await;
-    assert_eq!(status, 200, "{call}");
+    instance
+        .ok("POST", "/v1/agents/agent-1/ready", &admin, None)
+        .await;
+    let report = json!({"caller_number": "13800138000", "dialled_number": "4000"});
+    let call = instance.ok("POST", "/v1/calls", &admin, Some(report)).await;
     let first_call = format!("/v1/calls/{}", call["call_id"].as_str().unwrap());
     instance
         .poll_until(&first_call, &admin, |call| call["state"] == "ringing")
@@ -297,25 +208,20 @@ async fn the_demo_tenant_is_loaded_once_and_state_survives_a_restart() {
 
     // Restarted on the same data directory: same key, same calls, routing picks up where it was.
     let instance = dev(&directory, &[]).await;
-    let (status, call) = instance.call("GET", &first_call, Some(&admin), None).await;
-    assert_eq!(
-        (status, call["state"].as_str()),
-        (200, Some("ringing")),
-        "{call}"
-    );
-    let (status, _) = instance
-        .call(
+    let call = instance.ok("GET", &first_call, &admin, None).await;
+    assert_eq!(call["state"], "ringing");
+    let answer = json!({"agent_id": "agent-1"});
+    instance
+        .ok(
             "POST",
             &format!("{first_call}/answer"),
-            Some(&admin),
-            Some(json!({"agent_id": "agent-1"})),
+            &admin,
+            Some(answer),
         )
         .await;
-    assert_eq!(status, 200);
-    let (status, _) = instance
-        .call("POST", &format!("{first_call}/end"), Some(&admin), None)
+    instance
+        .ok("POST", &format!("{first_call}/end"), &admin, None)
         .await;
-    assert_eq!(status, 200);
     let expected = json!({"queue_stats": [
         {"queue_id": "general", "offered": 1, "answered": 1, "abandoned": 0},
     ]});

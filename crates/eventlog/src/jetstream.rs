@@ -378,17 +378,22 @@ struct CommitSummary {
     request_id: String,
 }
 
+/// The stream sequence of a direct get answer.
+fn direct_get_position(message: &async_nats::Message) -> Result<Position, StoreError> {
+    message
+        .headers
+        .as_ref()
+        .and_then(|headers| headers.get(HEADER_SEQUENCE))
+        .and_then(|value| value.as_str().parse().ok())
+        .ok_or_else(|| StoreError::Corrupt {
+            position: 0,
+            reason: format!("direct get answer lacks {HEADER_SEQUENCE}"),
+        })
+}
+
 impl CommitSummary {
     fn read(message: &async_nats::Message) -> Result<Self, StoreError> {
-        let position = message
-            .headers
-            .as_ref()
-            .and_then(|headers| headers.get(HEADER_SEQUENCE))
-            .and_then(|value| value.as_str().parse().ok())
-            .ok_or_else(|| StoreError::Corrupt {
-                position: 0,
-                reason: format!("direct get answer lacks {HEADER_SEQUENCE}"),
-            })?;
+        let position = direct_get_position(message)?;
         let commit = decode_commit(position, &message.payload, TraceContext::default())?;
         let first_version = commit.events.first().map_or(0, |event| event.version);
         let request_id = commit
@@ -564,15 +569,7 @@ impl EventStore for JetStreamEventStore {
                 .await?;
             let fetched = messages.len();
             for message in messages {
-                let position = message
-                    .headers
-                    .as_ref()
-                    .and_then(|headers| headers.get(HEADER_SEQUENCE))
-                    .and_then(|value| value.as_str().parse().ok())
-                    .ok_or_else(|| StoreError::Corrupt {
-                        position: next_position,
-                        reason: format!("direct get answer lacks {HEADER_SEQUENCE}"),
-                    })?;
+                let position = direct_get_position(&message)?;
                 let commit = decode_commit(
                     position,
                     &message.payload,
@@ -847,7 +844,12 @@ impl Subscription for JetStreamSubscription {
             newest = self.unacked.pop_front();
         }
         if let Some((_, message)) = newest {
-            message.ack().await.map_err(StoreError::unavailable)?;
+            // Wait for the server to confirm: a plain ack is fire-and-forget and may be lost with
+            // the connection, and the contract is that a restart resumes after this position.
+            message
+                .double_ack()
+                .await
+                .map_err(StoreError::unavailable)?;
         }
         Ok(())
     }

@@ -5,6 +5,7 @@
 //! - [`handler`]: load, decide, append with the expected version, retry on conflict;
 //! - [`projection`]: read models updated in one transaction with their checkpoint;
 //! - [`reactor`]: process managers that turn events into commands;
+//! - [`restart`]: keeps background loops running through failures;
 //! - [`db`]: read-model pools and embedded migrations;
 //! - [`testing`]: given/when/then for aggregates.
 
@@ -13,6 +14,7 @@ pub mod db;
 pub mod handler;
 pub mod projection;
 pub mod reactor;
+pub mod restart;
 pub mod testing;
 
 pub use aggregate::{Aggregate, DecodeError, EncodedEvent, PersistedEvent, decode_message};

@@ -135,27 +135,17 @@ impl ProjectionRunner {
     /// Applies commits until `shutdown` is cancelled. Failures are logged, shown in the status and
     /// retried from the last checkpoint with a growing pause.
     pub async fn run(&self, shutdown: CancellationToken) {
-        let mut pause = Duration::from_millis(100);
-        while !shutdown.is_cancelled() {
-            match self.run_until_error(&shutdown).await {
-                Ok(()) => return,
-                Err(error) => {
-                    tracing::warn!(
-                        projection = %self.projection.name(),
-                        error = %error,
-                        "projection failed, retrying from its checkpoint"
-                    );
-                    self.status.send_modify(|status| {
-                        status.last_error = Some(error.to_string());
-                    });
-                    tokio::select! {
-                        () = shutdown.cancelled() => return,
-                        () = tokio::time::sleep(pause) => {}
-                    }
-                    pause = (pause * 2).min(Duration::from_secs(10));
-                }
-            }
-        }
+        let component = format!("projection {}", self.projection.name());
+        crate::restart::run_with_restarts(
+            &component,
+            &shutdown,
+            || self.run_until_error(&shutdown),
+            |error| {
+                self.status
+                    .send_modify(|status| status.last_error = Some(error.to_string()));
+            },
+        )
+        .await;
     }
 
     /// Applies every commit that is waiting now, then returns (for tests and one-shot rebuilds).

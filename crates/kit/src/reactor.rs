@@ -41,20 +41,14 @@ pub async fn run_reactor(
     reactor: Arc<dyn Reactor>,
     shutdown: CancellationToken,
 ) {
-    let mut pause = Duration::from_millis(100);
-    while !shutdown.is_cancelled() {
-        match react_until_error(&*store, &*reactor, &shutdown).await {
-            Ok(()) => return,
-            Err(error) => {
-                tracing::warn!(reactor = %reactor.name(), %error, "reactor failed, retrying");
-                tokio::select! {
-                    () = shutdown.cancelled() => return,
-                    () = tokio::time::sleep(pause) => {}
-                }
-                pause = (pause * 2).min(Duration::from_secs(10));
-            }
-        }
-    }
+    let component = format!("reactor {}", reactor.name());
+    crate::restart::run_with_restarts(
+        &component,
+        &shutdown,
+        || react_until_error(&*store, &*reactor, &shutdown),
+        |_| {},
+    )
+    .await;
 }
 
 async fn react_until_error(

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use callcenter_eventlog::{EventStore, Filter, Name, RecordedEvent, SubscriptionSpec};
+use callcenter_kit::restart::run_with_restarts;
 use callcenter_kit::{PersistedEvent, Timestamp, decode_message};
 use callcenter_platform::ErrorCode;
 use callcenter_proto::telephony::v1 as telephony;
@@ -39,20 +40,13 @@ pub async fn run_distributor(
     app: Routing,
     shutdown: CancellationToken,
 ) {
-    let mut pause = Duration::from_millis(100);
-    while !shutdown.is_cancelled() {
-        match distribute(&*store, &app, &shutdown).await {
-            Ok(()) => return,
-            Err(error) => {
-                tracing::warn!(%error, "distributor failed, rebuilding its view");
-                tokio::select! {
-                    () = shutdown.cancelled() => return,
-                    () = tokio::time::sleep(pause) => {}
-                }
-                pause = (pause * 2).min(Duration::from_secs(10));
-            }
-        }
-    }
+    run_with_restarts(
+        "routing distributor",
+        &shutdown,
+        || distribute(&*store, &app, &shutdown),
+        |_| {},
+    )
+    .await;
 }
 
 async fn distribute(

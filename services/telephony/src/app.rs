@@ -7,7 +7,7 @@ use callcenter_kit::{CommandHandler, CommandMeta, Loaded, Name, Outcome, TenantI
 use callcenter_platform::{ApiError, ErrorCode};
 
 use crate::domain::{
-    Call, CallCommand, CallError, Number, NumberCommand, NumberError, Party, PhoneNumber,
+    Call, CallCommand, CallError, Number, NumberCommand, NumberError, PhoneNumber,
 };
 
 /// The telephony application: calls and dialled numbers.
@@ -116,51 +116,14 @@ impl Telephony {
         Ok((call_id, outcome))
     }
 
-    /// Rings a reserved agent.
-    pub async fn ring(
+    /// Applies a lifecycle command (ring, answer, end, abandon) to an existing call.
+    pub async fn handle_call(
         &self,
         meta: &CommandMeta,
         call_id: &Name,
-        agent_id: Name,
-        at: Timestamp,
+        command: &CallCommand,
     ) -> Result<Outcome<Call>, ApiError> {
-        let command = CallCommand::Ring { agent_id, at };
-        Ok(self.calls.handle(meta, call_id, &command).await?)
-    }
-
-    /// Records that the ringing agent answered.
-    pub async fn answer(
-        &self,
-        meta: &CommandMeta,
-        call_id: &Name,
-        agent_id: Name,
-        at: Timestamp,
-    ) -> Result<Outcome<Call>, ApiError> {
-        let command = CallCommand::Answer { agent_id, at };
-        Ok(self.calls.handle(meta, call_id, &command).await?)
-    }
-
-    /// Records that an answered call was hung up.
-    pub async fn end(
-        &self,
-        meta: &CommandMeta,
-        call_id: &Name,
-        ended_by: Party,
-        at: Timestamp,
-    ) -> Result<Outcome<Call>, ApiError> {
-        let command = CallCommand::End { ended_by, at };
-        Ok(self.calls.handle(meta, call_id, &command).await?)
-    }
-
-    /// Records that the caller left before an agent answered.
-    pub async fn abandon(
-        &self,
-        meta: &CommandMeta,
-        call_id: &Name,
-        at: Timestamp,
-    ) -> Result<Outcome<Call>, ApiError> {
-        let command = CallCommand::Abandon { at };
-        Ok(self.calls.handle(meta, call_id, &command).await?)
+        Ok(self.calls.handle(meta, call_id, command).await?)
     }
 
     /// One call of a tenant; `NOT_FOUND` if it does not exist (for this tenant).

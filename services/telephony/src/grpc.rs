@@ -9,7 +9,7 @@ use pb::telephony_service_server::{TelephonyService, TelephonyServiceServer};
 use tonic::{Request, Response, Status};
 
 use crate::app::{NewCall, Telephony};
-use crate::domain::{Call, CallState, PhoneNumber};
+use crate::domain::{Call, CallCommand, CallState, PhoneNumber};
 use crate::events::party_from_proto;
 
 /// The tonic service.
@@ -110,10 +110,11 @@ impl TelephonyService for TelephonyGrpc {
         let agent_id = validate::required_id("agent_id", &body.agent_id)?;
         may_act_as_agent(&caller, &agent_id)?;
         let meta = caller.command_meta(validate::request_id(&body.request_id)?);
-        let outcome = self
-            .app
-            .answer(&meta, &call_id, agent_id, Timestamp::now())
-            .await?;
+        let command = CallCommand::Answer {
+            agent_id,
+            at: Timestamp::now(),
+        };
+        let outcome = self.app.handle_call(&meta, &call_id, &command).await?;
         Ok(Response::new(pb::AnswerCallResponse {
             call: Some(call_to_proto(&call_id, &loaded(outcome))),
         }))
@@ -132,15 +133,11 @@ impl TelephonyService for TelephonyGrpc {
             None => caller.require_any(CALL_REPORTERS)?,
         }
         let meta = caller.command_meta(validate::request_id(&body.request_id)?);
-        let outcome = self
-            .app
-            .end(
-                &meta,
-                &call_id,
-                party_from_proto(body.ended_by),
-                Timestamp::now(),
-            )
-            .await?;
+        let command = CallCommand::End {
+            ended_by: party_from_proto(body.ended_by),
+            at: Timestamp::now(),
+        };
+        let outcome = self.app.handle_call(&meta, &call_id, &command).await?;
         Ok(Response::new(pb::EndCallResponse {
             call: Some(call_to_proto(&call_id, &loaded(outcome))),
         }))
@@ -155,7 +152,10 @@ impl TelephonyService for TelephonyGrpc {
         let body = request.into_inner();
         let call_id = validate::required_id("call_id", &body.call_id)?;
         let meta = caller.command_meta(validate::request_id(&body.request_id)?);
-        let outcome = self.app.abandon(&meta, &call_id, Timestamp::now()).await?;
+        let command = CallCommand::Abandon {
+            at: Timestamp::now(),
+        };
+        let outcome = self.app.handle_call(&meta, &call_id, &command).await?;
         Ok(Response::new(pb::AbandonCallResponse {
             call: Some(call_to_proto(&call_id, &loaded(outcome))),
         }))

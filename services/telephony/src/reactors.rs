@@ -7,6 +7,7 @@ use callcenter_proto::routing::v1 as routing;
 use prost::Name as _;
 
 use crate::app::Telephony;
+use crate::domain::CallCommand;
 
 /// Rings the agent that routing reserved for a call (routing's `AgentReserved` → `Ring`).
 #[derive(Debug)]
@@ -52,16 +53,11 @@ impl Reactor for Ringer {
         );
         meta.correlation_id = event.commit.metadata.correlation_id.clone();
         meta.causation_id = event.event_id.clone();
-        match self
-            .app
-            .ring(
-                &meta,
-                &call_id,
-                stream.aggregate_id.clone(),
-                event.occurred_at,
-            )
-            .await
-        {
+        let ring = CallCommand::Ring {
+            agent_id: stream.aggregate_id.clone(),
+            at: event.occurred_at,
+        };
+        match self.app.handle_call(&meta, &call_id, &ring).await {
             Ok(_) => Ok(()),
             // The caller left, or the call went elsewhere: routing releases the agent.
             Err(error)
