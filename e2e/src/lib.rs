@@ -59,8 +59,12 @@ pub enum Mode {
         /// Extra flags.
         extra: Vec<String>,
     },
-    /// `callcenter serve --target all` on NATS and PostgreSQL.
+    /// `callcenter serve --target <target>` on NATS and PostgreSQL.
     Serve {
+        /// `all`, or one service.
+        target: String,
+        /// Extra flags (such as the gateway's upstreams).
+        extra: Vec<String>,
         /// NATS URL.
         nats_url: String,
         /// PostgreSQL URL (with the test's own schema).
@@ -100,15 +104,18 @@ impl Instance {
                     .args(extra);
             }
             Mode::Serve {
+                target,
+                extra,
                 nats_url,
                 database_url,
                 prefix,
                 secret,
             } => {
                 command
-                    .args(["serve", "--target", "all", "--nats-url", nats_url])
+                    .args(["serve", "--target", target, "--nats-url", nats_url])
                     .args(["--database-url", database_url, "--stream-prefix", prefix])
-                    .args(["--jwt-secret", secret]);
+                    .args(["--jwt-secret", secret])
+                    .args(extra);
             }
         }
         command

@@ -167,6 +167,8 @@ async fn the_skeleton_works_on_jetstream_and_postgres() {
     let schema = PgSchema::create("e2e").await;
     let prefix = unique_name("e2e");
     let instance = Instance::start(Mode::Serve {
+        target: "all".into(),
+        extra: Vec::new(),
         nats_url: callcenter_testkit::nats_url(),
         database_url: schema.url(),
         prefix: prefix.clone(),
@@ -175,6 +177,54 @@ async fn the_skeleton_works_on_jetstream_and_postgres() {
     .await;
     skeleton(&instance, "acme").await;
     instance.stop().await;
+    let store = JetStreamEventStore::connect(
+        &callcenter_testkit::nats_url(),
+        JetStreamConfig::new(Name::new(&prefix).unwrap()),
+    )
+    .await
+    .unwrap();
+    store.delete_stream().await.unwrap();
+    schema.drop_schema().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_skeleton_works_with_one_process_per_service() {
+    let schema = PgSchema::create("e2e").await;
+    let migrated = std::process::Command::new(callcenter_e2e::binary())
+        .args(["migrate", "--database-url", &schema.url()])
+        .output()
+        .expect("run callcenter migrate");
+    assert!(
+        migrated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrated.stderr)
+    );
+    let prefix = unique_name("split");
+    let secret = unique_name("secret-of-at-least-32-characters");
+    let serve = |target: &str, extra: Vec<String>| Mode::Serve {
+        target: target.into(),
+        extra,
+        nats_url: callcenter_testkit::nats_url(),
+        database_url: schema.url(),
+        prefix: prefix.clone(),
+        secret: secret.clone(),
+    };
+    let telephony = Instance::start(serve("telephony", vec![])).await;
+    let routing = Instance::start(serve("routing", vec![])).await;
+    let reporting = Instance::start(serve("reporting", vec![])).await;
+    let upstreams = vec![
+        "--telephony-url".to_owned(),
+        telephony.grpc.clone(),
+        "--routing-url".to_owned(),
+        routing.grpc.clone(),
+        "--reporting-url".to_owned(),
+        reporting.grpc.clone(),
+    ];
+    let gateway = Instance::start(serve("gateway", upstreams)).await;
+    skeleton(&gateway, "acme").await;
+    for instance in [gateway, reporting, routing, telephony] {
+        instance.stop().await;
+    }
     let store = JetStreamEventStore::connect(
         &callcenter_testkit::nats_url(),
         JetStreamConfig::new(Name::new(&prefix).unwrap()),
