@@ -202,9 +202,22 @@ fn dev_secret(data_dir: &Path) -> Result<Secret, CliError> {
         uuid::Uuid::new_v4().simple(),
         uuid::Uuid::new_v4().simple()
     );
-    std::fs::write(&path, &secret)
+    write_private_file(&path, &secret)
         .map_err(|error| CliError::Usage(format!("cannot write {}: {error}", path.display())))?;
     Ok(Secret::new(secret))
+}
+
+/// Writes a file that only its owner may read.
+fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(contents.as_bytes())
 }
 
 fn token(args: TokenArgs) -> Result<(), CliError> {
