@@ -160,8 +160,10 @@ async fn raw_publish_workload(
                 let slot = index % 4;
                 let subject = format!("{prefix}.bench.telephony.call.w{worker}-{slot}");
                 let ack = if same_headers {
+                    // The same inputs as the event log's appends: a fresh UUIDv7 request id.
+                    let request_id = uuid::Uuid::now_v7().simple().to_string();
                     let mut headers = async_nats::HeaderMap::new();
-                    let message_id = format!("bench/telephony/call/w{worker}-{slot}/{index}");
+                    let message_id = format!("bench/telephony/call/w{worker}-{slot}/{request_id}");
                     headers.insert("Nats-Msg-Id", message_id.as_str());
                     headers.insert(
                         "Nats-Expected-Last-Subject-Sequence",

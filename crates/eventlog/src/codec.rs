@@ -46,10 +46,10 @@ pub(crate) struct DecodedCommit {
     pub(crate) events: Vec<RecordedEvent>,
 }
 
-/// Decodes a stored commit found at `position`.
+/// Decodes a stored commit found at `position`; event payloads share `body`'s buffer.
 pub(crate) fn decode_commit(
     position: Position,
-    body: &[u8],
+    body: Bytes,
     trace: TraceContext,
 ) -> Result<DecodedCommit, StoreError> {
     let corrupt = |reason: String| StoreError::Corrupt { position, reason };
@@ -150,7 +150,7 @@ mod tests {
             traceparent: Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into()),
             tracestate: None,
         };
-        let decoded = decode_commit(42, &body, trace.clone()).unwrap();
+        let decoded = decode_commit(42, body, trace.clone()).unwrap();
         assert_eq!(decoded.last_version, 7);
         assert_eq!(decoded.events[2].commit.metadata.request_id, "r1");
         let versions: Vec<u64> = decoded.events.iter().map(|e| e.version).collect();
@@ -168,7 +168,12 @@ mod tests {
 
     #[test]
     fn garbage_is_reported_as_corrupt_not_a_panic() {
-        let error = decode_commit(9, b"\xff\xff\xff", TraceContext::default()).unwrap_err();
+        let error = decode_commit(
+            9,
+            Bytes::from_static(b"\xff\xff\xff"),
+            TraceContext::default(),
+        )
+        .unwrap_err();
         assert!(matches!(error, StoreError::Corrupt { position: 9, .. }));
     }
 

@@ -394,7 +394,7 @@ fn direct_get_position(message: &async_nats::Message) -> Result<Position, StoreE
 impl CommitSummary {
     fn read(message: &async_nats::Message) -> Result<Self, StoreError> {
         let position = direct_get_position(message)?;
-        let commit = decode_commit(position, &message.payload, TraceContext::default())?;
+        let commit = decode_commit(position, message.payload.clone(), TraceContext::default())?;
         let first_version = commit.events.first().map_or(0, |event| event.version);
         let request_id = commit
             .events
@@ -572,7 +572,7 @@ impl EventStore for JetStreamEventStore {
                 let position = direct_get_position(&message)?;
                 let commit = decode_commit(
                     position,
-                    &message.payload,
+                    message.payload.clone(),
                     trace_from_headers(message.headers.as_ref()),
                 )?;
                 next_position = position + 1;
@@ -738,7 +738,7 @@ async fn read_deliveries(
                 let (position, pending) = (info.stream_sequence, info.pending);
                 let commit = decode_commit(
                     position,
-                    &message.payload,
+                    message.payload.clone(),
                     trace_from_headers(message.headers.as_ref()),
                 )?;
                 Ok(Delivery {

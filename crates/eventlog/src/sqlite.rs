@@ -294,7 +294,7 @@ fn decode_row(row: &SqliteRow) -> Result<DecodedCommit, StoreError> {
             .map_err(StoreError::unavailable)?,
         tracestate: row.try_get("tracestate").map_err(StoreError::unavailable)?,
     };
-    decode_commit(position, &body, trace)
+    decode_commit(position, bytes::Bytes::from(body), trace)
 }
 
 #[async_trait::async_trait]
