@@ -29,6 +29,9 @@ use callcenter_testkit::{PgSchema, TempDir, unique_name};
 use futures_util::future::join_all;
 use sqlx::{AnyConnection, Connection, QueryBuilder};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Bytes of each event payload (about the size of a call event with its numbers and ids).
 const PAYLOAD_BYTES: usize = 200;
 /// Rows per batch, for the projection and for the plain upsert alike.

@@ -23,6 +23,9 @@ use clap::{Parser, Subcommand};
 
 use crate::run::{Backends, RunConfig, Target};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The call-center platform.
 #[derive(Parser, Debug)]
 #[command(name = "callcenter", version, about)]
