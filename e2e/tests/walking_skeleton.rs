@@ -17,6 +17,17 @@ async fn dev(directory: &TempDir, extra: &[&str]) -> Instance {
     .await
 }
 
+/// Removes the JetStream event log a test's instances wrote under `prefix`.
+async fn delete_event_log(prefix: &str) {
+    let config = JetStreamConfig::new(Name::new(prefix).expect("prefix"));
+    JetStreamEventStore::connect(&callcenter_testkit::nats_url(), config)
+        .await
+        .expect("connect")
+        .delete_stream()
+        .await
+        .expect("delete stream");
+}
+
 /// Runs the whole skeleton for a fresh tenant of its own.
 async fn skeleton(instance: &Instance, tenant: &str) {
     let admin = instance.token(tenant, "tenant_admin", "admin");
@@ -177,13 +188,7 @@ async fn the_skeleton_works_on_jetstream_and_postgres() {
     .await;
     skeleton(&instance, "acme").await;
     instance.stop().await;
-    let store = JetStreamEventStore::connect(
-        &callcenter_testkit::nats_url(),
-        JetStreamConfig::new(Name::new(&prefix).unwrap()),
-    )
-    .await
-    .unwrap();
-    store.delete_stream().await.unwrap();
+    delete_event_log(&prefix).await;
     schema.drop_schema().await;
 }
 
@@ -225,13 +230,7 @@ async fn the_skeleton_works_with_one_process_per_service() {
     for instance in [gateway, reporting, routing, telephony] {
         instance.stop().await;
     }
-    let store = JetStreamEventStore::connect(
-        &callcenter_testkit::nats_url(),
-        JetStreamConfig::new(Name::new(&prefix).unwrap()),
-    )
-    .await
-    .unwrap();
-    store.delete_stream().await.unwrap();
+    delete_event_log(&prefix).await;
     schema.drop_schema().await;
 }
 

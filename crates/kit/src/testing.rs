@@ -1,7 +1,23 @@
 //! Given/when/then for aggregates: given past events, when a command, then these events or this
 //! refusal. Pure, so domain rules are tested without any infrastructure.
 
+use callcenter_eventlog::{Name, Timestamp};
+
 use crate::aggregate::Aggregate;
+
+/// A fixed instant (2025-11-22 08:26:40 UTC) that domain tests count from.
+pub const TEST_EPOCH: Timestamp = Timestamp::from_unix_millis(1_763_800_000_000);
+
+/// The instant `seconds` after [`TEST_EPOCH`], for commands and events in tests.
+pub fn at(seconds: i64) -> Timestamp {
+    Timestamp::from_unix_millis(TEST_EPOCH.unix_millis() + seconds * 1000)
+}
+
+/// A [`Name`] from a literal that is known to be valid (panics otherwise).
+#[track_caller]
+pub fn name(value: &str) -> Name {
+    Name::new(value).expect("a valid name in a test")
+}
 
 /// Starts a scenario from past events.
 pub fn given<A: Aggregate>(history: impl IntoIterator<Item = A::Event>) -> Given<A> {

@@ -301,17 +301,9 @@ impl Router {
 
 #[cfg(test)]
 mod tests {
-    use callcenter_kit::Timestamp;
+    use callcenter_kit::testing::{at, name};
 
     use super::*;
-
-    fn name(value: &str) -> Name {
-        Name::new(value).unwrap()
-    }
-
-    fn at(seconds: i64) -> Timestamp {
-        Timestamp::from_unix_millis(1_763_800_000_000 + seconds * 1000)
-    }
 
     fn ready_agent(router: &mut Router, tenant: &str, agent: &str, queues: &[&str], since: i64) {
         let tenant = name(tenant);

@@ -360,17 +360,9 @@ impl Aggregate for Call {
 
 #[cfg(test)]
 mod tests {
-    use callcenter_kit::testing::given;
+    use callcenter_kit::testing::{at, given, name};
 
     use super::*;
-
-    fn at(seconds: i64) -> Timestamp {
-        Timestamp::from_unix_millis(1_763_800_000_000 + seconds * 1000)
-    }
-
-    fn name(value: &str) -> Name {
-        Name::new(value).unwrap()
-    }
 
     fn offered() -> Vec<CallEvent> {
         vec![
