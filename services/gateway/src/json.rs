@@ -41,11 +41,35 @@ pub struct Call {
     pub ended_at: Option<String>,
     /// Per-call version.
     pub version: u64,
+    /// `normal` or `emergency`.
+    pub priority: String,
+    /// Whether the caller is on hold.
+    pub held: bool,
+    /// The supervisor on the call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub supervisor_id: Option<String>,
+    /// `listen`, `whisper` or `barge`, with a supervisor.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub supervision_mode: Option<String>,
+    /// How often the call was transferred.
+    pub transfers: u32,
+    /// The agent's classification after the call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disposition: Option<String>,
+    /// The agent the call waits for after a transfer to that agent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_agent_id: Option<String>,
 }
 
 impl From<telephony::Call> for Call {
     fn from(call: telephony::Call) -> Self {
+        let priority = if call.priority() == telephony::Priority::Emergency {
+            "emergency"
+        } else {
+            "normal"
+        };
         let state = match telephony::CallState::try_from(call.state) {
+            Ok(telephony::CallState::InIvr) => "in_ivr",
             Ok(telephony::CallState::Queued) => "queued",
             Ok(telephony::CallState::Ringing) => "ringing",
             Ok(telephony::CallState::Answered) => "answered",
@@ -64,6 +88,18 @@ impl From<telephony::Call> for Call {
             answered_at: rfc3339(call.answered_at),
             ended_at: rfc3339(call.ended_at),
             version: call.version,
+            priority: priority.into(),
+            held: call.held,
+            supervisor_id: non_empty(call.supervisor_id),
+            supervision_mode: match telephony::SupervisionMode::try_from(call.supervision_mode) {
+                Ok(telephony::SupervisionMode::Listen) => Some("listen".into()),
+                Ok(telephony::SupervisionMode::Whisper) => Some("whisper".into()),
+                Ok(telephony::SupervisionMode::Barge) => Some("barge".into()),
+                _ => None,
+            },
+            transfers: call.transfers,
+            disposition: non_empty(call.disposition),
+            target_agent_id: non_empty(call.target_agent_id),
         }
     }
 }
@@ -186,6 +222,9 @@ pub struct ReportCall {
     /// Optional queue overriding the dialled number's.
     #[serde(default)]
     pub queue_id: String,
+    /// `normal` (default) or `emergency`.
+    #[serde(default)]
+    pub priority: String,
     /// Idempotency key (or the `Idempotency-Key` header).
     #[serde(default)]
     pub request_id: String,
@@ -210,6 +249,57 @@ pub struct EndCall {
     /// `caller` (default), `agent` or `system`.
     #[serde(default)]
     pub ended_by: String,
+    /// Idempotency key.
+    #[serde(default)]
+    pub request_id: String,
+}
+
+/// `POST /v1/calls/{call_id}/abandon`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AbandonCall {
+    /// The call's position in its queue when the caller left, if known.
+    #[serde(default)]
+    pub position: u32,
+    /// Idempotency key.
+    #[serde(default)]
+    pub request_id: String,
+}
+
+/// `POST /v1/calls/{call_id}/transfer`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferCall {
+    /// The queue the call waits in next.
+    pub to_queue_id: String,
+    /// The one agent to hand it to, if any.
+    #[serde(default)]
+    pub to_agent_id: String,
+    /// Idempotency key.
+    #[serde(default)]
+    pub request_id: String,
+}
+
+/// `POST /v1/calls/{call_id}/supervision`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuperviseCall {
+    /// `listen`, `whisper` or `barge`.
+    pub mode: String,
+    /// Idempotency key.
+    #[serde(default)]
+    pub request_id: String,
+}
+
+/// `POST /v1/calls/{call_id}/disposition`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetDisposition {
+    /// The code, such as `resolved` or `complaint`.
+    pub code: String,
+    /// The answering agent; an agent's own token may leave it out.
+    #[serde(default)]
+    pub agent_id: String,
     /// Idempotency key.
     #[serde(default)]
     pub request_id: String,

@@ -72,6 +72,17 @@ impl Gateway {
             .route("/v1/calls/{call_id}/answer", post(answer_call))
             .route("/v1/calls/{call_id}/end", post(end_call))
             .route("/v1/calls/{call_id}/abandon", post(abandon_call))
+            .route("/v1/calls/{call_id}/hold", post(hold_call))
+            .route("/v1/calls/{call_id}/resume", post(resume_call))
+            .route("/v1/calls/{call_id}/transfer", post(transfer_call))
+            .route(
+                "/v1/calls/{call_id}/supervision",
+                post(supervise_call).delete(stop_supervising_call),
+            )
+            .route(
+                "/v1/calls/{call_id}/disposition",
+                post(set_call_disposition),
+            )
             .route("/v1/agents", post(create_agent))
             .route("/v1/agents/{agent_id}", get(get_agent))
             .route("/v1/agents/{agent_id}/login", post(login_agent))
@@ -186,12 +197,18 @@ async fn report_call(
     JsonBody(body): JsonBody<json::ReportCall>,
 ) -> ApiResult<json::Call> {
     let caller = Caller::from_headers(&gateway, &headers)?;
+    let priority = match body.priority.as_str() {
+        "" | "normal" => telephony::Priority::Normal,
+        "emergency" => telephony::Priority::Emergency,
+        _ => return Err(ApiError::invalid_field("priority", "normal or emergency")),
+    };
     let request = telephony::ReportCallRequest {
         call_id: body.call_id,
         caller_number: body.caller_number,
         dialled_number: body.dialled_number,
         queue_id: body.queue_id,
         request_id: caller.request_id(body.request_id),
+        priority: priority.into(),
     };
     let response = gateway
         .telephony
@@ -290,12 +307,13 @@ async fn abandon_call(
     State(gateway): State<Gateway>,
     headers: HeaderMap,
     Path(call_id): Path<String>,
-    OptionalJsonBody(body): OptionalJsonBody<json::RequestOnly>,
+    OptionalJsonBody(body): OptionalJsonBody<json::AbandonCall>,
 ) -> ApiResult<json::Call> {
     let caller = Caller::from_headers(&gateway, &headers)?;
     let request = telephony::AbandonCallRequest {
         call_id,
         request_id: caller.request_id(body.request_id),
+        position: body.position,
     };
     let response = gateway
         .telephony
@@ -304,6 +322,114 @@ async fn abandon_call(
         .await
         .map_err(upstream_error)?;
     call_json(response.into_inner().call)
+}
+
+async fn hold_call(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    Path(call_id): Path<String>,
+    OptionalJsonBody(body): OptionalJsonBody<json::RequestOnly>,
+) -> ApiResult<json::Call> {
+    let caller = Caller::from_headers(&gateway, &headers)?;
+    let request_id = caller.request_id(body.request_id);
+    let request = telephony::HoldCallRequest {
+        call_id,
+        request_id,
+    };
+    let mut client = gateway.telephony.clone();
+    let response = client.hold_call(caller.request(request)).await;
+    call_json(response.map_err(upstream_error)?.into_inner().call)
+}
+
+async fn resume_call(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    Path(call_id): Path<String>,
+    OptionalJsonBody(body): OptionalJsonBody<json::RequestOnly>,
+) -> ApiResult<json::Call> {
+    let caller = Caller::from_headers(&gateway, &headers)?;
+    let request_id = caller.request_id(body.request_id);
+    let request = telephony::ResumeCallRequest {
+        call_id,
+        request_id,
+    };
+    let mut client = gateway.telephony.clone();
+    let response = client.resume_call(caller.request(request)).await;
+    call_json(response.map_err(upstream_error)?.into_inner().call)
+}
+
+async fn transfer_call(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    Path(call_id): Path<String>,
+    JsonBody(body): JsonBody<json::TransferCall>,
+) -> ApiResult<json::Call> {
+    let caller = Caller::from_headers(&gateway, &headers)?;
+    let request = telephony::TransferCallRequest {
+        call_id,
+        to_queue_id: body.to_queue_id,
+        to_agent_id: body.to_agent_id,
+        request_id: caller.request_id(body.request_id),
+    };
+    let mut client = gateway.telephony.clone();
+    let response = client.transfer_call(caller.request(request)).await;
+    call_json(response.map_err(upstream_error)?.into_inner().call)
+}
+
+async fn supervise_call(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    Path(call_id): Path<String>,
+    JsonBody(body): JsonBody<json::SuperviseCall>,
+) -> ApiResult<json::Call> {
+    let caller = Caller::from_headers(&gateway, &headers)?;
+    let mode = match body.mode.as_str() {
+        "listen" => telephony::SupervisionMode::Listen,
+        "whisper" => telephony::SupervisionMode::Whisper,
+        "barge" => telephony::SupervisionMode::Barge,
+        _ => return Err(ApiError::invalid_field("mode", "listen, whisper or barge")),
+    };
+    let request = telephony::SuperviseCallRequest {
+        call_id,
+        mode: mode.into(),
+        request_id: caller.request_id(body.request_id),
+    };
+    let mut client = gateway.telephony.clone();
+    let response = client.supervise_call(caller.request(request)).await;
+    call_json(response.map_err(upstream_error)?.into_inner().call)
+}
+
+async fn stop_supervising_call(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    Path(call_id): Path<String>,
+) -> ApiResult<json::Call> {
+    let caller = Caller::from_headers(&gateway, &headers)?;
+    let request = telephony::StopSupervisingCallRequest {
+        call_id,
+        request_id: caller.request_id(String::new()),
+    };
+    let mut client = gateway.telephony.clone();
+    let response = client.stop_supervising_call(caller.request(request)).await;
+    call_json(response.map_err(upstream_error)?.into_inner().call)
+}
+
+async fn set_call_disposition(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    Path(call_id): Path<String>,
+    JsonBody(body): JsonBody<json::SetDisposition>,
+) -> ApiResult<json::Call> {
+    let caller = Caller::from_headers(&gateway, &headers)?;
+    let request = telephony::SetCallDispositionRequest {
+        call_id,
+        code: body.code,
+        agent_id: body.agent_id,
+        request_id: caller.request_id(body.request_id),
+    };
+    let mut client = gateway.telephony.clone();
+    let response = client.set_call_disposition(caller.request(request)).await;
+    call_json(response.map_err(upstream_error)?.into_inner().call)
 }
 
 async fn create_agent(

@@ -64,6 +64,10 @@ impl Projection for QueueCountsProjection {
             } else {
                 continue;
             };
+            // A caller who left in the IVR never reached a queue.
+            if queue_id.is_empty() {
+                continue;
+            }
             deltas.entry((tenant, queue_id)).or_default()[column] += 1;
         }
         for ((tenant, queue_id), [offered, answered, abandoned]) in deltas {

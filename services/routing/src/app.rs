@@ -130,9 +130,14 @@ impl Routing {
     pub async fn act(&self, action: &Action, at: Timestamp) -> Result<Outcome<Agent>, ApiError> {
         let meta = CommandMeta::system(action.tenant.clone(), "router", action.request_id());
         let command = match &action.kind {
-            ActionKind::Reserve { call_id, queue_id } => AgentCommand::Reserve {
+            ActionKind::Reserve {
+                call_id,
+                queue_id,
+                directed,
+            } => AgentCommand::Reserve {
                 call_id: call_id.clone(),
                 queue_id: queue_id.clone(),
+                directed: *directed,
                 at,
             },
             ActionKind::Release { call_id } => AgentCommand::Release {

@@ -18,7 +18,7 @@ use prost::Name as _;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::Routing;
-use crate::domain::{AgentEvent, Router};
+use crate::domain::{AgentEvent, CallPriority, Router};
 
 /// How long to wait for new events before looking at the router's decisions again.
 const TICK: Duration = Duration::from_millis(250);
@@ -118,8 +118,23 @@ fn apply(router: &mut Router, event: &RecordedEvent) {
     let result: Result<(), String> = if event_type == telephony::CallQueued::full_name() {
         decode_message::<telephony::CallQueued>(event)
             .map_err(|e| e.to_string())
-            .and_then(|queued| Name::new(&queued.queue_id).map_err(|e| e.to_string()))
-            .map(|queue_id| router.call_queued(tenant, id, &queue_id))
+            .and_then(|queued| {
+                let queue_id = Name::new(&queued.queue_id).map_err(|e| e.to_string())?;
+                let target = (!queued.target_agent_id.is_empty())
+                    .then(|| Name::new(&queued.target_agent_id))
+                    .transpose()
+                    .map_err(|e| e.to_string())?;
+                let priority = if queued.priority() == telephony::Priority::Emergency {
+                    CallPriority::Emergency
+                } else {
+                    CallPriority::Normal
+                };
+                router.call_queued(tenant, id, &queue_id, priority, target);
+                Ok(())
+            })
+    } else if event_type == telephony::CallReturnedToQueue::full_name() {
+        router.call_returned(tenant, id);
+        Ok(())
     } else if event_type == telephony::CallAnswered::full_name() {
         decode_message::<telephony::CallAnswered>(event)
             .map_err(|e| e.to_string())

@@ -7,7 +7,7 @@ use callcenter_kit::{CommandHandler, CommandMeta, Loaded, Name, Outcome, TenantI
 use callcenter_platform::{ApiError, ErrorCode};
 
 use crate::domain::{
-    Call, CallCommand, CallError, Number, NumberCommand, NumberError, PhoneNumber,
+    Call, CallCommand, CallError, Entry, Number, NumberCommand, NumberError, PhoneNumber, Priority,
 };
 
 /// The telephony application: calls and dialled numbers.
@@ -28,6 +28,8 @@ pub struct NewCall {
     pub dialled_number: PhoneNumber,
     /// A queue that overrides the dialled number's.
     pub queue_id: Option<Name>,
+    /// How urgent it is.
+    pub priority: Priority,
     /// When it arrived.
     pub at: Timestamp,
 }
@@ -42,7 +44,7 @@ impl From<CallError> for ApiError {
             CallError::NotFound => ApiError::new(ErrorCode::NotFound, "CALL_NOT_FOUND", message),
             CallError::InvalidTransition { state, action } => ApiError::new(
                 ErrorCode::FailedPrecondition,
-                format!("CALL_CANNOT_{}", action.to_uppercase()),
+                format!("CALL_CANNOT_{}", action.to_uppercase().replace(' ', "_")),
                 message,
             )
             .with_metadata("state", state),
@@ -52,6 +54,19 @@ impl From<CallError> for ApiError {
                 message,
             )
             .with_metadata("agent_id", expected.as_str()),
+            CallError::SupervisorPresent { present } => ApiError::new(
+                ErrorCode::FailedPrecondition,
+                "CALL_ALREADY_SUPERVISED",
+                message,
+            )
+            .with_metadata("supervisor_id", present.as_str()),
+            CallError::TransferToSelf => ApiError::invalid_field("to_agent_id", message),
+            CallError::DispositionAlreadySet { code } => ApiError::new(
+                ErrorCode::FailedPrecondition,
+                "DISPOSITION_ALREADY_SET",
+                message,
+            )
+            .with_metadata("code", code.as_str()),
         }
     }
 }
@@ -108,7 +123,10 @@ impl Telephony {
                 &CallCommand::Offer {
                     caller_number: call.caller_number,
                     dialled_number: call.dialled_number,
-                    queue_id,
+                    entry: Entry::Queue {
+                        queue_id,
+                        priority: call.priority,
+                    },
                     at: call.at,
                 },
             )

@@ -5,14 +5,24 @@ use callcenter_kit::{DecodeError, EncodedEvent, Name, PersistedEvent, decode_mes
 use callcenter_proto::telephony::v1 as pb;
 use prost::Name as _;
 
-use crate::domain::{CallEvent, CallPhase, NumberEvent, Party, PhoneNumber};
+use crate::domain::{
+    CallEvent, CallPhase, NumberEvent, Party, PhoneNumber, Priority, SupervisionMode,
+};
 
 fn name(event: &RecordedEvent, value: &str) -> Result<Name, DecodeError> {
     Name::new(value).map_err(|error| DecodeError::new(event, error.to_string()))
 }
 
+fn optional_name(event: &RecordedEvent, value: &str) -> Result<Option<Name>, DecodeError> {
+    (!value.is_empty()).then(|| name(event, value)).transpose()
+}
+
 fn phone(event: &RecordedEvent, value: &str) -> Result<PhoneNumber, DecodeError> {
     PhoneNumber::parse(value).map_err(|reason| DecodeError::new(event, reason))
+}
+
+fn text(value: Option<&Name>) -> String {
+    value.map(Name::to_string).unwrap_or_default()
 }
 
 /// The domain party of a stored party.
@@ -33,10 +43,46 @@ pub fn party_to_proto(party: Party) -> pb::Party {
     }
 }
 
+/// The domain priority of a stored priority (unspecified is normal).
+pub fn priority_from_proto(value: i32) -> Priority {
+    match pb::Priority::try_from(value) {
+        Ok(pb::Priority::Emergency) => Priority::Emergency,
+        _ => Priority::Normal,
+    }
+}
+
+/// The stored priority of a domain priority.
+pub fn priority_to_proto(priority: Priority) -> pb::Priority {
+    match priority {
+        Priority::Normal => pb::Priority::Normal,
+        Priority::Emergency => pb::Priority::Emergency,
+    }
+}
+
+/// The domain supervision mode of a stored one, if it names one.
+pub fn supervision_mode_from_proto(value: i32) -> Option<SupervisionMode> {
+    match pb::SupervisionMode::try_from(value) {
+        Ok(pb::SupervisionMode::Listen) => Some(SupervisionMode::Listen),
+        Ok(pb::SupervisionMode::Whisper) => Some(SupervisionMode::Whisper),
+        Ok(pb::SupervisionMode::Barge) => Some(SupervisionMode::Barge),
+        _ => None,
+    }
+}
+
+/// The stored supervision mode of a domain one.
+pub fn supervision_mode_to_proto(mode: SupervisionMode) -> pb::SupervisionMode {
+    match mode {
+        SupervisionMode::Listen => pb::SupervisionMode::Listen,
+        SupervisionMode::Whisper => pb::SupervisionMode::Whisper,
+        SupervisionMode::Barge => pb::SupervisionMode::Barge,
+    }
+}
+
 impl PersistedEvent for CallEvent {
     fn encode(&self) -> EncodedEvent {
+        use CallEvent as E;
         match self {
-            CallEvent::Offered {
+            E::Offered {
                 caller_number,
                 dialled_number,
                 at,
@@ -47,19 +93,40 @@ impl PersistedEvent for CallEvent {
                     dialled_number: dialled_number.as_str().to_owned(),
                 },
             ),
-            CallEvent::Queued { queue_id, at } => EncodedEvent::from_message(
+            E::EnteredIvr { at } => EncodedEvent::from_message(*at, &pb::CallEnteredIvr {}),
+            E::IvrStepTaken { node_id, input, at } => EncodedEvent::from_message(
+                *at,
+                &pb::CallIvrStepTaken {
+                    node_id: node_id.clone(),
+                    input: input.clone(),
+                },
+            ),
+            E::Queued {
+                queue_id,
+                priority,
+                target_agent_id,
+                at,
+            } => EncodedEvent::from_message(
                 *at,
                 &pb::CallQueued {
                     queue_id: queue_id.to_string(),
+                    priority: priority_to_proto(*priority).into(),
+                    target_agent_id: text(target_agent_id.as_ref()),
                 },
             ),
-            CallEvent::Ringing { agent_id, at } => EncodedEvent::from_message(
+            E::Ringing { agent_id, at } => EncodedEvent::from_message(
                 *at,
                 &pb::CallRinging {
                     agent_id: agent_id.to_string(),
                 },
             ),
-            CallEvent::Answered {
+            E::ReturnedToQueue { agent_id, at } => EncodedEvent::from_message(
+                *at,
+                &pb::CallReturnedToQueue {
+                    agent_id: agent_id.to_string(),
+                },
+            ),
+            E::Answered {
                 agent_id,
                 queue_id,
                 at,
@@ -70,27 +137,69 @@ impl PersistedEvent for CallEvent {
                     queue_id: queue_id.to_string(),
                 },
             ),
-            CallEvent::Ended { ended_by, at } => EncodedEvent::from_message(
+            E::Held { at } => EncodedEvent::from_message(*at, &pb::CallHeld {}),
+            E::Resumed { at } => EncodedEvent::from_message(*at, &pb::CallResumed {}),
+            E::Transferred {
+                from_agent_id,
+                to_queue_id,
+                to_agent_id,
+                at,
+            } => EncodedEvent::from_message(
+                *at,
+                &pb::CallTransferred {
+                    from_agent_id: from_agent_id.to_string(),
+                    to_queue_id: to_queue_id.to_string(),
+                    to_agent_id: text(to_agent_id.as_ref()),
+                },
+            ),
+            E::SupervisorJoined {
+                supervisor_id,
+                mode,
+                at,
+            } => EncodedEvent::from_message(
+                *at,
+                &pb::CallSupervisorJoined {
+                    supervisor_id: supervisor_id.to_string(),
+                    mode: supervision_mode_to_proto(*mode).into(),
+                },
+            ),
+            E::SupervisorLeft { supervisor_id, at } => EncodedEvent::from_message(
+                *at,
+                &pb::CallSupervisorLeft {
+                    supervisor_id: supervisor_id.to_string(),
+                },
+            ),
+            E::Ended { ended_by, at } => EncodedEvent::from_message(
                 *at,
                 &pb::CallEnded {
                     ended_by: party_to_proto(*ended_by).into(),
                 },
             ),
-            CallEvent::Abandoned {
+            E::Abandoned {
                 queue_id,
                 phase,
                 waited_ms,
+                position,
                 at,
             } => EncodedEvent::from_message(
                 *at,
                 &pb::CallAbandoned {
-                    queue_id: queue_id.to_string(),
+                    queue_id: text(queue_id.as_ref()),
                     phase: match phase {
+                        CallPhase::Ivr => pb::CallPhase::Ivr,
                         CallPhase::Queued => pb::CallPhase::Queued,
                         CallPhase::Ringing => pb::CallPhase::Ringing,
                     }
                     .into(),
                     waited_ms: *waited_ms,
+                    position: position.unwrap_or(0),
+                },
+            ),
+            E::DispositionSet { agent_id, code, at } => EncodedEvent::from_message(
+                *at,
+                &pb::CallDispositionSet {
+                    agent_id: agent_id.to_string(),
+                    code: code.to_string(),
                 },
             ),
         }
@@ -99,7 +208,8 @@ impl PersistedEvent for CallEvent {
     fn decode(event: &RecordedEvent) -> Result<Self, DecodeError> {
         let at = event.occurred_at;
         let event_type = event.event_type.as_str();
-        if event_type == pb::CallOffered::full_name() {
+        let is = |full_name: String| event_type == full_name;
+        if is(pb::CallOffered::full_name()) {
             let offered: pb::CallOffered = decode_message(event)?;
             return Ok(CallEvent::Offered {
                 caller_number: phone(event, &offered.caller_number)?,
@@ -107,21 +217,41 @@ impl PersistedEvent for CallEvent {
                 at,
             });
         }
-        if event_type == pb::CallQueued::full_name() {
-            let queued: pb::CallQueued = decode_message(event)?;
-            return Ok(CallEvent::Queued {
-                queue_id: name(event, &queued.queue_id)?,
+        if is(pb::CallEnteredIvr::full_name()) {
+            return Ok(CallEvent::EnteredIvr { at });
+        }
+        if is(pb::CallIvrStepTaken::full_name()) {
+            let step: pb::CallIvrStepTaken = decode_message(event)?;
+            return Ok(CallEvent::IvrStepTaken {
+                node_id: step.node_id,
+                input: step.input,
                 at,
             });
         }
-        if event_type == pb::CallRinging::full_name() {
+        if is(pb::CallQueued::full_name()) {
+            let queued: pb::CallQueued = decode_message(event)?;
+            return Ok(CallEvent::Queued {
+                queue_id: name(event, &queued.queue_id)?,
+                priority: priority_from_proto(queued.priority),
+                target_agent_id: optional_name(event, &queued.target_agent_id)?,
+                at,
+            });
+        }
+        if is(pb::CallRinging::full_name()) {
             let ringing: pb::CallRinging = decode_message(event)?;
             return Ok(CallEvent::Ringing {
                 agent_id: name(event, &ringing.agent_id)?,
                 at,
             });
         }
-        if event_type == pb::CallAnswered::full_name() {
+        if is(pb::CallReturnedToQueue::full_name()) {
+            let returned: pb::CallReturnedToQueue = decode_message(event)?;
+            return Ok(CallEvent::ReturnedToQueue {
+                agent_id: name(event, &returned.agent_id)?,
+                at,
+            });
+        }
+        if is(pb::CallAnswered::full_name()) {
             let answered: pb::CallAnswered = decode_message(event)?;
             return Ok(CallEvent::Answered {
                 agent_id: name(event, &answered.agent_id)?,
@@ -129,23 +259,64 @@ impl PersistedEvent for CallEvent {
                 at,
             });
         }
-        if event_type == pb::CallEnded::full_name() {
+        if is(pb::CallHeld::full_name()) {
+            return Ok(CallEvent::Held { at });
+        }
+        if is(pb::CallResumed::full_name()) {
+            return Ok(CallEvent::Resumed { at });
+        }
+        if is(pb::CallTransferred::full_name()) {
+            let transferred: pb::CallTransferred = decode_message(event)?;
+            return Ok(CallEvent::Transferred {
+                from_agent_id: name(event, &transferred.from_agent_id)?,
+                to_queue_id: name(event, &transferred.to_queue_id)?,
+                to_agent_id: optional_name(event, &transferred.to_agent_id)?,
+                at,
+            });
+        }
+        if is(pb::CallSupervisorJoined::full_name()) {
+            let joined: pb::CallSupervisorJoined = decode_message(event)?;
+            return Ok(CallEvent::SupervisorJoined {
+                supervisor_id: name(event, &joined.supervisor_id)?,
+                mode: supervision_mode_from_proto(joined.mode)
+                    .ok_or_else(|| DecodeError::new(event, "unknown supervision mode"))?,
+                at,
+            });
+        }
+        if is(pb::CallSupervisorLeft::full_name()) {
+            let left: pb::CallSupervisorLeft = decode_message(event)?;
+            return Ok(CallEvent::SupervisorLeft {
+                supervisor_id: name(event, &left.supervisor_id)?,
+                at,
+            });
+        }
+        if is(pb::CallEnded::full_name()) {
             let ended: pb::CallEnded = decode_message(event)?;
             return Ok(CallEvent::Ended {
                 ended_by: party_from_proto(ended.ended_by),
                 at,
             });
         }
-        if event_type == pb::CallAbandoned::full_name() {
+        if is(pb::CallAbandoned::full_name()) {
             let abandoned: pb::CallAbandoned = decode_message(event)?;
             let phase = match pb::CallPhase::try_from(abandoned.phase) {
                 Ok(pb::CallPhase::Ringing) => CallPhase::Ringing,
+                Ok(pb::CallPhase::Ivr) => CallPhase::Ivr,
                 _ => CallPhase::Queued,
             };
             return Ok(CallEvent::Abandoned {
-                queue_id: name(event, &abandoned.queue_id)?,
+                queue_id: optional_name(event, &abandoned.queue_id)?,
                 phase,
                 waited_ms: abandoned.waited_ms,
+                position: (abandoned.position > 0).then_some(abandoned.position),
+                at,
+            });
+        }
+        if is(pb::CallDispositionSet::full_name()) {
+            let set: pb::CallDispositionSet = decode_message(event)?;
+            return Ok(CallEvent::DispositionSet {
+                agent_id: name(event, &set.agent_id)?,
+                code: name(event, &set.code)?,
                 at,
             });
         }

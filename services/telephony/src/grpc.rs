@@ -1,7 +1,7 @@
 //! The gRPC face of telephony: validates requests, checks roles, maps proto ↔ domain.
 
 use callcenter_eventlog::to_proto_timestamp;
-use callcenter_kit::{Loaded, Name, Timestamp};
+use callcenter_kit::{Loaded, Name, Outcome, Timestamp};
 use callcenter_platform::validate;
 use callcenter_platform::{ApiError, Principal, Role, principal};
 use callcenter_proto::telephony::v1 as pb;
@@ -10,7 +10,10 @@ use tonic::{Request, Response, Status};
 
 use crate::app::{NewCall, Telephony};
 use crate::domain::{Call, CallCommand, CallState, PhoneNumber};
-use crate::events::party_from_proto;
+use crate::events::{
+    party_from_proto, priority_from_proto, priority_to_proto, supervision_mode_from_proto,
+    supervision_mode_to_proto,
+};
 
 /// The tonic service.
 #[derive(Clone, Debug)]
@@ -28,7 +31,15 @@ impl TelephonyGrpc {
 /// Roles that report calls into the platform and follow them (a PBX, a carrier, an admin).
 const CALL_REPORTERS: &[Role] = &[Role::Partner, Role::TenantAdmin, Role::PlatformOperator];
 
-/// Who may answer or end a call as `agent_id`: that agent, a supervisor, or a reporting system.
+/// Roles that may join a call to listen, coach or barge (DOMAIN.md §2 and §6).
+const CALL_SUPERVISORS: &[Role] = &[
+    Role::TeamLeader,
+    Role::DutyLead,
+    Role::CenterManager,
+    Role::QaReviewer,
+];
+
+/// Who may act on a call as `agent_id`: that agent, a supervisor, or a reporting system.
 fn may_act_as_agent(caller: &Principal, agent_id: &Name) -> Result<(), ApiError> {
     if caller.has_any(&[Role::Agent]) && caller.subject == agent_id.as_str() {
         return Ok(());
@@ -47,33 +58,78 @@ fn phone(field: &str, value: &str) -> Result<PhoneNumber, ApiError> {
 
 fn call_to_proto(call_id: &Name, loaded: &Loaded<Call>) -> pb::Call {
     let call = &loaded.state;
-    let state = match call.state {
-        CallState::Unknown => pb::CallState::Unspecified,
-        CallState::Queued => pb::CallState::Queued,
-        CallState::Ringing { .. } => pb::CallState::Ringing,
-        CallState::Answered { .. } => pb::CallState::Answered,
-        CallState::Ended => pb::CallState::Ended,
-        CallState::Abandoned => pb::CallState::Abandoned,
+    let (state, held) = match call.state {
+        CallState::Unknown => (pb::CallState::Unspecified, false),
+        CallState::InIvr => (pb::CallState::InIvr, false),
+        CallState::Queued => (pb::CallState::Queued, false),
+        CallState::Ringing { .. } => (pb::CallState::Ringing, false),
+        CallState::Answered { held, .. } => (pb::CallState::Answered, held),
+        CallState::Ended => (pb::CallState::Ended, false),
+        CallState::Abandoned => (pb::CallState::Abandoned, false),
     };
-    let text = |value: Option<&str>| value.unwrap_or_default().to_owned();
+    let text = |value: Option<&Name>| value.map(Name::to_string).unwrap_or_default();
     pb::Call {
         call_id: call_id.to_string(),
         state: state.into(),
-        caller_number: text(call.caller_number.as_ref().map(PhoneNumber::as_str)),
-        dialled_number: text(call.dialled_number.as_ref().map(PhoneNumber::as_str)),
-        queue_id: text(call.queue_id.as_ref().map(Name::as_str)),
-        agent_id: text(call.agent_id.as_ref().map(Name::as_str)),
+        caller_number: call
+            .caller_number
+            .as_ref()
+            .map(|n| n.as_str().to_owned())
+            .unwrap_or_default(),
+        dialled_number: call
+            .dialled_number
+            .as_ref()
+            .map(|n| n.as_str().to_owned())
+            .unwrap_or_default(),
+        queue_id: text(call.queue_id.as_ref()),
+        agent_id: text(call.agent_id.as_ref()),
         offered_at: call.offered_at.map(to_proto_timestamp),
         answered_at: call.answered_at.map(to_proto_timestamp),
         ended_at: call.ended_at.map(to_proto_timestamp),
         version: loaded.version.version(),
+        priority: priority_to_proto(call.priority).into(),
+        held,
+        supervisor_id: text(call.supervision.as_ref().map(|s| &s.supervisor_id)),
+        supervision_mode: call
+            .supervision
+            .as_ref()
+            .map_or(pb::SupervisionMode::Unspecified, |s| {
+                supervision_mode_to_proto(s.mode)
+            })
+            .into(),
+        transfers: call.transfers,
+        disposition: text(call.disposition.as_ref()),
+        target_agent_id: text(call.target_agent_id.as_ref()),
     }
 }
 
-fn loaded<A: callcenter_kit::Aggregate>(outcome: callcenter_kit::Outcome<A>) -> Loaded<A> {
-    Loaded {
-        state: outcome.state,
-        version: outcome.version,
+fn outcome_to_proto(call_id: &Name, outcome: Outcome<Call>) -> Option<pb::Call> {
+    Some(call_to_proto(
+        call_id,
+        &Loaded {
+            state: outcome.state,
+            version: outcome.version,
+        },
+    ))
+}
+
+impl TelephonyGrpc {
+    /// Checks that `caller` may act for the agent on the call, then applies `command`.
+    async fn agent_command(
+        &self,
+        caller: &Principal,
+        call_id: &Name,
+        request_id: &str,
+        command: CallCommand,
+    ) -> Result<Option<pb::Call>, ApiError> {
+        let current = self.app.get_call(&caller.tenant, call_id).await?;
+        match &current.state.agent_id {
+            Some(agent_id) => may_act_as_agent(caller, agent_id)?,
+            None => caller.require_any(CALL_REPORTERS)?,
+        }
+        let meta = caller.command_meta(validate::request_id(request_id)?);
+        let outcome = self.app.handle_call(&meta, call_id, &command).await?;
+        Ok(outcome_to_proto(call_id, outcome))
     }
 }
 
@@ -91,12 +147,13 @@ impl TelephonyService for TelephonyGrpc {
             caller_number: phone("caller_number", &body.caller_number)?,
             dialled_number: phone("dialled_number", &body.dialled_number)?,
             queue_id: validate::optional_id("queue_id", &body.queue_id)?,
+            priority: priority_from_proto(body.priority),
             at: Timestamp::now(),
         };
         let meta = caller.command_meta(validate::request_id(&body.request_id)?);
         let (call_id, outcome) = self.app.report_call(&meta, new_call).await?;
         Ok(Response::new(pb::ReportCallResponse {
-            call: Some(call_to_proto(&call_id, &loaded(outcome))),
+            call: outcome_to_proto(&call_id, outcome),
         }))
     }
 
@@ -116,7 +173,7 @@ impl TelephonyService for TelephonyGrpc {
         };
         let outcome = self.app.handle_call(&meta, &call_id, &command).await?;
         Ok(Response::new(pb::AnswerCallResponse {
-            call: Some(call_to_proto(&call_id, &loaded(outcome))),
+            call: outcome_to_proto(&call_id, outcome),
         }))
     }
 
@@ -127,20 +184,14 @@ impl TelephonyService for TelephonyGrpc {
         let caller = principal(&request)?;
         let body = request.into_inner();
         let call_id = validate::required_id("call_id", &body.call_id)?;
-        let current = self.app.get_call(&caller.tenant, &call_id).await?;
-        match &current.state.agent_id {
-            Some(agent_id) => may_act_as_agent(&caller, agent_id)?,
-            None => caller.require_any(CALL_REPORTERS)?,
-        }
-        let meta = caller.command_meta(validate::request_id(&body.request_id)?);
         let command = CallCommand::End {
             ended_by: party_from_proto(body.ended_by),
             at: Timestamp::now(),
         };
-        let outcome = self.app.handle_call(&meta, &call_id, &command).await?;
-        Ok(Response::new(pb::EndCallResponse {
-            call: Some(call_to_proto(&call_id, &loaded(outcome))),
-        }))
+        let call = self
+            .agent_command(&caller, &call_id, &body.request_id, command)
+            .await?;
+        Ok(Response::new(pb::EndCallResponse { call }))
     }
 
     async fn abandon_call(
@@ -153,11 +204,132 @@ impl TelephonyService for TelephonyGrpc {
         let call_id = validate::required_id("call_id", &body.call_id)?;
         let meta = caller.command_meta(validate::request_id(&body.request_id)?);
         let command = CallCommand::Abandon {
+            position: (body.position > 0).then_some(body.position),
             at: Timestamp::now(),
         };
         let outcome = self.app.handle_call(&meta, &call_id, &command).await?;
         Ok(Response::new(pb::AbandonCallResponse {
-            call: Some(call_to_proto(&call_id, &loaded(outcome))),
+            call: outcome_to_proto(&call_id, outcome),
+        }))
+    }
+
+    async fn hold_call(
+        &self,
+        request: Request<pb::HoldCallRequest>,
+    ) -> Result<Response<pb::HoldCallResponse>, Status> {
+        let caller = principal(&request)?;
+        let body = request.into_inner();
+        let call_id = validate::required_id("call_id", &body.call_id)?;
+        let command = CallCommand::Hold {
+            at: Timestamp::now(),
+        };
+        let call = self
+            .agent_command(&caller, &call_id, &body.request_id, command)
+            .await?;
+        Ok(Response::new(pb::HoldCallResponse { call }))
+    }
+
+    async fn resume_call(
+        &self,
+        request: Request<pb::ResumeCallRequest>,
+    ) -> Result<Response<pb::ResumeCallResponse>, Status> {
+        let caller = principal(&request)?;
+        let body = request.into_inner();
+        let call_id = validate::required_id("call_id", &body.call_id)?;
+        let command = CallCommand::Resume {
+            at: Timestamp::now(),
+        };
+        let call = self
+            .agent_command(&caller, &call_id, &body.request_id, command)
+            .await?;
+        Ok(Response::new(pb::ResumeCallResponse { call }))
+    }
+
+    async fn transfer_call(
+        &self,
+        request: Request<pb::TransferCallRequest>,
+    ) -> Result<Response<pb::TransferCallResponse>, Status> {
+        let caller = principal(&request)?;
+        let body = request.into_inner();
+        let call_id = validate::required_id("call_id", &body.call_id)?;
+        let command = CallCommand::Transfer {
+            to_queue_id: validate::required_id("to_queue_id", &body.to_queue_id)?,
+            to_agent_id: validate::optional_id("to_agent_id", &body.to_agent_id)?,
+            at: Timestamp::now(),
+        };
+        let call = self
+            .agent_command(&caller, &call_id, &body.request_id, command)
+            .await?;
+        Ok(Response::new(pb::TransferCallResponse { call }))
+    }
+
+    async fn supervise_call(
+        &self,
+        request: Request<pb::SuperviseCallRequest>,
+    ) -> Result<Response<pb::SuperviseCallResponse>, Status> {
+        let caller = principal(&request)?;
+        caller.require_any(CALL_SUPERVISORS)?;
+        let body = request.into_inner();
+        let call_id = validate::required_id("call_id", &body.call_id)?;
+        let mode = supervision_mode_from_proto(body.mode)
+            .ok_or_else(|| ApiError::invalid_field("mode", "one of LISTEN, WHISPER, BARGE"))?;
+        let supervisor_id = validate::required_id("subject", &caller.subject)?;
+        let meta = caller.command_meta(validate::request_id(&body.request_id)?);
+        let command = CallCommand::JoinSupervisor {
+            supervisor_id,
+            mode,
+            at: Timestamp::now(),
+        };
+        let outcome = self.app.handle_call(&meta, &call_id, &command).await?;
+        Ok(Response::new(pb::SuperviseCallResponse {
+            call: outcome_to_proto(&call_id, outcome),
+        }))
+    }
+
+    async fn stop_supervising_call(
+        &self,
+        request: Request<pb::StopSupervisingCallRequest>,
+    ) -> Result<Response<pb::StopSupervisingCallResponse>, Status> {
+        let caller = principal(&request)?;
+        caller.require_any(CALL_SUPERVISORS)?;
+        let body = request.into_inner();
+        let call_id = validate::required_id("call_id", &body.call_id)?;
+        let supervisor_id = validate::required_id("subject", &caller.subject)?;
+        let meta = caller.command_meta(validate::request_id(&body.request_id)?);
+        let command = CallCommand::LeaveSupervisor {
+            supervisor_id,
+            at: Timestamp::now(),
+        };
+        let outcome = self.app.handle_call(&meta, &call_id, &command).await?;
+        Ok(Response::new(pb::StopSupervisingCallResponse {
+            call: outcome_to_proto(&call_id, outcome),
+        }))
+    }
+
+    async fn set_call_disposition(
+        &self,
+        request: Request<pb::SetCallDispositionRequest>,
+    ) -> Result<Response<pb::SetCallDispositionResponse>, Status> {
+        let caller = principal(&request)?;
+        let body = request.into_inner();
+        let call_id = validate::required_id("call_id", &body.call_id)?;
+        let agent_id = match validate::optional_id("agent_id", &body.agent_id)? {
+            Some(agent_id) => agent_id,
+            None if caller.has_any(&[Role::Agent]) => {
+                validate::required_id("subject", &caller.subject)?
+            }
+            None => return Err(ApiError::invalid_field("agent_id", "is required").into()),
+        };
+        let command = CallCommand::SetDisposition {
+            agent_id: agent_id.clone(),
+            code: validate::required_id("code", &body.code)?,
+            at: Timestamp::now(),
+        };
+        may_act_as_agent(&caller, &agent_id)?;
+        let meta = caller.command_meta(validate::request_id(&body.request_id)?);
+        let outcome = self.app.handle_call(&meta, &call_id, &command).await?;
+        Ok(Response::new(pb::SetCallDispositionResponse {
+            call: outcome_to_proto(&call_id, outcome),
         }))
     }
 
@@ -167,7 +339,7 @@ impl TelephonyService for TelephonyGrpc {
     ) -> Result<Response<pb::GetCallResponse>, Status> {
         let caller = principal(&request)?;
         let call_id = validate::required_id("call_id", &request.get_ref().call_id)?;
-        let mut allowed = vec![Role::Agent];
+        let mut allowed = vec![Role::Agent, Role::QaReviewer];
         allowed.extend_from_slice(CALL_REPORTERS);
         allowed.extend_from_slice(Role::SUPERVISORS);
         caller.require_any(&allowed)?;

@@ -100,6 +100,9 @@ pub enum AgentCommand {
         call_id: Name,
         /// Its queue.
         queue_id: Name,
+        /// Whether the call was transferred to this agent by name (then the agent need not serve
+        /// the queue).
+        directed: bool,
         /// When.
         at: Timestamp,
     },
@@ -283,11 +286,12 @@ impl Aggregate for Agent {
                 C::Reserve {
                     call_id,
                     queue_id,
+                    directed,
                     at,
                 },
                 Presence::Ready { .. },
             ) => {
-                if !self.serves(queue_id) {
+                if !directed && !self.serves(queue_id) {
                     return Err(AgentError::NotInQueue {
                         queue_id: queue_id.clone(),
                     });
@@ -398,6 +402,7 @@ mod tests {
         AgentCommand::Reserve {
             call_id: name(call),
             queue_id: name(queue),
+            directed: false,
             at: at(3),
         }
     }
@@ -437,6 +442,18 @@ mod tests {
             .then_error(AgentError::NotInQueue {
                 queue_id: name("repairs"),
             });
+        given::<Agent>(ready())
+            .when(AgentCommand::Reserve {
+                call_id: name("c1"),
+                queue_id: name("repairs"),
+                directed: true,
+                at: at(3),
+            })
+            .then([AgentEvent::Reserved {
+                call_id: name("c1"),
+                queue_id: name("repairs"),
+                at: at(3),
+            }]);
         let mut reserved = ready();
         reserved.push(AgentEvent::Reserved {
             call_id: name("c1"),

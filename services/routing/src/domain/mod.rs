@@ -6,4 +6,4 @@ pub mod router;
 
 pub use agent::{Agent, AgentCommand, AgentError, AgentEvent, Presence};
 pub use queue::{Queue, QueueCommand, QueueError, QueueEvent};
-pub use router::{Action, ActionKind, Router};
+pub use router::{Action, ActionKind, CallPriority, Router};

@@ -7,9 +7,14 @@
 //! end an agent's call when the call was answered or ended. Because actions come from state, a
 //! replay after a restart decides exactly what is still missing, whatever order events arrived in.
 //!
-//! Rules of this first slice: calls are served first come, first served; among the ready agents
-//! who serve a call's queue, the one ready the longest gets it (ties: the smaller agent id); an
-//! agent with an action in flight is not given another; tenants never share agents.
+//! Rules of this slice:
+//! - emergency calls jump the queue (DOMAIN.md §3); otherwise first come, first served, and a call
+//!   that rang unanswered keeps its place;
+//! - among the ready agents who serve a call's queue, the one ready the longest gets it (ties: the
+//!   smaller agent id); a call transferred to one agent waits for that agent only;
+//! - an agent with an action in flight is not given another; tenants never share agents;
+//! - a reservation whose call went away (abandoned, answered elsewhere, back in the queue) is
+//!   released, and an agent whose call ended or was transferred away is freed.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -20,11 +25,24 @@ use super::agent::{Agent, AgentEvent, Presence};
 /// An agent or call of one tenant.
 pub type Key = (TenantId, Name);
 
+/// How urgent a waiting call is, as routing orders them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum CallPriority {
+    /// An ordinary call.
+    #[default]
+    Normal,
+    /// An emergency: before every normal call.
+    Emergency,
+}
+
 /// What the router knows about a call.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct CallEntry {
     queue_id: Name,
     arrival: u64,
+    priority: CallPriority,
+    /// The one agent the call waits for (a transfer to that agent).
+    target_agent_id: Option<Name>,
     status: CallStatus,
 }
 
@@ -79,6 +97,8 @@ pub enum ActionKind {
         call_id: Name,
         /// Its queue.
         queue_id: Name,
+        /// Whether the call waits for this agent by name.
+        directed: bool,
     },
     /// Release the agent's reservation: the call went away.
     Release {
@@ -113,17 +133,35 @@ impl Router {
         Self::default()
     }
 
-    /// A call entered a queue.
-    pub fn call_queued(&mut self, tenant: &TenantId, call_id: &Name, queue_id: &Name) {
+    /// A call entered a queue (first, or again after a transfer).
+    pub fn call_queued(
+        &mut self,
+        tenant: &TenantId,
+        call_id: &Name,
+        queue_id: &Name,
+        priority: CallPriority,
+        target_agent_id: Option<Name>,
+    ) {
         self.arrivals += 1;
         self.calls.insert(
             (tenant.clone(), call_id.clone()),
             CallEntry {
                 queue_id: queue_id.clone(),
                 arrival: self.arrivals,
+                priority,
+                target_agent_id,
                 status: CallStatus::Waiting,
             },
         );
+    }
+
+    /// A ringing call was not taken: it waits again, at its place.
+    pub fn call_returned(&mut self, tenant: &TenantId, call_id: &Name) {
+        if let Some(call) = self.calls.get_mut(&(tenant.clone(), call_id.clone()))
+            && call.status != CallStatus::Finished
+        {
+            call.status = CallStatus::Waiting;
+        }
     }
 
     /// An agent answered a call.
@@ -228,24 +266,24 @@ impl Router {
             };
             let kind = match &agent.presence {
                 Presence::Reserved { call_id, .. } => match call_status(call_id) {
-                    None | Some(CallStatus::Finished) => Some(ActionKind::Release {
-                        call_id: call_id.clone(),
-                    }),
+                    Some(CallStatus::Assigned(to)) if to == agent_id => None,
                     Some(CallStatus::Answered(by)) if by == agent_id => {
                         Some(ActionKind::StartCall {
                             call_id: call_id.clone(),
                         })
                     }
-                    Some(CallStatus::Answered(_)) => Some(ActionKind::Release {
+                    // Gone, back in the queue, or with someone else.
+                    _ => Some(ActionKind::Release {
                         call_id: call_id.clone(),
                     }),
-                    _ => None,
                 },
                 Presence::OnCall { call_id } => match call_status(call_id) {
-                    Some(CallStatus::Finished) => Some(ActionKind::EndCall {
+                    None => None,
+                    Some(CallStatus::Answered(by)) if by == agent_id => None,
+                    // Ended, or transferred away.
+                    Some(_) => Some(ActionKind::EndCall {
                         call_id: call_id.clone(),
                     }),
-                    _ => None,
                 },
                 _ => None,
             };
@@ -266,14 +304,18 @@ impl Router {
             .iter()
             .filter(|(_, call)| call.status == CallStatus::Waiting)
             .collect();
-        waiting.sort_by_key(|(_, call)| call.arrival);
+        waiting.sort_by_key(|(_, call)| (std::cmp::Reverse(call.priority), call.arrival));
         for ((tenant, call_id), call) in waiting {
+            let eligible = |agent_id: &Name, agent: &Agent| match &call.target_agent_id {
+                Some(target) => target == agent_id,
+                None => agent.serves(&call.queue_id),
+            };
             let longest_idle = self
                 .agents
                 .iter()
                 .filter(|((agent_tenant, agent_id), agent)| {
                     agent_tenant == tenant
-                        && agent.serves(&call.queue_id)
+                        && eligible(agent_id, agent)
                         && !taken.contains(&(tenant.clone(), agent_id.clone()))
                 })
                 .filter_map(|((_, agent_id), agent)| match agent.presence {
@@ -290,6 +332,7 @@ impl Router {
                     kind: ActionKind::Reserve {
                         call_id: call_id.clone(),
                         queue_id: call.queue_id.clone(),
+                        directed: call.target_agent_id.is_some(),
                     },
                 });
                 taken.insert(key);
@@ -333,6 +376,7 @@ mod tests {
             kind: ActionKind::Reserve {
                 call_id: name(call),
                 queue_id: name(queue),
+                directed: false,
             },
         }
     }
@@ -340,7 +384,9 @@ mod tests {
     /// Feeds back the event that an action produces, as the event log would.
     fn land(router: &mut Router, action: &Action) {
         let event = match &action.kind {
-            ActionKind::Reserve { call_id, queue_id } => AgentEvent::Reserved {
+            ActionKind::Reserve {
+                call_id, queue_id, ..
+            } => AgentEvent::Reserved {
                 call_id: call_id.clone(),
                 queue_id: queue_id.clone(),
                 at: at(100),
@@ -372,7 +418,13 @@ mod tests {
         ready_agent(&mut router, "demo", "agent-1", &["general"], 30);
         ready_agent(&mut router, "demo", "agent-2", &["general"], 10);
         ready_agent(&mut router, "demo", "agent-3", &["repairs"], 5);
-        router.call_queued(&name("demo"), &name("c1"), &name("general"));
+        router.call_queued(
+            &name("demo"),
+            &name("c1"),
+            &name("general"),
+            CallPriority::Normal,
+            None,
+        );
         assert_eq!(
             router.decide(),
             vec![reserve("demo", "agent-2", "c1", "general")]
@@ -382,8 +434,20 @@ mod tests {
     #[test]
     fn calls_are_served_first_come_first_served() {
         let mut router = Router::new();
-        router.call_queued(&name("demo"), &name("late-id-first"), &name("general"));
-        router.call_queued(&name("demo"), &name("a-second"), &name("general"));
+        router.call_queued(
+            &name("demo"),
+            &name("late-id-first"),
+            &name("general"),
+            CallPriority::Normal,
+            None,
+        );
+        router.call_queued(
+            &name("demo"),
+            &name("a-second"),
+            &name("general"),
+            CallPriority::Normal,
+            None,
+        );
         ready_agent(&mut router, "demo", "agent-1", &["general"], 1);
         assert_eq!(
             router.decide(),
@@ -395,8 +459,20 @@ mod tests {
     fn an_agent_with_an_action_in_flight_gets_nothing_else() {
         let mut router = Router::new();
         ready_agent(&mut router, "demo", "agent-1", &["general"], 1);
-        router.call_queued(&name("demo"), &name("c1"), &name("general"));
-        router.call_queued(&name("demo"), &name("c2"), &name("general"));
+        router.call_queued(
+            &name("demo"),
+            &name("c1"),
+            &name("general"),
+            CallPriority::Normal,
+            None,
+        );
+        router.call_queued(
+            &name("demo"),
+            &name("c2"),
+            &name("general"),
+            CallPriority::Normal,
+            None,
+        );
         let first = router.decide();
         assert_eq!(first.len(), 1, "one agent, one call at a time");
         router.mark_in_flight(&first[0]);
@@ -410,7 +486,13 @@ mod tests {
     fn a_reservation_whose_call_went_away_is_released() {
         let mut router = Router::new();
         ready_agent(&mut router, "demo", "agent-1", &["general"], 1);
-        router.call_queued(&name("demo"), &name("c1"), &name("general"));
+        router.call_queued(
+            &name("demo"),
+            &name("c1"),
+            &name("general"),
+            CallPriority::Normal,
+            None,
+        );
         let reserve = router.decide().remove(0);
         land(&mut router, &reserve);
         router.call_finished(&name("demo"), &name("c1"));
@@ -435,7 +517,13 @@ mod tests {
         let mut router = Router::new();
         let demo = name("demo");
         ready_agent(&mut router, "demo", "agent-1", &["general"], 1);
-        router.call_queued(&demo, &name("c1"), &name("general"));
+        router.call_queued(
+            &demo,
+            &name("c1"),
+            &name("general"),
+            CallPriority::Normal,
+            None,
+        );
         let reserve = router.decide().remove(0);
         land(&mut router, &reserve);
         router.call_answered(&demo, &name("c1"), &name("agent-1"));
@@ -447,7 +535,13 @@ mod tests {
             }
         );
         land(&mut router, &start);
-        router.call_queued(&demo, &name("c2"), &name("general"));
+        router.call_queued(
+            &demo,
+            &name("c2"),
+            &name("general"),
+            CallPriority::Normal,
+            None,
+        );
         assert!(router.decide().is_empty(), "the agent is on a call");
         router.call_finished(&demo, &name("c1"));
         let end = router.decide().remove(0);
@@ -470,7 +564,8 @@ mod tests {
                 "agent-1",
                 &ActionKind::Reserve {
                     call_id: name("c2"),
-                    queue_id: name("general")
+                    queue_id: name("general"),
+                    directed: false,
                 },
                 6
             ),
@@ -486,10 +581,142 @@ mod tests {
     }
 
     #[test]
+    fn emergency_calls_jump_the_queue() {
+        let mut router = Router::new();
+        let demo = name("demo");
+        router.call_queued(
+            &demo,
+            &name("first"),
+            &name("general"),
+            CallPriority::Normal,
+            None,
+        );
+        router.call_queued(
+            &demo,
+            &name("urgent"),
+            &name("general"),
+            CallPriority::Emergency,
+            None,
+        );
+        ready_agent(&mut router, "demo", "agent-1", &["general"], 1);
+        assert_eq!(
+            router.decide(),
+            vec![reserve("demo", "agent-1", "urgent", "general")]
+        );
+    }
+
+    #[test]
+    fn a_missed_call_is_released_from_its_agent_and_keeps_its_place() {
+        let mut router = Router::new();
+        let demo = name("demo");
+        ready_agent(&mut router, "demo", "agent-1", &["general"], 1);
+        router.call_queued(
+            &demo,
+            &name("c1"),
+            &name("general"),
+            CallPriority::Normal,
+            None,
+        );
+        let reserve_c1 = router.decide().remove(0);
+        land(&mut router, &reserve_c1);
+        router.call_queued(
+            &demo,
+            &name("c2"),
+            &name("general"),
+            CallPriority::Normal,
+            None,
+        );
+        router.call_returned(&demo, &name("c1"));
+        let release = router.decide();
+        assert_eq!(
+            release.len(),
+            1,
+            "the agent is busy releasing, nothing else"
+        );
+        assert_eq!(
+            release[0].kind,
+            ActionKind::Release {
+                call_id: name("c1")
+            }
+        );
+        land(&mut router, &release[0]);
+        let next = router.decide();
+        assert_eq!(
+            next[0].kind,
+            ActionKind::Reserve {
+                call_id: name("c1"),
+                queue_id: name("general"),
+                directed: false,
+            },
+            "c1 came before c2 and keeps its place"
+        );
+    }
+
+    #[test]
+    fn a_transferred_call_frees_its_agent_and_waits_for_its_target_only() {
+        let mut router = Router::new();
+        let demo = name("demo");
+        ready_agent(&mut router, "demo", "agent-1", &["general"], 1);
+        ready_agent(&mut router, "demo", "agent-2", &["repairs"], 2);
+        ready_agent(&mut router, "demo", "agent-3", &["general"], 3);
+        router.call_queued(
+            &demo,
+            &name("c1"),
+            &name("general"),
+            CallPriority::Normal,
+            None,
+        );
+        let reserve_c1 = router.decide().remove(0);
+        land(&mut router, &reserve_c1);
+        router.call_answered(&demo, &name("c1"), &name("agent-1"));
+        let start = router.decide().remove(0);
+        land(&mut router, &start);
+        // agent-1 hands the call to agent-2, who does not serve "general".
+        router.call_queued(
+            &demo,
+            &name("c1"),
+            &name("general"),
+            CallPriority::Normal,
+            Some(name("agent-2")),
+        );
+        let actions = router.decide();
+        let kinds: Vec<(&str, &ActionKind)> = actions
+            .iter()
+            .map(|action| (action.agent_id.as_str(), &action.kind))
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (
+                    "agent-1",
+                    &ActionKind::EndCall {
+                        call_id: name("c1")
+                    }
+                ),
+                (
+                    "agent-2",
+                    &ActionKind::Reserve {
+                        call_id: name("c1"),
+                        queue_id: name("general"),
+                        directed: true,
+                    }
+                ),
+            ],
+            "agent-3 serves the queue and is ready, but the call waits for agent-2"
+        );
+    }
+
+    #[test]
     fn tenants_never_share_agents() {
         let mut router = Router::new();
         ready_agent(&mut router, "acme", "agent-1", &["general"], 1);
-        router.call_queued(&name("globex"), &name("c1"), &name("general"));
+        router.call_queued(
+            &name("globex"),
+            &name("c1"),
+            &name("general"),
+            CallPriority::Normal,
+            None,
+        );
         assert!(router.decide().is_empty());
         ready_agent(&mut router, "globex", "agent-1", &["general"], 5);
         assert_eq!(
@@ -505,7 +732,13 @@ mod tests {
         let mut router = Router::new();
         ready_agent(&mut router, "demo", "agent-1", &["general"], 1);
         ready_agent(&mut router, "demo", "agent-2", &["general"], 2);
-        router.call_queued(&demo, &name("c1"), &name("general"));
+        router.call_queued(
+            &demo,
+            &name("c1"),
+            &name("general"),
+            CallPriority::Normal,
+            None,
+        );
         router.agent_event(
             &demo,
             &name("agent-1"),
@@ -516,7 +749,13 @@ mod tests {
                 at: at(3),
             },
         );
-        router.call_queued(&demo, &name("c2"), &name("general"));
+        router.call_queued(
+            &demo,
+            &name("c2"),
+            &name("general"),
+            CallPriority::Normal,
+            None,
+        );
         router.call_answered(&demo, &name("c1"), &name("agent-1"));
         let actions = router.decide();
         assert_eq!(

@@ -1,9 +1,14 @@
-//! The call aggregate: one call from the moment it reaches the platform until it ends or is
-//! abandoned. Transitions the state does not allow are refused, so a call cannot be answered twice,
-//! ended before it was answered, or revived after it finished.
+//! The call aggregate: one call from the moment it reaches the platform until the caller is gone
+//! and the agent has classified it. Every transition the state forbids is refused, so a call
+//! cannot be answered twice, ended before it was answered, left ringing at an agent after the
+//! caller hung up, or revived after it finished (DOMAIN.md §2).
 //!
-//! Lifecycle of this first slice: offered → queued → ringing (an agent is reserved) → answered →
-//! ended; abandoned from queued or ringing.
+//! ```text
+//! offered ─► in IVR ─► queued ─► ringing ─► answered ─► ended ─► (disposition set)
+//!              │         ▲  │       │  │       │ ▲ hold/resume, supervisor join/leave
+//!              │         │  │       │  └─missed┘ │ transfer to a queue or an agent ─► queued
+//!              └─────────┴──┴───────┴──► abandoned (caller left: IVR, queue or ringing)
+//! ```
 
 use callcenter_kit::{Aggregate, Name, Timestamp};
 
@@ -23,10 +28,42 @@ pub enum Party {
 /// Where a call was when the caller left.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CallPhase {
+    /// In the voice menu.
+    Ivr,
     /// Waiting in a queue.
     Queued,
     /// Ringing at an agent.
     Ringing,
+}
+
+/// How urgent a waiting call is; emergencies jump the queue (DOMAIN.md §3).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Priority {
+    /// An ordinary call.
+    #[default]
+    Normal,
+    /// Urgent rescue or urgent complaint: fastest response.
+    Emergency,
+}
+
+/// How a supervisor takes part in a call (DOMAIN.md §2: listen in, coach, three-party).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SupervisionMode {
+    /// Hears both sides; nobody hears the supervisor.
+    Listen,
+    /// Only the agent hears the supervisor.
+    Whisper,
+    /// Everyone hears everyone.
+    Barge,
+}
+
+/// A supervisor on a call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Supervision {
+    /// Who.
+    pub supervisor_id: Name,
+    /// How.
+    pub mode: SupervisionMode,
 }
 
 /// Where a call is in its lifecycle.
@@ -35,6 +72,8 @@ pub enum CallState {
     /// No call with this id yet.
     #[default]
     Unknown,
+    /// In the voice menu.
+    InIvr,
     /// Waiting for an agent.
     Queued,
     /// Offered to a reserved agent.
@@ -46,23 +85,32 @@ pub enum CallState {
     Answered {
         /// The agent on the call.
         agent_id: Name,
+        /// Whether the caller is on hold.
+        held: bool,
     },
-    /// Hung up after it was answered.
+    /// Hung up after it was answered; the agent's disposition may follow.
     Ended,
     /// The caller left before an agent answered.
     Abandoned,
 }
 
 impl CallState {
-    fn name(&self) -> &'static str {
+    /// A short name for errors and logs.
+    pub fn name(&self) -> &'static str {
         match self {
             CallState::Unknown => "unknown",
+            CallState::InIvr => "in IVR",
             CallState::Queued => "queued",
             CallState::Ringing { .. } => "ringing",
             CallState::Answered { .. } => "answered",
             CallState::Ended => "ended",
             CallState::Abandoned => "abandoned",
         }
+    }
+
+    /// Whether the caller is gone: the call ended or was abandoned.
+    pub fn is_finished(&self) -> bool {
+        matches!(self, CallState::Ended | CallState::Abandoned)
     }
 }
 
@@ -75,31 +123,75 @@ pub struct Call {
     pub caller_number: Option<PhoneNumber>,
     /// What they dialled.
     pub dialled_number: Option<PhoneNumber>,
-    /// The queue it waits or waited in.
+    /// The queue it waits or waited in last.
     pub queue_id: Option<Name>,
-    /// The agent it rang at or was answered by.
+    /// How urgent it is.
+    pub priority: Priority,
+    /// The one agent it waits for, after a transfer to that agent.
+    pub target_agent_id: Option<Name>,
+    /// The agent it rang at or was answered by last.
     pub agent_id: Option<Name>,
+    /// The supervisor on the call, if any.
+    pub supervision: Option<Supervision>,
+    /// The last IVR node the caller went through.
+    pub last_ivr_node: Option<String>,
+    /// How often the call was transferred.
+    pub transfers: u32,
+    /// The agent's classification after the call.
+    pub disposition: Option<Name>,
     /// When it reached the platform.
     pub offered_at: Option<Timestamp>,
-    /// When it entered its queue.
+    /// When it entered its current queue (kept when it returns to the queue after a miss).
     pub queued_at: Option<Timestamp>,
-    /// When an agent answered.
+    /// When an agent first answered.
     pub answered_at: Option<Timestamp>,
     /// When it ended or was abandoned.
     pub ended_at: Option<Timestamp>,
 }
 
-/// What can be asked of a call.
+/// Where a new call goes first.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Entry {
+    /// Into the voice menu.
+    Ivr,
+    /// Straight into a queue (elderly callers go straight to a person, DOMAIN.md §2).
+    Queue {
+        /// The queue.
+        queue_id: Name,
+        /// How urgent.
+        priority: Priority,
+    },
+}
+
+/// What can be asked of a call. Every command carries the time it happened.
 #[derive(Clone, Debug, PartialEq)]
 pub enum CallCommand {
-    /// A new inbound call, queued at once.
+    /// A new inbound call.
     Offer {
         /// Who calls.
         caller_number: PhoneNumber,
         /// What they dialled.
         dialled_number: PhoneNumber,
-        /// The queue chosen for it.
+        /// Where it goes first.
+        entry: Entry,
+        /// When.
+        at: Timestamp,
+    },
+    /// The caller went through an IVR node.
+    TakeIvrStep {
+        /// The node.
+        node_id: String,
+        /// The digits or choice that left it.
+        input: String,
+        /// When.
+        at: Timestamp,
+    },
+    /// The IVR hands the call to a queue.
+    Enqueue {
+        /// The queue.
         queue_id: Name,
+        /// How urgent.
+        priority: Priority,
         /// When.
         at: Timestamp,
     },
@@ -110,10 +202,52 @@ pub enum CallCommand {
         /// When.
         at: Timestamp,
     },
+    /// The ringing agent did not take the call: it waits again at its place.
+    ReturnToQueue {
+        /// The agent it rang at.
+        agent_id: Name,
+        /// When.
+        at: Timestamp,
+    },
     /// The ringing agent took the call.
     Answer {
         /// The agent answering.
         agent_id: Name,
+        /// When.
+        at: Timestamp,
+    },
+    /// The agent puts the caller on hold.
+    Hold {
+        /// When.
+        at: Timestamp,
+    },
+    /// The agent takes the caller off hold.
+    Resume {
+        /// When.
+        at: Timestamp,
+    },
+    /// The agent hands the call to a queue, or to one agent through the call's queue.
+    Transfer {
+        /// The queue the call waits in next.
+        to_queue_id: Name,
+        /// The one agent it waits for, if any.
+        to_agent_id: Option<Name>,
+        /// When.
+        at: Timestamp,
+    },
+    /// A supervisor joins the call (or changes how they take part).
+    JoinSupervisor {
+        /// Who.
+        supervisor_id: Name,
+        /// How.
+        mode: SupervisionMode,
+        /// When.
+        at: Timestamp,
+    },
+    /// The supervisor leaves the call.
+    LeaveSupervisor {
+        /// Who.
+        supervisor_id: Name,
         /// When.
         at: Timestamp,
     },
@@ -126,6 +260,17 @@ pub enum CallCommand {
     },
     /// The caller hung up before an agent answered.
     Abandon {
+        /// The call's position in its queue, when known (1 = next).
+        position: Option<u32>,
+        /// When.
+        at: Timestamp,
+    },
+    /// The agent classifies the ended call.
+    SetDisposition {
+        /// The agent who took the call.
+        agent_id: Name,
+        /// The disposition code, such as `resolved` or `complaint`.
+        code: Name,
         /// When.
         at: Timestamp,
     },
@@ -143,16 +288,41 @@ pub enum CallEvent {
         /// When.
         at: Timestamp,
     },
+    /// The call entered the voice menu.
+    EnteredIvr {
+        /// When.
+        at: Timestamp,
+    },
+    /// The caller went through an IVR node.
+    IvrStepTaken {
+        /// The node.
+        node_id: String,
+        /// The digits or choice that left it.
+        input: String,
+        /// When.
+        at: Timestamp,
+    },
     /// The call waits in a queue.
     Queued {
         /// The queue.
         queue_id: Name,
+        /// How urgent.
+        priority: Priority,
+        /// The one agent it waits for, after a transfer to that agent.
+        target_agent_id: Option<Name>,
         /// When.
         at: Timestamp,
     },
     /// The call rings at a reserved agent.
     Ringing {
         /// The agent.
+        agent_id: Name,
+        /// When.
+        at: Timestamp,
+    },
+    /// The ringing agent did not take the call; it waits again at its place.
+    ReturnedToQueue {
+        /// The agent it rang at.
         agent_id: Name,
         /// When.
         at: Timestamp,
@@ -166,6 +336,43 @@ pub enum CallEvent {
         /// When.
         at: Timestamp,
     },
+    /// The caller is on hold.
+    Held {
+        /// When.
+        at: Timestamp,
+    },
+    /// The caller is off hold.
+    Resumed {
+        /// When.
+        at: Timestamp,
+    },
+    /// The agent handed the call on (a `Queued` follows).
+    Transferred {
+        /// The agent who handed it on.
+        from_agent_id: Name,
+        /// The queue it waits in next.
+        to_queue_id: Name,
+        /// The one agent it waits for, if any.
+        to_agent_id: Option<Name>,
+        /// When.
+        at: Timestamp,
+    },
+    /// A supervisor joined (or changed mode).
+    SupervisorJoined {
+        /// Who.
+        supervisor_id: Name,
+        /// How.
+        mode: SupervisionMode,
+        /// When.
+        at: Timestamp,
+    },
+    /// The supervisor left.
+    SupervisorLeft {
+        /// Who.
+        supervisor_id: Name,
+        /// When.
+        at: Timestamp,
+    },
     /// The answered call was hung up.
     Ended {
         /// Who hung up.
@@ -175,12 +382,23 @@ pub enum CallEvent {
     },
     /// The caller left before an agent answered.
     Abandoned {
-        /// The queue it waited in.
-        queue_id: Name,
+        /// The queue it waited in (none when it left in the IVR).
+        queue_id: Option<Name>,
         /// Where it was.
         phase: CallPhase,
         /// How long it waited, in milliseconds.
         waited_ms: i64,
+        /// Its position in the queue, when known.
+        position: Option<u32>,
+        /// When.
+        at: Timestamp,
+    },
+    /// The agent classified the ended call.
+    DispositionSet {
+        /// The agent.
+        agent_id: Name,
+        /// The code.
+        code: Name,
         /// When.
         at: Timestamp,
     },
@@ -203,13 +421,28 @@ pub enum CallError {
         /// What was asked.
         action: &'static str,
     },
-    /// The call rings at (or was answered by) another agent.
+    /// The call rings at, waits for, or was answered by another agent.
     #[error("call is with agent {expected}, not {actual}")]
     WrongAgent {
         /// The agent the call is with.
         expected: Name,
         /// The agent that asked.
         actual: Name,
+    },
+    /// Another supervisor is already on the call.
+    #[error("supervisor {present} is already on the call")]
+    SupervisorPresent {
+        /// The supervisor on the call.
+        present: Name,
+    },
+    /// A transfer to the queue and agent the call is already with.
+    #[error("the call is already with that agent")]
+    TransferToSelf,
+    /// The disposition was already set to another code.
+    #[error("disposition already set to {code}")]
+    DispositionAlreadySet {
+        /// The code set before.
+        code: Name,
     },
 }
 
@@ -224,13 +457,30 @@ impl Call {
         }
     }
 
-    fn waited_ms(&self, at: Timestamp) -> i64 {
-        self.queued_at.map_or(0, |queued| at.millis_since(queued))
+    /// The agent of an answered call, or the refusal for `action`.
+    fn answered_agent(&self, action: &'static str) -> Result<(&Name, bool), CallError> {
+        match &self.state {
+            CallState::Answered { agent_id, held } => Ok((agent_id, *held)),
+            _ => Err(self.refuse(action)),
+        }
     }
 
-    /// Whether the call is over (ended or abandoned).
-    pub fn is_finished(&self) -> bool {
-        matches!(self.state, CallState::Ended | CallState::Abandoned)
+    /// The command for "the caller hung up", whatever the call's state: an answered call ends,
+    /// a call still waiting (IVR, queue, ringing) is abandoned.
+    pub fn caller_left(&self, position: Option<u32>, at: Timestamp) -> CallCommand {
+        match self.state {
+            CallState::Answered { .. } | CallState::Ended => CallCommand::End {
+                ended_by: Party::Caller,
+                at,
+            },
+            _ => CallCommand::Abandon { position, at },
+        }
+    }
+
+    fn queue(&self) -> Name {
+        self.queue_id
+            .clone()
+            .expect("a call past the IVR has a queue")
     }
 }
 
@@ -242,33 +492,71 @@ impl Aggregate for Call {
     type Error = CallError;
 
     fn decide(&self, command: &CallCommand) -> Result<Vec<CallEvent>, CallError> {
+        use CallCommand as C;
+        use CallEvent as E;
         match command {
-            CallCommand::Offer {
+            C::Offer {
                 caller_number,
                 dialled_number,
-                queue_id,
+                entry,
                 at,
             } => {
                 if self.state != CallState::Unknown {
                     return Err(CallError::AlreadyExists);
                 }
-                Ok(vec![
-                    CallEvent::Offered {
-                        caller_number: caller_number.clone(),
-                        dialled_number: dialled_number.clone(),
-                        at: *at,
-                    },
-                    CallEvent::Queued {
+                let offered = E::Offered {
+                    caller_number: caller_number.clone(),
+                    dialled_number: dialled_number.clone(),
+                    at: *at,
+                };
+                let entered = match entry {
+                    Entry::Ivr => E::EnteredIvr { at: *at },
+                    Entry::Queue { queue_id, priority } => E::Queued {
                         queue_id: queue_id.clone(),
+                        priority: *priority,
+                        target_agent_id: None,
                         at: *at,
                     },
-                ])
+                };
+                Ok(vec![offered, entered])
             }
-            CallCommand::Ring { agent_id, at } => match &self.state {
-                CallState::Queued => Ok(vec![CallEvent::Ringing {
-                    agent_id: agent_id.clone(),
+            C::TakeIvrStep { node_id, input, at } => match self.state {
+                CallState::InIvr => Ok(vec![E::IvrStepTaken {
+                    node_id: node_id.clone(),
+                    input: input.clone(),
                     at: *at,
                 }]),
+                _ => Err(self.refuse("take an IVR step")),
+            },
+            C::Enqueue {
+                queue_id,
+                priority,
+                at,
+            } => match self.state {
+                CallState::InIvr => Ok(vec![E::Queued {
+                    queue_id: queue_id.clone(),
+                    priority: *priority,
+                    target_agent_id: None,
+                    at: *at,
+                }]),
+                CallState::Queued if self.queue_id.as_ref() == Some(queue_id) => Ok(vec![]),
+                _ => Err(self.refuse("enqueue")),
+            },
+            C::Ring { agent_id, at } => match &self.state {
+                CallState::Queued => {
+                    if let Some(target) = &self.target_agent_id
+                        && target != agent_id
+                    {
+                        return Err(CallError::WrongAgent {
+                            expected: target.clone(),
+                            actual: agent_id.clone(),
+                        });
+                    }
+                    Ok(vec![E::Ringing {
+                        agent_id: agent_id.clone(),
+                        at: *at,
+                    }])
+                }
                 CallState::Ringing { agent_id: ringing } if ringing == agent_id => Ok(vec![]),
                 CallState::Ringing { agent_id: ringing } => Err(CallError::WrongAgent {
                     expected: ringing.clone(),
@@ -276,43 +564,153 @@ impl Aggregate for Call {
                 }),
                 _ => Err(self.refuse("ring")),
             },
-            CallCommand::Answer { agent_id, at } => match &self.state {
+            C::ReturnToQueue { agent_id, at } => match &self.state {
                 CallState::Ringing { agent_id: ringing } if ringing == agent_id => {
-                    Ok(vec![CallEvent::Answered {
+                    Ok(vec![E::ReturnedToQueue {
                         agent_id: agent_id.clone(),
-                        queue_id: self.queue_id.clone().expect("a ringing call has a queue"),
                         at: *at,
                     }])
                 }
-                CallState::Answered { agent_id: answered } if answered == agent_id => Ok(vec![]),
+                CallState::Ringing { agent_id: ringing } => Err(CallError::WrongAgent {
+                    expected: ringing.clone(),
+                    actual: agent_id.clone(),
+                }),
+                _ => Err(self.refuse("return to the queue")),
+            },
+            C::Answer { agent_id, at } => match &self.state {
+                CallState::Ringing { agent_id: ringing } if ringing == agent_id => {
+                    Ok(vec![E::Answered {
+                        agent_id: agent_id.clone(),
+                        queue_id: self.queue(),
+                        at: *at,
+                    }])
+                }
+                CallState::Answered {
+                    agent_id: answered, ..
+                } if answered == agent_id => Ok(vec![]),
                 CallState::Ringing { agent_id: other }
-                | CallState::Answered { agent_id: other } => Err(CallError::WrongAgent {
+                | CallState::Answered {
+                    agent_id: other, ..
+                } => Err(CallError::WrongAgent {
                     expected: other.clone(),
                     actual: agent_id.clone(),
                 }),
                 _ => Err(self.refuse("answer")),
             },
-            CallCommand::End { ended_by, at } => match &self.state {
-                CallState::Answered { .. } => Ok(vec![CallEvent::Ended {
+            C::Hold { at } => {
+                let (_, held) = self.answered_agent("hold")?;
+                Ok(if held {
+                    vec![]
+                } else {
+                    vec![E::Held { at: *at }]
+                })
+            }
+            C::Resume { at } => {
+                let (_, held) = self.answered_agent("resume")?;
+                Ok(if held {
+                    vec![E::Resumed { at: *at }]
+                } else {
+                    vec![]
+                })
+            }
+            C::Transfer {
+                to_queue_id,
+                to_agent_id,
+                at,
+            } => {
+                let (agent_id, _) = self.answered_agent("transfer")?;
+                if to_agent_id.as_ref() == Some(agent_id) {
+                    return Err(CallError::TransferToSelf);
+                }
+                Ok(vec![
+                    E::Transferred {
+                        from_agent_id: agent_id.clone(),
+                        to_queue_id: to_queue_id.clone(),
+                        to_agent_id: to_agent_id.clone(),
+                        at: *at,
+                    },
+                    E::Queued {
+                        queue_id: to_queue_id.clone(),
+                        priority: self.priority,
+                        target_agent_id: to_agent_id.clone(),
+                        at: *at,
+                    },
+                ])
+            }
+            C::JoinSupervisor {
+                supervisor_id,
+                mode,
+                at,
+            } => {
+                self.answered_agent("be supervised")?;
+                match &self.supervision {
+                    Some(present) if present.supervisor_id != *supervisor_id => {
+                        Err(CallError::SupervisorPresent {
+                            present: present.supervisor_id.clone(),
+                        })
+                    }
+                    Some(present) if present.mode == *mode => Ok(vec![]),
+                    _ => Ok(vec![E::SupervisorJoined {
+                        supervisor_id: supervisor_id.clone(),
+                        mode: *mode,
+                        at: *at,
+                    }]),
+                }
+            }
+            C::LeaveSupervisor { supervisor_id, at } => match &self.supervision {
+                Some(present) if present.supervisor_id == *supervisor_id => {
+                    Ok(vec![E::SupervisorLeft {
+                        supervisor_id: supervisor_id.clone(),
+                        at: *at,
+                    }])
+                }
+                _ => Ok(vec![]),
+            },
+            C::End { ended_by, at } => match self.state {
+                CallState::Answered { .. } => Ok(vec![E::Ended {
                     ended_by: *ended_by,
                     at: *at,
                 }]),
                 CallState::Ended => Ok(vec![]),
                 _ => Err(self.refuse("end")),
             },
-            CallCommand::Abandon { at } => {
-                let phase = match &self.state {
-                    CallState::Queued => CallPhase::Queued,
-                    CallState::Ringing { .. } => CallPhase::Ringing,
+            C::Abandon { position, at } => {
+                let (phase, since) = match &self.state {
+                    CallState::InIvr => (CallPhase::Ivr, self.offered_at),
+                    CallState::Queued => (CallPhase::Queued, self.queued_at),
+                    CallState::Ringing { .. } => (CallPhase::Ringing, self.queued_at),
                     CallState::Abandoned => return Ok(vec![]),
                     _ => return Err(self.refuse("abandon")),
                 };
-                Ok(vec![CallEvent::Abandoned {
-                    queue_id: self.queue_id.clone().expect("a waiting call has a queue"),
+                Ok(vec![E::Abandoned {
+                    queue_id: self.queue_id.clone(),
                     phase,
-                    waited_ms: self.waited_ms(*at),
+                    waited_ms: since.map_or(0, |since| at.millis_since(since)),
+                    position: *position,
                     at: *at,
                 }])
+            }
+            C::SetDisposition { agent_id, code, at } => {
+                if self.state != CallState::Ended {
+                    return Err(self.refuse("take a disposition"));
+                }
+                if let Some(answered_by) = &self.agent_id
+                    && answered_by != agent_id
+                {
+                    return Err(CallError::WrongAgent {
+                        expected: answered_by.clone(),
+                        actual: agent_id.clone(),
+                    });
+                }
+                match &self.disposition {
+                    Some(set) if set == code => Ok(vec![]),
+                    Some(set) => Err(CallError::DispositionAlreadySet { code: set.clone() }),
+                    None => Ok(vec![E::DispositionSet {
+                        agent_id: agent_id.clone(),
+                        code: code.clone(),
+                        at: *at,
+                    }]),
+                }
             }
         }
     }
@@ -328,9 +726,20 @@ impl Aggregate for Call {
                 self.dialled_number = Some(dialled_number.clone());
                 self.offered_at = Some(*at);
             }
-            CallEvent::Queued { queue_id, at } => {
+            CallEvent::EnteredIvr { .. } => self.state = CallState::InIvr,
+            CallEvent::IvrStepTaken { node_id, .. } => {
+                self.last_ivr_node = Some(node_id.clone());
+            }
+            CallEvent::Queued {
+                queue_id,
+                priority,
+                target_agent_id,
+                at,
+            } => {
                 self.state = CallState::Queued;
                 self.queue_id = Some(queue_id.clone());
+                self.priority = *priority;
+                self.target_agent_id = target_agent_id.clone();
                 self.queued_at = Some(*at);
             }
             CallEvent::Ringing { agent_id, .. } => {
@@ -339,21 +748,46 @@ impl Aggregate for Call {
                 };
                 self.agent_id = Some(agent_id.clone());
             }
+            CallEvent::ReturnedToQueue { .. } => self.state = CallState::Queued,
             CallEvent::Answered { agent_id, at, .. } => {
                 self.state = CallState::Answered {
                     agent_id: agent_id.clone(),
+                    held: false,
                 };
                 self.agent_id = Some(agent_id.clone());
-                self.answered_at = Some(*at);
+                self.target_agent_id = None;
+                self.answered_at.get_or_insert(*at);
             }
+            CallEvent::Held { .. } | CallEvent::Resumed { .. } => {
+                if let CallState::Answered { held, .. } = &mut self.state {
+                    *held = matches!(event, CallEvent::Held { .. });
+                }
+            }
+            CallEvent::Transferred { .. } => {
+                self.transfers += 1;
+                self.supervision = None;
+            }
+            CallEvent::SupervisorJoined {
+                supervisor_id,
+                mode,
+                ..
+            } => {
+                self.supervision = Some(Supervision {
+                    supervisor_id: supervisor_id.clone(),
+                    mode: *mode,
+                });
+            }
+            CallEvent::SupervisorLeft { .. } => self.supervision = None,
             CallEvent::Ended { at, .. } => {
                 self.state = CallState::Ended;
+                self.supervision = None;
                 self.ended_at = Some(*at);
             }
             CallEvent::Abandoned { at, .. } => {
                 self.state = CallState::Abandoned;
                 self.ended_at = Some(*at);
             }
+            CallEvent::DispositionSet { code, .. } => self.disposition = Some(code.clone()),
         }
     }
 }
@@ -364,22 +798,28 @@ mod tests {
 
     use super::*;
 
-    fn offered() -> Vec<CallEvent> {
+    fn number(value: &str) -> PhoneNumber {
+        PhoneNumber::parse(value).unwrap()
+    }
+
+    fn offered_into_queue() -> Vec<CallEvent> {
         vec![
             CallEvent::Offered {
-                caller_number: PhoneNumber::parse("13800138000").unwrap(),
-                dialled_number: PhoneNumber::parse("4000").unwrap(),
+                caller_number: number("13800138000"),
+                dialled_number: number("4000"),
                 at: at(0),
             },
             CallEvent::Queued {
                 queue_id: name("general"),
+                priority: Priority::Normal,
+                target_agent_id: None,
                 at: at(0),
             },
         ]
     }
 
     fn ringing(agent: &str) -> Vec<CallEvent> {
-        let mut events = offered();
+        let mut events = offered_into_queue();
         events.push(CallEvent::Ringing {
             agent_id: name(agent),
             at: at(5),
@@ -397,30 +837,105 @@ mod tests {
         events
     }
 
+    fn ended(agent: &str) -> Vec<CallEvent> {
+        let mut events = answered(agent);
+        events.push(CallEvent::Ended {
+            ended_by: Party::Caller,
+            at: at(60),
+        });
+        events
+    }
+
     #[test]
-    fn an_offered_call_is_queued_at_once() {
+    fn an_offered_call_enters_the_ivr_or_its_queue_at_once() {
         let state = given::<Call>([])
             .when(CallCommand::Offer {
-                caller_number: PhoneNumber::parse("13800138000").unwrap(),
-                dialled_number: PhoneNumber::parse("4000").unwrap(),
-                queue_id: name("general"),
+                caller_number: number("13800138000"),
+                dialled_number: number("4000"),
+                entry: Entry::Queue {
+                    queue_id: name("general"),
+                    priority: Priority::Normal,
+                },
                 at: at(0),
             })
-            .then(offered());
+            .then(offered_into_queue());
         assert_eq!(state.state, CallState::Queued);
-        given::<Call>(offered())
+        let in_ivr = given::<Call>([])
             .when(CallCommand::Offer {
-                caller_number: PhoneNumber::parse("1").unwrap(),
-                dialled_number: PhoneNumber::parse("4000").unwrap(),
-                queue_id: name("general"),
+                caller_number: number("1"),
+                dialled_number: number("4000"),
+                entry: Entry::Ivr,
+                at: at(0),
+            })
+            .then([
+                CallEvent::Offered {
+                    caller_number: number("1"),
+                    dialled_number: number("4000"),
+                    at: at(0),
+                },
+                CallEvent::EnteredIvr { at: at(0) },
+            ]);
+        assert_eq!(in_ivr.state, CallState::InIvr);
+        given::<Call>(offered_into_queue())
+            .when(CallCommand::Offer {
+                caller_number: number("1"),
+                dialled_number: number("4000"),
+                entry: Entry::Ivr,
                 at: at(1),
             })
             .then_error(CallError::AlreadyExists);
     }
 
     #[test]
+    fn the_ivr_takes_steps_then_hands_the_call_to_a_queue() {
+        let in_ivr = vec![
+            CallEvent::Offered {
+                caller_number: number("1"),
+                dialled_number: number("4000"),
+                at: at(0),
+            },
+            CallEvent::EnteredIvr { at: at(0) },
+        ];
+        let stepped = given::<Call>(in_ivr.clone())
+            .when(CallCommand::TakeIvrStep {
+                node_id: "main".into(),
+                input: "2".into(),
+                at: at(3),
+            })
+            .then([CallEvent::IvrStepTaken {
+                node_id: "main".into(),
+                input: "2".into(),
+                at: at(3),
+            }]);
+        assert_eq!(stepped.last_ivr_node.as_deref(), Some("main"));
+        let queued = given::<Call>(in_ivr)
+            .when(CallCommand::Enqueue {
+                queue_id: name("repairs"),
+                priority: Priority::Emergency,
+                at: at(9),
+            })
+            .then([CallEvent::Queued {
+                queue_id: name("repairs"),
+                priority: Priority::Emergency,
+                target_agent_id: None,
+                at: at(9),
+            }]);
+        assert_eq!(queued.priority, Priority::Emergency);
+        given::<Call>(offered_into_queue())
+            .when(CallCommand::TakeIvrStep {
+                node_id: "main".into(),
+                input: "1".into(),
+                at: at(3),
+            })
+            .then_error(CallError::InvalidTransition {
+                state: "queued",
+                action: "take an IVR step",
+            });
+    }
+
+    #[test]
     fn a_call_rings_only_while_queued_and_at_one_agent() {
-        given::<Call>(offered())
+        given::<Call>(offered_into_queue())
             .when(CallCommand::Ring {
                 agent_id: name("agent-1"),
                 at: at(5),
@@ -453,6 +968,30 @@ mod tests {
     }
 
     #[test]
+    fn a_missed_call_returns_to_its_queue_at_its_place() {
+        let returned = given::<Call>(ringing("agent-1"))
+            .when(CallCommand::ReturnToQueue {
+                agent_id: name("agent-1"),
+                at: at(20),
+            })
+            .then([CallEvent::ReturnedToQueue {
+                agent_id: name("agent-1"),
+                at: at(20),
+            }]);
+        assert_eq!(returned.state, CallState::Queued);
+        assert_eq!(returned.queued_at, Some(at(0)), "its place is kept");
+        given::<Call>(offered_into_queue())
+            .when(CallCommand::ReturnToQueue {
+                agent_id: name("agent-1"),
+                at: at(20),
+            })
+            .then_error(CallError::InvalidTransition {
+                state: "queued",
+                action: "return to the queue",
+            });
+    }
+
+    #[test]
     fn only_the_ringing_agent_answers_and_only_once() {
         let state = given::<Call>(ringing("agent-1"))
             .when(CallCommand::Answer {
@@ -474,7 +1013,7 @@ mod tests {
                 expected: name("agent-1"),
                 actual: name("agent-2"),
             });
-        given::<Call>(offered())
+        given::<Call>(offered_into_queue())
             .when(CallCommand::Answer {
                 agent_id: name("agent-1"),
                 at: at(8),
@@ -483,12 +1022,189 @@ mod tests {
                 state: "queued",
                 action: "answer",
             });
+        given::<Call>(answered("agent-1"))
+            .when(CallCommand::Answer {
+                agent_id: name("agent-1"),
+                at: at(9),
+            })
+            .then([]);
+    }
+
+    #[test]
+    fn hold_and_resume_toggle_only_on_an_answered_call() {
+        let held = given::<Call>(answered("agent-1"))
+            .when(CallCommand::Hold { at: at(20) })
+            .then([CallEvent::Held { at: at(20) }]);
+        assert!(matches!(held.state, CallState::Answered { held: true, .. }));
+        let mut on_hold = answered("agent-1");
+        on_hold.push(CallEvent::Held { at: at(20) });
+        given::<Call>(on_hold.clone())
+            .when(CallCommand::Hold { at: at(21) })
+            .then([]);
+        let resumed = given::<Call>(on_hold)
+            .when(CallCommand::Resume { at: at(30) })
+            .then([CallEvent::Resumed { at: at(30) }]);
+        assert!(matches!(
+            resumed.state,
+            CallState::Answered { held: false, .. }
+        ));
+        given::<Call>(ringing("agent-1"))
+            .when(CallCommand::Hold { at: at(6) })
+            .then_error(CallError::InvalidTransition {
+                state: "ringing",
+                action: "hold",
+            });
+    }
+
+    #[test]
+    fn a_transfer_queues_the_call_again_for_a_queue_or_one_agent() {
+        let to_queue = given::<Call>(answered("agent-1"))
+            .when(CallCommand::Transfer {
+                to_queue_id: name("repairs"),
+                to_agent_id: None,
+                at: at(30),
+            })
+            .then([
+                CallEvent::Transferred {
+                    from_agent_id: name("agent-1"),
+                    to_queue_id: name("repairs"),
+                    to_agent_id: None,
+                    at: at(30),
+                },
+                CallEvent::Queued {
+                    queue_id: name("repairs"),
+                    priority: Priority::Normal,
+                    target_agent_id: None,
+                    at: at(30),
+                },
+            ]);
+        assert_eq!(
+            (to_queue.state.clone(), to_queue.transfers),
+            (CallState::Queued, 1)
+        );
+        let mut to_agent = answered("agent-1");
+        to_agent.extend([
+            CallEvent::Transferred {
+                from_agent_id: name("agent-1"),
+                to_queue_id: name("general"),
+                to_agent_id: Some(name("agent-2")),
+                at: at(30),
+            },
+            CallEvent::Queued {
+                queue_id: name("general"),
+                priority: Priority::Normal,
+                target_agent_id: Some(name("agent-2")),
+                at: at(30),
+            },
+        ]);
+        given::<Call>(to_agent.clone())
+            .when(CallCommand::Ring {
+                agent_id: name("agent-3"),
+                at: at(31),
+            })
+            .then_error(CallError::WrongAgent {
+                expected: name("agent-2"),
+                actual: name("agent-3"),
+            });
+        given::<Call>(to_agent)
+            .when(CallCommand::Ring {
+                agent_id: name("agent-2"),
+                at: at(31),
+            })
+            .then([CallEvent::Ringing {
+                agent_id: name("agent-2"),
+                at: at(31),
+            }]);
+        given::<Call>(answered("agent-1"))
+            .when(CallCommand::Transfer {
+                to_queue_id: name("general"),
+                to_agent_id: Some(name("agent-1")),
+                at: at(30),
+            })
+            .then_error(CallError::TransferToSelf);
+        given::<Call>(ringing("agent-1"))
+            .when(CallCommand::Transfer {
+                to_queue_id: name("repairs"),
+                to_agent_id: None,
+                at: at(30),
+            })
+            .then_error(CallError::InvalidTransition {
+                state: "ringing",
+                action: "transfer",
+            });
+    }
+
+    #[test]
+    fn one_supervisor_listens_whispers_or_barges_on_an_answered_call() {
+        let listening = given::<Call>(answered("agent-1"))
+            .when(CallCommand::JoinSupervisor {
+                supervisor_id: name("lead-1"),
+                mode: SupervisionMode::Listen,
+                at: at(20),
+            })
+            .then([CallEvent::SupervisorJoined {
+                supervisor_id: name("lead-1"),
+                mode: SupervisionMode::Listen,
+                at: at(20),
+            }]);
+        assert_eq!(
+            listening.supervision.as_ref().map(|s| s.mode),
+            Some(SupervisionMode::Listen)
+        );
+        let mut supervised = answered("agent-1");
+        supervised.push(CallEvent::SupervisorJoined {
+            supervisor_id: name("lead-1"),
+            mode: SupervisionMode::Listen,
+            at: at(20),
+        });
+        given::<Call>(supervised.clone())
+            .when(CallCommand::JoinSupervisor {
+                supervisor_id: name("lead-1"),
+                mode: SupervisionMode::Barge,
+                at: at(25),
+            })
+            .then([CallEvent::SupervisorJoined {
+                supervisor_id: name("lead-1"),
+                mode: SupervisionMode::Barge,
+                at: at(25),
+            }]);
+        given::<Call>(supervised.clone())
+            .when(CallCommand::JoinSupervisor {
+                supervisor_id: name("lead-2"),
+                mode: SupervisionMode::Whisper,
+                at: at(25),
+            })
+            .then_error(CallError::SupervisorPresent {
+                present: name("lead-1"),
+            });
+        let ended = given::<Call>(supervised)
+            .when(CallCommand::End {
+                ended_by: Party::Agent,
+                at: at(60),
+            })
+            .then([CallEvent::Ended {
+                ended_by: Party::Agent,
+                at: at(60),
+            }]);
+        assert!(
+            ended.supervision.is_none(),
+            "the supervisor leaves with the call"
+        );
+        given::<Call>(ringing("agent-1"))
+            .when(CallCommand::JoinSupervisor {
+                supervisor_id: name("lead-1"),
+                mode: SupervisionMode::Listen,
+                at: at(6),
+            })
+            .then_error(CallError::InvalidTransition {
+                state: "ringing",
+                action: "be supervised",
+            });
     }
 
     #[test]
     fn only_an_answered_call_ends_and_a_finished_call_stays_finished() {
-        let mut history = answered("agent-1");
-        given::<Call>(history.clone())
+        given::<Call>(answered("agent-1"))
             .when(CallCommand::End {
                 ended_by: Party::Caller,
                 at: at(60),
@@ -506,18 +1222,17 @@ mod tests {
                 state: "ringing",
                 action: "end",
             });
-        history.push(CallEvent::Ended {
-            ended_by: Party::Caller,
-            at: at(60),
-        });
-        given::<Call>(history.clone())
+        given::<Call>(ended("agent-1"))
             .when(CallCommand::End {
                 ended_by: Party::Agent,
                 at: at(61),
             })
             .then([]);
-        let refused = given::<Call>(history)
-            .when(CallCommand::Abandon { at: at(61) })
+        let refused = given::<Call>(ended("agent-1"))
+            .when(CallCommand::Abandon {
+                position: None,
+                at: at(61),
+            })
             .then_refused();
         assert!(matches!(
             refused,
@@ -526,32 +1241,64 @@ mod tests {
     }
 
     #[test]
-    fn an_abandoned_call_records_its_queue_phase_and_wait() {
-        given::<Call>(offered())
-            .when(CallCommand::Abandon { at: at(42) })
+    fn an_abandoned_call_records_its_phase_wait_and_position() {
+        given::<Call>(offered_into_queue())
+            .when(CallCommand::Abandon {
+                position: Some(3),
+                at: at(42),
+            })
             .then([CallEvent::Abandoned {
-                queue_id: name("general"),
+                queue_id: Some(name("general")),
                 phase: CallPhase::Queued,
                 waited_ms: 42_000,
+                position: Some(3),
                 at: at(42),
             }]);
         given::<Call>(ringing("agent-1"))
-            .when(CallCommand::Abandon { at: at(7) })
+            .when(CallCommand::Abandon {
+                position: None,
+                at: at(7),
+            })
             .then([CallEvent::Abandoned {
-                queue_id: name("general"),
+                queue_id: Some(name("general")),
                 phase: CallPhase::Ringing,
                 waited_ms: 7_000,
+                position: None,
                 at: at(7),
             }]);
-        let mut abandoned = offered();
+        let in_ivr = vec![
+            CallEvent::Offered {
+                caller_number: number("1"),
+                dialled_number: number("4000"),
+                at: at(0),
+            },
+            CallEvent::EnteredIvr { at: at(0) },
+        ];
+        given::<Call>(in_ivr)
+            .when(CallCommand::Abandon {
+                position: None,
+                at: at(12),
+            })
+            .then([CallEvent::Abandoned {
+                queue_id: None,
+                phase: CallPhase::Ivr,
+                waited_ms: 12_000,
+                position: None,
+                at: at(12),
+            }]);
+        let mut abandoned = offered_into_queue();
         abandoned.push(CallEvent::Abandoned {
-            queue_id: name("general"),
+            queue_id: Some(name("general")),
             phase: CallPhase::Queued,
             waited_ms: 1_000,
+            position: None,
             at: at(1),
         });
         given::<Call>(abandoned.clone())
-            .when(CallCommand::Abandon { at: at(2) })
+            .when(CallCommand::Abandon {
+                position: None,
+                at: at(2),
+            })
             .then([]);
         given::<Call>(abandoned)
             .when(CallCommand::Answer {
@@ -562,5 +1309,209 @@ mod tests {
                 state: "abandoned",
                 action: "answer",
             });
+    }
+
+    #[test]
+    fn the_answering_agent_sets_one_disposition_after_the_call() {
+        let classified = given::<Call>(ended("agent-1"))
+            .when(CallCommand::SetDisposition {
+                agent_id: name("agent-1"),
+                code: name("resolved"),
+                at: at(70),
+            })
+            .then([CallEvent::DispositionSet {
+                agent_id: name("agent-1"),
+                code: name("resolved"),
+                at: at(70),
+            }]);
+        assert_eq!(classified.disposition, Some(name("resolved")));
+        let mut set = ended("agent-1");
+        set.push(CallEvent::DispositionSet {
+            agent_id: name("agent-1"),
+            code: name("resolved"),
+            at: at(70),
+        });
+        given::<Call>(set.clone())
+            .when(CallCommand::SetDisposition {
+                agent_id: name("agent-1"),
+                code: name("resolved"),
+                at: at(71),
+            })
+            .then([]);
+        given::<Call>(set)
+            .when(CallCommand::SetDisposition {
+                agent_id: name("agent-1"),
+                code: name("complaint"),
+                at: at(71),
+            })
+            .then_error(CallError::DispositionAlreadySet {
+                code: name("resolved"),
+            });
+        given::<Call>(ended("agent-1"))
+            .when(CallCommand::SetDisposition {
+                agent_id: name("agent-2"),
+                code: name("resolved"),
+                at: at(70),
+            })
+            .then_error(CallError::WrongAgent {
+                expected: name("agent-1"),
+                actual: name("agent-2"),
+            });
+        given::<Call>(answered("agent-1"))
+            .when(CallCommand::SetDisposition {
+                agent_id: name("agent-1"),
+                code: name("resolved"),
+                at: at(30),
+            })
+            .then_error(CallError::InvalidTransition {
+                state: "answered",
+                action: "take a disposition",
+            });
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use callcenter_kit::testing::{at, name};
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn agent() -> impl Strategy<Value = Name> {
+        prop_oneof![Just(name("agent-1")), Just(name("agent-2"))]
+    }
+
+    fn queue() -> impl Strategy<Value = Name> {
+        prop_oneof![Just(name("general")), Just(name("repairs"))]
+    }
+
+    /// Any command, with times filled in when applied.
+    fn command() -> impl Strategy<Value = fn(Name, Name, i64) -> CallCommand> {
+        let commands: Vec<fn(Name, Name, i64) -> CallCommand> = vec![
+            |_, queue, t| CallCommand::Enqueue {
+                queue_id: queue,
+                priority: Priority::Normal,
+                at: at(t),
+            },
+            |_, _, t| CallCommand::TakeIvrStep {
+                node_id: "main".into(),
+                input: "1".into(),
+                at: at(t),
+            },
+            |agent, _, t| CallCommand::Ring {
+                agent_id: agent,
+                at: at(t),
+            },
+            |agent, _, t| CallCommand::ReturnToQueue {
+                agent_id: agent,
+                at: at(t),
+            },
+            |agent, _, t| CallCommand::Answer {
+                agent_id: agent,
+                at: at(t),
+            },
+            |_, _, t| CallCommand::Hold { at: at(t) },
+            |_, _, t| CallCommand::Resume { at: at(t) },
+            |agent, queue, t| CallCommand::Transfer {
+                to_queue_id: queue,
+                to_agent_id: Some(agent),
+                at: at(t),
+            },
+            |_, queue, t| CallCommand::Transfer {
+                to_queue_id: queue,
+                to_agent_id: None,
+                at: at(t),
+            },
+            |agent, _, t| CallCommand::JoinSupervisor {
+                supervisor_id: agent,
+                mode: SupervisionMode::Barge,
+                at: at(t),
+            },
+            |_, _, t| CallCommand::End {
+                ended_by: Party::Agent,
+                at: at(t),
+            },
+            |agent, _, t| CallCommand::SetDisposition {
+                agent_id: agent,
+                code: name("resolved"),
+                at: at(t),
+            },
+        ];
+        proptest::sample::select(commands)
+    }
+
+    /// Decides and applies `command`; refusals change nothing.
+    fn apply(call: &mut Call, command: &CallCommand) {
+        if let Ok(events) = call.decide(command) {
+            for event in &events {
+                call.evolve(event);
+            }
+        }
+    }
+
+    /// What must hold in every state, whatever happened before.
+    fn check_invariants(call: &Call) {
+        match &call.state {
+            CallState::Ringing { agent_id } | CallState::Answered { agent_id, .. } => {
+                assert_eq!(call.agent_id.as_ref(), Some(agent_id));
+                assert!(
+                    call.queue_id.is_some(),
+                    "a call with an agent came through a queue"
+                );
+            }
+            CallState::Queued => assert!(call.queue_id.is_some()),
+            _ => {}
+        }
+        if call.state.is_finished() {
+            assert!(call.ended_at.is_some());
+            assert!(
+                call.supervision.is_none(),
+                "nobody supervises a finished call"
+            );
+        }
+        if call.disposition.is_some() {
+            assert_eq!(call.state, CallState::Ended);
+        }
+    }
+
+    proptest! {
+        /// DOMAIN/issue 3: no call can be in a state other than ended or abandoned after its
+        /// caller is gone, whatever came before and whatever is asked after.
+        #[test]
+        fn once_the_caller_is_gone_a_call_stays_ended_or_abandoned(
+            into_ivr in any::<bool>(),
+            before in proptest::collection::vec((command(), agent(), queue()), 0..25),
+            after in proptest::collection::vec((command(), agent(), queue()), 0..10),
+        ) {
+            let mut call = Call::default();
+            let entry = if into_ivr {
+                Entry::Ivr
+            } else {
+                Entry::Queue { queue_id: name("general"), priority: Priority::Normal }
+            };
+            apply(&mut call, &CallCommand::Offer {
+                caller_number: PhoneNumber::parse("1").unwrap(),
+                dialled_number: PhoneNumber::parse("4000").unwrap(),
+                entry,
+                at: at(0),
+            });
+            let mut clock = 0;
+            for (make, agent, queue) in &before {
+                clock += 1;
+                apply(&mut call, &make(agent.clone(), queue.clone(), clock));
+                check_invariants(&call);
+            }
+            clock += 1;
+            let hang_up = call.caller_left(None, at(clock));
+            apply(&mut call, &hang_up);
+            prop_assert!(call.state.is_finished(), "after the caller left: {:?}", call.state);
+            let finished = call.state.clone();
+            for (make, agent, queue) in &after {
+                clock += 1;
+                apply(&mut call, &make(agent.clone(), queue.clone(), clock));
+                check_invariants(&call);
+                prop_assert_eq!(&call.state, &finished);
+            }
+        }
     }
 }
