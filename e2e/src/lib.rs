@@ -314,9 +314,9 @@ impl Instance {
             .status()
             .expect("send SIGTERM");
         assert!(sent.success());
-        let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
             .await
-            .expect("exits within 20 s of SIGTERM")
+            .expect("exits within 30 s of SIGTERM")
             .expect("exit status");
         assert!(
             status.success(),

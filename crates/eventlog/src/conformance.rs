@@ -412,6 +412,7 @@ pub async fn a_durable_subscription_resumes_after_a_restart(backend: &dyn Backen
         name: name("reporting"),
         filter: Filter::all(),
         resume_after: None,
+        expire_when_idle: None,
     };
     {
         let store = backend.open().await;
@@ -464,6 +465,7 @@ pub async fn a_subscription_sees_only_its_tenant(backend: &dyn Backend) {
             name: name("acme-only"),
             filter: Filter::all().tenant(name("acme")),
             resume_after: None,
+            expire_when_idle: None,
         })
         .await
         .expect("subscribe");
@@ -502,6 +504,7 @@ pub async fn a_subscription_sees_only_its_contexts_and_aggregate_types(backend: 
                 .context(name("telephony"))
                 .aggregate(name("routing"), name("agent")),
             resume_after: None,
+            expire_when_idle: None,
         })
         .await
         .expect("subscribe");
@@ -535,6 +538,7 @@ pub async fn resume_after_moves_a_subscription_back_for_a_rebuild(backend: &dyn 
         name: name("rebuildable"),
         filter: Filter::all(),
         resume_after,
+        expire_when_idle: None,
     };
     let mut subscription = store.subscribe(spec(None)).await.expect("subscribe");
     let mut seen = Vec::new();
@@ -577,6 +581,7 @@ pub async fn a_subscription_delivers_live_appends_and_times_out_empty(backend: &
             name: name("live"),
             filter: Filter::all(),
             resume_after: None,
+            expire_when_idle: None,
         })
         .await
         .expect("subscribe");
@@ -624,6 +629,7 @@ pub async fn subscription_batches_hold_whole_commits_in_log_order_and_report_lag
             name: name("batches"),
             filter: Filter::all(),
             resume_after: None,
+            expire_when_idle: None,
         })
         .await
         .expect("subscribe");
@@ -675,6 +681,7 @@ pub async fn the_envelope_carries_metadata_and_trace_context(backend: &dyn Backe
             name: name("envelope"),
             filter: Filter::all(),
             resume_after: None,
+            expire_when_idle: None,
         })
         .await
         .expect("subscribe");

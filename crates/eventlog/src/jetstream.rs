@@ -667,6 +667,7 @@ impl EventStore for JetStreamEventStore {
                         filter_subjects,
                         max_ack_pending: MAX_ACK_PENDING,
                         num_replicas: self.config.replicas,
+                        inactive_threshold: spec.expire_when_idle.unwrap_or_default(),
                         ..Default::default()
                     })
                     .await

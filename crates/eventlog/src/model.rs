@@ -482,6 +482,9 @@ pub struct SubscriptionSpec {
     /// back; when it is behind, it resumes where it was. `None` resumes the durable subscription,
     /// or starts a new one at the beginning of the log.
     pub resume_after: Option<Position>,
+    /// Forget the subscription after it has been unused this long (for short-lived watchers
+    /// whose process may go away without deleting it); `None` keeps it until deleted.
+    pub expire_when_idle: Option<std::time::Duration>,
 }
 
 /// A batch of whole commits delivered by a subscription.

@@ -182,6 +182,7 @@ impl ProjectionRunner {
                 name: name.clone(),
                 filter: self.projection.filter(),
                 resume_after: Some(checkpoint),
+                expire_when_idle: None,
             })
             .await?;
         self.status

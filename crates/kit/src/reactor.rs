@@ -61,6 +61,7 @@ async fn react_until_error(
             name: reactor.name(),
             filter: reactor.filter(),
             resume_after: None,
+            expire_when_idle: None,
         })
         .await?;
     loop {

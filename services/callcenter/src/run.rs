@@ -14,10 +14,14 @@ use callcenter_platform::trace::TraceContextLayer;
 use callcenter_platform::{GrpcServices, JwtVerifier, Readiness};
 use callcenter_reporting::{QueueCountsProjection, ReportingGrpc};
 use callcenter_routing::{Routing, RoutingGrpc, run_distributor};
-use callcenter_telephony::{Ringer, Telephony, TelephonyGrpc};
+use callcenter_telephony::{PartnerIntakeGrpc, Ringer, Telephony, TelephonyGrpc};
 use sqlx::AnyPool;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
+
+/// How long a shutdown waits for in-flight requests and background batches (Kubernetes gives 30 s
+/// by default before it kills the pod).
+const DRAIN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// A service the process can run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -142,6 +146,11 @@ pub async fn run(backends: Backends, config: RunConfig) -> Result<(), RunError> 
     if config.runs(Target::Telephony) {
         let app = Telephony::new(Arc::clone(&store));
         grpc.add(TelephonyGrpc::server(app.clone()));
+        grpc.add(PartnerIntakeGrpc::server(
+            app.clone(),
+            Arc::clone(&store),
+            shutdown.clone(),
+        ));
         let reactor = Arc::new(Ringer::new(app));
         let (store, stop) = (Arc::clone(&store), shutdown.clone());
         tasks.spawn(async move {
@@ -263,12 +272,19 @@ pub async fn run(backends: Backends, config: RunConfig) -> Result<(), RunError> 
 
     shutdown.cancelled().await;
     let mut failure = None;
-    while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => failure = Some(error),
-            Err(panic) => failure = Some(format!("a task panicked: {panic}")),
+    let drained = tokio::time::timeout(DRAIN_DEADLINE, async {
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => failure = Some(error),
+                Err(panic) => failure = Some(format!("a task panicked: {panic}")),
+            }
         }
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(deadline = ?DRAIN_DEADLINE, "requests still in flight at the drain deadline, stopping anyway");
+        tasks.abort_all();
     }
     if let Some(pool) = backends.read_models {
         pool.close().await;

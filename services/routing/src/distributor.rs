@@ -31,6 +31,7 @@ fn subscription_spec() -> SubscriptionSpec {
             .aggregate(name("telephony"), name("call"))
             .aggregate(name("routing"), name("agent")),
         resume_after: Some(0),
+        expire_when_idle: None,
     }
 }
 

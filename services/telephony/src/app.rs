@@ -7,7 +7,8 @@ use callcenter_kit::{CommandHandler, CommandMeta, Loaded, Name, Outcome, TenantI
 use callcenter_platform::{ApiError, ErrorCode};
 
 use crate::domain::{
-    Call, CallCommand, CallError, Entry, Number, NumberCommand, NumberError, PhoneNumber, Priority,
+    Call, CallCommand, CallError, Entry, Number, NumberCommand, NumberError, PartnerEvent,
+    PhoneNumber, Priority, ReportedCall, ReportedCallCommand, ReportedCallError,
 };
 
 /// The telephony application: calls and dialled numbers.
@@ -15,6 +16,7 @@ use crate::domain::{
 pub struct Telephony {
     calls: CommandHandler<Call>,
     numbers: CommandHandler<Number>,
+    reported_calls: CommandHandler<ReportedCall>,
 }
 
 /// A new inbound call.
@@ -77,12 +79,19 @@ impl From<NumberError> for ApiError {
     }
 }
 
+impl From<ReportedCallError> for ApiError {
+    fn from(error: ReportedCallError) -> Self {
+        match error {}
+    }
+}
+
 impl Telephony {
     /// The application on an event log.
     pub fn new(store: Arc<dyn EventStore>) -> Self {
         Self {
             calls: CommandHandler::new(Arc::clone(&store)),
-            numbers: CommandHandler::new(store),
+            numbers: CommandHandler::new(Arc::clone(&store)),
+            reported_calls: CommandHandler::new(store),
         }
     }
 
@@ -153,6 +162,34 @@ impl Telephony {
         let loaded = self.calls.load(tenant, call_id).await?;
         if !loaded.exists() {
             return Err(ApiError::not_found("call", call_id.as_str()));
+        }
+        Ok(loaded)
+    }
+
+    /// Records one event a partner reported about one of its calls; `true` when it was new,
+    /// `false` for a duplicate of its event id.
+    pub async fn record_partner_event(
+        &self,
+        meta: &CommandMeta,
+        call_id: &Name,
+        event: PartnerEvent,
+    ) -> Result<bool, ApiError> {
+        let outcome = self
+            .reported_calls
+            .handle(meta, call_id, &ReportedCallCommand::Record(event))
+            .await?;
+        Ok(!outcome.duplicate && !outcome.new_events.is_empty())
+    }
+
+    /// A partner's call; `NOT_FOUND` if nothing was reported about it (for this tenant).
+    pub async fn get_reported_call(
+        &self,
+        tenant: &TenantId,
+        call_id: &Name,
+    ) -> Result<Loaded<ReportedCall>, ApiError> {
+        let loaded = self.reported_calls.load(tenant, call_id).await?;
+        if !loaded.exists() {
+            return Err(ApiError::not_found("reported_call", call_id.as_str()));
         }
         Ok(loaded)
     }

@@ -6,7 +6,8 @@ use callcenter_proto::telephony::v1 as pb;
 use prost::Name as _;
 
 use crate::domain::{
-    CallEvent, CallPhase, NumberEvent, Party, PhoneNumber, Priority, SupervisionMode,
+    CallEvent, CallPhase, NumberEvent, PartnerEvent, Party, PhoneNumber, Priority,
+    ReportedCallEvent, ReportedFact, SupervisionMode,
 };
 
 fn name(event: &RecordedEvent, value: &str) -> Result<Name, DecodeError> {
@@ -342,5 +343,131 @@ impl PersistedEvent for NumberEvent {
             queue_id: name(event, &assigned.queue_id)?,
             at: event.occurred_at,
         })
+    }
+}
+
+/// The domain fact of a reported fact message; `Err` names the field that is wrong.
+pub fn fact_from_proto(fact: &pb::PartnerCallFact) -> Result<ReportedFact, (String, String)> {
+    use pb::partner_call_fact::Fact;
+    let id = |field: &str, value: &str| {
+        Name::new(value).map_err(|_| {
+            (
+                field.to_owned(),
+                "expected 1 to 64 characters of A-Z a-z 0-9 _ -".to_owned(),
+            )
+        })
+    };
+    let number = |field: &str, value: &str| {
+        PhoneNumber::parse(value).map_err(|reason| (field.to_owned(), reason))
+    };
+    Ok(match &fact.fact {
+        None => return Err(("fact".into(), "is required".into())),
+        Some(Fact::Offered(offered)) => ReportedFact::Offered {
+            caller_number: number("fact.offered.caller_number", &offered.caller_number)?,
+            dialled_number: number("fact.offered.dialled_number", &offered.dialled_number)?,
+        },
+        Some(Fact::IvrStep(step)) => ReportedFact::IvrStep {
+            node_id: step.node_id.clone(),
+            input: step.input.clone(),
+        },
+        Some(Fact::Queued(queued)) => ReportedFact::Queued {
+            queue_id: id("fact.queued.queue_id", &queued.queue_id)?,
+            priority: priority_from_proto(queued.priority),
+        },
+        Some(Fact::Ringing(ringing)) => ReportedFact::Ringing {
+            agent_id: id("fact.ringing.agent_id", &ringing.agent_id)?,
+        },
+        Some(Fact::Answered(answered)) => ReportedFact::Answered {
+            agent_id: id("fact.answered.agent_id", &answered.agent_id)?,
+        },
+        Some(Fact::Held(_)) => ReportedFact::Held,
+        Some(Fact::Resumed(_)) => ReportedFact::Resumed,
+        Some(Fact::Transferred(transferred)) => ReportedFact::Transferred {
+            to_queue_id: id("fact.transferred.to_queue_id", &transferred.to_queue_id)?,
+            to_agent_id: (!transferred.to_agent_id.is_empty())
+                .then(|| id("fact.transferred.to_agent_id", &transferred.to_agent_id))
+                .transpose()?,
+        },
+        Some(Fact::Abandoned(abandoned)) => ReportedFact::Abandoned {
+            position: (abandoned.position > 0).then_some(abandoned.position),
+        },
+        Some(Fact::Ended(ended)) => ReportedFact::Ended {
+            ended_by: party_from_proto(ended.ended_by),
+        },
+    })
+}
+
+/// The stored message of a domain fact.
+pub fn fact_to_proto(fact: &ReportedFact) -> pb::PartnerCallFact {
+    use pb::partner_call_fact::{self as f, Fact};
+    let fact = match fact {
+        ReportedFact::Offered {
+            caller_number,
+            dialled_number,
+        } => Fact::Offered(f::Offered {
+            caller_number: caller_number.as_str().to_owned(),
+            dialled_number: dialled_number.as_str().to_owned(),
+        }),
+        ReportedFact::IvrStep { node_id, input } => Fact::IvrStep(f::IvrStep {
+            node_id: node_id.clone(),
+            input: input.clone(),
+        }),
+        ReportedFact::Queued { queue_id, priority } => Fact::Queued(f::Queued {
+            queue_id: queue_id.to_string(),
+            priority: priority_to_proto(*priority).into(),
+        }),
+        ReportedFact::Ringing { agent_id } => Fact::Ringing(f::Ringing {
+            agent_id: agent_id.to_string(),
+        }),
+        ReportedFact::Answered { agent_id } => Fact::Answered(f::Answered {
+            agent_id: agent_id.to_string(),
+        }),
+        ReportedFact::Held => Fact::Held(f::Held {}),
+        ReportedFact::Resumed => Fact::Resumed(f::Resumed {}),
+        ReportedFact::Transferred {
+            to_queue_id,
+            to_agent_id,
+        } => Fact::Transferred(f::Transferred {
+            to_queue_id: to_queue_id.to_string(),
+            to_agent_id: text(to_agent_id.as_ref()),
+        }),
+        ReportedFact::Abandoned { position } => Fact::Abandoned(f::Abandoned {
+            position: position.unwrap_or(0),
+        }),
+        ReportedFact::Ended { ended_by } => Fact::Ended(f::Ended {
+            ended_by: party_to_proto(*ended_by).into(),
+        }),
+    };
+    pb::PartnerCallFact { fact: Some(fact) }
+}
+
+impl PersistedEvent for ReportedCallEvent {
+    fn encode(&self) -> EncodedEvent {
+        let ReportedCallEvent::Recorded(event) = self;
+        EncodedEvent::from_message(
+            event.occurred_at,
+            &pb::PartnerCallEventRecorded {
+                event_id: event.event_id.clone(),
+                fact: Some(fact_to_proto(&event.fact)),
+            },
+        )
+    }
+
+    fn decode(event: &RecordedEvent) -> Result<Self, DecodeError> {
+        let recorded: pb::PartnerCallEventRecorded = decode_message(event)?;
+        let fact = recorded
+            .fact
+            .as_ref()
+            .ok_or_else(|| DecodeError::new(event, "a recorded partner event without its fact"))
+            .and_then(|fact| {
+                fact_from_proto(fact).map_err(|(field, reason)| {
+                    DecodeError::new(event, format!("{field}: {reason}"))
+                })
+            })?;
+        Ok(ReportedCallEvent::Recorded(PartnerEvent {
+            event_id: recorded.event_id,
+            occurred_at: event.occurred_at,
+            fact,
+        }))
     }
 }

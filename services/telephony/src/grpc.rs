@@ -1,7 +1,7 @@
 //! The gRPC face of telephony: validates requests, checks roles, maps proto ↔ domain.
 
 use callcenter_eventlog::to_proto_timestamp;
-use callcenter_kit::{Loaded, Name, Outcome, Timestamp};
+use callcenter_kit::{Name, Outcome, Timestamp};
 use callcenter_platform::validate;
 use callcenter_platform::{ApiError, Principal, Role, principal};
 use callcenter_proto::telephony::v1 as pb;
@@ -56,8 +56,8 @@ fn phone(field: &str, value: &str) -> Result<PhoneNumber, ApiError> {
     PhoneNumber::parse(value).map_err(|reason| ApiError::invalid_field(field, reason))
 }
 
-fn call_to_proto(call_id: &Name, loaded: &Loaded<Call>) -> pb::Call {
-    let call = &loaded.state;
+/// The API view of a call record at `version`.
+pub(crate) fn call_to_proto(call_id: &Name, call: &Call, version: u64) -> pb::Call {
     let (state, held) = match call.state {
         CallState::Unknown => (pb::CallState::Unspecified, false),
         CallState::InIvr => (pb::CallState::InIvr, false),
@@ -86,7 +86,7 @@ fn call_to_proto(call_id: &Name, loaded: &Loaded<Call>) -> pb::Call {
         offered_at: call.offered_at.map(to_proto_timestamp),
         answered_at: call.answered_at.map(to_proto_timestamp),
         ended_at: call.ended_at.map(to_proto_timestamp),
-        version: loaded.version.version(),
+        version,
         priority: priority_to_proto(call.priority).into(),
         held,
         supervisor_id: text(call.supervision.as_ref().map(|s| &s.supervisor_id)),
@@ -106,10 +106,8 @@ fn call_to_proto(call_id: &Name, loaded: &Loaded<Call>) -> pb::Call {
 fn outcome_to_proto(call_id: &Name, outcome: Outcome<Call>) -> Option<pb::Call> {
     Some(call_to_proto(
         call_id,
-        &Loaded {
-            state: outcome.state,
-            version: outcome.version,
-        },
+        &outcome.state,
+        outcome.version.version(),
     ))
 }
 
@@ -345,7 +343,11 @@ impl TelephonyService for TelephonyGrpc {
         caller.require_any(&allowed)?;
         let current = self.app.get_call(&caller.tenant, &call_id).await?;
         Ok(Response::new(pb::GetCallResponse {
-            call: Some(call_to_proto(&call_id, &current)),
+            call: Some(call_to_proto(
+                &call_id,
+                &current.state,
+                current.version.version(),
+            )),
         }))
     }
 

@@ -4,14 +4,17 @@
 //! - [`events`]: their stored schema (`callcenter.telephony.v1`);
 //! - [`app`]: command handlers;
 //! - [`grpc`]: serves `callcenter.telephony.v1.TelephonyService`;
+//! - [`intake`]: serves `callcenter.telephony.v1.PartnerCallIntakeService` (partner PBX events, the watch stream);
 //! - [`reactors`]: rings agents that routing reserved.
 
 pub mod app;
 pub mod domain;
 pub mod events;
 pub mod grpc;
+pub mod intake;
 pub mod reactors;
 
 pub use app::Telephony;
 pub use grpc::TelephonyGrpc;
+pub use intake::PartnerIntakeGrpc;
 pub use reactors::Ringer;
