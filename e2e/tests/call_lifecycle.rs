@@ -201,3 +201,129 @@ async fn an_emergency_call_is_answered_before_earlier_normal_calls() {
     );
     instance.stop().await;
 }
+
+/// Today's weekday in UTC, Monday = 0.
+fn utc_weekday_today() -> usize {
+    let days = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        / 86_400;
+    // 1970-01-01 was a Thursday.
+    ((days + 3) % 7) as usize
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbound_calls_respect_the_do_not_call_list_and_calling_hours() {
+    let (_directory, instance) = start().await;
+    let admin = set_up(&instance, &[("agent-1", "general")]).await;
+    let agent = instance.token("acme", "agent", "agent-1");
+    let dial = |number: &str, purpose: &str| json!({"customer_number": number, "caller_id": "95158", "purpose": purpose});
+
+    // The do-not-call list blocks marketing and surveys, not a callback the customer asked for.
+    let listed = json!({"add": ["13800138000"]});
+    let policy = instance
+        .ok("POST", "/v1/outbound/do-not-call", &admin, Some(listed))
+        .await;
+    assert_eq!(policy["do_not_call"], json!(["13800138000"]));
+    for purpose in ["marketing", "survey"] {
+        let (status, refused) = instance
+            .call(
+                "POST",
+                "/v1/outbound/calls",
+                Some(&agent),
+                Some(dial("13800138000", purpose)),
+            )
+            .await;
+        assert_eq!((status, &refused["reason"]), (400, &json!("DO_NOT_CALL")));
+    }
+
+    // Calling hours that leave out today refuse every purpose, callbacks included.
+    let mut weekdays = [true; 7];
+    weekdays[utc_weekday_today()] = false;
+    let hours = json!({"hours": {"utc_offset_minutes": 0, "start_minute": 0, "end_minute": 1440,
+                                 "weekdays": weekdays}});
+    instance
+        .ok("PUT", "/v1/outbound/calling-hours", &admin, Some(hours))
+        .await;
+    let (status, closed) = instance
+        .call(
+            "POST",
+            "/v1/outbound/calls",
+            Some(&agent),
+            Some(dial("13800138000", "callback")),
+        )
+        .await;
+    assert_eq!(
+        (status, &closed["reason"]),
+        (400, &json!("OUTSIDE_CALLING_HOURS"))
+    );
+    let cleared = instance
+        .ok(
+            "PUT",
+            "/v1/outbound/calling-hours",
+            &admin,
+            Some(json!({"hours": null})),
+        )
+        .await;
+    assert!(cleared["calling_hours"].is_null());
+
+    // The callback goes out: routing reserves the dialling agent, the customer answers.
+    let call = instance
+        .ok(
+            "POST",
+            "/v1/outbound/calls",
+            &agent,
+            Some(dial("13800138000", "callback")),
+        )
+        .await;
+    assert_eq!(
+        (&call["direction"], &call["purpose"], &call["queue_id"]),
+        (&json!("outbound"), &json!("callback"), &json!("outbound"))
+    );
+    let call_path = format!("/v1/calls/{}", call["call_id"].as_str().unwrap());
+    let ringing = wait_for_state(&instance, &call_path, &agent, "ringing").await;
+    assert_eq!(ringing["agent_id"], "agent-1");
+    instance
+        .ok("POST", &format!("{call_path}/answer"), &agent, None)
+        .await;
+    instance
+        .ok("POST", &format!("{call_path}/end"), &agent, None)
+        .await;
+    instance
+        .poll_until("/v1/agents/agent-1", &agent, |agent| {
+            agent["state"] == "ready"
+        })
+        .await;
+
+    // A survey call nobody answers is over, and the agent is free again.
+    let survey = instance
+        .ok(
+            "POST",
+            "/v1/outbound/calls",
+            &agent,
+            Some(dial("13900139000", "survey")),
+        )
+        .await;
+    let survey_path = format!("/v1/calls/{}", survey["call_id"].as_str().unwrap());
+    wait_for_state(&instance, &survey_path, &agent, "ringing").await;
+    let busy = json!({"reason": "busy"});
+    let over = instance
+        .ok(
+            "POST",
+            &format!("{survey_path}/not-reached"),
+            &agent,
+            Some(busy),
+        )
+        .await;
+    assert_eq!(
+        (&over["state"], &over["not_reached_reason"]),
+        (&json!("not_reached"), &json!("busy"))
+    );
+    instance
+        .poll_until("/v1/agents/agent-1", &agent, |agent| {
+            agent["state"] == "ready"
+        })
+        .await;
+    instance.stop().await;
+}

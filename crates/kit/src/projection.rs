@@ -173,6 +173,30 @@ impl ProjectionRunner {
         }
     }
 
+    /// Applies `events` and moves the checkpoint to `position`, in one transaction.
+    async fn apply_with_checkpoint(
+        &self,
+        name: &Name,
+        events: &[RecordedEvent],
+        position: Position,
+    ) -> Result<(), ProjectionError> {
+        let mut transaction = self.pool.begin().await?;
+        self.projection.apply(&mut transaction, events).await?;
+        sqlx::query(
+            "INSERT INTO projection_checkpoints (name, position, updated_at)
+             VALUES ($1, $2, $3)
+             ON CONFLICT (name) DO UPDATE
+             SET position = excluded.position, updated_at = excluded.updated_at",
+        )
+        .bind(name.to_string())
+        .bind(i64::try_from(position).unwrap_or(i64::MAX))
+        .bind(Timestamp::now().unix_millis())
+        .execute(&mut *transaction)
+        .await?;
+        transaction.commit().await?;
+        Ok(())
+    }
+
     async fn run_until_error(&self, shutdown: &CancellationToken) -> Result<(), ProjectionError> {
         let name = self.projection.name();
         let mut checkpoint = self.checkpoint().await?;
@@ -214,21 +238,12 @@ impl ProjectionRunner {
                 if let Some(first) = fresh.first() {
                     callcenter_telemetry::continue_trace(&span, &first.commit.metadata.trace);
                 }
-                let _entered = span.enter();
-                let mut transaction = self.pool.begin().await?;
-                self.projection.apply(&mut transaction, fresh).await?;
-                sqlx::query(
-                    "INSERT INTO projection_checkpoints (name, position, updated_at)
-                     VALUES ($1, $2, $3)
-                     ON CONFLICT (name) DO UPDATE
-                     SET position = excluded.position, updated_at = excluded.updated_at",
+                // Instrument the future: an entered span guard must not live across awaits.
+                tracing::Instrument::instrument(
+                    self.apply_with_checkpoint(&name, fresh, last_position),
+                    span,
                 )
-                .bind(name.to_string())
-                .bind(i64::try_from(last_position).unwrap_or(i64::MAX))
-                .bind(Timestamp::now().unix_millis())
-                .execute(&mut *transaction)
                 .await?;
-                transaction.commit().await?;
                 checkpoint = last_position;
             }
             subscription.ack(last_position).await?;

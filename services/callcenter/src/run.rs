@@ -270,14 +270,33 @@ pub async fn run(backends: Backends, config: RunConfig) -> Result<(), RunError> 
         println!("callcenter started http={http_address} grpc={grpc_text}{data}");
     }
 
-    shutdown.cancelled().await;
+    // Every task runs until shutdown: one that stops before (a panic, a server that failed)
+    // stops the process, so that the orchestrator restarts it instead of it serving half-alive.
     let mut failure = None;
+    tokio::select! {
+        biased;
+        () = shutdown.cancelled() => {}
+        Some(joined) = tasks.join_next() => {
+            let reason = match joined {
+                // Stopping because shutdown was requested meanwhile is expected.
+                Ok(Ok(())) if shutdown.is_cancelled() => None,
+                Ok(Ok(())) => Some("a background task stopped unexpectedly".to_owned()),
+                Ok(Err(error)) => Some(error),
+                Err(join_error) => Some(format!("a background task panicked: {join_error}")),
+            };
+            if let Some(reason) = reason {
+                tracing::error!(%reason, "stopping");
+                failure = Some(reason);
+            }
+            shutdown.cancel();
+        }
+    }
     let drained = tokio::time::timeout(DRAIN_DEADLINE, async {
         while let Some(joined) = tasks.join_next().await {
             match joined {
                 Ok(Ok(())) => {}
                 Ok(Err(error)) => failure = Some(error),
-                Err(panic) => failure = Some(format!("a task panicked: {panic}")),
+                Err(join_error) => failure = Some(format!("a task panicked: {join_error}")),
             }
         }
     })

@@ -56,9 +56,17 @@ pub struct Call {
     /// The agent's classification after the call.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disposition: Option<String>,
-    /// The agent the call waits for after a transfer to that agent.
+    /// The agent the call waits for after a transfer to that agent (or the agent dialling out).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target_agent_id: Option<String>,
+    /// `inbound` or `outbound`.
+    pub direction: String,
+    /// `callback`, `survey` or `marketing`, for an outbound call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
+    /// `no_answer`, `busy`, `rejected` or `failed`, for an outbound call not reached.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_reached_reason: Option<String>,
 }
 
 impl From<telephony::Call> for Call {
@@ -68,7 +76,25 @@ impl From<telephony::Call> for Call {
         } else {
             "normal"
         };
+        let direction = match call.direction() {
+            telephony::Direction::Outbound => "outbound",
+            _ => "inbound",
+        };
+        let purpose = match call.purpose() {
+            telephony::OutboundPurpose::Callback => Some("callback".to_owned()),
+            telephony::OutboundPurpose::Survey => Some("survey".to_owned()),
+            telephony::OutboundPurpose::Marketing => Some("marketing".to_owned()),
+            telephony::OutboundPurpose::Unspecified => None,
+        };
+        let not_reached_reason = match call.not_reached_reason() {
+            telephony::NotReachedReason::NoAnswer => Some("no_answer".to_owned()),
+            telephony::NotReachedReason::Busy => Some("busy".to_owned()),
+            telephony::NotReachedReason::Rejected => Some("rejected".to_owned()),
+            telephony::NotReachedReason::Failed => Some("failed".to_owned()),
+            telephony::NotReachedReason::Unspecified => None,
+        };
         let state = match telephony::CallState::try_from(call.state) {
+            Ok(telephony::CallState::NotReached) => "not_reached",
             Ok(telephony::CallState::InIvr) => "in_ivr",
             Ok(telephony::CallState::Queued) => "queued",
             Ok(telephony::CallState::Ringing) => "ringing",
@@ -100,6 +126,9 @@ impl From<telephony::Call> for Call {
             transfers: call.transfers,
             disposition: non_empty(call.disposition),
             target_agent_id: non_empty(call.target_agent_id),
+            direction: direction.into(),
+            purpose,
+            not_reached_reason,
         }
     }
 }
@@ -303,6 +332,112 @@ pub struct SetDisposition {
     /// Idempotency key.
     #[serde(default)]
     pub request_id: String,
+}
+
+/// `POST /v1/outbound/calls`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DialOutboundCall {
+    /// Optional client-chosen id.
+    #[serde(default)]
+    pub call_id: String,
+    /// The customer.
+    pub customer_number: String,
+    /// The number the customer sees.
+    pub caller_id: String,
+    /// `callback`, `survey` or `marketing`.
+    pub purpose: String,
+    /// The agent who calls; an agent's own token may leave it out.
+    #[serde(default)]
+    pub agent_id: String,
+    /// The queue (campaign) it is counted in; `outbound` by default.
+    #[serde(default)]
+    pub queue_id: String,
+    /// Idempotency key.
+    #[serde(default)]
+    pub request_id: String,
+}
+
+/// `POST /v1/calls/{call_id}/not-reached`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MarkNotReached {
+    /// `no_answer`, `busy`, `rejected` or `failed`.
+    pub reason: String,
+    /// Idempotency key.
+    #[serde(default)]
+    pub request_id: String,
+}
+
+/// Calling hours in the tenant's local time.
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CallingHours {
+    /// Offset from UTC in minutes (China: 480).
+    pub utc_offset_minutes: i32,
+    /// First allowed minute of the day.
+    pub start_minute: u32,
+    /// First minute no longer allowed.
+    pub end_minute: u32,
+    /// Allowed weekdays, Monday first (7 entries).
+    pub weekdays: Vec<bool>,
+}
+
+/// The outbound policy, as `GET /v1/outbound/policy` answers it.
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct OutboundPolicy {
+    /// Numbers that get no marketing or survey calls.
+    pub do_not_call: Vec<String>,
+    /// When calls may go out; `null` for any time.
+    pub calling_hours: Option<CallingHours>,
+}
+
+/// `POST /v1/outbound/do-not-call`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateDoNotCall {
+    /// Numbers to add.
+    #[serde(default)]
+    pub add: Vec<String>,
+    /// Numbers to remove.
+    #[serde(default)]
+    pub remove: Vec<String>,
+    /// Idempotency key.
+    #[serde(default)]
+    pub request_id: String,
+}
+
+/// `PUT /v1/outbound/calling-hours`: the hours, or `{"hours": null}` for any time.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetCallingHours {
+    /// The hours.
+    pub hours: Option<CallingHours>,
+    /// Idempotency key.
+    #[serde(default)]
+    pub request_id: String,
+}
+
+impl From<telephony::CallingHours> for CallingHours {
+    fn from(hours: telephony::CallingHours) -> Self {
+        Self {
+            utc_offset_minutes: hours.utc_offset_minutes,
+            start_minute: hours.start_minute,
+            end_minute: hours.end_minute,
+            weekdays: hours.weekdays,
+        }
+    }
+}
+
+impl From<CallingHours> for telephony::CallingHours {
+    fn from(hours: CallingHours) -> Self {
+        Self {
+            utc_offset_minutes: hours.utc_offset_minutes,
+            start_minute: hours.start_minute,
+            end_minute: hours.end_minute,
+            weekdays: hours.weekdays,
+        }
+    }
 }
 
 /// A body with only an idempotency key.

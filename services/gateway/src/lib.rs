@@ -83,6 +83,14 @@ impl Gateway {
                 "/v1/calls/{call_id}/disposition",
                 post(set_call_disposition),
             )
+            .route(
+                "/v1/calls/{call_id}/not-reached",
+                post(mark_call_not_reached),
+            )
+            .route("/v1/outbound/calls", post(dial_outbound_call))
+            .route("/v1/outbound/policy", get(get_outbound_policy))
+            .route("/v1/outbound/do-not-call", post(update_do_not_call))
+            .route("/v1/outbound/calling-hours", put(set_calling_hours))
             .route("/v1/agents", post(create_agent))
             .route("/v1/agents/{agent_id}", get(get_agent))
             .route("/v1/agents/{agent_id}/login", post(login_agent))
@@ -430,6 +438,139 @@ async fn set_call_disposition(
     let mut client = gateway.telephony.clone();
     let response = client.set_call_disposition(caller.request(request)).await;
     call_json(response.map_err(upstream_error)?.into_inner().call)
+}
+
+async fn dial_outbound_call(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<json::DialOutboundCall>,
+) -> ApiResult<json::Call> {
+    let caller = Caller::from_headers(&gateway, &headers)?;
+    let purpose = match body.purpose.as_str() {
+        "callback" => telephony::OutboundPurpose::Callback,
+        "survey" => telephony::OutboundPurpose::Survey,
+        "marketing" => telephony::OutboundPurpose::Marketing,
+        _ => {
+            return Err(ApiError::invalid_field(
+                "purpose",
+                "callback, survey or marketing",
+            ));
+        }
+    };
+    let request = telephony::DialOutboundCallRequest {
+        call_id: body.call_id,
+        customer_number: body.customer_number,
+        caller_id: body.caller_id,
+        purpose: purpose.into(),
+        agent_id: body.agent_id,
+        queue_id: body.queue_id,
+        request_id: caller.request_id(body.request_id),
+    };
+    let mut client = gateway.telephony.clone();
+    let response = client.dial_outbound_call(caller.request(request)).await;
+    call_json(response.map_err(upstream_error)?.into_inner().call)
+}
+
+async fn mark_call_not_reached(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    Path(call_id): Path<String>,
+    JsonBody(body): JsonBody<json::MarkNotReached>,
+) -> ApiResult<json::Call> {
+    let caller = Caller::from_headers(&gateway, &headers)?;
+    let reason = match body.reason.as_str() {
+        "no_answer" => telephony::NotReachedReason::NoAnswer,
+        "busy" => telephony::NotReachedReason::Busy,
+        "rejected" => telephony::NotReachedReason::Rejected,
+        "failed" => telephony::NotReachedReason::Failed,
+        _ => {
+            return Err(ApiError::invalid_field(
+                "reason",
+                "no_answer, busy, rejected or failed",
+            ));
+        }
+    };
+    let request = telephony::MarkCallNotReachedRequest {
+        call_id,
+        reason: reason.into(),
+        request_id: caller.request_id(body.request_id),
+    };
+    let mut client = gateway.telephony.clone();
+    let response = client.mark_call_not_reached(caller.request(request)).await;
+    call_json(response.map_err(upstream_error)?.into_inner().call)
+}
+
+async fn get_outbound_policy(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+) -> ApiResult<json::OutboundPolicy> {
+    let caller = Caller::from_headers(&gateway, &headers)?;
+    let mut client = gateway.telephony.clone();
+    let request = caller.request(telephony::GetOutboundPolicyRequest {});
+    let policy = client
+        .get_outbound_policy(request)
+        .await
+        .map_err(upstream_error)?
+        .into_inner();
+    Ok(Json(json::OutboundPolicy {
+        do_not_call: policy.do_not_call,
+        calling_hours: policy.calling_hours.map(Into::into),
+    }))
+}
+
+async fn update_do_not_call(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<json::UpdateDoNotCall>,
+) -> ApiResult<json::OutboundPolicy> {
+    let caller = Caller::from_headers(&gateway, &headers)?;
+    let request = telephony::UpdateDoNotCallRequest {
+        add: body.add,
+        remove: body.remove,
+        request_id: caller.request_id(body.request_id),
+    };
+    let mut client = gateway.telephony.clone();
+    let updated = client
+        .update_do_not_call(caller.request(request))
+        .await
+        .map_err(upstream_error)?
+        .into_inner();
+    let hours = client
+        .get_outbound_policy(caller.request(telephony::GetOutboundPolicyRequest {}))
+        .await
+        .map_err(upstream_error)?
+        .into_inner()
+        .calling_hours;
+    Ok(Json(json::OutboundPolicy {
+        do_not_call: updated.do_not_call,
+        calling_hours: hours.map(Into::into),
+    }))
+}
+
+async fn set_calling_hours(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<json::SetCallingHours>,
+) -> ApiResult<json::OutboundPolicy> {
+    let caller = Caller::from_headers(&gateway, &headers)?;
+    let request = telephony::SetCallingHoursRequest {
+        hours: body.hours.map(Into::into),
+        request_id: caller.request_id(body.request_id),
+    };
+    let mut client = gateway.telephony.clone();
+    client
+        .set_calling_hours(caller.request(request))
+        .await
+        .map_err(upstream_error)?;
+    let policy = client
+        .get_outbound_policy(caller.request(telephony::GetOutboundPolicyRequest {}))
+        .await
+        .map_err(upstream_error)?
+        .into_inner();
+    Ok(Json(json::OutboundPolicy {
+        do_not_call: policy.do_not_call,
+        calling_hours: policy.calling_hours.map(Into::into),
+    }))
 }
 
 async fn create_agent(

@@ -143,6 +143,7 @@ fn apply(router: &mut Router, event: &RecordedEvent) {
             .map(|agent_id| router.call_answered(tenant, id, &agent_id))
     } else if event_type == telephony::CallEnded::full_name()
         || event_type == telephony::CallAbandoned::full_name()
+        || event_type == telephony::CallNotReached::full_name()
     {
         router.call_finished(tenant, id);
         Ok(())

@@ -7,7 +7,8 @@ use callcenter_kit::{CommandHandler, CommandMeta, Loaded, Name, Outcome, TenantI
 use callcenter_platform::{ApiError, ErrorCode};
 
 use crate::domain::{
-    Call, CallCommand, CallError, Entry, Number, NumberCommand, NumberError, PartnerEvent,
+    Call, CallCommand, CallError, Entry, Number, NumberCommand, NumberError, OutboundPolicy,
+    OutboundPolicyCommand, OutboundPolicyError, OutboundPurpose, OutboundRefusal, PartnerEvent,
     PhoneNumber, Priority, ReportedCall, ReportedCallCommand, ReportedCallError,
 };
 
@@ -17,6 +18,36 @@ pub struct Telephony {
     calls: CommandHandler<Call>,
     numbers: CommandHandler<Number>,
     reported_calls: CommandHandler<ReportedCall>,
+    outbound_policies: CommandHandler<OutboundPolicy>,
+}
+
+/// A new outbound call.
+#[derive(Clone, Debug)]
+pub struct NewOutboundCall {
+    /// The id to use, or `None` to generate one.
+    pub call_id: Option<Name>,
+    /// The customer.
+    pub customer_number: PhoneNumber,
+    /// The number the customer sees.
+    pub caller_id: PhoneNumber,
+    /// Why.
+    pub purpose: OutboundPurpose,
+    /// The agent who calls.
+    pub agent_id: Name,
+    /// The queue (campaign) it is counted in.
+    pub queue_id: Name,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// The one outbound policy of each tenant.
+fn policy_id() -> Name {
+    Name::new("default").expect("valid name")
+}
+
+/// A fresh call id.
+fn new_call_id() -> Name {
+    Name::new(uuid::Uuid::now_v7().simple().to_string()).expect("a uuid is a valid name")
 }
 
 /// A new inbound call.
@@ -63,6 +94,9 @@ impl From<CallError> for ApiError {
             )
             .with_metadata("supervisor_id", present.as_str()),
             CallError::TransferToSelf => ApiError::invalid_field("to_agent_id", message),
+            CallError::NotOutbound => {
+                ApiError::new(ErrorCode::FailedPrecondition, "CALL_NOT_OUTBOUND", message)
+            }
             CallError::DispositionAlreadySet { code } => ApiError::new(
                 ErrorCode::FailedPrecondition,
                 "DISPOSITION_ALREADY_SET",
@@ -79,6 +113,33 @@ impl From<NumberError> for ApiError {
     }
 }
 
+impl From<OutboundPolicyError> for ApiError {
+    fn from(error: OutboundPolicyError) -> Self {
+        match error {
+            OutboundPolicyError::InvalidCallingHours(reason) => {
+                ApiError::invalid_field("hours", reason)
+            }
+        }
+    }
+}
+
+impl From<OutboundRefusal> for ApiError {
+    fn from(refusal: OutboundRefusal) -> Self {
+        let message = refusal.to_string();
+        match refusal {
+            OutboundRefusal::DoNotCall { number } => {
+                ApiError::new(ErrorCode::FailedPrecondition, "DO_NOT_CALL", message)
+                    .with_metadata("number", number)
+            }
+            OutboundRefusal::OutsideCallingHours => ApiError::new(
+                ErrorCode::FailedPrecondition,
+                "OUTSIDE_CALLING_HOURS",
+                message,
+            ),
+        }
+    }
+}
+
 impl From<ReportedCallError> for ApiError {
     fn from(error: ReportedCallError) -> Self {
         match error {}
@@ -91,7 +152,8 @@ impl Telephony {
         Self {
             calls: CommandHandler::new(Arc::clone(&store)),
             numbers: CommandHandler::new(Arc::clone(&store)),
-            reported_calls: CommandHandler::new(store),
+            reported_calls: CommandHandler::new(Arc::clone(&store)),
+            outbound_policies: CommandHandler::new(store),
         }
     }
 
@@ -121,9 +183,7 @@ impl Telephony {
                     .with_metadata("dialled_number", call.dialled_number.as_str())
                 })?,
         };
-        let call_id = call.call_id.unwrap_or_else(|| {
-            Name::new(uuid::Uuid::now_v7().simple().to_string()).expect("a uuid is a valid name")
-        });
+        let call_id = call.call_id.unwrap_or_else(new_call_id);
         let outcome = self
             .calls
             .handle(
@@ -192,6 +252,49 @@ impl Telephony {
             return Err(ApiError::not_found("reported_call", call_id.as_str()));
         }
         Ok(loaded)
+    }
+
+    /// Starts an agent's call to a customer if the tenant's outbound policy allows it now.
+    pub async fn dial_out(
+        &self,
+        meta: &CommandMeta,
+        call: NewOutboundCall,
+    ) -> Result<(Name, Outcome<Call>), ApiError> {
+        let policy = self.outbound_policy(&meta.tenant).await?;
+        policy.permits(&call.customer_number, call.purpose, call.at)?;
+        let call_id = call.call_id.unwrap_or_else(new_call_id);
+        let command = CallCommand::DialOut {
+            customer_number: call.customer_number,
+            caller_id: call.caller_id,
+            purpose: call.purpose,
+            agent_id: call.agent_id,
+            queue_id: call.queue_id,
+            at: call.at,
+        };
+        let outcome = self.calls.handle(meta, &call_id, &command).await?;
+        Ok((call_id, outcome))
+    }
+
+    /// The tenant's outbound policy (empty when never set).
+    pub async fn outbound_policy(&self, tenant: &TenantId) -> Result<OutboundPolicy, ApiError> {
+        Ok(self
+            .outbound_policies
+            .load(tenant, &policy_id())
+            .await?
+            .state)
+    }
+
+    /// Changes the tenant's outbound policy.
+    pub async fn change_outbound_policy(
+        &self,
+        meta: &CommandMeta,
+        command: &OutboundPolicyCommand,
+    ) -> Result<OutboundPolicy, ApiError> {
+        Ok(self
+            .outbound_policies
+            .handle(meta, &policy_id(), command)
+            .await?
+            .state)
     }
 
     /// Makes a dialled number lead to a queue.

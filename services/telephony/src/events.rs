@@ -6,8 +6,9 @@ use callcenter_proto::telephony::v1 as pb;
 use prost::Name as _;
 
 use crate::domain::{
-    CallEvent, CallPhase, NumberEvent, PartnerEvent, Party, PhoneNumber, Priority,
-    ReportedCallEvent, ReportedFact, SupervisionMode,
+    CallEvent, CallPhase, CallingHours, NotReachedReason, NumberEvent, OutboundPolicyEvent,
+    OutboundPurpose, PartnerEvent, Party, PhoneNumber, Priority, ReportedCallEvent, ReportedFact,
+    SupervisionMode,
 };
 
 fn name(event: &RecordedEvent, value: &str) -> Result<Name, DecodeError> {
@@ -79,6 +80,72 @@ pub fn supervision_mode_to_proto(mode: SupervisionMode) -> pb::SupervisionMode {
     }
 }
 
+/// The domain purpose of a stored purpose, if it names one.
+pub fn purpose_from_proto(value: i32) -> Option<OutboundPurpose> {
+    match pb::OutboundPurpose::try_from(value) {
+        Ok(pb::OutboundPurpose::Callback) => Some(OutboundPurpose::Callback),
+        Ok(pb::OutboundPurpose::Survey) => Some(OutboundPurpose::Survey),
+        Ok(pb::OutboundPurpose::Marketing) => Some(OutboundPurpose::Marketing),
+        _ => None,
+    }
+}
+
+/// The stored purpose of a domain purpose.
+pub fn purpose_to_proto(purpose: OutboundPurpose) -> pb::OutboundPurpose {
+    match purpose {
+        OutboundPurpose::Callback => pb::OutboundPurpose::Callback,
+        OutboundPurpose::Survey => pb::OutboundPurpose::Survey,
+        OutboundPurpose::Marketing => pb::OutboundPurpose::Marketing,
+    }
+}
+
+/// The domain reason of a stored reason, if it names one.
+pub fn not_reached_from_proto(value: i32) -> Option<NotReachedReason> {
+    match pb::NotReachedReason::try_from(value) {
+        Ok(pb::NotReachedReason::NoAnswer) => Some(NotReachedReason::NoAnswer),
+        Ok(pb::NotReachedReason::Busy) => Some(NotReachedReason::Busy),
+        Ok(pb::NotReachedReason::Rejected) => Some(NotReachedReason::Rejected),
+        Ok(pb::NotReachedReason::Failed) => Some(NotReachedReason::Failed),
+        _ => None,
+    }
+}
+
+/// The stored reason of a domain reason.
+pub fn not_reached_to_proto(reason: NotReachedReason) -> pb::NotReachedReason {
+    match reason {
+        NotReachedReason::NoAnswer => pb::NotReachedReason::NoAnswer,
+        NotReachedReason::Busy => pb::NotReachedReason::Busy,
+        NotReachedReason::Rejected => pb::NotReachedReason::Rejected,
+        NotReachedReason::Failed => pb::NotReachedReason::Failed,
+    }
+}
+
+/// The domain calling hours of a message; `Err` says what is malformed.
+pub fn calling_hours_from_proto(hours: &pb::CallingHours) -> Result<CallingHours, String> {
+    let weekdays: [bool; 7] = hours
+        .weekdays
+        .as_slice()
+        .try_into()
+        .map_err(|_| "weekdays must have exactly 7 entries, Monday first".to_owned())?;
+    let minute = |value: u32| u16::try_from(value).map_err(|_| "minutes out of range".to_owned());
+    Ok(CallingHours {
+        utc_offset_minutes: hours.utc_offset_minutes,
+        start_minute: minute(hours.start_minute)?,
+        end_minute: minute(hours.end_minute)?,
+        weekdays,
+    })
+}
+
+/// The message of domain calling hours.
+pub fn calling_hours_to_proto(hours: &CallingHours) -> pb::CallingHours {
+    pb::CallingHours {
+        utc_offset_minutes: hours.utc_offset_minutes,
+        start_minute: u32::from(hours.start_minute),
+        end_minute: u32::from(hours.end_minute),
+        weekdays: hours.weekdays.to_vec(),
+    }
+}
+
 impl PersistedEvent for CallEvent {
     fn encode(&self) -> EncodedEvent {
         use CallEvent as E;
@@ -92,6 +159,27 @@ impl PersistedEvent for CallEvent {
                 &pb::CallOffered {
                     caller_number: caller_number.as_str().to_owned(),
                     dialled_number: dialled_number.as_str().to_owned(),
+                },
+            ),
+            E::OutboundStarted {
+                customer_number,
+                caller_id,
+                purpose,
+                agent_id,
+                at,
+            } => EncodedEvent::from_message(
+                *at,
+                &pb::OutboundCallStarted {
+                    customer_number: customer_number.as_str().to_owned(),
+                    caller_id: caller_id.as_str().to_owned(),
+                    purpose: purpose_to_proto(*purpose).into(),
+                    agent_id: agent_id.to_string(),
+                },
+            ),
+            E::NotReached { reason, at } => EncodedEvent::from_message(
+                *at,
+                &pb::CallNotReached {
+                    reason: not_reached_to_proto(*reason).into(),
                 },
             ),
             E::EnteredIvr { at } => EncodedEvent::from_message(*at, &pb::CallEnteredIvr {}),
@@ -215,6 +303,25 @@ impl PersistedEvent for CallEvent {
             return Ok(CallEvent::Offered {
                 caller_number: phone(event, &offered.caller_number)?,
                 dialled_number: phone(event, &offered.dialled_number)?,
+                at,
+            });
+        }
+        if is(pb::OutboundCallStarted::full_name()) {
+            let started: pb::OutboundCallStarted = decode_message(event)?;
+            return Ok(CallEvent::OutboundStarted {
+                customer_number: phone(event, &started.customer_number)?,
+                caller_id: phone(event, &started.caller_id)?,
+                purpose: purpose_from_proto(started.purpose)
+                    .ok_or_else(|| DecodeError::new(event, "unknown outbound purpose"))?,
+                agent_id: name(event, &started.agent_id)?,
+                at,
+            });
+        }
+        if is(pb::CallNotReached::full_name()) {
+            let not_reached: pb::CallNotReached = decode_message(event)?;
+            return Ok(CallEvent::NotReached {
+                reason: not_reached_from_proto(not_reached.reason)
+                    .ok_or_else(|| DecodeError::new(event, "unknown not-reached reason"))?,
                 at,
             });
         }
@@ -469,5 +576,60 @@ impl PersistedEvent for ReportedCallEvent {
             occurred_at: event.occurred_at,
             fact,
         }))
+    }
+}
+
+impl PersistedEvent for OutboundPolicyEvent {
+    fn encode(&self) -> EncodedEvent {
+        match self {
+            OutboundPolicyEvent::DoNotCallAdded { number, at } => EncodedEvent::from_message(
+                *at,
+                &pb::DoNotCallAdded {
+                    number: number.as_str().to_owned(),
+                },
+            ),
+            OutboundPolicyEvent::DoNotCallRemoved { number, at } => EncodedEvent::from_message(
+                *at,
+                &pb::DoNotCallRemoved {
+                    number: number.as_str().to_owned(),
+                },
+            ),
+            OutboundPolicyEvent::CallingHoursSet { hours, at } => EncodedEvent::from_message(
+                *at,
+                &pb::CallingHoursSet {
+                    hours: hours.as_ref().map(calling_hours_to_proto),
+                },
+            ),
+        }
+    }
+
+    fn decode(event: &RecordedEvent) -> Result<Self, DecodeError> {
+        let at = event.occurred_at;
+        let event_type = event.event_type.as_str();
+        if event_type == pb::DoNotCallAdded::full_name() {
+            let added: pb::DoNotCallAdded = decode_message(event)?;
+            return Ok(OutboundPolicyEvent::DoNotCallAdded {
+                number: phone(event, &added.number)?,
+                at,
+            });
+        }
+        if event_type == pb::DoNotCallRemoved::full_name() {
+            let removed: pb::DoNotCallRemoved = decode_message(event)?;
+            return Ok(OutboundPolicyEvent::DoNotCallRemoved {
+                number: phone(event, &removed.number)?,
+                at,
+            });
+        }
+        if event_type == pb::CallingHoursSet::full_name() {
+            let set: pb::CallingHoursSet = decode_message(event)?;
+            let hours = set
+                .hours
+                .as_ref()
+                .map(calling_hours_from_proto)
+                .transpose()
+                .map_err(|reason| DecodeError::new(event, reason))?;
+            return Ok(OutboundPolicyEvent::CallingHoursSet { hours, at });
+        }
+        Err(DecodeError::unknown_type(event))
     }
 }

@@ -8,11 +8,14 @@ use callcenter_proto::telephony::v1 as pb;
 use pb::telephony_service_server::{TelephonyService, TelephonyServiceServer};
 use tonic::{Request, Response, Status};
 
-use crate::app::{NewCall, Telephony};
-use crate::domain::{Call, CallCommand, CallState, PhoneNumber};
+use crate::app::{NewCall, NewOutboundCall, Telephony};
+use crate::domain::{
+    Call, CallCommand, CallState, Direction, OutboundPolicy, OutboundPolicyCommand, PhoneNumber,
+};
 use crate::events::{
-    party_from_proto, priority_from_proto, priority_to_proto, supervision_mode_from_proto,
-    supervision_mode_to_proto,
+    calling_hours_from_proto, calling_hours_to_proto, not_reached_from_proto, not_reached_to_proto,
+    party_from_proto, priority_from_proto, priority_to_proto, purpose_from_proto, purpose_to_proto,
+    supervision_mode_from_proto, supervision_mode_to_proto,
 };
 
 /// The tonic service.
@@ -58,7 +61,12 @@ fn phone(field: &str, value: &str) -> Result<PhoneNumber, ApiError> {
 
 /// The API view of a call record at `version`.
 pub(crate) fn call_to_proto(call_id: &Name, call: &Call, version: u64) -> pb::Call {
+    let not_reached_reason = match call.state {
+        CallState::NotReached { reason } => not_reached_to_proto(reason),
+        _ => pb::NotReachedReason::Unspecified,
+    };
     let (state, held) = match call.state {
+        CallState::NotReached { .. } => (pb::CallState::NotReached, false),
         CallState::Unknown => (pb::CallState::Unspecified, false),
         CallState::InIvr => (pb::CallState::InIvr, false),
         CallState::Queued => (pb::CallState::Queued, false),
@@ -100,6 +108,23 @@ pub(crate) fn call_to_proto(call_id: &Name, call: &Call, version: u64) -> pb::Ca
         transfers: call.transfers,
         disposition: text(call.disposition.as_ref()),
         target_agent_id: text(call.target_agent_id.as_ref()),
+        direction: match call.direction {
+            Direction::Inbound => pb::Direction::Inbound,
+            Direction::Outbound => pb::Direction::Outbound,
+        }
+        .into(),
+        purpose: call
+            .purpose
+            .map_or(pb::OutboundPurpose::Unspecified, purpose_to_proto)
+            .into(),
+        not_reached_reason: not_reached_reason.into(),
+    }
+}
+
+fn policy_to_proto(policy: &OutboundPolicy) -> pb::GetOutboundPolicyResponse {
+    pb::GetOutboundPolicyResponse {
+        do_not_call: policy.do_not_call.iter().cloned().collect(),
+        calling_hours: policy.calling_hours.as_ref().map(calling_hours_to_proto),
     }
 }
 
@@ -328,6 +353,134 @@ impl TelephonyService for TelephonyGrpc {
         let outcome = self.app.handle_call(&meta, &call_id, &command).await?;
         Ok(Response::new(pb::SetCallDispositionResponse {
             call: outcome_to_proto(&call_id, outcome),
+        }))
+    }
+
+    async fn dial_outbound_call(
+        &self,
+        request: Request<pb::DialOutboundCallRequest>,
+    ) -> Result<Response<pb::DialOutboundCallResponse>, Status> {
+        let caller = principal(&request)?;
+        let body = request.into_inner();
+        let agent_id = match validate::optional_id("agent_id", &body.agent_id)? {
+            Some(agent_id) => agent_id,
+            None if caller.has_any(&[Role::Agent]) => {
+                validate::required_id("subject", &caller.subject)?
+            }
+            None => return Err(ApiError::invalid_field("agent_id", "is required").into()),
+        };
+        may_act_as_agent(&caller, &agent_id)?;
+        let purpose = purpose_from_proto(body.purpose).ok_or_else(|| {
+            ApiError::invalid_field("purpose", "one of CALLBACK, SURVEY, MARKETING")
+        })?;
+        let queue_id = validate::optional_id("queue_id", &body.queue_id)?
+            .unwrap_or_else(|| Name::new("outbound").expect("valid name"));
+        let call = NewOutboundCall {
+            call_id: validate::optional_id("call_id", &body.call_id)?,
+            customer_number: phone("customer_number", &body.customer_number)?,
+            caller_id: phone("caller_id", &body.caller_id)?,
+            purpose,
+            agent_id,
+            queue_id,
+            at: Timestamp::now(),
+        };
+        let meta = caller.command_meta(validate::request_id(&body.request_id)?);
+        let (call_id, outcome) = self.app.dial_out(&meta, call).await?;
+        Ok(Response::new(pb::DialOutboundCallResponse {
+            call: outcome_to_proto(&call_id, outcome),
+        }))
+    }
+
+    async fn mark_call_not_reached(
+        &self,
+        request: Request<pb::MarkCallNotReachedRequest>,
+    ) -> Result<Response<pb::MarkCallNotReachedResponse>, Status> {
+        let caller = principal(&request)?;
+        let body = request.into_inner();
+        let call_id = validate::required_id("call_id", &body.call_id)?;
+        let reason = not_reached_from_proto(body.reason).ok_or_else(|| {
+            ApiError::invalid_field("reason", "one of NO_ANSWER, BUSY, REJECTED, FAILED")
+        })?;
+        let command = CallCommand::MarkNotReached {
+            reason,
+            at: Timestamp::now(),
+        };
+        let call = self
+            .agent_command(&caller, &call_id, &body.request_id, command)
+            .await?;
+        Ok(Response::new(pb::MarkCallNotReachedResponse { call }))
+    }
+
+    async fn get_outbound_policy(
+        &self,
+        request: Request<pb::GetOutboundPolicyRequest>,
+    ) -> Result<Response<pb::GetOutboundPolicyResponse>, Status> {
+        let caller = principal(&request)?;
+        let mut allowed = vec![Role::TenantAdmin, Role::Agent];
+        allowed.extend_from_slice(Role::SUPERVISORS);
+        caller.require_any(&allowed)?;
+        let policy = self.app.outbound_policy(&caller.tenant).await?;
+        Ok(Response::new(policy_to_proto(&policy)))
+    }
+
+    async fn update_do_not_call(
+        &self,
+        request: Request<pb::UpdateDoNotCallRequest>,
+    ) -> Result<Response<pb::UpdateDoNotCallResponse>, Status> {
+        let caller = principal(&request)?;
+        caller.require_any(&[Role::TenantAdmin, Role::CenterManager])?;
+        let body = request.into_inner();
+        if body.add.len() + body.remove.len() > 1000 {
+            return Err(ApiError::invalid_field("add", "at most 1000 numbers per request").into());
+        }
+        let mut commands = Vec::new();
+        let at = Timestamp::now();
+        for (index, number) in body.add.iter().enumerate() {
+            let number = phone(&format!("add[{index}]"), number)?;
+            commands.push(OutboundPolicyCommand::AddDoNotCall { number, at });
+        }
+        for (index, number) in body.remove.iter().enumerate() {
+            let number = phone(&format!("remove[{index}]"), number)?;
+            commands.push(OutboundPolicyCommand::RemoveDoNotCall { number, at });
+        }
+        let request_id = validate::request_id(&body.request_id)?;
+        let mut policy = self.app.outbound_policy(&caller.tenant).await?;
+        for (index, command) in commands.iter().enumerate() {
+            // Each change is its own idempotent step of the request.
+            let step_id = if request_id.is_empty() {
+                String::new()
+            } else {
+                format!("{request_id}.{index}")
+            };
+            let meta = caller.command_meta(validate::request_id(&step_id)?);
+            policy = self.app.change_outbound_policy(&meta, command).await?;
+        }
+        Ok(Response::new(pb::UpdateDoNotCallResponse {
+            do_not_call: policy.do_not_call.iter().cloned().collect(),
+        }))
+    }
+
+    async fn set_calling_hours(
+        &self,
+        request: Request<pb::SetCallingHoursRequest>,
+    ) -> Result<Response<pb::SetCallingHoursResponse>, Status> {
+        let caller = principal(&request)?;
+        caller.require_any(&[Role::TenantAdmin, Role::CenterManager])?;
+        let body = request.into_inner();
+        let hours = body
+            .hours
+            .as_ref()
+            .map(calling_hours_from_proto)
+            .transpose()
+            .map_err(|reason| ApiError::invalid_field("hours", reason))?;
+        let meta = caller.command_meta(validate::request_id(&body.request_id)?);
+        let command = OutboundPolicyCommand::SetCallingHours {
+            hours,
+            at: Timestamp::now(),
+        };
+        let policy = self.app.change_outbound_policy(&meta, &command).await?;
+        Ok(Response::new(pb::SetCallingHoursResponse {
+            calling_hours: policy.calling_hours.as_ref().map(calling_hours_to_proto),
         }))
     }
 

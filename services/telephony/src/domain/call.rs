@@ -13,6 +13,7 @@
 use callcenter_kit::{Aggregate, Name, Timestamp};
 
 use super::number::PhoneNumber;
+use super::outbound_policy::OutboundPurpose;
 
 /// Who did something to a call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,6 +45,29 @@ pub enum Priority {
     Normal,
     /// Urgent rescue or urgent complaint: fastest response.
     Emergency,
+}
+
+/// Which way a call goes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Direction {
+    /// A customer called in.
+    #[default]
+    Inbound,
+    /// An agent called a customer.
+    Outbound,
+}
+
+/// Why an outbound call did not reach the customer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotReachedReason {
+    /// Nobody answered.
+    NoAnswer,
+    /// The line was busy.
+    Busy,
+    /// The customer or the network declined.
+    Rejected,
+    /// The number could not be called.
+    Failed,
 }
 
 /// How a supervisor takes part in a call (DOMAIN.md §2: listen in, coach, three-party).
@@ -92,6 +116,11 @@ pub enum CallState {
     Ended,
     /// The caller left before an agent answered.
     Abandoned,
+    /// An outbound call that never reached the customer.
+    NotReached {
+        /// Why.
+        reason: NotReachedReason,
+    },
 }
 
 impl CallState {
@@ -105,12 +134,16 @@ impl CallState {
             CallState::Answered { .. } => "answered",
             CallState::Ended => "ended",
             CallState::Abandoned => "abandoned",
+            CallState::NotReached { .. } => "not reached",
         }
     }
 
-    /// Whether the caller is gone: the call ended or was abandoned.
+    /// Whether the call is over: ended, abandoned, or (outbound) never reached the customer.
     pub fn is_finished(&self) -> bool {
-        matches!(self, CallState::Ended | CallState::Abandoned)
+        matches!(
+            self,
+            CallState::Ended | CallState::Abandoned | CallState::NotReached { .. }
+        )
     }
 }
 
@@ -119,9 +152,13 @@ impl CallState {
 pub struct Call {
     /// Its lifecycle state.
     pub state: CallState,
-    /// Who called.
+    /// Inbound or outbound.
+    pub direction: Direction,
+    /// Why an outbound call goes out.
+    pub purpose: Option<OutboundPurpose>,
+    /// Who called (for an outbound call: the number shown to the customer).
     pub caller_number: Option<PhoneNumber>,
-    /// What they dialled.
+    /// What they dialled (for an outbound call: the customer).
     pub dialled_number: Option<PhoneNumber>,
     /// The queue it waits or waited in last.
     pub queue_id: Option<Name>,
@@ -174,6 +211,28 @@ pub enum CallCommand {
         dialled_number: PhoneNumber,
         /// Where it goes first.
         entry: Entry,
+        /// When.
+        at: Timestamp,
+    },
+    /// An agent calls a customer; the call waits for that agent like a directed call.
+    DialOut {
+        /// The customer.
+        customer_number: PhoneNumber,
+        /// The number the customer sees.
+        caller_id: PhoneNumber,
+        /// Why.
+        purpose: OutboundPurpose,
+        /// The agent who calls.
+        agent_id: Name,
+        /// The queue (campaign) the call is counted in.
+        queue_id: Name,
+        /// When.
+        at: Timestamp,
+    },
+    /// An outbound call did not reach the customer.
+    MarkNotReached {
+        /// Why.
+        reason: NotReachedReason,
         /// When.
         at: Timestamp,
     },
@@ -285,6 +344,26 @@ pub enum CallEvent {
         caller_number: PhoneNumber,
         /// What they dialled.
         dialled_number: PhoneNumber,
+        /// When.
+        at: Timestamp,
+    },
+    /// An agent started calling a customer (a `Queued` for that agent follows).
+    OutboundStarted {
+        /// The customer.
+        customer_number: PhoneNumber,
+        /// The number the customer sees.
+        caller_id: PhoneNumber,
+        /// Why.
+        purpose: OutboundPurpose,
+        /// The agent who calls.
+        agent_id: Name,
+        /// When.
+        at: Timestamp,
+    },
+    /// An outbound call did not reach the customer.
+    NotReached {
+        /// Why.
+        reason: NotReachedReason,
         /// When.
         at: Timestamp,
     },
@@ -438,6 +517,9 @@ pub enum CallError {
     /// A transfer to the queue and agent the call is already with.
     #[error("the call is already with that agent")]
     TransferToSelf,
+    /// Only outbound calls can fail to reach the customer.
+    #[error("an inbound call cannot be marked not reached")]
+    NotOutbound,
     /// The disposition was already set to another code.
     #[error("disposition already set to {code}")]
     DispositionAlreadySet {
@@ -520,6 +602,46 @@ impl Aggregate for Call {
                 };
                 Ok(vec![offered, entered])
             }
+            C::DialOut {
+                customer_number,
+                caller_id,
+                purpose,
+                agent_id,
+                queue_id,
+                at,
+            } => {
+                if self.state != CallState::Unknown {
+                    return Err(CallError::AlreadyExists);
+                }
+                Ok(vec![
+                    E::OutboundStarted {
+                        customer_number: customer_number.clone(),
+                        caller_id: caller_id.clone(),
+                        purpose: *purpose,
+                        agent_id: agent_id.clone(),
+                        at: *at,
+                    },
+                    E::Queued {
+                        queue_id: queue_id.clone(),
+                        priority: Priority::Normal,
+                        target_agent_id: Some(agent_id.clone()),
+                        at: *at,
+                    },
+                ])
+            }
+            C::MarkNotReached { reason, at } => match (&self.state, self.direction) {
+                (CallState::Queued | CallState::Ringing { .. }, Direction::Outbound) => {
+                    Ok(vec![E::NotReached {
+                        reason: *reason,
+                        at: *at,
+                    }])
+                }
+                (CallState::NotReached { .. }, _) => Ok(vec![]),
+                (CallState::Queued | CallState::Ringing { .. }, Direction::Inbound) => {
+                    Err(CallError::NotOutbound)
+                }
+                _ => Err(self.refuse("be marked not reached")),
+            },
             C::TakeIvrStep { node_id, input, at } => match self.state {
                 CallState::InIvr => Ok(vec![E::IvrStepTaken {
                     node_id: node_id.clone(),
@@ -725,6 +847,23 @@ impl Aggregate for Call {
                 self.caller_number = Some(caller_number.clone());
                 self.dialled_number = Some(dialled_number.clone());
                 self.offered_at = Some(*at);
+            }
+            CallEvent::OutboundStarted {
+                customer_number,
+                caller_id,
+                purpose,
+                at,
+                ..
+            } => {
+                self.direction = Direction::Outbound;
+                self.purpose = Some(*purpose);
+                self.caller_number = Some(caller_id.clone());
+                self.dialled_number = Some(customer_number.clone());
+                self.offered_at = Some(*at);
+            }
+            CallEvent::NotReached { reason, at } => {
+                self.state = CallState::NotReached { reason: *reason };
+                self.ended_at = Some(*at);
             }
             CallEvent::EnteredIvr { .. } => self.state = CallState::InIvr,
             CallEvent::IvrStepTaken { node_id, .. } => {
@@ -1371,6 +1510,100 @@ mod tests {
 }
 
 #[cfg(test)]
+mod outbound {
+    use callcenter_kit::testing::{at, given, name};
+
+    use super::*;
+
+    fn dial() -> CallCommand {
+        CallCommand::DialOut {
+            customer_number: PhoneNumber::parse("13900139000").unwrap(),
+            caller_id: PhoneNumber::parse("95158").unwrap(),
+            purpose: OutboundPurpose::Callback,
+            agent_id: name("agent-1"),
+            queue_id: name("outbound"),
+            at: at(0),
+        }
+    }
+
+    fn dialled() -> Vec<CallEvent> {
+        vec![
+            CallEvent::OutboundStarted {
+                customer_number: PhoneNumber::parse("13900139000").unwrap(),
+                caller_id: PhoneNumber::parse("95158").unwrap(),
+                purpose: OutboundPurpose::Callback,
+                agent_id: name("agent-1"),
+                at: at(0),
+            },
+            CallEvent::Queued {
+                queue_id: name("outbound"),
+                priority: Priority::Normal,
+                target_agent_id: Some(name("agent-1")),
+                at: at(0),
+            },
+        ]
+    }
+
+    #[test]
+    fn an_outbound_call_waits_for_its_agent_and_shows_our_number() {
+        let call = given::<Call>([]).when(dial()).then(dialled());
+        assert_eq!(call.direction, Direction::Outbound);
+        assert_eq!(call.target_agent_id, Some(name("agent-1")));
+        assert_eq!(
+            call.caller_number.as_ref().map(PhoneNumber::as_str),
+            Some("95158")
+        );
+        given::<Call>(dialled())
+            .when(CallCommand::Ring {
+                agent_id: name("agent-2"),
+                at: at(1),
+            })
+            .then_error(CallError::WrongAgent {
+                expected: name("agent-1"),
+                actual: name("agent-2"),
+            });
+    }
+
+    #[test]
+    fn an_outbound_call_that_does_not_reach_the_customer_is_over() {
+        let mut ringing = dialled();
+        ringing.push(CallEvent::Ringing {
+            agent_id: name("agent-1"),
+            at: at(1),
+        });
+        let over = given::<Call>(ringing)
+            .when(CallCommand::MarkNotReached {
+                reason: NotReachedReason::Busy,
+                at: at(20),
+            })
+            .then([CallEvent::NotReached {
+                reason: NotReachedReason::Busy,
+                at: at(20),
+            }]);
+        assert!(over.state.is_finished());
+        let inbound = vec![
+            CallEvent::Offered {
+                caller_number: PhoneNumber::parse("1").unwrap(),
+                dialled_number: PhoneNumber::parse("4000").unwrap(),
+                at: at(0),
+            },
+            CallEvent::Queued {
+                queue_id: name("general"),
+                priority: Priority::Normal,
+                target_agent_id: None,
+                at: at(0),
+            },
+        ];
+        given::<Call>(inbound)
+            .when(CallCommand::MarkNotReached {
+                reason: NotReachedReason::NoAnswer,
+                at: at(5),
+            })
+            .then_error(CallError::NotOutbound);
+    }
+}
+
+#[cfg(test)]
 mod properties {
     use callcenter_kit::testing::{at, name};
     use proptest::prelude::*;
@@ -1431,6 +1664,10 @@ mod properties {
                 ended_by: Party::Agent,
                 at: at(t),
             },
+            |_, _, t| CallCommand::MarkNotReached {
+                reason: NotReachedReason::NoAnswer,
+                at: at(t),
+            },
             |agent, _, t| CallCommand::SetDisposition {
                 agent_id: agent,
                 code: name("resolved"),
@@ -1479,22 +1716,34 @@ mod properties {
         /// caller is gone, whatever came before and whatever is asked after.
         #[test]
         fn once_the_caller_is_gone_a_call_stays_ended_or_abandoned(
-            into_ivr in any::<bool>(),
+            entry_kind in 0..3_u8,
             before in proptest::collection::vec((command(), agent(), queue()), 0..25),
             after in proptest::collection::vec((command(), agent(), queue()), 0..10),
         ) {
             let mut call = Call::default();
-            let entry = if into_ivr {
-                Entry::Ivr
-            } else {
-                Entry::Queue { queue_id: name("general"), priority: Priority::Normal }
+            let start = match entry_kind {
+                0 => CallCommand::Offer {
+                    caller_number: PhoneNumber::parse("1").unwrap(),
+                    dialled_number: PhoneNumber::parse("4000").unwrap(),
+                    entry: Entry::Ivr,
+                    at: at(0),
+                },
+                1 => CallCommand::Offer {
+                    caller_number: PhoneNumber::parse("1").unwrap(),
+                    dialled_number: PhoneNumber::parse("4000").unwrap(),
+                    entry: Entry::Queue { queue_id: name("general"), priority: Priority::Normal },
+                    at: at(0),
+                },
+                _ => CallCommand::DialOut {
+                    customer_number: PhoneNumber::parse("13900139000").unwrap(),
+                    caller_id: PhoneNumber::parse("95158").unwrap(),
+                    purpose: OutboundPurpose::Survey,
+                    agent_id: name("agent-1"),
+                    queue_id: name("outbound"),
+                    at: at(0),
+                },
             };
-            apply(&mut call, &CallCommand::Offer {
-                caller_number: PhoneNumber::parse("1").unwrap(),
-                dialled_number: PhoneNumber::parse("4000").unwrap(),
-                entry,
-                at: at(0),
-            });
+            apply(&mut call, &start);
             let mut clock = 0;
             for (make, agent, queue) in &before {
                 clock += 1;
