@@ -48,6 +48,7 @@ macro_rules! conformance_tests {
             subscription_batches_hold_whole_commits_in_log_order_and_report_lag,
             the_envelope_carries_metadata_and_trace_context,
             invalid_appends_are_rejected_without_writing,
+            the_head_is_the_newest_position_and_a_subscription_after_it_sees_only_newer_commits,
         );
     };
     (@cases $backend:expr; $($case:ident),+ $(,)?) => {
@@ -745,4 +746,29 @@ pub async fn invalid_appends_are_rejected_without_writing(backend: &dyn Backend)
     );
     let read = store.read_stream(&stream, 0).await.expect("read");
     assert!(read.events.is_empty());
+}
+
+/// The head is the newest commit's position; subscribing after it delivers only what comes next.
+pub async fn the_head_is_the_newest_position_and_a_subscription_after_it_sees_only_newer_commits(
+    backend: &dyn Backend,
+) {
+    let store = backend.open().await;
+    assert_eq!(store.head().await.expect("head"), 0, "an empty log");
+    let old = key("t1", "telephony", "call", "old");
+    let appended = append_labels(&*store, &old, ExpectedVersion::NoStream, &["old"]).await;
+    let head = store.head().await.expect("head");
+    assert_eq!(head, appended.position);
+    let mut subscription = store
+        .subscribe(SubscriptionSpec {
+            name: name("from-head"),
+            filter: Filter::all(),
+            resume_after: Some(head),
+            expire_when_idle: None,
+        })
+        .await
+        .expect("subscribe");
+    let new = key("t1", "telephony", "call", "new");
+    append_labels(&*store, &new, ExpectedVersion::NoStream, &["new"]).await;
+    let batch = subscription.next_batch(10, WAIT).await.expect("batch");
+    assert_eq!(labels(&batch.events), ["new"]);
 }

@@ -693,6 +693,15 @@ impl EventStore for JetStreamEventStore {
         }))
     }
 
+    async fn head(&self) -> Result<Position, StoreError> {
+        let info = self
+            .stream
+            .get_info()
+            .await
+            .map_err(StoreError::unavailable)?;
+        Ok(info.state.last_sequence)
+    }
+
     async fn delete_subscription(&self, name: &Name) -> Result<(), StoreError> {
         match self.stream.delete_consumer(name.as_str()).await {
             Ok(_) => Ok(()),

@@ -87,6 +87,10 @@ pub trait EventStore: Send + Sync + std::fmt::Debug {
     /// Opens (or resumes) a durable subscription.
     async fn subscribe(&self, spec: SubscriptionSpec) -> Result<Box<dyn Subscription>, StoreError>;
 
+    /// The position of the newest commit (0 for an empty log): subscribe after it to follow only
+    /// what comes next.
+    async fn head(&self) -> Result<Position, StoreError>;
+
     /// Forgets a durable subscription and what it acknowledged.
     async fn delete_subscription(&self, name: &Name) -> Result<(), StoreError>;
 

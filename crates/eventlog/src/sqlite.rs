@@ -400,6 +400,15 @@ impl EventStore for SqliteEventStore {
         }))
     }
 
+    async fn head(&self) -> Result<Position, StoreError> {
+        let last: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) FROM eventlog_commits")
+                .fetch_one(&self.inner.readers)
+                .await
+                .map_err(StoreError::unavailable)?;
+        Ok(to_position(last))
+    }
+
     async fn delete_subscription(&self, name: &Name) -> Result<(), StoreError> {
         let mut writer = self.inner.writer.lock().await;
         sqlx::query("DELETE FROM eventlog_subscriptions WHERE name = ?1")

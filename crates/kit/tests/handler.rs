@@ -151,6 +151,10 @@ impl EventStore for Contended {
         self.inner.subscribe(spec).await
     }
 
+    async fn head(&self) -> Result<callcenter_eventlog::Position, callcenter_eventlog::StoreError> {
+        self.inner.head().await
+    }
+
     async fn delete_subscription(
         &self,
         name: &Name,
