@@ -1,7 +1,7 @@
 //! The walking skeleton through every layer, against the running binary in both modes: a call
 //! reported to telephony is routed to a logged-in ready agent, answered and ended; another is
 //! abandoned; the reporting projection counts them per queue; the gateway serves the counts over
-//! HTTP/JSON to the tenant's token and to no other tenant.
+//! HTTP/JSON to the tenant's token and to no other tenant, which cannot take the tenant's numbers either.
 
 use callcenter_e2e::{Instance, Mode};
 use callcenter_eventlog::Name;
@@ -142,6 +142,19 @@ async fn skeleton(instance: &Instance, tenant: &str) {
         .call("GET", &call_path, Some(&other_tenant), None)
         .await;
     assert_eq!((status, &hidden["reason"]), (404, &json!("CALL_NOT_FOUND")));
+    let (status, taken) = instance
+        .call(
+            "PUT",
+            "/v1/numbers/4000",
+            Some(&other_tenant),
+            Some(json!({"queue_id": "general"})),
+        )
+        .await;
+    assert_eq!(
+        (status, &taken["reason"]),
+        (409, &json!("NUMBER_TAKEN")),
+        "a number reaches one tenant only: {taken}"
+    );
     let (status, anonymous) = instance.call("GET", "/v1/queues/stats", None, None).await;
     assert_eq!(
         (status, &anonymous["code"]),

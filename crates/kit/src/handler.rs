@@ -27,6 +27,18 @@ pub struct CommandMeta {
     pub actor: String,
 }
 
+/// The tenant that holds facts shared by every tenant (which tenant owns a phone number).
+///
+/// Tenant ids that start with `_` are reserved: no token is ever issued or accepted for them.
+pub fn platform_tenant() -> TenantId {
+    TenantId::new("_platform").expect("a valid name")
+}
+
+/// Whether a tenant id is reserved for the platform (starts with `_`).
+pub fn is_reserved_tenant(tenant: &TenantId) -> bool {
+    tenant.as_str().starts_with('_')
+}
+
 impl CommandMeta {
     /// Metadata for a command the platform issues itself (a reactor, the demo loader).
     pub fn system(tenant: TenantId, component: &str, request_id: impl Into<String>) -> Self {

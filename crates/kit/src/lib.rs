@@ -19,6 +19,8 @@ pub mod testing;
 
 pub use aggregate::{Aggregate, DecodeError, EncodedEvent, PersistedEvent, decode_message};
 pub use callcenter_eventlog::{Name, TenantId, Timestamp};
-pub use handler::{CommandError, CommandHandler, CommandMeta, Loaded, Outcome};
+pub use handler::{
+    CommandError, CommandHandler, CommandMeta, Loaded, Outcome, is_reserved_tenant, platform_tenant,
+};
 pub use projection::{Projection, ProjectionError, ProjectionRunner, ProjectionStatus};
 pub use reactor::{ReactionError, Reactor, run_reactor};

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use callcenter_eventlog::{Name, TenantId};
-use callcenter_kit::CommandMeta;
+use callcenter_kit::{CommandMeta, is_reserved_tenant};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
@@ -223,6 +223,11 @@ impl JwtVerifier {
         let claims = data.claims;
         let tenant = Name::new(&claims.tenant)
             .map_err(|error| ApiError::unauthenticated(format!("invalid token tenant: {error}")))?;
+        if is_reserved_tenant(&tenant) {
+            return Err(ApiError::unauthenticated(
+                "invalid token tenant: ids starting with _ are reserved for the platform",
+            ));
+        }
         if claims.sub.is_empty() {
             return Err(ApiError::unauthenticated("token has no subject"));
         }
@@ -284,6 +289,12 @@ impl JwtIssuer {
         roles: &[Role],
         ttl_seconds: u64,
     ) -> Result<String, ApiError> {
+        if is_reserved_tenant(tenant) {
+            return Err(ApiError::invalid_field(
+                "tenant",
+                "tenant ids starting with _ are reserved for the platform",
+            ));
+        }
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
@@ -433,6 +444,30 @@ mod tests {
         let expired =
             jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &issuer.key).unwrap();
         assert!(verifier.verify(&expired).is_err());
+    }
+
+    #[test]
+    fn no_token_is_issued_or_accepted_for_the_reserved_platform_tenant() {
+        let (issuer, verifier) = keys();
+        let platform = callcenter_kit::platform_tenant();
+        assert!(
+            issuer
+                .issue(&platform, "a", &[Role::TenantAdmin], 60)
+                .is_err()
+        );
+        let claims = Claims {
+            sub: "a".into(),
+            tenant: platform.to_string(),
+            roles: vec!["tenant_admin".into()],
+            iss: TOKEN_ISSUER.into(),
+            aud: TOKEN_ISSUER.into(),
+            iat: 1,
+            exp: u64::MAX / 2,
+        };
+        let forged =
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &issuer.key).unwrap();
+        let refused = verifier.verify(&forged).unwrap_err();
+        assert_eq!(refused.code, crate::ErrorCode::Unauthenticated);
     }
 
     #[test]

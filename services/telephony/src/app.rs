@@ -3,13 +3,16 @@
 use std::sync::Arc;
 
 use callcenter_eventlog::EventStore;
-use callcenter_kit::{CommandHandler, CommandMeta, Loaded, Name, Outcome, TenantId, Timestamp};
+use callcenter_kit::{
+    CommandHandler, CommandMeta, Loaded, Name, Outcome, TenantId, Timestamp, platform_tenant,
+};
 use callcenter_platform::{ApiError, ErrorCode};
 
 use crate::domain::{
-    Call, CallCommand, CallError, Entry, Number, NumberCommand, NumberError, OutboundPolicy,
-    OutboundPolicyCommand, OutboundPolicyError, OutboundPurpose, OutboundRefusal, PartnerEvent,
-    PhoneNumber, Priority, ReportedCall, ReportedCallCommand, ReportedCallError,
+    Call, CallCommand, CallError, Entry, Number, NumberClaim, NumberClaimCommand, NumberClaimError,
+    NumberCommand, NumberError, OutboundPolicy, OutboundPolicyCommand, OutboundPolicyError,
+    OutboundPurpose, OutboundRefusal, PartnerEvent, PhoneNumber, Priority, ReportedCall,
+    ReportedCallCommand, ReportedCallError,
 };
 
 /// The telephony application: calls and dialled numbers.
@@ -17,6 +20,7 @@ use crate::domain::{
 pub struct Telephony {
     calls: CommandHandler<Call>,
     numbers: CommandHandler<Number>,
+    number_claims: CommandHandler<NumberClaim>,
     reported_calls: CommandHandler<ReportedCall>,
     outbound_policies: CommandHandler<OutboundPolicy>,
 }
@@ -113,6 +117,16 @@ impl From<NumberError> for ApiError {
     }
 }
 
+impl From<NumberClaimError> for ApiError {
+    fn from(error: NumberClaimError) -> Self {
+        match error {
+            NumberClaimError::Taken => {
+                ApiError::new(ErrorCode::AlreadyExists, "NUMBER_TAKEN", error.to_string())
+            }
+        }
+    }
+}
+
 impl From<OutboundPolicyError> for ApiError {
     fn from(error: OutboundPolicyError) -> Self {
         match error {
@@ -152,6 +166,7 @@ impl Telephony {
         Self {
             calls: CommandHandler::new(Arc::clone(&store)),
             numbers: CommandHandler::new(Arc::clone(&store)),
+            number_claims: CommandHandler::new(Arc::clone(&store)),
             reported_calls: CommandHandler::new(Arc::clone(&store)),
             outbound_policies: CommandHandler::new(store),
         }
@@ -305,7 +320,35 @@ impl Telephony {
         queue_id: Name,
         at: Timestamp,
     ) -> Result<Outcome<Number>, ApiError> {
+        let claim = NumberClaimCommand::Claim {
+            tenant: meta.tenant.clone(),
+            at,
+        };
+        let claim_meta = CommandMeta {
+            tenant: platform_tenant(),
+            request_id: meta
+                .request_id
+                .as_ref()
+                .map(|request_id| format!("{}.{request_id}", meta.tenant)),
+            ..meta.clone()
+        };
+        self.number_claims
+            .handle(&claim_meta, &number.as_id(), &claim)
+            .await
+            .map_err(|error| ApiError::from(error).with_metadata("number", number.as_str()))?;
         let command = NumberCommand::Assign { queue_id, at };
         Ok(self.numbers.handle(meta, &number.as_id(), &command).await?)
+    }
+
+    /// The tenant a dialled number reaches, if any claimed it.
+    pub async fn tenant_of_number(
+        &self,
+        number: &PhoneNumber,
+    ) -> Result<Option<TenantId>, ApiError> {
+        let loaded = self
+            .number_claims
+            .load(&platform_tenant(), &number.as_id())
+            .await?;
+        Ok(loaded.state.owner)
     }
 }

@@ -6,9 +6,9 @@ use callcenter_proto::telephony::v1 as pb;
 use prost::Name as _;
 
 use crate::domain::{
-    CallEvent, CallPhase, CallingHours, NotReachedReason, NumberEvent, OutboundPolicyEvent,
-    OutboundPurpose, PartnerEvent, Party, PhoneNumber, Priority, ReportedCallEvent, ReportedFact,
-    SupervisionMode,
+    CallEvent, CallPhase, CallingHours, NotReachedReason, NumberClaimEvent, NumberEvent,
+    OutboundPolicyEvent, OutboundPurpose, PartnerEvent, Party, PhoneNumber, Priority,
+    ReportedCallEvent, ReportedFact, SupervisionMode,
 };
 
 fn name(event: &RecordedEvent, value: &str) -> Result<Name, DecodeError> {
@@ -448,6 +448,27 @@ impl PersistedEvent for NumberEvent {
         let assigned: pb::NumberAssigned = decode_message(event)?;
         Ok(NumberEvent::Assigned {
             queue_id: name(event, &assigned.queue_id)?,
+            at: event.occurred_at,
+        })
+    }
+}
+
+impl PersistedEvent for NumberClaimEvent {
+    fn encode(&self) -> EncodedEvent {
+        match self {
+            NumberClaimEvent::Claimed { tenant, at } => EncodedEvent::from_message(
+                *at,
+                &pb::NumberClaimed {
+                    tenant: tenant.to_string(),
+                },
+            ),
+        }
+    }
+
+    fn decode(event: &RecordedEvent) -> Result<Self, DecodeError> {
+        let claimed: pb::NumberClaimed = decode_message(event)?;
+        Ok(NumberClaimEvent::Claimed {
+            tenant: name(event, &claimed.tenant)?,
             at: event.occurred_at,
         })
     }

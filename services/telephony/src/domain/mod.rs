@@ -9,7 +9,10 @@ pub use call::{
     Call, CallCommand, CallError, CallEvent, CallPhase, CallState, Direction, Entry,
     NotReachedReason, Party, Priority, Supervision, SupervisionMode,
 };
-pub use number::{Number, NumberCommand, NumberError, NumberEvent, PhoneNumber};
+pub use number::{
+    Number, NumberClaim, NumberClaimCommand, NumberClaimError, NumberClaimEvent, NumberCommand,
+    NumberError, NumberEvent, PhoneNumber,
+};
 pub use outbound_policy::{
     CallingHours, OutboundPolicy, OutboundPolicyCommand, OutboundPolicyError, OutboundPolicyEvent,
     OutboundPurpose, OutboundRefusal,

@@ -1,6 +1,9 @@
-//! A dialled number (DNIS) and the queue it leads to.
+//! A dialled number (DNIS): which tenant it reaches and the queue it leads to there.
+//!
+//! A number reaches one tenant only: [`NumberClaim`] records its owner under the platform tenant,
+//! so a SIP INVITE for the number finds its tenant, and a second tenant cannot assign it.
 
-use callcenter_kit::{Aggregate, Name, Timestamp};
+use callcenter_kit::{Aggregate, Name, TenantId, Timestamp};
 
 /// A telephone number: an optional `+` then 1 to 32 of `0-9 * #`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -106,6 +109,75 @@ impl Aggregate for Number {
     }
 }
 
+/// Which tenant a phone number reaches; kept under [`callcenter_kit::platform_tenant`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NumberClaim {
+    /// The tenant the number belongs to.
+    pub owner: Option<TenantId>,
+}
+
+/// What can be asked of a number's claim.
+#[derive(Clone, Debug, PartialEq)]
+pub enum NumberClaimCommand {
+    /// Makes the number reach `tenant`, unless another tenant holds it.
+    Claim {
+        /// The tenant.
+        tenant: TenantId,
+        /// When.
+        at: Timestamp,
+    },
+}
+
+/// What a number's claim records.
+#[derive(Clone, Debug, PartialEq)]
+pub enum NumberClaimEvent {
+    /// The number now reaches `tenant`.
+    Claimed {
+        /// The tenant.
+        tenant: TenantId,
+        /// When.
+        at: Timestamp,
+    },
+}
+
+/// Why a claim was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NumberClaimError {
+    /// Another tenant holds the number.
+    #[error("the number belongs to another tenant")]
+    Taken,
+}
+
+impl Aggregate for NumberClaim {
+    const CONTEXT: &'static str = "telephony";
+    const TYPE: &'static str = "number_claim";
+    type Command = NumberClaimCommand;
+    type Event = NumberClaimEvent;
+    type Error = NumberClaimError;
+
+    fn decide(
+        &self,
+        command: &NumberClaimCommand,
+    ) -> Result<Vec<NumberClaimEvent>, NumberClaimError> {
+        match command {
+            NumberClaimCommand::Claim { tenant, at } => match &self.owner {
+                Some(owner) if owner == tenant => Ok(vec![]),
+                Some(_) => Err(NumberClaimError::Taken),
+                None => Ok(vec![NumberClaimEvent::Claimed {
+                    tenant: tenant.clone(),
+                    at: *at,
+                }]),
+            },
+        }
+    }
+
+    fn evolve(&mut self, event: &NumberClaimEvent) {
+        match event {
+            NumberClaimEvent::Claimed { tenant, .. } => self.owner = Some(tenant.clone()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use callcenter_kit::testing::given;
@@ -150,5 +222,30 @@ mod tests {
                 queue_id: repairs,
                 at,
             }]);
+    }
+
+    #[test]
+    fn a_number_reaches_one_tenant_only() {
+        let at = Timestamp::from_unix_millis(1);
+        let acme = Name::new("acme").unwrap();
+        let claimed = NumberClaimEvent::Claimed {
+            tenant: acme.clone(),
+            at,
+        };
+        given::<NumberClaim>([])
+            .when(NumberClaimCommand::Claim {
+                tenant: acme.clone(),
+                at,
+            })
+            .then([claimed.clone()]);
+        given::<NumberClaim>([claimed.clone()])
+            .when(NumberClaimCommand::Claim { tenant: acme, at })
+            .then([]);
+        given::<NumberClaim>([claimed])
+            .when(NumberClaimCommand::Claim {
+                tenant: Name::new("globex").unwrap(),
+                at,
+            })
+            .then_error(NumberClaimError::Taken);
     }
 }
