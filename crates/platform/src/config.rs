@@ -6,8 +6,14 @@ use callcenter_telemetry::{LogFormat, TelemetryConfig};
 /// Logging and tracing options.
 #[derive(clap::Args, Clone, Debug)]
 pub struct TelemetryArgs {
-    /// What to log, as a `tracing` filter (`info`, `callcenter=debug,info`, …).
-    #[arg(long = "log", env = "CALLCENTER_LOG", default_value = "info")]
+    /// What to log, as a `tracing` filter (`info`, `callcenter=debug,info`, …). The SIP stack
+    /// logs every message it receives at `info`, callers' numbers included: the default keeps it
+    /// to warnings.
+    #[arg(
+        long = "log",
+        env = "CALLCENTER_LOG",
+        default_value = "info,rsipstack=warn"
+    )]
     pub log_filter: String,
     /// `text` for people, `json` for log collectors.
     #[arg(long, env = "CALLCENTER_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]

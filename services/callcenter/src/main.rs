@@ -19,6 +19,7 @@ use callcenter_eventlog::sqlite::SqliteEventStore;
 use callcenter_eventlog::{EventStore, Name};
 use callcenter_platform::config::TelemetryArgs;
 use callcenter_platform::{JwtIssuer, JwtVerifier, Role, Secret};
+use callcenter_telephony::sip::SipConfig;
 use clap::{Parser, Subcommand};
 
 use crate::run::{Backends, RunConfig, Target};
@@ -64,7 +65,40 @@ struct DevArgs {
     #[arg(long, env = "CALLCENTER_JWT_SECRET", hide_env_values = true)]
     jwt_secret: Option<String>,
     #[command(flatten)]
+    sip: SipArgs,
+    #[command(flatten)]
     telemetry: TelemetryArgs,
+}
+
+/// The SIP gateway (telephony).
+#[derive(clap::Args, Debug)]
+struct SipArgs {
+    /// Accept SIP calls on this UDP and TCP address (such as `0.0.0.0:5060`); off without it.
+    #[arg(long, env = "CALLCENTER_SIP")]
+    sip: Option<SocketAddr>,
+    /// The media server that receives callers' RTP, put in the SDP answer (default: the SIP
+    /// address's host, port 10000). This process handles no media.
+    #[arg(long, env = "CALLCENTER_SIP_MEDIA")]
+    sip_media: Option<SocketAddr>,
+}
+
+impl SipArgs {
+    fn config(&self) -> Result<Option<SipConfig>, CliError> {
+        let Some(listen) = self.sip else {
+            return Ok(None);
+        };
+        let media = match self.sip_media {
+            Some(media) => media,
+            None if listen.ip().is_unspecified() => {
+                return Err(CliError::Usage(
+                    "--sip on every interface needs --sip-media: the address callers send media to"
+                        .into(),
+                ));
+            }
+            None => SocketAddr::new(listen.ip(), 10_000),
+        };
+        Ok(Some(SipConfig { listen, media }))
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -106,6 +140,8 @@ struct ServeArgs {
     /// The gateway's upstream for reporting (default: this process's gRPC address).
     #[arg(long, env = "CALLCENTER_REPORTING_URL")]
     reporting_url: Option<String>,
+    #[command(flatten)]
+    sip: SipArgs,
     #[command(flatten)]
     telemetry: TelemetryArgs,
 }
@@ -292,6 +328,7 @@ async fn dev(args: DevArgs) -> Result<(), CliError> {
         grpc: args.grpc,
         verifier: Arc::new(JwtVerifier::hs256(&secret)),
         upstreams: run::UpstreamOverrides::default(),
+        sip: args.sip.config()?,
         data_dir: Some(args.data_dir),
     };
     run::run(
@@ -349,6 +386,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         grpc: args.grpc,
         verifier: Arc::new(JwtVerifier::hs256(&Secret::new(args.jwt_secret))),
         upstreams,
+        sip: args.sip.config()?,
         data_dir: None,
     };
     run::run(Backends { store, read_models }, config).await?;

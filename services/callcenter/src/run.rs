@@ -14,6 +14,7 @@ use callcenter_platform::trace::TraceContextLayer;
 use callcenter_platform::{GrpcServices, JwtVerifier, Readiness};
 use callcenter_reporting::{QueueCountsProjection, ReportingGrpc};
 use callcenter_routing::{Routing, RoutingGrpc, run_distributor};
+use callcenter_telephony::sip::{SipConfig, SipGateway};
 use callcenter_telephony::{PartnerIntakeGrpc, Ringer, Telephony, TelephonyGrpc};
 use sqlx::AnyPool;
 use tokio::net::TcpListener;
@@ -84,6 +85,8 @@ pub struct RunConfig {
     pub verifier: Arc<JwtVerifier>,
     /// Gateway upstreams.
     pub upstreams: UpstreamOverrides,
+    /// The SIP gateway, if telephony takes SIP calls.
+    pub sip: Option<SipConfig>,
     /// The data directory, for the ready message.
     pub data_dir: Option<PathBuf>,
 }
@@ -105,6 +108,9 @@ pub enum RunError {
         /// Why.
         source: std::io::Error,
     },
+    /// The SIP gateway could not start.
+    #[error(transparent)]
+    Sip(#[from] callcenter_telephony::sip::SipError),
     /// The demo tenant could not be loaded.
     #[error("loading the demo tenant: {0}")]
     Demo(callcenter_platform::ApiError),
@@ -142,6 +148,7 @@ pub async fn run(backends: Backends, config: RunConfig) -> Result<(), RunError> 
     let mut readiness = Readiness::new().with(EventLogCheck(Arc::clone(&store)));
     let mut grpc = GrpcServices::new();
     let mut tasks = JoinSet::new();
+    let mut sip_address = None;
 
     if config.runs(Target::Telephony) {
         let app = Telephony::new(Arc::clone(&store));
@@ -151,6 +158,17 @@ pub async fn run(backends: Backends, config: RunConfig) -> Result<(), RunError> 
             Arc::clone(&store),
             shutdown.clone(),
         ));
+        if let Some(sip) = config.sip {
+            let gateway = SipGateway::bind(sip, app.clone(), Arc::clone(&store)).await?;
+            sip_address = Some(gateway.local_addr());
+            let stop = shutdown.clone();
+            tasks.spawn(async move {
+                gateway
+                    .run(stop)
+                    .await
+                    .map_err(|error| format!("SIP gateway failed: {error}"))
+            });
+        }
         let reactor = Arc::new(Ringer::new(app));
         let (store, stop) = (Arc::clone(&store), shutdown.clone());
         tasks.spawn(async move {
@@ -255,6 +273,7 @@ pub async fn run(backends: Backends, config: RunConfig) -> Result<(), RunError> 
     tracing::info!(
         http = %http_address,
         grpc = ?grpc_address,
+        sip = ?sip_address,
         targets = ?targets,
         backend = store.backend(),
         "callcenter started"
@@ -267,7 +286,8 @@ pub async fn run(backends: Backends, config: RunConfig) -> Result<(), RunError> 
             .data_dir
             .map(|d| format!(" data={}", d.display()))
             .unwrap_or_default();
-        println!("callcenter started http={http_address} grpc={grpc_text}{data}");
+        let sip = sip_address.map(|a| format!(" sip={a}")).unwrap_or_default();
+        println!("callcenter started http={http_address} grpc={grpc_text}{sip}{data}");
     }
 
     // Every task runs until shutdown: one that stops before (a panic, a server that failed)

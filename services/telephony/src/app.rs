@@ -50,7 +50,7 @@ fn policy_id() -> Name {
 }
 
 /// A fresh call id.
-fn new_call_id() -> Name {
+pub(crate) fn new_call_id() -> Name {
     Name::new(uuid::Uuid::now_v7().simple().to_string()).expect("a uuid is a valid name")
 }
 

@@ -5,7 +5,8 @@
 //! - [`app`]: command handlers;
 //! - [`grpc`]: serves `callcenter.telephony.v1.TelephonyService`;
 //! - [`intake`]: serves `callcenter.telephony.v1.PartnerCallIntakeService` (partner PBX events, the watch stream);
-//! - [`reactors`]: rings agents that routing reserved.
+//! - [`reactors`]: rings agents that routing reserved;
+//! - [`sip`]: SIP over UDP and TCP: INVITEs become calls, the calls' fate goes back as SIP.
 
 pub mod app;
 pub mod domain;
@@ -13,6 +14,7 @@ pub mod events;
 pub mod grpc;
 pub mod intake;
 pub mod reactors;
+pub mod sip;
 
 pub use app::Telephony;
 pub use grpc::TelephonyGrpc;

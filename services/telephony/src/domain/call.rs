@@ -324,6 +324,12 @@ pub enum CallCommand {
         /// When.
         at: Timestamp,
     },
+    /// The caller hung up, whatever the call's state (what a SIP BYE or CANCEL says): an answered
+    /// call ends, a waiting one is abandoned, a call already over stays as it is.
+    CallerHungUp {
+        /// When.
+        at: Timestamp,
+    },
     /// The agent classifies the ended call.
     SetDisposition {
         /// The agent who took the call.
@@ -812,6 +818,12 @@ impl Aggregate for Call {
                     at: *at,
                 }])
             }
+            C::CallerHungUp { at } => match self.state {
+                CallState::Ended | CallState::Abandoned | CallState::NotReached { .. } => {
+                    Ok(vec![])
+                }
+                _ => self.decide(&self.caller_left(None, *at)),
+            },
             C::SetDisposition { agent_id, code, at } => {
                 if self.state != CallState::Ended {
                     return Err(self.refuse("take a disposition"));
@@ -1377,6 +1389,39 @@ mod tests {
             refused,
             CallError::InvalidTransition { state: "ended", .. }
         ));
+    }
+
+    #[test]
+    fn a_caller_who_hangs_up_abandons_a_waiting_call_ends_an_answered_one_and_changes_no_finished_one()
+     {
+        let hang_up = CallCommand::CallerHungUp { at: at(30) };
+        given::<Call>(ringing("agent-1"))
+            .when(hang_up.clone())
+            .then([CallEvent::Abandoned {
+                queue_id: Some(name("general")),
+                phase: CallPhase::Ringing,
+                waited_ms: 30_000,
+                position: None,
+                at: at(30),
+            }]);
+        given::<Call>(answered("agent-1"))
+            .when(hang_up.clone())
+            .then([CallEvent::Ended {
+                ended_by: Party::Caller,
+                at: at(30),
+            }]);
+        given::<Call>(ended("agent-1"))
+            .when(hang_up.clone())
+            .then([]);
+        let mut abandoned = offered_into_queue();
+        abandoned.push(CallEvent::Abandoned {
+            queue_id: Some(name("general")),
+            phase: CallPhase::Queued,
+            waited_ms: 1_000,
+            position: None,
+            at: at(1),
+        });
+        given::<Call>(abandoned).when(hang_up).then([]);
     }
 
     #[test]
