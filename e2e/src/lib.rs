@@ -85,6 +85,8 @@ pub struct Instance {
     pub http: String,
     /// Base URL of the gRPC API.
     pub grpc: String,
+    /// The SIP address (`host:port`, UDP and TCP) when started with `--sip`.
+    pub sip: Option<String>,
     log: PathBuf,
     _logs: TempDir,
 }
@@ -120,7 +122,7 @@ impl Instance {
         }
         command
             .args(["--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0"])
-            .env("CALLCENTER_LOG", "info")
+            .env("CALLCENTER_LOG", "info,rsipstack=warn")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -156,6 +158,7 @@ impl Instance {
         let instance = Self {
             http: format!("http://{}", field("http")),
             grpc: format!("http://{}", field("grpc")),
+            sip: Some(field("sip")).filter(|sip| !sip.is_empty()),
             child: Some(child),
             mode,
             log,
@@ -332,4 +335,17 @@ impl Drop for Instance {
             eprintln!("--- callcenter log ---\n{}", self.log_text());
         }
     }
+}
+
+/// Removes the JetStream event log a test's instances wrote under `prefix`.
+pub async fn delete_event_log(prefix: &str) {
+    use callcenter_eventlog::Name;
+    use callcenter_eventlog::jetstream::{JetStreamConfig, JetStreamEventStore};
+    let config = JetStreamConfig::new(Name::new(prefix).expect("prefix"));
+    JetStreamEventStore::connect(&callcenter_testkit::nats_url(), config)
+        .await
+        .expect("connect")
+        .delete_stream()
+        .await
+        .expect("delete stream");
 }

@@ -3,9 +3,7 @@
 //! abandoned; the reporting projection counts them per queue; the gateway serves the counts over
 //! HTTP/JSON to the tenant's token and to no other tenant, which cannot take the tenant's numbers either.
 
-use callcenter_e2e::{Instance, Mode};
-use callcenter_eventlog::Name;
-use callcenter_eventlog::jetstream::{JetStreamConfig, JetStreamEventStore};
+use callcenter_e2e::{Instance, Mode, delete_event_log};
 use callcenter_testkit::{PgSchema, TempDir, unique_name};
 use serde_json::{Value, json};
 
@@ -15,17 +13,6 @@ async fn dev(directory: &TempDir, extra: &[&str]) -> Instance {
         extra: extra.iter().map(|s| s.to_string()).collect(),
     })
     .await
-}
-
-/// Removes the JetStream event log a test's instances wrote under `prefix`.
-async fn delete_event_log(prefix: &str) {
-    let config = JetStreamConfig::new(Name::new(prefix).expect("prefix"));
-    JetStreamEventStore::connect(&callcenter_testkit::nats_url(), config)
-        .await
-        .expect("connect")
-        .delete_stream()
-        .await
-        .expect("delete stream");
 }
 
 /// Runs the whole skeleton for a fresh tenant of its own.
