@@ -327,3 +327,29 @@ async fn outbound_calls_respect_the_do_not_call_list_and_calling_hours() {
         .await;
     instance.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_who_declines_a_ringing_call_sends_it_to_the_next_agent() {
+    let (_directory, instance) = start().await;
+    let admin = set_up(&instance, &[("agent-1", "general"), ("agent-2", "general")]).await;
+    let agent_1 = instance.token("acme", "agent", "agent-1");
+    let agent_2 = instance.token("acme", "agent", "agent-2");
+
+    let report = json!({"caller_number": "13800138000", "dialled_number": "4000"});
+    let call = instance.ok("POST", "/v1/calls", &admin, Some(report)).await;
+    let call_path = format!("/v1/calls/{}", call["call_id"].as_str().unwrap());
+    let ringing = wait_for_state(&instance, &call_path, &admin, "ringing").await;
+    assert_eq!(ringing["agent_id"], "agent-1", "ready the longest");
+    let decline = format!("{call_path}/decline");
+    let (status, refused) = instance.call("POST", &decline, Some(&agent_2), None).await;
+    assert_eq!(status, 400, "only the ringing agent declines: {refused}");
+    assert_eq!(refused["reason"], "CALL_WITH_OTHER_AGENT");
+    instance.ok("POST", &decline, &agent_1, None).await;
+    let next = instance
+        .poll_until(&call_path, &admin, |call| {
+            call["state"] == "ringing" && call["agent_id"] == "agent-2"
+        })
+        .await;
+    assert_eq!(next["queue_id"], "general");
+    instance.stop().await;
+}

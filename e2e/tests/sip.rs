@@ -28,12 +28,19 @@ use tonic::transport::Channel;
 /// A dev instance of tenant `acme` with SIP on a free port: queue `general`, number 4000, and
 /// `agents` ready agents.
 async fn start(agents: usize) -> (TempDir, Instance, String) {
+    start_with(agents, &[]).await
+}
+
+/// [`start`] with extra flags.
+async fn start_with(agents: usize, flags: &[&str]) -> (TempDir, Instance, String) {
     let directory = TempDir::new("e2e-sip");
+    let mut extra: Vec<String> = ["--no-demo", "--sip", "127.0.0.1:0"]
+        .map(String::from)
+        .to_vec();
+    extra.extend(flags.iter().map(|flag| flag.to_string()));
     let instance = Instance::start(Mode::Dev {
         data_dir: directory.path().join("data"),
-        extra: ["--no-demo", "--sip", "127.0.0.1:0"]
-            .map(String::from)
-            .to_vec(),
+        extra,
     })
     .await;
     let admin = set_up(&instance, agents).await;
@@ -86,6 +93,8 @@ enum Behaviour {
     Answer,
     /// Answers, then hangs up after the pause.
     AnswerThenHangUp(Duration),
+    /// Lets every call that rings this agent ring on; answers the others.
+    IgnoreRingsOf(&'static str),
 }
 
 /// Agents played by a script: every call that rings one of them is answered over gRPC.
@@ -117,6 +126,11 @@ impl ScriptedAgents {
                     continue;
                 }
                 let ringing = pb::CallRinging::decode(item.payload).expect("CallRinging");
+                if let Behaviour::IgnoreRingsOf(absent) = behaviour
+                    && ringing.agent_id == absent
+                {
+                    continue;
+                }
                 let mut client = TelephonyServiceClient::new(channel.clone());
                 let (count, admin) = (Arc::clone(&count), admin.clone());
                 tokio::spawn(async move {
@@ -367,6 +381,85 @@ async fn an_agent_who_hangs_up_first_sends_the_caller_a_bye() {
         json!({"queue_id": "general", "offered": 1, "answered": 1, "abandoned": 0}),
     )
     .await;
+    instance.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ring_the_agent_misses_goes_back_to_the_queue_and_another_agent_answers() {
+    let (_directory, instance, admin) = start_with(2, &["--ring-timeout-seconds", "1"]).await;
+    let agents =
+        ScriptedAgents::start(&instance, &admin, Behaviour::IgnoreRingsOf("agent-1")).await;
+    let run = sipp(
+        &instance,
+        "answered_caller_hangs_up.xml",
+        "missed-ring",
+        &["-m", "1", "-d", "200"],
+    )
+    .await;
+    assert_eq!((run.successful, run.failed), (1, 0), "{}", run.screen);
+    assert_eq!(agents.answered(), 1);
+    // agent-1 (ready first) rang without answering; the call went back and agent-2 took it.
+    let channel = Channel::from_shared(instance.grpc.clone())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut watch = PartnerCallIntakeServiceClient::new(channel)
+        .watch_call_events(request(
+            &admin,
+            pb::WatchCallEventsRequest { after_position: 0 },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut history = Vec::new();
+    while !history
+        .iter()
+        .any(|event: &String| event.ends_with("CallEnded"))
+    {
+        let item = tokio::time::timeout(Duration::from_secs(10), watch.next())
+            .await
+            .expect("the call's events")
+            .expect("open")
+            .expect("no error");
+        let short = item
+            .event_type
+            .rsplit('.')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let detail = match short.as_str() {
+            "CallRinging" => pb::CallRinging::decode(item.payload).unwrap().agent_id,
+            "CallReturnedToQueue" => {
+                pb::CallReturnedToQueue::decode(item.payload)
+                    .unwrap()
+                    .agent_id
+            }
+            "CallAnswered" => pb::CallAnswered::decode(item.payload).unwrap().agent_id,
+            _ => String::new(),
+        };
+        history.push(format!("{detail} {short}").trim().to_owned());
+    }
+    let ring_history: Vec<&str> = history
+        .iter()
+        .map(String::as_str)
+        .filter(|event| event.starts_with("agent-"))
+        .collect();
+    assert_eq!(
+        ring_history.first().copied(),
+        Some("agent-1 CallRinging"),
+        "{history:?}"
+    );
+    assert_eq!(
+        ring_history.get(1).copied(),
+        Some("agent-1 CallReturnedToQueue"),
+        "{history:?}"
+    );
+    assert_eq!(
+        ring_history.last().copied(),
+        Some("agent-2 CallAnswered"),
+        "{history:?}"
+    );
     instance.stop().await;
 }
 

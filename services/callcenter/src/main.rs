@@ -65,14 +65,18 @@ struct DevArgs {
     #[arg(long, env = "CALLCENTER_JWT_SECRET", hide_env_values = true)]
     jwt_secret: Option<String>,
     #[command(flatten)]
-    sip: SipArgs,
+    telephony: TelephonyArgs,
     #[command(flatten)]
     telemetry: TelemetryArgs,
 }
 
-/// The SIP gateway (telephony).
+/// Telephony: the SIP gateway and the ring timeout.
 #[derive(clap::Args, Debug)]
-struct SipArgs {
+struct TelephonyArgs {
+    /// Seconds a call may ring an agent before it counts as missed and waits in its queue again
+    /// (agents answer within three rings).
+    #[arg(long, env = "CALLCENTER_RING_TIMEOUT_SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=300))]
+    ring_timeout_seconds: u64,
     /// Accept SIP calls on this UDP and TCP address (such as `0.0.0.0:5060`); off without it.
     #[arg(long, env = "CALLCENTER_SIP")]
     sip: Option<SocketAddr>,
@@ -82,8 +86,12 @@ struct SipArgs {
     sip_media: Option<SocketAddr>,
 }
 
-impl SipArgs {
-    fn config(&self) -> Result<Option<SipConfig>, CliError> {
+impl TelephonyArgs {
+    fn ring_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.ring_timeout_seconds)
+    }
+
+    fn sip_config(&self) -> Result<Option<SipConfig>, CliError> {
         let Some(listen) = self.sip else {
             return Ok(None);
         };
@@ -141,7 +149,7 @@ struct ServeArgs {
     #[arg(long, env = "CALLCENTER_REPORTING_URL")]
     reporting_url: Option<String>,
     #[command(flatten)]
-    sip: SipArgs,
+    telephony: TelephonyArgs,
     #[command(flatten)]
     telemetry: TelemetryArgs,
 }
@@ -328,7 +336,8 @@ async fn dev(args: DevArgs) -> Result<(), CliError> {
         grpc: args.grpc,
         verifier: Arc::new(JwtVerifier::hs256(&secret)),
         upstreams: run::UpstreamOverrides::default(),
-        sip: args.sip.config()?,
+        sip: args.telephony.sip_config()?,
+        ring_timeout: args.telephony.ring_timeout(),
         data_dir: Some(args.data_dir),
     };
     run::run(
@@ -386,7 +395,8 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         grpc: args.grpc,
         verifier: Arc::new(JwtVerifier::hs256(&Secret::new(args.jwt_secret))),
         upstreams,
-        sip: args.sip.config()?,
+        sip: args.telephony.sip_config()?,
+        ring_timeout: args.telephony.ring_timeout(),
         data_dir: None,
     };
     run::run(Backends { store, read_models }, config).await?;

@@ -14,6 +14,7 @@ use callcenter_platform::trace::TraceContextLayer;
 use callcenter_platform::{GrpcServices, JwtVerifier, Readiness};
 use callcenter_reporting::{QueueCountsProjection, ReportingGrpc};
 use callcenter_routing::{Routing, RoutingGrpc, run_distributor};
+use callcenter_telephony::ring_timer::run_ring_timer;
 use callcenter_telephony::sip::{SipConfig, SipGateway};
 use callcenter_telephony::{PartnerIntakeGrpc, Ringer, Telephony, TelephonyGrpc};
 use sqlx::AnyPool;
@@ -87,6 +88,8 @@ pub struct RunConfig {
     pub upstreams: UpstreamOverrides,
     /// The SIP gateway, if telephony takes SIP calls.
     pub sip: Option<SipConfig>,
+    /// How long a call may ring an agent.
+    pub ring_timeout: std::time::Duration,
     /// The data directory, for the ready message.
     pub data_dir: Option<PathBuf>,
 }
@@ -167,6 +170,14 @@ pub async fn run(backends: Backends, config: RunConfig) -> Result<(), RunError> 
                     .run(stop)
                     .await
                     .map_err(|error| format!("SIP gateway failed: {error}"))
+            });
+        }
+        {
+            let (store, app, stop) = (Arc::clone(&store), app.clone(), shutdown.clone());
+            let timeout = config.ring_timeout;
+            tasks.spawn(async move {
+                run_ring_timer(store, app, timeout, stop).await;
+                Ok(())
             });
         }
         let reactor = Arc::new(Ringer::new(app));

@@ -259,11 +259,11 @@ pub struct ReportCall {
     pub request_id: String,
 }
 
-/// `POST /v1/calls/{call_id}/answer`.
+/// `POST /v1/calls/{call_id}/answer` and `POST /v1/calls/{call_id}/decline`.
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AnswerCall {
-    /// The answering agent; an agent's own token may leave it out.
+    /// The ringing agent who answers (or declines); an agent's own token may leave it out.
     #[serde(default)]
     pub agent_id: String,
     /// Idempotency key.

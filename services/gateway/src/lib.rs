@@ -70,6 +70,7 @@ impl Gateway {
             .route("/v1/calls", post(report_call))
             .route("/v1/calls/{call_id}", get(get_call))
             .route("/v1/calls/{call_id}/answer", post(answer_call))
+            .route("/v1/calls/{call_id}/decline", post(decline_call))
             .route("/v1/calls/{call_id}/end", post(end_call))
             .route("/v1/calls/{call_id}/abandon", post(abandon_call))
             .route("/v1/calls/{call_id}/hold", post(hold_call))
@@ -253,6 +254,15 @@ async fn get_call(
     call_json(response.into_inner().call)
 }
 
+/// The agent a ringing call's answer or decline is for: the body's, or an agent's own.
+fn ringing_agent(caller: &Caller, agent_id: String) -> String {
+    if agent_id.is_empty() && caller.principal.has_any(&[Role::Agent]) {
+        caller.principal.subject.clone()
+    } else {
+        agent_id
+    }
+}
+
 async fn answer_call(
     State(gateway): State<Gateway>,
     headers: HeaderMap,
@@ -260,11 +270,7 @@ async fn answer_call(
     OptionalJsonBody(body): OptionalJsonBody<json::AnswerCall>,
 ) -> ApiResult<json::Call> {
     let caller = Caller::from_headers(&gateway, &headers)?;
-    let agent_id = if body.agent_id.is_empty() && caller.principal.has_any(&[Role::Agent]) {
-        caller.principal.subject.clone()
-    } else {
-        body.agent_id
-    };
+    let agent_id = ringing_agent(&caller, body.agent_id);
     let request = telephony::AnswerCallRequest {
         call_id,
         agent_id,
@@ -274,6 +280,28 @@ async fn answer_call(
         .telephony
         .clone()
         .answer_call(caller.request(request))
+        .await
+        .map_err(upstream_error)?;
+    call_json(response.into_inner().call)
+}
+
+async fn decline_call(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    Path(call_id): Path<String>,
+    OptionalJsonBody(body): OptionalJsonBody<json::AnswerCall>,
+) -> ApiResult<json::Call> {
+    let caller = Caller::from_headers(&gateway, &headers)?;
+    let agent_id = ringing_agent(&caller, body.agent_id);
+    let request = telephony::DeclineCallRequest {
+        call_id,
+        agent_id,
+        request_id: caller.request_id(body.request_id),
+    };
+    let response = gateway
+        .telephony
+        .clone()
+        .decline_call(caller.request(request))
         .await
         .map_err(upstream_error)?;
     call_json(response.into_inner().call)

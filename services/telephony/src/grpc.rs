@@ -200,6 +200,26 @@ impl TelephonyService for TelephonyGrpc {
         }))
     }
 
+    async fn decline_call(
+        &self,
+        request: Request<pb::DeclineCallRequest>,
+    ) -> Result<Response<pb::DeclineCallResponse>, Status> {
+        let caller = principal(&request)?;
+        let body = request.into_inner();
+        let call_id = validate::required_id("call_id", &body.call_id)?;
+        let agent_id = validate::required_id("agent_id", &body.agent_id)?;
+        may_act_as_agent(&caller, &agent_id)?;
+        let meta = caller.command_meta(validate::request_id(&body.request_id)?);
+        let command = CallCommand::ReturnToQueue {
+            agent_id,
+            at: Timestamp::now(),
+        };
+        let outcome = self.app.handle_call(&meta, &call_id, &command).await?;
+        Ok(Response::new(pb::DeclineCallResponse {
+            call: outcome_to_proto(&call_id, outcome),
+        }))
+    }
+
     async fn end_call(
         &self,
         request: Request<pb::EndCallRequest>,

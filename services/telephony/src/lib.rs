@@ -6,6 +6,7 @@
 //! - [`grpc`]: serves `callcenter.telephony.v1.TelephonyService`;
 //! - [`intake`]: serves `callcenter.telephony.v1.PartnerCallIntakeService` (partner PBX events, the watch stream);
 //! - [`reactors`]: rings agents that routing reserved;
+//! - [`ring_timer`]: a call unanswered after three rings goes back to its queue;
 //! - [`sip`]: SIP over UDP and TCP: INVITEs become calls, the calls' fate goes back as SIP.
 
 pub mod app;
@@ -14,6 +15,7 @@ pub mod events;
 pub mod grpc;
 pub mod intake;
 pub mod reactors;
+pub mod ring_timer;
 pub mod sip;
 
 pub use app::Telephony;

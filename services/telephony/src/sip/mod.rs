@@ -27,7 +27,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use callcenter_eventlog::{EventStore, Filter, Name, RecordedEvent, SubscriptionSpec, TenantId};
+use callcenter_eventlog::{
+    EventStore, Filter, Name, Position, RecordedEvent, SubscriptionSpec, TenantId,
+};
 use callcenter_kit::{CommandMeta, PersistedEvent, Timestamp};
 use callcenter_platform::{ApiError, ErrorCode};
 use rsipstack::dialog::DialogId;
@@ -267,17 +269,14 @@ impl SipGateway {
             cancel,
         } = self;
         // Only what happens from now on concerns this gateway's dialogs.
+        // Only what happens from now on concerns this gateway's dialogs.
         let head = store.head().await?;
-        let name = Name::new(format!("sip-{}", uuid::Uuid::now_v7().simple()))
-            .map_err(|error| SipError::Stack(error.to_string()))?;
-        let mut subscription = store
-            .subscribe(SubscriptionSpec {
-                name: name.clone(),
-                filter: Filter::all().aggregate(telephony_context(), call_type()),
-                resume_after: Some(head),
-                expire_when_idle: Some(Duration::from_secs(60)),
-            })
-            .await?;
+        let watcher = tokio::spawn(watch_calls(
+            Arc::clone(&store),
+            Arc::clone(&shared),
+            head,
+            cancel.clone(),
+        ));
         tracing::info!(%local, "SIP gateway listening on UDP and TCP");
 
         let serving = endpoint.serve();
@@ -289,20 +288,6 @@ impl SipGateway {
                 () = &mut serving => break Err(SipError::Stack("the SIP endpoint stopped".into())),
                 Some(tx) = incoming.recv() => on_request(&shared, tx),
                 Some(state) = state_changes.recv() => on_dialog_state(&shared, state),
-                batch = subscription.next_batch(256, Duration::from_secs(5)) => {
-                    let batch = match batch {
-                        Ok(batch) => batch,
-                        Err(error) => break Err(error.into()),
-                    };
-                    for event in &batch.events {
-                        on_call_event(&shared, event);
-                    }
-                    if let Some(last) = batch.last_position()
-                        && let Err(error) = subscription.ack(last).await
-                    {
-                        break Err(error.into());
-                    }
-                }
             }
         };
         // No new calls; the ones held are hung up and recorded so.
@@ -322,9 +307,59 @@ impl SipGateway {
             () = &mut serving => {}
         }
         cancel.cancel();
-        drop(subscription);
-        let _ = store.delete_subscription(&name).await;
+        let _ = watcher.await;
         result
+    }
+}
+
+/// Follows the platform's call events after `after` and applies them to the gateway's dialogs;
+/// when the event log fails it subscribes again from the last event seen, until `stop`.
+async fn watch_calls(
+    store: Arc<dyn EventStore>,
+    shared: Arc<Shared>,
+    mut after: Position,
+    stop: CancellationToken,
+) {
+    while !stop.is_cancelled() {
+        let name =
+            Name::new(format!("sip-{}", uuid::Uuid::now_v7().simple())).expect("a valid name");
+        let spec = SubscriptionSpec {
+            name: name.clone(),
+            filter: Filter::all().aggregate(telephony_context(), call_type()),
+            resume_after: Some(after),
+            expire_when_idle: Some(Duration::from_secs(60)),
+        };
+        match store.subscribe(spec).await {
+            Ok(mut subscription) => loop {
+                let batch = tokio::select! {
+                    () = stop.cancelled() => break,
+                    batch = subscription.next_batch(256, Duration::from_secs(5)) => batch,
+                };
+                let acked = match batch {
+                    Ok(batch) => {
+                        for event in &batch.events {
+                            on_call_event(&shared, event);
+                            after = event.position();
+                        }
+                        match batch.last_position() {
+                            Some(last) => subscription.ack(last).await,
+                            None => Ok(()),
+                        }
+                    }
+                    Err(error) => Err(error),
+                };
+                if let Err(error) = acked {
+                    tracing::warn!(%error, "SIP gateway lost the call events; subscribing again");
+                    break;
+                }
+            },
+            Err(error) => tracing::warn!(%error, "SIP gateway cannot follow call events yet"),
+        }
+        let _ = store.delete_subscription(&name).await;
+        tokio::select! {
+            () = stop.cancelled() => {}
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
     }
 }
 
