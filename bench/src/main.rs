@@ -9,6 +9,8 @@
 //! - projection catch-up (ProjectionRunner reading JetStream, writing PostgreSQL with its
 //!   checkpoint) against a plain batched PostgreSQL upsert of the same rows.
 //!
+//! `telephony`: SIP calls set up per second and INVITE → queued latency (see [`telephony`]).
+//!
 //! Needs `CALLCENTER_TEST_NATS_URL` and `CALLCENTER_TEST_DATABASE_URL` (`just bench` sets them).
 
 #![allow(clippy::print_stdout)]
@@ -37,11 +39,18 @@ const PAYLOAD_BYTES: usize = 200;
 /// Rows per batch, for the projection and for the plain upsert alike.
 const BATCH: usize = 500;
 
+mod telephony;
+
+/// Command-line options of every benchmark (each reads its own).
 #[derive(Debug)]
 struct Options {
     commits: usize,
     concurrency: usize,
     rows: usize,
+    /// Calls per sipp run (`telephony`).
+    calls: usize,
+    /// Calls per second of the paced run (`telephony`).
+    rate: usize,
 }
 
 fn parse_options(args: &[String]) -> Result<Options, String> {
@@ -49,6 +58,8 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
         commits: 30_000,
         concurrency: 256,
         rows: 100_000,
+        calls: 3_000,
+        rate: 100,
     };
     let mut args = args.iter();
     while let Some(flag) = args.next() {
@@ -61,6 +72,8 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
             "--commits" => options.commits = value,
             "--concurrency" => options.concurrency = value.max(1),
             "--rows" => options.rows = value,
+            "--calls" => options.calls = value.max(1),
+            "--rate" => options.rate = value.max(1),
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -517,7 +530,10 @@ async fn eventlog(options: &Options) -> BTreeMap<&'static str, serde_json::Value
 fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((name, rest)) = args.split_first() else {
-        eprintln!("usage: callcenter-bench eventlog [--commits N] [--concurrency N] [--rows N]");
+        eprintln!(
+            "usage: callcenter-bench eventlog [--commits N] [--concurrency N] [--rows N]\n       \
+             callcenter-bench telephony [--calls N] [--rate N]"
+        );
         return std::process::ExitCode::FAILURE;
     };
     let options = match parse_options(rest) {
@@ -533,8 +549,9 @@ fn main() -> std::process::ExitCode {
         .expect("runtime");
     let figures = match name.as_str() {
         "eventlog" => runtime.block_on(eventlog(&options)),
+        "telephony" => runtime.block_on(telephony::telephony(&options)),
         other => {
-            eprintln!("callcenter-bench: unknown benchmark {other:?} (known: eventlog)");
+            eprintln!("callcenter-bench: unknown benchmark {other:?} (known: eventlog, telephony)");
             return std::process::ExitCode::FAILURE;
         }
     };

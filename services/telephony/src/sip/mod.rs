@@ -54,6 +54,8 @@ use crate::domain::{CallCommand, CallEvent, Party, PhoneNumber, Priority};
 
 /// The caller number recorded when the From header carries none (a withheld number).
 const WITHHELD_NUMBER: &str = "0";
+/// Longer than any INVITE server transaction lives (Timer H and Timer L are 64 × T1 = 32 s).
+const TRANSACTION_LIFETIME: Duration = Duration::from_secs(40);
 /// How long shutdown waits for the BYEs and records of the calls a gateway still holds.
 const HANG_UP_DEADLINE: Duration = Duration::from_secs(5);
 
@@ -520,6 +522,7 @@ async fn on_invite(shared: &Arc<Shared>, mut tx: Transaction) {
         if let Err(error) = handler.handle(&mut tx).await {
             tracing::debug!(%error, "INVITE transaction failed");
         }
+        drive_to_the_end(&mut tx).await;
     });
 
     let tenant = match shared.telephony.tenant_of_number(&dialled).await {
@@ -570,6 +573,16 @@ async fn on_invite(shared: &Arc<Shared>, mut tx: Transaction) {
     } else if let Err(error) = dialog.ringing(None, None) {
         tracing::debug!(%call_id, %error, "could not send 180");
     }
+}
+
+/// The dialog stops driving its INVITE transaction once it has a final answer; the transaction
+/// still has to retransmit a lost 487 or 4xx (Timer G) until the caller's ACK, or it ends with
+/// Timer H. Without this a caller whose 487 was lost never learns that the CANCEL took effect.
+async fn drive_to_the_end(tx: &mut Transaction) {
+    let _ = tokio::time::timeout(TRANSACTION_LIFETIME, async {
+        while tx.receive().await.is_some() {}
+    })
+    .await;
 }
 
 fn reject(dialog: &InviteDialog, status: StatusCode) {
