@@ -328,6 +328,10 @@ async fn run(options: &Options) -> Result<BTreeMap<&'static str, serde_json::Val
             paced.lost_ringing() + saturated.lost_ringing(),
         );
     }
+    println!(
+        "latency: INVITE -> 180 at {}/s as sipp sees it; its clock moves in 4 ms steps here (0 = under 4 ms)",
+        options.rate
+    );
     let round2 = |value: f64| (value * 100.0).round() / 100.0;
     let figures = |(paced, saturated): &(Run, Run)| {
         serde_json::json!({
