@@ -21,7 +21,7 @@ use callcenter_eventlog::sqlite::SqliteEventStore;
 use callcenter_eventlog::{EventStore, Name, Timestamp};
 use callcenter_kit::CommandMeta;
 use callcenter_telephony::Telephony;
-use callcenter_telephony::domain::PhoneNumber;
+use callcenter_telephony::domain::{NumberRoute, PhoneNumber};
 use callcenter_telephony::sip::{SipConfig, SipGateway};
 use callcenter_testkit::{TempDir, unique_name};
 use rsipstack::EndpointBuilder;
@@ -229,7 +229,7 @@ async fn gateway(
         .assign_number(
             &CommandMeta::system(tenant, "bench", unique_name("assign")),
             &PhoneNumber::parse("4000")?,
-            Name::new("general").map_err(|e| e.to_string())?,
+            NumberRoute::Queue(Name::new("general").map_err(|e| e.to_string())?),
             Timestamp::now(),
         )
         .await

@@ -5,6 +5,8 @@
 //! - the caller CANCELs while queued → 487 and an abandoned call;
 //! - the agent hangs up first → the platform sends BYE;
 //! - 500 calls at 50 calls per second, none failed;
+//! - a number that leads to a voice menu: the menu answers, the caller's key (SIP INFO) queues the
+//!   call, an agent answers;
 //! - malformed or unroutable requests get a 4xx and the gateway keeps serving.
 //!
 //! sipp's final statistics of each run stay in `target/tmp/sipp/` as the evidence.
@@ -207,7 +209,12 @@ async fn sipp(instance: &Instance, scenario: &str, label: &str, args: &[&str]) -
     let output = tokio::process::Command::new("sipp")
         .arg("-sf")
         .arg(&scenario_path)
-        .args(["-s", "4000", "-i", "127.0.0.1", "-p", &port])
+        .args(if args.contains(&"-s") {
+            &[][..]
+        } else {
+            &["-s", "4000"][..]
+        })
+        .args(["-i", "127.0.0.1", "-p", &port])
         .args([
             "-nostdin",
             "-timeout",
@@ -292,6 +299,53 @@ async fn a_call_answered_by_an_agent_and_hung_up_by_the_caller_over_udp_and_tcp(
     )
     .await;
     // Both ended by the caller, and the agent is free again.
+    instance
+        .poll_until("/v1/agents/agent-1", &admin, |agent| {
+            agent["state"] == "ready"
+        })
+        .await;
+    instance.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_in_a_voice_menu_presses_a_key_by_sip_info_and_reaches_an_agent() {
+    let (_directory, instance, admin) = start(1).await;
+    let menu = json!({"menu": {
+        "entry": "main",
+        "nodes": {
+            "main": {"type": "menu", "prompt": "For a person press 1", "fallback": "general",
+                     "choices": {"1": "general"}},
+            "general": {"type": "queue", "queue_id": "general"}
+        }
+    }});
+    instance
+        .ok("PUT", "/v1/ivr-menus/main", &admin, Some(menu))
+        .await;
+    instance
+        .ok(
+            "PUT",
+            "/v1/numbers/4100",
+            &admin,
+            Some(json!({"ivr_menu_id": "main"})),
+        )
+        .await;
+    let agents = ScriptedAgents::start(&instance, &admin, Behaviour::Answer).await;
+    let run = sipp(
+        &instance,
+        "ivr_caller_presses_a_key.xml",
+        "ivr-key",
+        &["-s", "4100", "-m", "1", "-d", "1000"],
+    )
+    .await;
+    assert_eq!((run.successful, run.failed), (1, 0), "{}", run.screen);
+    // Only the key could take the call out of the menu to the agent.
+    assert_eq!(agents.answered(), 1);
+    queue_stats(
+        &instance,
+        &admin,
+        json!({"queue_id": "general", "offered": 1, "answered": 1, "abandoned": 0}),
+    )
+    .await;
     instance
         .poll_until("/v1/agents/agent-1", &admin, |agent| {
             agent["state"] == "ready"

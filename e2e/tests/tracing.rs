@@ -60,6 +60,7 @@ async fn a_callers_trace_is_stored_with_the_commits_it_causes() {
         number: "4000".into(),
         queue_id: "general".into(),
         request_id: String::new(),
+        ..Default::default()
     });
     let metadata = request.metadata_mut();
     metadata.insert(

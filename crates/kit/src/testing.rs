@@ -76,6 +76,24 @@ impl<A: Aggregate> Then<A> {
         }
     }
 
+    /// Asserts that the command was accepted; returns its events and the state after them, for
+    /// scenarios whose events are easier to check through the state.
+    #[track_caller]
+    pub fn accepted(self) -> (Vec<A::Event>, A) {
+        match self.result {
+            Ok(events) => {
+                let mut state = self.state;
+                for event in &events {
+                    state.evolve(event);
+                }
+                (events, state)
+            }
+            Err(error) => {
+                panic!("expected the command to be accepted, but it was refused: {error}")
+            }
+        }
+    }
+
     /// Asserts that the command was refused, and returns the reason for further checks.
     #[track_caller]
     pub fn then_refused(self) -> A::Error {

@@ -5,7 +5,13 @@
 //! - center `langfang`;
 //! - queues `general` (general enquiries) and `repairs` (repair requests);
 //! - agents `agent-1` (both queues), `agent-2` (general) and `agent-3` (repairs);
-//! - dialled numbers `4000` → `general` and `4001` → `repairs`.
+//! - dialled numbers `4000` → `general` and `4001` → `repairs`;
+//! - voice menu `main` on `4002`: open 08:30–22:00 China time every day; 1 repairs, 2 balance
+//!   (self-service), 9 emergency (front of `general`), 0 or no choice `general`; closed: an
+//!   announcement. Elderly and VIP callers skip it and go straight to `general`;
+//! - callers `13900000001` (elderly) and `13900000002` (VIP).
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use std::sync::Arc;
 
@@ -15,7 +21,9 @@ use callcenter_platform::ApiError;
 use callcenter_routing::Routing;
 use callcenter_routing::app::NewAgent;
 use callcenter_telephony::Telephony;
-use callcenter_telephony::domain::PhoneNumber;
+use callcenter_telephony::domain::{
+    CallerClass, CallingHours, IvrMenu, IvrNode, NumberRoute, PhoneNumber, Priority, QueueTarget,
+};
 
 /// The demo tenant's id.
 pub const TENANT: &str = "demo";
@@ -62,16 +70,108 @@ pub async fn load(store: &Arc<dyn EventStore>) -> Result<(), ApiError> {
             )
             .await?;
     }
-    for (number, queue_id) in [("4000", "general"), ("4001", "repairs")] {
+    let menu_id = name("main");
+    telephony
+        .save_menu(&meta("menu-main"), &menu_id, menu(), None, at)
+        .await?;
+    for (number, route) in [
+        ("4000", NumberRoute::Queue(name("general"))),
+        ("4001", NumberRoute::Queue(name("repairs"))),
+        ("4002", NumberRoute::Menu(menu_id)),
+    ] {
         let number = PhoneNumber::parse(number).expect("demo numbers are valid");
         telephony
             .assign_number(
                 &meta(&format!("number-{}", number.as_str())),
                 &number,
-                name(queue_id),
+                route,
+                at,
+            )
+            .await?;
+    }
+    for (number, class) in [
+        ("13900000001", CallerClass::Elderly),
+        ("13900000002", CallerClass::Vip),
+    ] {
+        let number = PhoneNumber::parse(number).expect("demo numbers are valid");
+        telephony
+            .set_caller_class(
+                &meta(&format!("caller-{}", number.as_str())),
+                &number,
+                Some(class),
                 at,
             )
             .await?;
     }
     Ok(())
+}
+
+/// The demo voice menu.
+fn menu() -> IvrMenu {
+    let queue = |queue_id: &str, priority| {
+        IvrNode::Queue(QueueTarget {
+            queue_id: name(queue_id),
+            skill: None,
+            priority,
+        })
+    };
+    let nodes = [
+        (
+            "hours",
+            IvrNode::Hours {
+                open: vec![CallingHours {
+                    utc_offset_minutes: 480,
+                    start_minute: 8 * 60 + 30,
+                    end_minute: 22 * 60,
+                    weekdays: [true; 7],
+                }],
+                when_open: name("welcome"),
+                when_closed: name("closed"),
+            },
+        ),
+        (
+            "welcome",
+            IvrNode::Menu {
+                prompt: "Repairs: 1. Your balance: 2. An emergency: 9. Anything else: 0.".into(),
+                choices: BTreeMap::from([
+                    ('1', name("repairs")),
+                    ('2', name("balance")),
+                    ('9', name("emergency")),
+                    ('0', name("general")),
+                ]),
+                max_attempts: 3,
+                fallback: name("general"),
+            },
+        ),
+        ("repairs", queue("repairs", Priority::Normal)),
+        ("general", queue("general", Priority::Normal)),
+        ("emergency", queue("general", Priority::Emergency)),
+        (
+            "balance",
+            IvrNode::SelfService {
+                prompt: "Your balance is read out by the media server.".into(),
+                service: name("balance"),
+            },
+        ),
+        (
+            "closed",
+            IvrNode::SelfService {
+                prompt: "We are open from 08:30 to 22:00. Please call again then.".into(),
+                service: name("closed"),
+            },
+        ),
+    ];
+    IvrMenu {
+        entry: name("hours"),
+        nodes: nodes
+            .into_iter()
+            .map(|(id, node)| (name(id), node))
+            .collect(),
+        straight_to_person: BTreeSet::from([CallerClass::Elderly, CallerClass::Vip]),
+        person_queue: Some(QueueTarget {
+            queue_id: name("general"),
+            skill: None,
+            priority: Priority::Normal,
+        }),
+    }
 }

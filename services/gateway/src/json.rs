@@ -10,7 +10,8 @@ fn rfc3339(timestamp: Option<prost_types::Timestamp>) -> Option<String> {
     timestamp.map(|t| from_proto_timestamp(t).to_rfc3339())
 }
 
-fn non_empty(value: String) -> Option<String> {
+/// `None` for an empty string.
+pub fn non_empty(value: String) -> Option<String> {
     (!value.is_empty()).then_some(value)
 }
 
@@ -67,6 +68,53 @@ pub struct Call {
     /// `no_answer`, `busy`, `rejected` or `failed`, for an outbound call not reached.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub not_reached_reason: Option<String>,
+    /// `known`, `vip` or `elderly`: how the platform knew the caller.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caller_class: Option<String>,
+    /// The skill the voice menu asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub required_skill: Option<String>,
+    /// Where the call is in one of our voice menus.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ivr: Option<IvrPosition>,
+    /// The self-service that served the caller (state `self_served`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub self_service: Option<String>,
+}
+
+/// Where a call is in one of our voice menus.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct IvrPosition {
+    /// The menu.
+    pub menu_id: String,
+    /// The version the call keeps.
+    pub menu_version: u64,
+    /// The node.
+    pub node_id: String,
+    /// What the caller should hear now.
+    pub prompt: String,
+    /// Failed tries at the node.
+    pub attempts: u32,
+}
+
+fn caller_class_name(class: i32) -> Option<String> {
+    match telephony::CallerClass::try_from(class) {
+        Ok(telephony::CallerClass::Known) => Some("known".into()),
+        Ok(telephony::CallerClass::Vip) => Some("vip".into()),
+        Ok(telephony::CallerClass::Elderly) => Some("elderly".into()),
+        _ => None,
+    }
+}
+
+/// The stored class of a class name (unspecified for none); `None` for an unknown name.
+pub fn caller_class_from_name(name: Option<&str>) -> Option<telephony::CallerClass> {
+    match name {
+        None => Some(telephony::CallerClass::Unspecified),
+        Some("known") => Some(telephony::CallerClass::Known),
+        Some("vip") => Some(telephony::CallerClass::Vip),
+        Some("elderly") => Some(telephony::CallerClass::Elderly),
+        Some(_) => None,
+    }
 }
 
 impl From<telephony::Call> for Call {
@@ -101,6 +149,7 @@ impl From<telephony::Call> for Call {
             Ok(telephony::CallState::Answered) => "answered",
             Ok(telephony::CallState::Ended) => "ended",
             Ok(telephony::CallState::Abandoned) => "abandoned",
+            Ok(telephony::CallState::SelfServed) => "self_served",
             _ => "unknown",
         };
         Self {
@@ -129,6 +178,16 @@ impl From<telephony::Call> for Call {
             direction: direction.into(),
             purpose,
             not_reached_reason,
+            caller_class: caller_class_name(call.caller_class),
+            required_skill: non_empty(call.required_skill),
+            ivr: call.ivr.map(|position| IvrPosition {
+                menu_id: position.menu_id,
+                menu_version: position.menu_version,
+                node_id: position.node_id,
+                prompt: position.prompt,
+                attempts: position.attempts,
+            }),
+            self_service: non_empty(call.self_service),
         }
     }
 }
@@ -482,12 +541,16 @@ pub struct CreateAgent {
     pub request_id: String,
 }
 
-/// `PUT /v1/numbers/{number}`.
+/// `PUT /v1/numbers/{number}`: `queue_id` or `ivr_menu_id`.
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AssignNumber {
     /// The queue callers of the number join.
+    #[serde(default)]
     pub queue_id: String,
+    /// The voice menu callers of the number enter.
+    #[serde(default)]
+    pub ivr_menu_id: String,
     /// Idempotency key.
     #[serde(default)]
     pub request_id: String,
@@ -499,7 +562,306 @@ pub struct Number {
     /// The dialled number.
     pub number: String,
     /// Its queue.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue_id: Option<String>,
+    /// Its voice menu.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ivr_menu_id: Option<String>,
+}
+
+/// `PUT /v1/callers/{number}`: `{"class": "vip"}`, or `{"class": null}` to forget the caller.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetCallerClass {
+    /// `known`, `vip`, `elderly` or null.
+    pub class: Option<String>,
+    /// Idempotency key.
+    #[serde(default)]
+    pub request_id: String,
+}
+
+/// A caller known by number.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CallerRecord {
+    /// The number.
+    pub number: String,
+    /// `known`, `vip`, `elderly` or null.
+    pub class: Option<String>,
+}
+
+impl CallerRecord {
+    /// The record of a number and a stored class.
+    pub fn new(number: String, class: i32) -> Self {
+        Self {
+            number,
+            class: caller_class_name(class),
+        }
+    }
+}
+
+/// `POST /v1/calls/{call_id}/ivr-keys`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PressIvrKeys {
+    /// The keys (0-9, * and #); empty for no input before the prompt timed out.
+    #[serde(default)]
+    pub keys: String,
+    /// Idempotency key.
+    #[serde(default)]
+    pub request_id: String,
+}
+
+/// A queue a voice menu hands callers to.
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct IvrQueueTarget {
+    /// The queue.
     pub queue_id: String,
+    /// The skill the agent should have.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skill: Option<String>,
+    /// `normal` (the default) or `emergency` (the front of the queue).
+    #[serde(default = "normal")]
+    pub priority: String,
+}
+
+fn normal() -> String {
+    "normal".into()
+}
+
+/// One node of a voice menu, tagged by `type`.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum IvrNode {
+    /// A prompt and the keys the caller may press.
+    Menu {
+        /// What the caller hears.
+        prompt: String,
+        /// Key → next node.
+        choices: std::collections::BTreeMap<String, String>,
+        /// Tries before the fallback (1 to 5; 3 when left out).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_attempts: Option<u32>,
+        /// Where callers go after the last failed try.
+        fallback: String,
+    },
+    /// Business hours.
+    Hours {
+        /// Opening windows.
+        open: Vec<CallingHours>,
+        /// Where callers go while open.
+        when_open: String,
+        /// Where callers go while closed.
+        when_closed: String,
+    },
+    /// A queue (a leaf).
+    Queue {
+        /// The queue.
+        queue_id: String,
+        /// The skill the agent should have.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        skill: Option<String>,
+        /// `normal` or `emergency`.
+        #[serde(default = "normal")]
+        priority: String,
+    },
+    /// Self-service (a leaf).
+    SelfService {
+        /// What the caller hears.
+        prompt: String,
+        /// The service, for reports.
+        service: String,
+    },
+}
+
+/// A voice menu.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct IvrMenu {
+    /// The first node.
+    pub entry: String,
+    /// The nodes by id.
+    pub nodes: std::collections::BTreeMap<String, IvrNode>,
+    /// Caller classes that skip the menu: `known`, `vip`, `elderly`.
+    #[serde(default)]
+    pub straight_to_person: Vec<String>,
+    /// Where they go.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub person_queue: Option<IvrQueueTarget>,
+}
+
+/// `PUT /v1/ivr-menus/{menu_id}`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SaveIvrMenu {
+    /// The menu.
+    pub menu: IvrMenu,
+    /// The version the editor started from (0 for a new menu).
+    #[serde(default)]
+    pub expected_version: Option<u64>,
+    /// Idempotency key.
+    #[serde(default)]
+    pub request_id: String,
+}
+
+/// A version of a voice menu.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct IvrMenuVersion {
+    /// The menu.
+    pub menu_id: String,
+    /// The version.
+    pub version: u64,
+    /// Its content.
+    pub menu: IvrMenu,
+}
+
+/// Query of `GET /v1/ivr-menus/{menu_id}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MenuVersionQuery {
+    /// The version; the newest when left out.
+    #[serde(default)]
+    pub version: u64,
+}
+
+fn priority_from_name(field: &str, name: &str) -> Result<i32, (String, String)> {
+    match name {
+        "normal" => Ok(telephony::Priority::Normal.into()),
+        "emergency" => Ok(telephony::Priority::Emergency.into()),
+        _ => Err((field.to_owned(), "normal or emergency".to_owned())),
+    }
+}
+
+fn priority_name(priority: i32) -> String {
+    if priority == i32::from(telephony::Priority::Emergency) {
+        "emergency".into()
+    } else {
+        "normal".into()
+    }
+}
+
+impl IvrMenu {
+    /// The message of the menu; `Err` names the field and what is wrong.
+    pub fn into_proto(self) -> Result<telephony::IvrMenu, (String, String)> {
+        use telephony::ivr_node::Kind;
+        let mut nodes = Vec::new();
+        for (node_id, node) in self.nodes {
+            let kind = match node {
+                IvrNode::Menu {
+                    prompt,
+                    choices,
+                    max_attempts,
+                    fallback,
+                } => Kind::Menu(telephony::IvrChoiceMenu {
+                    prompt,
+                    choices: choices.into_iter().collect(),
+                    max_attempts: max_attempts.unwrap_or(0),
+                    fallback_node_id: fallback,
+                }),
+                IvrNode::Hours {
+                    open,
+                    when_open,
+                    when_closed,
+                } => Kind::Hours(telephony::IvrBusinessHours {
+                    open: open.into_iter().map(Into::into).collect(),
+                    open_node_id: when_open,
+                    closed_node_id: when_closed,
+                }),
+                IvrNode::Queue {
+                    queue_id,
+                    skill,
+                    priority,
+                } => Kind::Queue(telephony::IvrQueueTarget {
+                    queue_id,
+                    skill: skill.unwrap_or_default(),
+                    priority: priority_from_name(
+                        &format!("menu.nodes.{node_id}.priority"),
+                        &priority,
+                    )?,
+                }),
+                IvrNode::SelfService { prompt, service } => {
+                    Kind::SelfService(telephony::IvrSelfService { prompt, service })
+                }
+            };
+            nodes.push(telephony::IvrNode {
+                node_id,
+                kind: Some(kind),
+            });
+        }
+        let mut straight_to_person = Vec::new();
+        for (index, class) in self.straight_to_person.iter().enumerate() {
+            let class = caller_class_from_name(Some(class)).ok_or_else(|| {
+                (
+                    format!("menu.straight_to_person.{index}"),
+                    "known, vip or elderly".to_owned(),
+                )
+            })?;
+            straight_to_person.push(class.into());
+        }
+        let person_queue = match self.person_queue {
+            None => None,
+            Some(target) => Some(telephony::IvrQueueTarget {
+                priority: priority_from_name("menu.person_queue.priority", &target.priority)?,
+                queue_id: target.queue_id,
+                skill: target.skill.unwrap_or_default(),
+            }),
+        };
+        Ok(telephony::IvrMenu {
+            entry_node_id: self.entry,
+            nodes,
+            straight_to_person,
+            person_queue,
+        })
+    }
+}
+
+impl From<telephony::IvrMenu> for IvrMenu {
+    fn from(menu: telephony::IvrMenu) -> Self {
+        use telephony::ivr_node::Kind;
+        let nodes = menu
+            .nodes
+            .into_iter()
+            .filter_map(|node| {
+                let kind = match node.kind? {
+                    Kind::Menu(choice) => IvrNode::Menu {
+                        prompt: choice.prompt,
+                        choices: choice.choices.into_iter().collect(),
+                        max_attempts: Some(choice.max_attempts),
+                        fallback: choice.fallback_node_id,
+                    },
+                    Kind::Hours(hours) => IvrNode::Hours {
+                        open: hours.open.into_iter().map(Into::into).collect(),
+                        when_open: hours.open_node_id,
+                        when_closed: hours.closed_node_id,
+                    },
+                    Kind::Queue(target) => IvrNode::Queue {
+                        queue_id: target.queue_id,
+                        skill: non_empty(target.skill),
+                        priority: priority_name(target.priority),
+                    },
+                    Kind::SelfService(leaf) => IvrNode::SelfService {
+                        prompt: leaf.prompt,
+                        service: leaf.service,
+                    },
+                };
+                Some((node.node_id, kind))
+            })
+            .collect();
+        Self {
+            entry: menu.entry_node_id,
+            nodes,
+            straight_to_person: menu
+                .straight_to_person
+                .into_iter()
+                .filter_map(caller_class_name)
+                .collect(),
+            person_queue: menu.person_queue.map(|target| IvrQueueTarget {
+                queue_id: target.queue_id,
+                skill: non_empty(target.skill),
+                priority: priority_name(target.priority),
+            }),
+        }
+    }
 }
 
 /// Query of `GET /v1/queues/stats`.

@@ -100,6 +100,15 @@ impl Gateway {
             .route("/v1/queues", post(create_queue))
             .route("/v1/queues/stats", get(list_queue_stats))
             .route("/v1/numbers/{number}", put(assign_number))
+            .route(
+                "/v1/ivr-menus/{menu_id}",
+                put(save_ivr_menu).get(get_ivr_menu),
+            )
+            .route("/v1/calls/{call_id}/ivr-keys", post(press_ivr_keys))
+            .route(
+                "/v1/callers/{number}",
+                put(set_caller_class).get(get_caller_class),
+            )
             .fallback(|| async {
                 ApiError::new(
                     callcenter_platform::ErrorCode::NotFound,
@@ -766,6 +775,7 @@ async fn assign_number(
     let request = telephony::AssignNumberRequest {
         number,
         queue_id: body.queue_id,
+        ivr_menu_id: body.ivr_menu_id,
         request_id: caller.request_id(body.request_id),
     };
     let response = gateway
@@ -777,6 +787,135 @@ async fn assign_number(
         .into_inner();
     Ok(Json(json::Number {
         number: response.number,
-        queue_id: response.queue_id,
+        queue_id: json::non_empty(response.queue_id),
+        ivr_menu_id: json::non_empty(response.ivr_menu_id),
     }))
+}
+
+async fn save_ivr_menu(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    Path(menu_id): Path<String>,
+    JsonBody(body): JsonBody<json::SaveIvrMenu>,
+) -> ApiResult<json::IvrMenuVersion> {
+    let caller = Caller::from_headers(&gateway, &headers)?;
+    let menu = body
+        .menu
+        .into_proto()
+        .map_err(|(field, description)| ApiError::invalid_field(field, description))?;
+    let request = telephony::SaveIvrMenuRequest {
+        menu_id: menu_id.clone(),
+        menu: Some(menu),
+        expected_version: body.expected_version,
+        request_id: caller.request_id(body.request_id),
+    };
+    let mut client = gateway.telephony.clone();
+    let saved = client
+        .save_ivr_menu(caller.request(request))
+        .await
+        .map_err(upstream_error)?
+        .into_inner();
+    menu_version(&mut client, &caller, menu_id, saved.version).await
+}
+
+async fn menu_version(
+    client: &mut TelephonyServiceClient<Channel>,
+    caller: &Caller,
+    menu_id: String,
+    version: u64,
+) -> ApiResult<json::IvrMenuVersion> {
+    let found = client
+        .get_ivr_menu(caller.request(telephony::GetIvrMenuRequest { menu_id, version }))
+        .await
+        .map_err(upstream_error)?
+        .into_inner();
+    Ok(Json(json::IvrMenuVersion {
+        menu_id: found.menu_id,
+        version: found.version,
+        menu: found.menu.unwrap_or_default().into(),
+    }))
+}
+
+async fn get_ivr_menu(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    Path(menu_id): Path<String>,
+    query: Result<Query<json::MenuVersionQuery>, QueryRejection>,
+) -> ApiResult<json::IvrMenuVersion> {
+    let caller = Caller::from_headers(&gateway, &headers)?;
+    let Query(query) =
+        query.map_err(|rejection| ApiError::invalid_field("query", rejection.body_text()))?;
+    let mut client = gateway.telephony.clone();
+    menu_version(&mut client, &caller, menu_id, query.version).await
+}
+
+async fn press_ivr_keys(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    Path(call_id): Path<String>,
+    JsonBody(body): JsonBody<json::PressIvrKeys>,
+) -> ApiResult<json::Call> {
+    let caller = Caller::from_headers(&gateway, &headers)?;
+    let request = telephony::PressIvrKeysRequest {
+        call_id,
+        keys: body.keys,
+        request_id: caller.request_id(body.request_id),
+    };
+    let response = gateway
+        .telephony
+        .clone()
+        .press_ivr_keys(caller.request(request))
+        .await
+        .map_err(upstream_error)?;
+    response
+        .into_inner()
+        .call
+        .map(|call| Json(call.into()))
+        .ok_or_else(|| ApiError::internal("telephony answered without a call"))
+}
+
+async fn set_caller_class(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    Path(number): Path<String>,
+    JsonBody(body): JsonBody<json::SetCallerClass>,
+) -> ApiResult<json::CallerRecord> {
+    let caller = Caller::from_headers(&gateway, &headers)?;
+    let class = json::caller_class_from_name(body.class.as_deref())
+        .ok_or_else(|| ApiError::invalid_field("class", "known, vip, elderly or null"))?;
+    let request = telephony::SetCallerClassRequest {
+        number,
+        class: class.into(),
+        request_id: caller.request_id(body.request_id),
+    };
+    let response = gateway
+        .telephony
+        .clone()
+        .set_caller_class(caller.request(request))
+        .await
+        .map_err(upstream_error)?
+        .into_inner();
+    Ok(Json(json::CallerRecord::new(
+        response.number,
+        response.class,
+    )))
+}
+
+async fn get_caller_class(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    Path(number): Path<String>,
+) -> ApiResult<json::CallerRecord> {
+    let caller = Caller::from_headers(&gateway, &headers)?;
+    let response = gateway
+        .telephony
+        .clone()
+        .get_caller_class(caller.request(telephony::GetCallerClassRequest { number }))
+        .await
+        .map_err(upstream_error)?
+        .into_inner();
+    Ok(Json(json::CallerRecord::new(
+        response.number,
+        response.class,
+    )))
 }

@@ -1,18 +1,20 @@
 //! Telephony's command handlers: what the gRPC layer and the reactors call.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use callcenter_eventlog::EventStore;
+use callcenter_eventlog::{EventStore, StreamKey};
 use callcenter_kit::{
     CommandHandler, CommandMeta, Loaded, Name, Outcome, TenantId, Timestamp, platform_tenant,
 };
 use callcenter_platform::{ApiError, ErrorCode};
 
 use crate::domain::{
-    Call, CallCommand, CallError, Entry, Number, NumberClaim, NumberClaimCommand, NumberClaimError,
-    NumberCommand, NumberError, OutboundPolicy, OutboundPolicyCommand, OutboundPolicyError,
-    OutboundPurpose, OutboundRefusal, PartnerEvent, PhoneNumber, Priority, ReportedCall,
-    ReportedCallCommand, ReportedCallError,
+    Call, CallCommand, CallError, Caller, CallerClass, CallerCommand, CallerError, Entry, IvrMenu,
+    IvrMenuCommand, IvrMenuError, IvrMenuProblem, IvrMenuVersions, MenuRef, Number, NumberClaim,
+    NumberClaimCommand, NumberClaimError, NumberCommand, NumberError, NumberRoute, OutboundPolicy,
+    OutboundPolicyCommand, OutboundPolicyError, OutboundPurpose, OutboundRefusal, PartnerEvent,
+    PhoneNumber, PinnedMenu, Priority, ReportedCall, ReportedCallCommand, ReportedCallError,
 };
 
 /// The telephony application: calls and dialled numbers.
@@ -23,6 +25,9 @@ pub struct Telephony {
     number_claims: CommandHandler<NumberClaim>,
     reported_calls: CommandHandler<ReportedCall>,
     outbound_policies: CommandHandler<OutboundPolicy>,
+    menus: CommandHandler<IvrMenuVersions>,
+    callers: CommandHandler<Caller>,
+    store: Arc<dyn EventStore>,
 }
 
 /// A new outbound call.
@@ -101,6 +106,17 @@ impl From<CallError> for ApiError {
             CallError::NotOutbound => {
                 ApiError::new(ErrorCode::FailedPrecondition, "CALL_NOT_OUTBOUND", message)
             }
+            CallError::NotInOurMenu => ApiError::new(
+                ErrorCode::FailedPrecondition,
+                "CALL_IN_PARTNER_IVR",
+                message,
+            ),
+            CallError::OtherMenuVersion { entered_with } => {
+                ApiError::new(ErrorCode::Aborted, "IVR_MENU_VERSION_CHANGED", message)
+                    .with_metadata("menu_version", entered_with.to_string())
+            }
+            CallError::NotAKey { .. } => ApiError::invalid_field("keys", message),
+            CallError::BrokenMenu => ApiError::internal(message),
             CallError::DispositionAlreadySet { code } => ApiError::new(
                 ErrorCode::FailedPrecondition,
                 "DISPOSITION_ALREADY_SET",
@@ -108,6 +124,40 @@ impl From<CallError> for ApiError {
             )
             .with_metadata("code", code.as_str()),
         }
+    }
+}
+
+/// The error for a menu's problems: `INVALID_ARGUMENT`, one field violation each.
+pub fn invalid_menu(problems: Vec<IvrMenuProblem>) -> ApiError {
+    let count = problems.len();
+    problems.into_iter().fold(
+        ApiError::new(
+            ErrorCode::InvalidArgument,
+            "IVR_MENU_INVALID",
+            format!("the menu has {count} problem(s); nothing was saved"),
+        ),
+        |error, problem| {
+            error.and_invalid_field(format!("menu.{}", problem.field), problem.description)
+        },
+    )
+}
+
+impl From<IvrMenuError> for ApiError {
+    fn from(error: IvrMenuError) -> Self {
+        let message = error.to_string();
+        match error {
+            IvrMenuError::Invalid(problems) => invalid_menu(problems),
+            IvrMenuError::VersionMismatch { current, .. } => {
+                ApiError::new(ErrorCode::Aborted, "IVR_MENU_VERSION_MISMATCH", message)
+                    .with_metadata("current_version", current.to_string())
+            }
+        }
+    }
+}
+
+impl From<CallerError> for ApiError {
+    fn from(error: CallerError) -> Self {
+        match error {}
     }
 }
 
@@ -168,7 +218,10 @@ impl Telephony {
             numbers: CommandHandler::new(Arc::clone(&store)),
             number_claims: CommandHandler::new(Arc::clone(&store)),
             reported_calls: CommandHandler::new(Arc::clone(&store)),
-            outbound_policies: CommandHandler::new(store),
+            outbound_policies: CommandHandler::new(Arc::clone(&store)),
+            menus: CommandHandler::new(Arc::clone(&store)),
+            callers: CommandHandler::new(Arc::clone(&store)),
+            store,
         }
     }
 
@@ -178,14 +231,14 @@ impl Telephony {
         meta: &CommandMeta,
         call: NewCall,
     ) -> Result<(Name, Outcome<Call>), ApiError> {
-        let queue_id = match call.queue_id {
-            Some(queue_id) => queue_id,
+        let route = match call.queue_id {
+            Some(queue_id) => NumberRoute::Queue(queue_id),
             None => self
                 .numbers
                 .load(&meta.tenant, &call.dialled_number.as_id())
                 .await?
                 .state
-                .queue_id
+                .route
                 .ok_or_else(|| {
                     ApiError::new(
                         ErrorCode::FailedPrecondition,
@@ -198,6 +251,17 @@ impl Telephony {
                     .with_metadata("dialled_number", call.dialled_number.as_str())
                 })?,
         };
+        let entry = match route {
+            NumberRoute::Queue(queue_id) => Entry::Queue {
+                queue_id,
+                priority: call.priority,
+            },
+            NumberRoute::Menu(menu_id) => {
+                let menu = self.latest_menu(&meta.tenant, &menu_id).await?;
+                let caller_class = self.caller_class(&meta.tenant, &call.caller_number).await?;
+                Entry::Menu { menu, caller_class }
+            }
+        };
         let call_id = call.call_id.unwrap_or_else(new_call_id);
         let outcome = self
             .calls
@@ -207,15 +271,186 @@ impl Telephony {
                 &CallCommand::Offer {
                     caller_number: call.caller_number,
                     dialled_number: call.dialled_number,
-                    entry: Entry::Queue {
-                        queue_id,
-                        priority: call.priority,
-                    },
+                    entry,
                     at: call.at,
                 },
             )
             .await?;
         Ok((call_id, outcome))
+    }
+
+    /// The newest version of a menu, for a call arriving now.
+    async fn latest_menu(&self, tenant: &TenantId, menu_id: &Name) -> Result<PinnedMenu, ApiError> {
+        let versions = self.menus.load(tenant, menu_id).await?.state;
+        let (version, content) = versions.latest().ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::FailedPrecondition,
+                "IVR_MENU_NOT_FOUND",
+                format!("the number leads to menu {menu_id}, which was never saved"),
+            )
+            .with_metadata("menu_id", menu_id.as_str())
+        })?;
+        Ok(PinnedMenu {
+            menu: MenuRef {
+                menu_id: menu_id.clone(),
+                version,
+            },
+            content: Arc::new(content.clone()),
+        })
+    }
+
+    /// One version of a menu (the newest for `None`); `NOT_FOUND` when it does not exist.
+    pub async fn get_menu(
+        &self,
+        tenant: &TenantId,
+        menu_id: &Name,
+        version: Option<u64>,
+    ) -> Result<(u64, IvrMenu), ApiError> {
+        let versions = self.menus.load(tenant, menu_id).await?.state;
+        let found = match version {
+            None => versions
+                .latest()
+                .map(|(version, menu)| (version, menu.clone())),
+            Some(version) => versions
+                .version(version)
+                .map(|menu| (version, menu.clone())),
+        };
+        found.ok_or_else(|| {
+            let id = match version {
+                Some(version) => format!("{menu_id} version {version}"),
+                None => menu_id.to_string(),
+            };
+            ApiError::not_found("ivr_menu", &id)
+        })
+    }
+
+    /// Checks and saves a new version of a menu; returns the version that now holds it (the
+    /// newest one unchanged when the menu is the same).
+    pub async fn save_menu(
+        &self,
+        meta: &CommandMeta,
+        menu_id: &Name,
+        menu: IvrMenu,
+        expected_version: Option<u64>,
+        at: Timestamp,
+    ) -> Result<u64, ApiError> {
+        let existing_queues = self.existing_queues(&meta.tenant, menu.queues()).await?;
+        let command = IvrMenuCommand::Publish {
+            menu,
+            existing_queues,
+            expected_version,
+            at,
+        };
+        let outcome = self.menus.handle(meta, menu_id, &command).await?;
+        Ok(outcome.state.versions.len() as u64)
+    }
+
+    /// Which of `queues` routing knows for the tenant.
+    async fn existing_queues(
+        &self,
+        tenant: &TenantId,
+        queues: BTreeSet<Name>,
+    ) -> Result<BTreeSet<Name>, ApiError> {
+        let mut existing = BTreeSet::new();
+        for queue_id in queues {
+            let key = StreamKey {
+                tenant: tenant.clone(),
+                context: Name::new("routing").expect("valid name"),
+                aggregate_type: Name::new("queue").expect("valid name"),
+                aggregate_id: queue_id.clone(),
+            };
+            let stream = self
+                .store
+                .read_stream(&key, 0)
+                .await
+                .map_err(|error| ApiError::unavailable(error.to_string()))?;
+            if !stream.events.is_empty() {
+                existing.insert(queue_id);
+            }
+        }
+        Ok(existing)
+    }
+
+    /// How the platform knows a caller.
+    pub async fn caller_class(
+        &self,
+        tenant: &TenantId,
+        number: &PhoneNumber,
+    ) -> Result<Option<CallerClass>, ApiError> {
+        Ok(self
+            .callers
+            .load(tenant, &number.as_id())
+            .await?
+            .state
+            .class)
+    }
+
+    /// Sets (or clears) how the platform knows a caller.
+    pub async fn set_caller_class(
+        &self,
+        meta: &CommandMeta,
+        number: &PhoneNumber,
+        class: Option<CallerClass>,
+        at: Timestamp,
+    ) -> Result<Option<CallerClass>, ApiError> {
+        let command = CallerCommand::SetClass { class, at };
+        Ok(self
+            .callers
+            .handle(meta, &number.as_id(), &command)
+            .await?
+            .state
+            .class)
+    }
+
+    /// The caller of a call in one of our menus pressed keys (empty: no input).
+    pub async fn press_keys(
+        &self,
+        meta: &CommandMeta,
+        call_id: &Name,
+        keys: String,
+        at: Timestamp,
+    ) -> Result<Outcome<Call>, ApiError> {
+        let call = self.get_call(&meta.tenant, call_id).await?;
+        let Some(position) = &call.state.ivr else {
+            let error = match call.state.state {
+                crate::domain::CallState::InIvr => CallError::NotInOurMenu,
+                _ => call.state.refuse("take keys"),
+            };
+            return Err(error.into());
+        };
+        let content = self
+            .menus
+            .load(&meta.tenant, &position.menu.menu_id)
+            .await?
+            .state
+            .version(position.menu.version)
+            .cloned()
+            .ok_or_else(|| ApiError::internal("the call's menu version is missing"))?;
+        let command = CallCommand::PressKeys {
+            keys,
+            menu: PinnedMenu {
+                menu: position.menu.clone(),
+                content: Arc::new(content),
+            },
+            at,
+        };
+        self.handle_call(meta, call_id, &command).await
+    }
+
+    /// The menu version a call is in, for telling the media server what to play.
+    pub async fn menu_of_call(
+        &self,
+        tenant: &TenantId,
+        call: &Call,
+    ) -> Result<Option<Arc<IvrMenu>>, ApiError> {
+        let Some(position) = &call.ivr else {
+            return Ok(None);
+        };
+        let versions = self.menus.load(tenant, &position.menu.menu_id).await?.state;
+        Ok(versions
+            .version(position.menu.version)
+            .cloned()
+            .map(Arc::new))
     }
 
     /// Applies a lifecycle command (ring, answer, end, abandon) to an existing call.
@@ -312,14 +547,26 @@ impl Telephony {
             .state)
     }
 
-    /// Makes a dialled number lead to a queue.
+    /// Makes a dialled number lead to a queue or a menu.
     pub async fn assign_number(
         &self,
         meta: &CommandMeta,
         number: &PhoneNumber,
-        queue_id: Name,
+        route: NumberRoute,
         at: Timestamp,
     ) -> Result<Outcome<Number>, ApiError> {
+        if let NumberRoute::Menu(menu_id) = &route {
+            self.get_menu(&meta.tenant, menu_id, None)
+                .await
+                .map_err(|_| {
+                    ApiError::new(
+                        ErrorCode::FailedPrecondition,
+                        "IVR_MENU_NOT_FOUND",
+                        format!("save menu {menu_id} before assigning a number to it"),
+                    )
+                    .with_metadata("menu_id", menu_id.as_str())
+                })?;
+        }
         let claim = NumberClaimCommand::Claim {
             tenant: meta.tenant.clone(),
             at,
@@ -336,7 +583,7 @@ impl Telephony {
             .handle(&claim_meta, &number.as_id(), &claim)
             .await
             .map_err(|error| ApiError::from(error).with_metadata("number", number.as_str()))?;
-        let command = NumberCommand::Assign { queue_id, at };
+        let command = NumberCommand::Assign { route, at };
         Ok(self.numbers.handle(meta, &number.as_id(), &command).await?)
     }
 

@@ -5,10 +5,13 @@ use callcenter_kit::{DecodeError, EncodedEvent, Name, PersistedEvent, decode_mes
 use callcenter_proto::telephony::v1 as pb;
 use prost::Name as _;
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use crate::domain::{
-    CallEvent, CallPhase, CallingHours, NotReachedReason, NumberClaimEvent, NumberEvent,
-    OutboundPolicyEvent, OutboundPurpose, PartnerEvent, Party, PhoneNumber, Priority,
-    ReportedCallEvent, ReportedFact, SupervisionMode,
+    CallEvent, CallPhase, CallerClass, CallerEvent, CallingHours, IvrMenu, IvrMenuEvent,
+    IvrMenuProblem, IvrNode, IvrPosition, MenuRef, NotReachedReason, NumberClaimEvent, NumberEvent,
+    NumberRoute, OutboundPolicyEvent, OutboundPurpose, PartnerEvent, Party, PhoneNumber, Priority,
+    QueueTarget, ReportedCallEvent, ReportedFact, SupervisionMode,
 };
 
 fn name(event: &RecordedEvent, value: &str) -> Result<Name, DecodeError> {
@@ -146,6 +149,279 @@ pub fn calling_hours_to_proto(hours: &CallingHours) -> pb::CallingHours {
     }
 }
 
+/// The domain class of a stored class (`None` for unspecified or unknown values).
+pub fn caller_class_from_proto(value: i32) -> Option<CallerClass> {
+    match pb::CallerClass::try_from(value).ok()? {
+        pb::CallerClass::Known => Some(CallerClass::Known),
+        pb::CallerClass::Vip => Some(CallerClass::Vip),
+        pb::CallerClass::Elderly => Some(CallerClass::Elderly),
+        pb::CallerClass::Unspecified => None,
+    }
+}
+
+/// The stored class of a domain class.
+pub fn caller_class_to_proto(class: Option<CallerClass>) -> pb::CallerClass {
+    match class {
+        Some(CallerClass::Known) => pb::CallerClass::Known,
+        Some(CallerClass::Vip) => pb::CallerClass::Vip,
+        Some(CallerClass::Elderly) => pb::CallerClass::Elderly,
+        None => pb::CallerClass::Unspecified,
+    }
+}
+
+/// The default number of tries at a menu when a message leaves it out.
+const DEFAULT_MAX_ATTEMPTS: u8 = 3;
+
+/// The message of a domain menu.
+pub fn menu_to_proto(menu: &IvrMenu) -> pb::IvrMenu {
+    use pb::ivr_node::Kind;
+    let target = |target: &QueueTarget| pb::IvrQueueTarget {
+        queue_id: target.queue_id.to_string(),
+        skill: text(target.skill.as_ref()),
+        priority: priority_to_proto(target.priority).into(),
+    };
+    pb::IvrMenu {
+        entry_node_id: menu.entry.to_string(),
+        nodes: menu
+            .nodes
+            .iter()
+            .map(|(id, node)| pb::IvrNode {
+                node_id: id.to_string(),
+                kind: Some(match node {
+                    IvrNode::Menu {
+                        prompt,
+                        choices,
+                        max_attempts,
+                        fallback,
+                    } => Kind::Menu(pb::IvrChoiceMenu {
+                        prompt: prompt.clone(),
+                        choices: choices
+                            .iter()
+                            .map(|(key, next)| (key.to_string(), next.to_string()))
+                            .collect(),
+                        max_attempts: u32::from(*max_attempts),
+                        fallback_node_id: fallback.to_string(),
+                    }),
+                    IvrNode::Hours {
+                        open,
+                        when_open,
+                        when_closed,
+                    } => Kind::Hours(pb::IvrBusinessHours {
+                        open: open.iter().map(calling_hours_to_proto).collect(),
+                        open_node_id: when_open.to_string(),
+                        closed_node_id: when_closed.to_string(),
+                    }),
+                    IvrNode::Queue(queue) => Kind::Queue(target(queue)),
+                    IvrNode::SelfService { prompt, service } => {
+                        Kind::SelfService(pb::IvrSelfService {
+                            prompt: prompt.clone(),
+                            service: service.to_string(),
+                        })
+                    }
+                }),
+            })
+            .collect(),
+        straight_to_person: menu
+            .straight_to_person
+            .iter()
+            .map(|class| caller_class_to_proto(Some(*class)).into())
+            .collect(),
+        person_queue: menu.person_queue.as_ref().map(target),
+    }
+}
+
+/// The domain menu of a message; `Err` lists every malformed field (the soundness checks of
+/// [`IvrMenu::problems`] come after).
+pub fn menu_from_proto(menu: &pb::IvrMenu) -> Result<IvrMenu, Vec<IvrMenuProblem>> {
+    use pb::ivr_node::Kind;
+    let mut problems = Vec::new();
+    let mut id = |field: String, value: &str| match Name::new(value) {
+        Ok(name) => Some(name),
+        Err(error) => {
+            problems.push(IvrMenuProblem {
+                field,
+                description: error.to_string(),
+            });
+            None
+        }
+    };
+    let entry = id("entry_node_id".into(), &menu.entry_node_id);
+    let mut targets = Vec::new();
+    let mut nodes = BTreeMap::new();
+    for (index, node) in menu.nodes.iter().enumerate() {
+        let field = |rest: &str| format!("nodes.{index}.{rest}");
+        let node_id = id(field("node_id"), &node.node_id);
+        let decoded =
+            match &node.kind {
+                None => {
+                    targets.push((
+                        field("kind"),
+                        "one of menu, hours, queue or self_service".to_owned(),
+                    ));
+                    None
+                }
+                Some(Kind::Menu(choice)) => {
+                    let mut choices = BTreeMap::new();
+                    for (key, next) in &choice.choices {
+                        let mut chars = key.chars();
+                        let single = match (chars.next(), chars.next()) {
+                            (Some(key), None) => Some(key),
+                            _ => {
+                                targets.push((
+                                    field(&format!("menu.choices.{key}")),
+                                    "a choice is one key".to_owned(),
+                                ));
+                                None
+                            }
+                        };
+                        let next = id(field(&format!("menu.choices.{key}")), next);
+                        if let (Some(key), Some(next)) = (single, next) {
+                            choices.insert(key, next);
+                        }
+                    }
+                    let fallback = id(field("menu.fallback_node_id"), &choice.fallback_node_id);
+                    let max_attempts = match choice.max_attempts {
+                        0 => DEFAULT_MAX_ATTEMPTS,
+                        tries => u8::try_from(tries).unwrap_or(u8::MAX),
+                    };
+                    fallback.map(|fallback| IvrNode::Menu {
+                        prompt: choice.prompt.clone(),
+                        choices,
+                        max_attempts,
+                        fallback,
+                    })
+                }
+                Some(Kind::Hours(hours)) => {
+                    let mut open = Vec::new();
+                    for (window, hours) in hours.open.iter().enumerate() {
+                        match calling_hours_from_proto(hours) {
+                            Ok(hours) => open.push(hours),
+                            Err(reason) => {
+                                targets.push((field(&format!("hours.open.{window}")), reason))
+                            }
+                        }
+                    }
+                    let when_open = id(field("hours.open_node_id"), &hours.open_node_id);
+                    let when_closed = id(field("hours.closed_node_id"), &hours.closed_node_id);
+                    when_open
+                        .zip(when_closed)
+                        .map(|(when_open, when_closed)| IvrNode::Hours {
+                            open,
+                            when_open,
+                            when_closed,
+                        })
+                }
+                Some(Kind::Queue(queue)) => {
+                    let queue_id = id(field("queue.queue_id"), &queue.queue_id);
+                    let skill = if queue.skill.is_empty() {
+                        Some(None)
+                    } else {
+                        id(field("queue.skill"), &queue.skill).map(Some)
+                    };
+                    queue_id.zip(skill).map(|(queue_id, skill)| {
+                        IvrNode::Queue(QueueTarget {
+                            queue_id,
+                            skill,
+                            priority: priority_from_proto(queue.priority),
+                        })
+                    })
+                }
+                Some(Kind::SelfService(leaf)) => id(field("self_service.service"), &leaf.service)
+                    .map(|service| IvrNode::SelfService {
+                        prompt: leaf.prompt.clone(),
+                        service,
+                    }),
+            };
+        if let (Some(node_id), Some(decoded)) = (node_id, decoded)
+            && nodes.insert(node_id.clone(), decoded).is_some()
+        {
+            targets.push((field("node_id"), format!("{node_id} is used twice")));
+        }
+    }
+    let person_queue = match &menu.person_queue {
+        None => Some(None),
+        Some(queue) => id("person_queue.queue_id".into(), &queue.queue_id).map(|queue_id| {
+            Some(QueueTarget {
+                queue_id,
+                skill: None,
+                priority: priority_from_proto(queue.priority),
+            })
+        }),
+    };
+    let mut straight_to_person = BTreeSet::new();
+    for (index, class) in menu.straight_to_person.iter().enumerate() {
+        match caller_class_from_proto(*class) {
+            Some(class) => {
+                straight_to_person.insert(class);
+            }
+            None => targets.push((
+                format!("straight_to_person.{index}"),
+                "a caller class: known, vip or elderly".to_owned(),
+            )),
+        }
+    }
+    problems.extend(
+        targets
+            .into_iter()
+            .map(|(field, description)| IvrMenuProblem { field, description }),
+    );
+    match (entry, person_queue) {
+        (Some(entry), Some(person_queue)) if problems.is_empty() => Ok(IvrMenu {
+            entry,
+            nodes,
+            straight_to_person,
+            person_queue,
+        }),
+        _ => Err(problems),
+    }
+}
+
+impl PersistedEvent for IvrMenuEvent {
+    fn encode(&self) -> EncodedEvent {
+        match self {
+            IvrMenuEvent::Published { version, menu, at } => EncodedEvent::from_message(
+                *at,
+                &pb::IvrMenuPublished {
+                    version: *version,
+                    menu: Some(menu_to_proto(menu)),
+                },
+            ),
+        }
+    }
+
+    fn decode(event: &RecordedEvent) -> Result<Self, DecodeError> {
+        let published: pb::IvrMenuPublished = decode_message(event)?;
+        let menu = menu_from_proto(&published.menu.unwrap_or_default())
+            .map_err(|problems| DecodeError::new(event, format!("malformed menu: {problems:?}")))?;
+        Ok(IvrMenuEvent::Published {
+            version: published.version,
+            menu,
+            at: event.occurred_at,
+        })
+    }
+}
+
+impl PersistedEvent for CallerEvent {
+    fn encode(&self) -> EncodedEvent {
+        match self {
+            CallerEvent::ClassSet { class, at } => EncodedEvent::from_message(
+                *at,
+                &pb::CallerClassSet {
+                    class: caller_class_to_proto(*class).into(),
+                },
+            ),
+        }
+    }
+
+    fn decode(event: &RecordedEvent) -> Result<Self, DecodeError> {
+        let set: pb::CallerClassSet = decode_message(event)?;
+        Ok(CallerEvent::ClassSet {
+            class: caller_class_from_proto(set.class),
+            at: event.occurred_at,
+        })
+    }
+}
+
 impl PersistedEvent for CallEvent {
     fn encode(&self) -> EncodedEvent {
         use CallEvent as E;
@@ -182,18 +458,52 @@ impl PersistedEvent for CallEvent {
                     reason: not_reached_to_proto(*reason).into(),
                 },
             ),
-            E::EnteredIvr { at } => EncodedEvent::from_message(*at, &pb::CallEnteredIvr {}),
-            E::IvrStepTaken { node_id, input, at } => EncodedEvent::from_message(
+            E::CallerClassified { class, at } => EncodedEvent::from_message(
+                *at,
+                &pb::CallCallerClassified {
+                    class: caller_class_to_proto(Some(*class)).into(),
+                },
+            ),
+            E::EnteredIvr { menu, at } => EncodedEvent::from_message(
+                *at,
+                &menu
+                    .as_ref()
+                    .map(|position| pb::CallEnteredIvr {
+                        menu_id: position.menu.menu_id.to_string(),
+                        menu_version: position.menu.version,
+                        node_id: position.node_id.to_string(),
+                    })
+                    .unwrap_or_default(),
+            ),
+            E::IvrStepTaken {
+                node_id,
+                input,
+                next_node_id,
+                at,
+            } => EncodedEvent::from_message(
                 *at,
                 &pb::CallIvrStepTaken {
                     node_id: node_id.clone(),
                     input: input.clone(),
+                    next_node_id: text(next_node_id.as_ref()),
+                },
+            ),
+            E::SelfServed {
+                node_id,
+                service,
+                at,
+            } => EncodedEvent::from_message(
+                *at,
+                &pb::CallSelfServed {
+                    node_id: node_id.to_string(),
+                    service: service.to_string(),
                 },
             ),
             E::Queued {
                 queue_id,
                 priority,
                 target_agent_id,
+                required_skill,
                 at,
             } => EncodedEvent::from_message(
                 *at,
@@ -201,6 +511,7 @@ impl PersistedEvent for CallEvent {
                     queue_id: queue_id.to_string(),
                     priority: priority_to_proto(*priority).into(),
                     target_agent_id: text(target_agent_id.as_ref()),
+                    required_skill: text(required_skill.as_ref()),
                 },
             ),
             E::Ringing { agent_id, at } => EncodedEvent::from_message(
@@ -325,14 +636,43 @@ impl PersistedEvent for CallEvent {
                 at,
             });
         }
+        if is(pb::CallCallerClassified::full_name()) {
+            let classified: pb::CallCallerClassified = decode_message(event)?;
+            return Ok(CallEvent::CallerClassified {
+                class: caller_class_from_proto(classified.class)
+                    .ok_or_else(|| DecodeError::new(event, "unknown caller class"))?,
+                at,
+            });
+        }
         if is(pb::CallEnteredIvr::full_name()) {
-            return Ok(CallEvent::EnteredIvr { at });
+            let entered: pb::CallEnteredIvr = decode_message(event)?;
+            let menu = match optional_name(event, &entered.menu_id)? {
+                None => None,
+                Some(menu_id) => Some(IvrPosition {
+                    menu: MenuRef {
+                        menu_id,
+                        version: entered.menu_version,
+                    },
+                    node_id: name(event, &entered.node_id)?,
+                    attempts: 0,
+                }),
+            };
+            return Ok(CallEvent::EnteredIvr { menu, at });
         }
         if is(pb::CallIvrStepTaken::full_name()) {
             let step: pb::CallIvrStepTaken = decode_message(event)?;
             return Ok(CallEvent::IvrStepTaken {
+                next_node_id: optional_name(event, &step.next_node_id)?,
                 node_id: step.node_id,
                 input: step.input,
+                at,
+            });
+        }
+        if is(pb::CallSelfServed::full_name()) {
+            let served: pb::CallSelfServed = decode_message(event)?;
+            return Ok(CallEvent::SelfServed {
+                node_id: name(event, &served.node_id)?,
+                service: name(event, &served.service)?,
                 at,
             });
         }
@@ -342,6 +682,7 @@ impl PersistedEvent for CallEvent {
                 queue_id: name(event, &queued.queue_id)?,
                 priority: priority_from_proto(queued.priority),
                 target_agent_id: optional_name(event, &queued.target_agent_id)?,
+                required_skill: optional_name(event, &queued.required_skill)?,
                 at,
             });
         }
@@ -435,10 +776,17 @@ impl PersistedEvent for CallEvent {
 impl PersistedEvent for NumberEvent {
     fn encode(&self) -> EncodedEvent {
         match self {
-            NumberEvent::Assigned { queue_id, at } => EncodedEvent::from_message(
+            NumberEvent::Assigned { route, at } => EncodedEvent::from_message(
                 *at,
-                &pb::NumberAssigned {
-                    queue_id: queue_id.to_string(),
+                &match route {
+                    NumberRoute::Queue(queue_id) => pb::NumberAssigned {
+                        queue_id: queue_id.to_string(),
+                        ..Default::default()
+                    },
+                    NumberRoute::Menu(menu_id) => pb::NumberAssigned {
+                        ivr_menu_id: menu_id.to_string(),
+                        ..Default::default()
+                    },
                 },
             ),
         }
@@ -446,8 +794,13 @@ impl PersistedEvent for NumberEvent {
 
     fn decode(event: &RecordedEvent) -> Result<Self, DecodeError> {
         let assigned: pb::NumberAssigned = decode_message(event)?;
+        let route = if assigned.ivr_menu_id.is_empty() {
+            NumberRoute::Queue(name(event, &assigned.queue_id)?)
+        } else {
+            NumberRoute::Menu(name(event, &assigned.ivr_menu_id)?)
+        };
         Ok(NumberEvent::Assigned {
-            queue_id: name(event, &assigned.queue_id)?,
+            route,
             at: event.occurred_at,
         })
     }

@@ -8,14 +8,17 @@ use callcenter_proto::telephony::v1 as pb;
 use pb::telephony_service_server::{TelephonyService, TelephonyServiceServer};
 use tonic::{Request, Response, Status};
 
+use crate::app::invalid_menu;
 use crate::app::{NewCall, NewOutboundCall, Telephony};
 use crate::domain::{
-    Call, CallCommand, CallState, Direction, OutboundPolicy, OutboundPolicyCommand, PhoneNumber,
+    Call, CallCommand, CallState, Direction, IvrMenu, NumberRoute, OutboundPolicy,
+    OutboundPolicyCommand, PhoneNumber,
 };
 use crate::events::{
-    calling_hours_from_proto, calling_hours_to_proto, not_reached_from_proto, not_reached_to_proto,
-    party_from_proto, priority_from_proto, priority_to_proto, purpose_from_proto, purpose_to_proto,
-    supervision_mode_from_proto, supervision_mode_to_proto,
+    caller_class_from_proto, caller_class_to_proto, calling_hours_from_proto,
+    calling_hours_to_proto, menu_from_proto, menu_to_proto, not_reached_from_proto,
+    not_reached_to_proto, party_from_proto, priority_from_proto, priority_to_proto,
+    purpose_from_proto, purpose_to_proto, supervision_mode_from_proto, supervision_mode_to_proto,
 };
 
 /// The tonic service.
@@ -74,6 +77,7 @@ pub(crate) fn call_to_proto(call_id: &Name, call: &Call, version: u64) -> pb::Ca
         CallState::Answered { held, .. } => (pb::CallState::Answered, held),
         CallState::Ended => (pb::CallState::Ended, false),
         CallState::Abandoned => (pb::CallState::Abandoned, false),
+        CallState::SelfServed => (pb::CallState::SelfServed, false),
     };
     let text = |value: Option<&Name>| value.map(Name::to_string).unwrap_or_default();
     pb::Call {
@@ -118,7 +122,27 @@ pub(crate) fn call_to_proto(call_id: &Name, call: &Call, version: u64) -> pb::Ca
             .map_or(pb::OutboundPurpose::Unspecified, purpose_to_proto)
             .into(),
         not_reached_reason: not_reached_reason.into(),
+        caller_class: caller_class_to_proto(call.caller_class).into(),
+        required_skill: text(call.required_skill.as_ref()),
+        ivr: call.ivr.as_ref().map(|position| pb::IvrPosition {
+            menu_id: position.menu.menu_id.to_string(),
+            menu_version: position.menu.version,
+            node_id: position.node_id.to_string(),
+            prompt: String::new(),
+            attempts: u32::from(position.attempts),
+        }),
+        self_service: text(call.self_service.as_ref()),
     }
+}
+
+/// Fills in what the caller of a call in one of our menus should hear now.
+fn with_prompt(mut view: pb::Call, menu: Option<&IvrMenu>) -> pb::Call {
+    if let (Some(position), Some(menu)) = (&mut view.ivr, menu)
+        && let Ok(node_id) = Name::new(&position.node_id)
+    {
+        position.prompt = menu.prompt(&node_id).unwrap_or_default().to_owned();
+    }
+    view
 }
 
 fn policy_to_proto(policy: &OutboundPolicy) -> pb::GetOutboundPolicyResponse {
@@ -137,6 +161,21 @@ fn outcome_to_proto(call_id: &Name, outcome: Outcome<Call>) -> Option<pb::Call> 
 }
 
 impl TelephonyGrpc {
+    /// The API view of a call, with its menu prompt.
+    async fn call_view(
+        &self,
+        tenant: &callcenter_kit::TenantId,
+        call_id: &Name,
+        call: &Call,
+        version: u64,
+    ) -> Result<pb::Call, ApiError> {
+        let menu = self.app.menu_of_call(tenant, call).await?;
+        Ok(with_prompt(
+            call_to_proto(call_id, call, version),
+            menu.as_deref(),
+        ))
+    }
+
     /// Checks that `caller` may act for the agent on the call, then applies `command`.
     async fn agent_command(
         &self,
@@ -175,9 +214,15 @@ impl TelephonyService for TelephonyGrpc {
         };
         let meta = caller.command_meta(validate::request_id(&body.request_id)?);
         let (call_id, outcome) = self.app.report_call(&meta, new_call).await?;
-        Ok(Response::new(pb::ReportCallResponse {
-            call: outcome_to_proto(&call_id, outcome),
-        }))
+        let view = self
+            .call_view(
+                &caller.tenant,
+                &call_id,
+                &outcome.state,
+                outcome.version.version(),
+            )
+            .await?;
+        Ok(Response::new(pb::ReportCallResponse { call: Some(view) }))
     }
 
     async fn answer_call(
@@ -515,13 +560,15 @@ impl TelephonyService for TelephonyGrpc {
         allowed.extend_from_slice(Role::SUPERVISORS);
         caller.require_any(&allowed)?;
         let current = self.app.get_call(&caller.tenant, &call_id).await?;
-        Ok(Response::new(pb::GetCallResponse {
-            call: Some(call_to_proto(
+        let view = self
+            .call_view(
+                &caller.tenant,
                 &call_id,
                 &current.state,
                 current.version.version(),
-            )),
-        }))
+            )
+            .await?;
+        Ok(Response::new(pb::GetCallResponse { call: Some(view) }))
     }
 
     async fn assign_number(
@@ -532,14 +579,157 @@ impl TelephonyService for TelephonyGrpc {
         caller.require_any(&[Role::TenantAdmin])?;
         let body = request.into_inner();
         let number = phone("number", &body.number)?;
-        let queue_id = validate::required_id("queue_id", &body.queue_id)?;
+        let route = match (
+            validate::optional_id("queue_id", &body.queue_id)?,
+            validate::optional_id("ivr_menu_id", &body.ivr_menu_id)?,
+        ) {
+            (Some(queue_id), None) => NumberRoute::Queue(queue_id),
+            (None, Some(menu_id)) => NumberRoute::Menu(menu_id),
+            (Some(_), Some(_)) => {
+                return Err(ApiError::invalid_field(
+                    "ivr_menu_id",
+                    "give queue_id or ivr_menu_id, not both",
+                )
+                .into());
+            }
+            (None, None) => {
+                return Err(
+                    ApiError::invalid_field("queue_id", "give queue_id or ivr_menu_id").into(),
+                );
+            }
+        };
         let meta = caller.command_meta(validate::request_id(&body.request_id)?);
         self.app
-            .assign_number(&meta, &number, queue_id.clone(), Timestamp::now())
+            .assign_number(&meta, &number, route.clone(), Timestamp::now())
             .await?;
+        let (queue_id, ivr_menu_id) = match route {
+            NumberRoute::Queue(queue_id) => (queue_id.to_string(), String::new()),
+            NumberRoute::Menu(menu_id) => (String::new(), menu_id.to_string()),
+        };
         Ok(Response::new(pb::AssignNumberResponse {
             number: number.as_str().to_owned(),
-            queue_id: queue_id.to_string(),
+            queue_id,
+            ivr_menu_id,
+        }))
+    }
+
+    async fn save_ivr_menu(
+        &self,
+        request: Request<pb::SaveIvrMenuRequest>,
+    ) -> Result<Response<pb::SaveIvrMenuResponse>, Status> {
+        let caller = principal(&request)?;
+        caller.require_any(&[Role::TenantAdmin])?;
+        let body = request.into_inner();
+        let menu_id = validate::required_id("menu_id", &body.menu_id)?;
+        let menu = body
+            .menu
+            .as_ref()
+            .ok_or_else(|| ApiError::invalid_field("menu", "is required"))?;
+        let menu = menu_from_proto(menu).map_err(invalid_menu)?;
+        let meta = caller.command_meta(validate::request_id(&body.request_id)?);
+        let version = self
+            .app
+            .save_menu(
+                &meta,
+                &menu_id,
+                menu,
+                body.expected_version,
+                Timestamp::now(),
+            )
+            .await?;
+        Ok(Response::new(pb::SaveIvrMenuResponse {
+            menu_id: menu_id.to_string(),
+            version,
+        }))
+    }
+
+    async fn get_ivr_menu(
+        &self,
+        request: Request<pb::GetIvrMenuRequest>,
+    ) -> Result<Response<pb::GetIvrMenuResponse>, Status> {
+        let caller = principal(&request)?;
+        let mut allowed = CALL_REPORTERS.to_vec();
+        allowed.extend_from_slice(Role::SUPERVISORS);
+        caller.require_any(&allowed)?;
+        let body = request.into_inner();
+        let menu_id = validate::required_id("menu_id", &body.menu_id)?;
+        let version = (body.version > 0).then_some(body.version);
+        let (version, menu) = self.app.get_menu(&caller.tenant, &menu_id, version).await?;
+        Ok(Response::new(pb::GetIvrMenuResponse {
+            menu_id: menu_id.to_string(),
+            version,
+            menu: Some(menu_to_proto(&menu)),
+        }))
+    }
+
+    async fn press_ivr_keys(
+        &self,
+        request: Request<pb::PressIvrKeysRequest>,
+    ) -> Result<Response<pb::PressIvrKeysResponse>, Status> {
+        let caller = principal(&request)?;
+        caller.require_any(CALL_REPORTERS)?;
+        let body = request.into_inner();
+        let call_id = validate::required_id("call_id", &body.call_id)?;
+        if body.keys.len() > 32 {
+            return Err(ApiError::invalid_field("keys", "at most 32 keys").into());
+        }
+        let meta = caller.command_meta(validate::request_id(&body.request_id)?);
+        let outcome = self
+            .app
+            .press_keys(&meta, &call_id, body.keys, Timestamp::now())
+            .await?;
+        let view = self
+            .call_view(
+                &caller.tenant,
+                &call_id,
+                &outcome.state,
+                outcome.version.version(),
+            )
+            .await?;
+        Ok(Response::new(pb::PressIvrKeysResponse { call: Some(view) }))
+    }
+
+    async fn set_caller_class(
+        &self,
+        request: Request<pb::SetCallerClassRequest>,
+    ) -> Result<Response<pb::SetCallerClassResponse>, Status> {
+        let caller = principal(&request)?;
+        caller.require_any(&[Role::TenantAdmin])?;
+        let body = request.into_inner();
+        let number = phone("number", &body.number)?;
+        if pb::CallerClass::try_from(body.class).is_err() {
+            return Err(ApiError::invalid_field("class", "unknown caller class").into());
+        }
+        let meta = caller.command_meta(validate::request_id(&body.request_id)?);
+        let class = self
+            .app
+            .set_caller_class(
+                &meta,
+                &number,
+                caller_class_from_proto(body.class),
+                Timestamp::now(),
+            )
+            .await?;
+        Ok(Response::new(pb::SetCallerClassResponse {
+            number: number.as_str().to_owned(),
+            class: caller_class_to_proto(class).into(),
+        }))
+    }
+
+    async fn get_caller_class(
+        &self,
+        request: Request<pb::GetCallerClassRequest>,
+    ) -> Result<Response<pb::GetCallerClassResponse>, Status> {
+        let caller = principal(&request)?;
+        let mut allowed = CALL_REPORTERS.to_vec();
+        allowed.extend_from_slice(Role::SUPERVISORS);
+        caller.require_any(&allowed)?;
+        let body = request.into_inner();
+        let number = phone("number", &body.number)?;
+        let class = self.app.caller_class(&caller.tenant, &number).await?;
+        Ok(Response::new(pb::GetCallerClassResponse {
+            number: number.as_str().to_owned(),
+            class: caller_class_to_proto(class).into(),
         }))
     }
 }

@@ -10,8 +10,11 @@
 //!              └─────────┴──┴───────┴──► abandoned (caller left: IVR, queue or ringing)
 //! ```
 
+use std::sync::Arc;
+
 use callcenter_kit::{Aggregate, Name, Timestamp};
 
+use super::ivr::{Arrival, CallerClass, IvrMenu, IvrStop, QueueTarget, Walk};
 use super::number::PhoneNumber;
 use super::outbound_policy::OutboundPurpose;
 
@@ -116,6 +119,8 @@ pub enum CallState {
     Ended,
     /// The caller left before an agent answered.
     Abandoned,
+    /// The voice menu served the caller; no person was needed.
+    SelfServed,
     /// An outbound call that never reached the customer.
     NotReached {
         /// Why.
@@ -134,6 +139,7 @@ impl CallState {
             CallState::Answered { .. } => "answered",
             CallState::Ended => "ended",
             CallState::Abandoned => "abandoned",
+            CallState::SelfServed => "self-served",
             CallState::NotReached { .. } => "not reached",
         }
     }
@@ -142,7 +148,10 @@ impl CallState {
     pub fn is_finished(&self) -> bool {
         matches!(
             self,
-            CallState::Ended | CallState::Abandoned | CallState::NotReached { .. }
+            CallState::Ended
+                | CallState::Abandoned
+                | CallState::SelfServed
+                | CallState::NotReached { .. }
         )
     }
 }
@@ -172,6 +181,14 @@ pub struct Call {
     pub supervision: Option<Supervision>,
     /// The last IVR node the caller went through.
     pub last_ivr_node: Option<String>,
+    /// Where the caller is in one of our menus (none in a partner's IVR).
+    pub ivr: Option<IvrPosition>,
+    /// How the platform knows the caller.
+    pub caller_class: Option<CallerClass>,
+    /// The skill the menu asked for.
+    pub required_skill: Option<Name>,
+    /// The self-service that served the caller.
+    pub self_service: Option<Name>,
     /// How often the call was transferred.
     pub transfers: u32,
     /// The agent's classification after the call.
@@ -186,11 +203,47 @@ pub struct Call {
     pub ended_at: Option<Timestamp>,
 }
 
+/// One version of one menu.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MenuRef {
+    /// The menu.
+    pub menu_id: Name,
+    /// Its version (from 1).
+    pub version: u64,
+}
+
+/// Where a caller is in one of our menus.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IvrPosition {
+    /// The menu version the call entered with.
+    pub menu: MenuRef,
+    /// The node the caller is at.
+    pub node_id: Name,
+    /// Failed tries at that node.
+    pub attempts: u8,
+}
+
+/// A menu version with its content, handed to the call's decisions.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PinnedMenu {
+    /// Which version.
+    pub menu: MenuRef,
+    /// Its content.
+    pub content: Arc<IvrMenu>,
+}
+
 /// Where a new call goes first.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Entry {
-    /// Into the voice menu.
+    /// Into a partner's voice menu (its steps are reported one by one).
     Ivr,
+    /// Into one of our menus, or past it for callers of a class it sends straight to a person.
+    Menu {
+        /// The menu's newest version.
+        menu: PinnedMenu,
+        /// How the platform knows the caller.
+        caller_class: Option<CallerClass>,
+    },
     /// Straight into a queue (elderly callers go straight to a person, DOMAIN.md §2).
     Queue {
         /// The queue.
@@ -242,6 +295,15 @@ pub enum CallCommand {
         node_id: String,
         /// The digits or choice that left it.
         input: String,
+        /// When.
+        at: Timestamp,
+    },
+    /// The caller pressed keys in one of our menus (empty: no input before the timeout).
+    PressKeys {
+        /// The keys, `0`-`9`, `*` and `#`.
+        keys: String,
+        /// The menu version the call entered with.
+        menu: PinnedMenu,
         /// When.
         at: Timestamp,
     },
@@ -373,8 +435,17 @@ pub enum CallEvent {
         /// When.
         at: Timestamp,
     },
+    /// The platform knows the caller by number.
+    CallerClassified {
+        /// How.
+        class: CallerClass,
+        /// When.
+        at: Timestamp,
+    },
     /// The call entered the voice menu.
     EnteredIvr {
+        /// Our menu and its first node; none for a partner's IVR.
+        menu: Option<IvrPosition>,
         /// When.
         at: Timestamp,
     },
@@ -384,6 +455,17 @@ pub enum CallEvent {
         node_id: String,
         /// The digits or choice that left it.
         input: String,
+        /// Where it led, in our menus (the same node when the prompt is replayed).
+        next_node_id: Option<Name>,
+        /// When.
+        at: Timestamp,
+    },
+    /// The voice menu served the caller itself.
+    SelfServed {
+        /// The self-service leaf.
+        node_id: Name,
+        /// The service.
+        service: Name,
         /// When.
         at: Timestamp,
     },
@@ -395,6 +477,8 @@ pub enum CallEvent {
         priority: Priority,
         /// The one agent it waits for, after a transfer to that agent.
         target_agent_id: Option<Name>,
+        /// The skill the agent should have, as the menu asked.
+        required_skill: Option<Name>,
         /// When.
         at: Timestamp,
     },
@@ -526,6 +610,24 @@ pub enum CallError {
     /// Only outbound calls can fail to reach the customer.
     #[error("an inbound call cannot be marked not reached")]
     NotOutbound,
+    /// The menu leads nowhere (it was saved unchecked).
+    #[error("the menu leads nowhere from here")]
+    BrokenMenu,
+    /// Keys were pressed for a call in a partner's IVR.
+    #[error("the call is in a partner's IVR, not in one of our menus")]
+    NotInOurMenu,
+    /// The keys were meant for another version of the menu.
+    #[error("the call is in version {entered_with} of its menu")]
+    OtherMenuVersion {
+        /// The version the call entered with.
+        entered_with: u64,
+    },
+    /// Something other than a DTMF key.
+    #[error("{key:?} is not a key; keys are 0-9, * and #")]
+    NotAKey {
+        /// The character.
+        key: char,
+    },
     /// The disposition was already set to another code.
     #[error("disposition already set to {code}")]
     DispositionAlreadySet {
@@ -535,7 +637,8 @@ pub enum CallError {
 }
 
 impl Call {
-    fn refuse(&self, action: &'static str) -> CallError {
+    /// The refusal of `action` in the call's state.
+    pub(crate) fn refuse(&self, action: &'static str) -> CallError {
         match self.state {
             CallState::Unknown => CallError::NotFound,
             ref state => CallError::InvalidTransition {
@@ -572,6 +675,44 @@ impl Call {
     }
 }
 
+/// The call waits in the menu's queue.
+fn queued(target: &QueueTarget, at: Timestamp) -> CallEvent {
+    CallEvent::Queued {
+        queue_id: target.queue_id.clone(),
+        priority: target.priority,
+        target_agent_id: None,
+        required_skill: target.skill.clone(),
+        at,
+    }
+}
+
+/// The events of a walk through one of our menus.
+fn walked(walk: Walk, at: Timestamp) -> Result<Vec<CallEvent>, CallError> {
+    let mut events: Vec<CallEvent> = walk
+        .steps
+        .into_iter()
+        .map(|step| CallEvent::IvrStepTaken {
+            node_id: step.node_id.to_string(),
+            input: step.input,
+            next_node_id: Some(step.next_node_id),
+            at,
+        })
+        .collect();
+    match walk.stop {
+        Some(IvrStop::Waiting { .. }) => {}
+        Some(IvrStop::Queue(target)) => events.push(queued(&target, at)),
+        Some(IvrStop::SelfService { node_id, service }) => {
+            events.push(CallEvent::SelfServed {
+                node_id,
+                service,
+                at,
+            });
+        }
+        None => return Err(CallError::BrokenMenu),
+    }
+    Ok(events)
+}
+
 impl Aggregate for Call {
     const CONTEXT: &'static str = "telephony";
     const TYPE: &'static str = "call";
@@ -597,16 +738,45 @@ impl Aggregate for Call {
                     dialled_number: dialled_number.clone(),
                     at: *at,
                 };
-                let entered = match entry {
-                    Entry::Ivr => E::EnteredIvr { at: *at },
-                    Entry::Queue { queue_id, priority } => E::Queued {
+                let mut events = vec![offered];
+                match entry {
+                    Entry::Ivr => events.push(E::EnteredIvr {
+                        menu: None,
+                        at: *at,
+                    }),
+                    Entry::Queue { queue_id, priority } => events.push(E::Queued {
                         queue_id: queue_id.clone(),
                         priority: *priority,
                         target_agent_id: None,
+                        required_skill: None,
                         at: *at,
-                    },
-                };
-                Ok(vec![offered, entered])
+                    }),
+                    Entry::Menu { menu, caller_class } => {
+                        if let Some(class) = caller_class {
+                            events.push(E::CallerClassified {
+                                class: *class,
+                                at: *at,
+                            });
+                        }
+                        match menu.content.enter(*caller_class, *at) {
+                            Arrival::StraightToPerson(target) => {
+                                events.push(queued(&target, *at));
+                            }
+                            Arrival::Menu(walk) => {
+                                events.push(E::EnteredIvr {
+                                    menu: Some(IvrPosition {
+                                        menu: menu.menu.clone(),
+                                        node_id: menu.content.entry.clone(),
+                                        attempts: 0,
+                                    }),
+                                    at: *at,
+                                });
+                                events.extend(walked(walk, *at)?);
+                            }
+                        }
+                    }
+                }
+                Ok(events)
             }
             C::DialOut {
                 customer_number,
@@ -631,6 +801,7 @@ impl Aggregate for Call {
                         queue_id: queue_id.clone(),
                         priority: Priority::Normal,
                         target_agent_id: Some(agent_id.clone()),
+                        required_skill: None,
                         at: *at,
                     },
                 ])
@@ -652,10 +823,30 @@ impl Aggregate for Call {
                 CallState::InIvr => Ok(vec![E::IvrStepTaken {
                     node_id: node_id.clone(),
                     input: input.clone(),
+                    next_node_id: None,
                     at: *at,
                 }]),
                 _ => Err(self.refuse("take an IVR step")),
             },
+            C::PressKeys { keys, menu, at } => {
+                let position = match (&self.state, &self.ivr) {
+                    (CallState::InIvr, Some(position)) => position,
+                    (CallState::InIvr, None) => return Err(CallError::NotInOurMenu),
+                    _ => return Err(self.refuse("take keys")),
+                };
+                if position.menu != menu.menu {
+                    return Err(CallError::OtherMenuVersion {
+                        entered_with: position.menu.version,
+                    });
+                }
+                if let Some(key) = keys.chars().find(|key| !super::ivr::is_dtmf_key(*key)) {
+                    return Err(CallError::NotAKey { key });
+                }
+                let walk = menu
+                    .content
+                    .press(&position.node_id, position.attempts, keys, *at);
+                walked(walk, *at)
+            }
             C::Enqueue {
                 queue_id,
                 priority,
@@ -665,6 +856,7 @@ impl Aggregate for Call {
                     queue_id: queue_id.clone(),
                     priority: *priority,
                     target_agent_id: None,
+                    required_skill: None,
                     at: *at,
                 }]),
                 CallState::Queued if self.queue_id.as_ref() == Some(queue_id) => Ok(vec![]),
@@ -761,6 +953,7 @@ impl Aggregate for Call {
                         queue_id: to_queue_id.clone(),
                         priority: self.priority,
                         target_agent_id: to_agent_id.clone(),
+                        required_skill: None,
                         at: *at,
                     },
                 ])
@@ -819,9 +1012,10 @@ impl Aggregate for Call {
                 }])
             }
             C::CallerHungUp { at } => match self.state {
-                CallState::Ended | CallState::Abandoned | CallState::NotReached { .. } => {
-                    Ok(vec![])
-                }
+                CallState::Ended
+                | CallState::Abandoned
+                | CallState::SelfServed
+                | CallState::NotReached { .. } => Ok(vec![]),
                 _ => self.decide(&self.caller_left(None, *at)),
             },
             C::SetDisposition { agent_id, code, at } => {
@@ -877,17 +1071,41 @@ impl Aggregate for Call {
                 self.state = CallState::NotReached { reason: *reason };
                 self.ended_at = Some(*at);
             }
-            CallEvent::EnteredIvr { .. } => self.state = CallState::InIvr,
-            CallEvent::IvrStepTaken { node_id, .. } => {
+            CallEvent::CallerClassified { class, .. } => self.caller_class = Some(*class),
+            CallEvent::EnteredIvr { menu, .. } => {
+                self.state = CallState::InIvr;
+                self.ivr = menu.clone();
+            }
+            CallEvent::IvrStepTaken {
+                node_id,
+                next_node_id,
+                ..
+            } => {
                 self.last_ivr_node = Some(node_id.clone());
+                if let (Some(position), Some(next)) = (&mut self.ivr, next_node_id) {
+                    position.attempts = if next == &position.node_id {
+                        position.attempts.saturating_add(1)
+                    } else {
+                        0
+                    };
+                    position.node_id = next.clone();
+                }
+            }
+            CallEvent::SelfServed { service, at, .. } => {
+                self.state = CallState::SelfServed;
+                self.self_service = Some(service.clone());
+                self.ended_at = Some(*at);
             }
             CallEvent::Queued {
                 queue_id,
                 priority,
                 target_agent_id,
+                required_skill,
                 at,
             } => {
                 self.state = CallState::Queued;
+                self.ivr = None;
+                self.required_skill = required_skill.clone();
                 self.queue_id = Some(queue_id.clone());
                 self.priority = *priority;
                 self.target_agent_id = target_agent_id.clone();
@@ -948,6 +1166,7 @@ mod tests {
     use callcenter_kit::testing::{at, given, name};
 
     use super::*;
+    use crate::domain::ivr::CallerClass;
 
     fn number(value: &str) -> PhoneNumber {
         PhoneNumber::parse(value).unwrap()
@@ -964,6 +1183,7 @@ mod tests {
                 queue_id: name("general"),
                 priority: Priority::Normal,
                 target_agent_id: None,
+                required_skill: None,
                 at: at(0),
             },
         ]
@@ -997,6 +1217,97 @@ mod tests {
         events
     }
 
+    fn pinned(version: u64) -> PinnedMenu {
+        PinnedMenu {
+            menu: MenuRef {
+                menu_id: name("main-menu"),
+                version,
+            },
+            content: Arc::new(crate::domain::ivr::fixtures::sample()),
+        }
+    }
+
+    fn into_menu(class: Option<CallerClass>, hour: i64) -> CallCommand {
+        CallCommand::Offer {
+            caller_number: number("13800138000"),
+            dialled_number: number("4000"),
+            entry: Entry::Menu {
+                menu: pinned(1),
+                caller_class: class,
+            },
+            at: crate::domain::ivr::fixtures::o_clock(hour),
+        }
+    }
+
+    #[test]
+    fn a_caller_in_our_menu_waits_at_the_first_prompt_then_moves_by_keys() {
+        let (offered, state) = given::<Call>([])
+            .when(into_menu(Some(CallerClass::Known), 12))
+            .accepted();
+        assert_eq!(state.state, CallState::InIvr);
+        assert_eq!(state.caller_class, Some(CallerClass::Known));
+        assert_eq!(
+            state.ivr.as_ref().map(|position| position.node_id.as_str()),
+            Some("main")
+        );
+        let press = |keys: &str| CallCommand::PressKeys {
+            keys: keys.into(),
+            menu: pinned(1),
+            at: at(30),
+        };
+        let queued = given::<Call>(offered.clone()).when(press("1")).accepted().1;
+        assert_eq!(queued.state, CallState::Queued);
+        assert_eq!(queued.queue_id, Some(name("repairs")));
+        assert_eq!(queued.last_ivr_node.as_deref(), Some("main"));
+        let served = given::<Call>(offered.clone()).when(press("2")).accepted().1;
+        assert_eq!(served.state, CallState::SelfServed);
+        assert_eq!(served.self_service, Some(name("balance")));
+        assert!(served.state.is_finished());
+        given::<Call>(offered.clone())
+            .when(press("x"))
+            .then_error(CallError::NotAKey { key: 'x' });
+        given::<Call>(offered)
+            .when(CallCommand::PressKeys {
+                keys: "1".into(),
+                menu: pinned(2),
+                at: at(30),
+            })
+            .then_error(CallError::OtherMenuVersion { entered_with: 1 });
+    }
+
+    #[test]
+    fn elderly_callers_skip_the_menu_and_go_straight_to_a_person() {
+        let state = given::<Call>([])
+            .when(into_menu(Some(CallerClass::Elderly), 12))
+            .accepted()
+            .1;
+        assert_eq!(state.state, CallState::Queued);
+        assert_eq!(state.queue_id, Some(name("general")));
+        assert_eq!(state.caller_class, Some(CallerClass::Elderly));
+        assert_eq!(state.ivr, None);
+    }
+
+    #[test]
+    fn keys_for_a_call_in_a_partners_ivr_are_refused() {
+        given::<Call>([
+            CallEvent::Offered {
+                caller_number: number("1"),
+                dialled_number: number("4000"),
+                at: at(0),
+            },
+            CallEvent::EnteredIvr {
+                menu: None,
+                at: at(0),
+            },
+        ])
+        .when(CallCommand::PressKeys {
+            keys: "1".into(),
+            menu: pinned(1),
+            at: at(1),
+        })
+        .then_error(CallError::NotInOurMenu);
+    }
+
     #[test]
     fn an_offered_call_enters_the_ivr_or_its_queue_at_once() {
         let state = given::<Call>([])
@@ -1024,7 +1335,10 @@ mod tests {
                     dialled_number: number("4000"),
                     at: at(0),
                 },
-                CallEvent::EnteredIvr { at: at(0) },
+                CallEvent::EnteredIvr {
+                    menu: None,
+                    at: at(0),
+                },
             ]);
         assert_eq!(in_ivr.state, CallState::InIvr);
         given::<Call>(offered_into_queue())
@@ -1045,7 +1359,10 @@ mod tests {
                 dialled_number: number("4000"),
                 at: at(0),
             },
-            CallEvent::EnteredIvr { at: at(0) },
+            CallEvent::EnteredIvr {
+                menu: None,
+                at: at(0),
+            },
         ];
         let stepped = given::<Call>(in_ivr.clone())
             .when(CallCommand::TakeIvrStep {
@@ -1056,6 +1373,7 @@ mod tests {
             .then([CallEvent::IvrStepTaken {
                 node_id: "main".into(),
                 input: "2".into(),
+                next_node_id: None,
                 at: at(3),
             }]);
         assert_eq!(stepped.last_ivr_node.as_deref(), Some("main"));
@@ -1069,6 +1387,7 @@ mod tests {
                 queue_id: name("repairs"),
                 priority: Priority::Emergency,
                 target_agent_id: None,
+                required_skill: None,
                 at: at(9),
             }]);
         assert_eq!(queued.priority, Priority::Emergency);
@@ -1226,6 +1545,7 @@ mod tests {
                     queue_id: name("repairs"),
                     priority: Priority::Normal,
                     target_agent_id: None,
+                    required_skill: None,
                     at: at(30),
                 },
             ]);
@@ -1245,6 +1565,7 @@ mod tests {
                 queue_id: name("general"),
                 priority: Priority::Normal,
                 target_agent_id: Some(name("agent-2")),
+                required_skill: None,
                 at: at(30),
             },
         ]);
@@ -1456,7 +1777,10 @@ mod tests {
                 dialled_number: number("4000"),
                 at: at(0),
             },
-            CallEvent::EnteredIvr { at: at(0) },
+            CallEvent::EnteredIvr {
+                menu: None,
+                at: at(0),
+            },
         ];
         given::<Call>(in_ivr)
             .when(CallCommand::Abandon {
@@ -1584,6 +1908,7 @@ mod outbound {
                 queue_id: name("outbound"),
                 priority: Priority::Normal,
                 target_agent_id: Some(name("agent-1")),
+                required_skill: None,
                 at: at(0),
             },
         ]
@@ -1636,6 +1961,7 @@ mod outbound {
                 queue_id: name("general"),
                 priority: Priority::Normal,
                 target_agent_id: None,
+                required_skill: None,
                 at: at(0),
             },
         ];

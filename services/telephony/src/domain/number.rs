@@ -46,20 +46,29 @@ impl PhoneNumber {
     }
 }
 
+/// Where callers of a number go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NumberRoute {
+    /// Straight into a queue.
+    Queue(Name),
+    /// Into a voice menu (its newest version when the call arrives).
+    Menu(Name),
+}
+
 /// A dialled number's configuration.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Number {
-    /// The queue callers of this number join.
-    pub queue_id: Option<Name>,
+    /// Where callers of this number go.
+    pub route: Option<NumberRoute>,
 }
 
 /// What can be asked of a number.
 #[derive(Clone, Debug, PartialEq)]
 pub enum NumberCommand {
-    /// Makes the number lead to a queue.
+    /// Makes the number lead to a queue or a menu.
     Assign {
-        /// The queue.
-        queue_id: Name,
+        /// Where.
+        route: NumberRoute,
         /// When.
         at: Timestamp,
     },
@@ -68,10 +77,10 @@ pub enum NumberCommand {
 /// What a number records.
 #[derive(Clone, Debug, PartialEq)]
 pub enum NumberEvent {
-    /// The number now leads to a queue.
+    /// The number now leads to a queue or a menu.
     Assigned {
-        /// The queue.
-        queue_id: Name,
+        /// Where.
+        route: NumberRoute,
         /// When.
         at: Timestamp,
     },
@@ -90,12 +99,12 @@ impl Aggregate for Number {
 
     fn decide(&self, command: &NumberCommand) -> Result<Vec<NumberEvent>, NumberError> {
         match command {
-            NumberCommand::Assign { queue_id, at } => {
-                if self.queue_id.as_ref() == Some(queue_id) {
+            NumberCommand::Assign { route, at } => {
+                if self.route.as_ref() == Some(route) {
                     return Ok(vec![]);
                 }
                 Ok(vec![NumberEvent::Assigned {
-                    queue_id: queue_id.clone(),
+                    route: route.clone(),
                     at: *at,
                 }])
             }
@@ -104,7 +113,7 @@ impl Aggregate for Number {
 
     fn evolve(&mut self, event: &NumberEvent) {
         match event {
-            NumberEvent::Assigned { queue_id, .. } => self.queue_id = Some(queue_id.clone()),
+            NumberEvent::Assigned { route, .. } => self.route = Some(route.clone()),
         }
     }
 }
@@ -201,27 +210,21 @@ mod tests {
     #[test]
     fn assigning_a_number_again_to_the_same_queue_changes_nothing() {
         let at = Timestamp::from_unix_millis(1);
-        let general = Name::new("general").unwrap();
+        let general = NumberRoute::Queue(Name::new("general").unwrap());
         let assigned = NumberEvent::Assigned {
-            queue_id: general.clone(),
+            route: general.clone(),
             at,
         };
         given::<Number>([assigned.clone()])
-            .when(NumberCommand::Assign {
-                queue_id: general,
-                at,
-            })
+            .when(NumberCommand::Assign { route: general, at })
             .then([]);
-        let repairs = Name::new("repairs").unwrap();
+        let menu = NumberRoute::Menu(Name::new("main").unwrap());
         given::<Number>([assigned])
             .when(NumberCommand::Assign {
-                queue_id: repairs.clone(),
+                route: menu.clone(),
                 at,
             })
-            .then([NumberEvent::Assigned {
-                queue_id: repairs,
-                at,
-            }]);
+            .then([NumberEvent::Assigned { route: menu, at }]);
     }
 
     #[test]

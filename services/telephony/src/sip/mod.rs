@@ -7,6 +7,11 @@
 //!   queue → 100 Trying, the call is queued, 180 Ringing;
 //! - the agent answers (`CallAnswered`) → 200 OK with an SDP answer that sends the caller's media
 //!   to the configured media server (no RTP passes through this process);
+//! - a number that leads to a voice menu: the menu answers at once (200 OK with the same SDP: the
+//!   media server plays the prompts); keys arrive as SIP INFO (`application/dtmf-relay` or
+//!   `application/dtmf`) and move the call through the menu; a media server that detects RFC 4733
+//!   tones itself reports them with `PressIvrKeys`. Once the menu queues the call, the agent's
+//!   answer changes nothing in SIP (the media server bridges);
 //! - BYE from the caller, or CANCEL while queued or ringing (487) → [`CallCommand::CallerHungUp`]:
 //!   the call ends or is abandoned;
 //! - the agent or a supervisor ends the call (`CallEnded`) → BYE to the caller; the call abandoned
@@ -20,6 +25,7 @@
 //!
 //! [`NumberClaim`]: crate::domain::NumberClaim
 
+pub mod dtmf;
 pub mod sdp;
 
 use std::collections::HashMap;
@@ -50,7 +56,7 @@ use rsipstack::{EndpointBuilder, transaction::endpoint::TransportEventInspector}
 use tokio_util::sync::CancellationToken;
 
 use crate::app::{NewCall, Telephony};
-use crate::domain::{CallCommand, CallEvent, Party, PhoneNumber, Priority};
+use crate::domain::{CallCommand, CallEvent, CallState, Party, PhoneNumber, Priority};
 
 /// The caller number recorded when the From header carries none (a withheld number).
 const WITHHELD_NUMBER: &str = "0";
@@ -106,6 +112,10 @@ struct ActiveCall {
     /// The SDP the 200 OK carries.
     answer: Vec<u8>,
     progress: Mutex<Progress>,
+    /// Keys received by INFO and not yet pressed, in order.
+    pending_keys: Mutex<String>,
+    /// Held while keys are pressed, so that they reach the menu in order.
+    pressing: tokio::sync::Mutex<u64>,
 }
 
 /// The calls of this gateway, by call and by dialog.
@@ -135,10 +145,8 @@ impl Calls {
         Some(call)
     }
 
-    fn answer_of(&self, dialog: &DialogId) -> Option<Vec<u8>> {
-        lock(&self.by_dialog)
-            .get(&dialog.to_string())
-            .map(|call| call.answer.clone())
+    fn by_dialog(&self, dialog: &DialogId) -> Option<Arc<ActiveCall>> {
+        lock(&self.by_dialog).get(&dialog.to_string()).cloned()
     }
 
     fn all(&self) -> Vec<Arc<ActiveCall>> {
@@ -536,6 +544,8 @@ async fn on_invite(shared: &Arc<Shared>, mut tx: Transaction) {
         dialog: dialog.clone(),
         answer,
         progress: Mutex::new(Progress::Reporting),
+        pending_keys: Mutex::new(String::new()),
+        pressing: tokio::sync::Mutex::new(0),
     });
     shared.calls.insert(Arc::clone(&call));
     let meta = CommandMeta::system(tenant, "sip", format!("sip-offer-{call_id}"));
@@ -553,11 +563,17 @@ async fn on_invite(shared: &Arc<Shared>, mut tx: Transaction) {
             },
         )
         .await;
-    if let Err(error) = reported {
-        tracing::info!(%call_id, reason = %error.reason, "SIP call refused");
-        shared.calls.remove_dialog(&dialog.id());
-        return reject(&dialog, status_for(&error));
-    }
+    let in_menu = match reported {
+        Err(error) => {
+            tracing::info!(%call_id, reason = %error.reason, "SIP call refused");
+            shared.calls.remove_dialog(&dialog.id());
+            return reject(&dialog, status_for(&error));
+        }
+        Ok((_, outcome)) => matches!(
+            outcome.state.state,
+            CallState::InIvr | CallState::SelfServed
+        ),
+    };
     let caller_gone = {
         let mut progress = lock(&call.progress);
         let gone = *progress == Progress::CallerGone;
@@ -570,8 +586,53 @@ async fn on_invite(shared: &Arc<Shared>, mut tx: Transaction) {
     };
     if caller_gone {
         record_caller_hang_up(shared, &call).await;
+    } else if in_menu {
+        accept(&call);
     } else if let Err(error) = dialog.ringing(None, None) {
         tracing::debug!(%call_id, %error, "could not send 180");
+    }
+}
+
+/// Answers the caller's INVITE (200 OK with the media server's SDP), unless already answered.
+fn accept(call: &ActiveCall) {
+    if matches!(
+        call.dialog.state(),
+        DialogState::Calling(_) | DialogState::Trying(_) | DialogState::Early(_, _)
+    ) {
+        let headers = vec![Header::ContentType("application/sdp".into())];
+        if let Err(error) = call.dialog.accept(Some(headers), Some(call.answer.clone())) {
+            tracing::debug!(call_id = %call.call_id, %error, "could not send 200 OK");
+        }
+    }
+}
+
+/// Whether the caller's INVITE was answered (by an agent or by a voice menu).
+fn is_answered(call: &ActiveCall) -> bool {
+    matches!(
+        call.dialog.state(),
+        DialogState::WaitAck(_, _) | DialogState::Confirmed(_, _)
+    )
+}
+
+/// Presses the keys that INFO requests brought for a call in a voice menu, in arrival order.
+async fn press_pending_keys(shared: &Shared, call: &ActiveCall) {
+    let mut pressed = call.pressing.lock().await;
+    let keys = std::mem::take(&mut *lock(&call.pending_keys));
+    if keys.is_empty() {
+        return;
+    }
+    *pressed += 1;
+    let meta = CommandMeta::system(
+        call.tenant.clone(),
+        "sip",
+        format!("sip-keys-{}-{}", call.call_id, *pressed),
+    );
+    if let Err(error) = shared
+        .telephony
+        .press_keys(&meta, &call.call_id, keys, Timestamp::now())
+        .await
+    {
+        tracing::debug!(call_id = %call.call_id, reason = %error.reason, "keys not taken");
     }
 }
 
@@ -632,8 +693,13 @@ fn on_dialog_state(shared: &Arc<Shared>, state: DialogState) {
         }
         // A re-INVITE or UPDATE: the media stay where they are.
         DialogState::Updated(id, request, handle) => {
-            let body = (request.method == Method::Invite)
-                .then(|| shared.calls.answer_of(&id).unwrap_or_default());
+            let body = (request.method == Method::Invite).then(|| {
+                shared
+                    .calls
+                    .by_dialog(&id)
+                    .map(|call| call.answer.clone())
+                    .unwrap_or_default()
+            });
             tokio::spawn(async move {
                 let headers = body
                     .as_ref()
@@ -641,8 +707,22 @@ fn on_dialog_state(shared: &Arc<Shared>, state: DialogState) {
                 let _ = handle.respond(StatusCode::OK, headers, body).await;
             });
         }
+        DialogState::Info(id, request, handle) => {
+            let content_type = request.headers.iter().find_map(|header| match header {
+                Header::ContentType(value) => Some(value.value().to_owned()),
+                _ => None,
+            });
+            let keys = dtmf::keys(content_type.as_deref(), &request.body);
+            if let (Some(keys), Some(call)) = (keys, shared.calls.by_dialog(&id)) {
+                lock(&call.pending_keys).push_str(&keys);
+                let shared = Arc::clone(shared);
+                tokio::spawn(async move { press_pending_keys(&shared, &call).await });
+            }
+            tokio::spawn(async move {
+                let _ = handle.reply(StatusCode::OK).await;
+            });
+        }
         DialogState::Options(_, _, handle)
-        | DialogState::Info(_, _, handle)
         | DialogState::Message(_, _, handle)
         | DialogState::Notify(_, _, handle) => {
             tokio::spawn(async move {
@@ -691,16 +771,13 @@ fn on_call_event(shared: &Arc<Shared>, event: &RecordedEvent) {
         }
     };
     match decoded {
-        CallEvent::Answered { .. } => {
-            if matches!(
-                call.dialog.state(),
-                DialogState::Calling(_) | DialogState::Trying(_) | DialogState::Early(_, _)
-            ) {
-                let headers = vec![Header::ContentType("application/sdp".into())];
-                if let Err(error) = call.dialog.accept(Some(headers), Some(call.answer.clone())) {
-                    tracing::debug!(call_id = %call.call_id, %error, "could not send 200 OK");
+        CallEvent::Answered { .. } => accept(&call),
+        CallEvent::Abandoned { .. } if is_answered(&call) => {
+            tokio::spawn(async move {
+                if let Err(error) = call.dialog.bye().await {
+                    tracing::debug!(call_id = %call.call_id, %error, "could not send BYE");
                 }
-            }
+            });
         }
         CallEvent::Ended { .. } => {
             tokio::spawn(async move {
@@ -716,10 +793,7 @@ fn on_call_event(shared: &Arc<Shared>, event: &RecordedEvent) {
 
 /// Shutdown: hangs up one held call and records it (the caller did not leave: the platform did).
 async fn hang_up_for_shutdown(shared: &Shared, call: &ActiveCall) {
-    let answered = matches!(
-        call.dialog.state(),
-        DialogState::WaitAck(_, _) | DialogState::Confirmed(_, _)
-    );
+    let answered = is_answered(call);
     let meta = CommandMeta::system(
         call.tenant.clone(),
         "sip",
