@@ -657,9 +657,10 @@ impl Call {
     }
 
     /// The command for "the caller hung up", whatever the call's state: an answered call ends,
-    /// a call still waiting (IVR, queue, ringing) is abandoned.
+    /// a call still waiting (IVR, queue, ringing) is abandoned, a self-served one stays so.
     pub fn caller_left(&self, position: Option<u32>, at: Timestamp) -> CallCommand {
         match self.state {
+            CallState::SelfServed => CallCommand::CallerHungUp { at },
             CallState::Answered { .. } | CallState::Ended => CallCommand::End {
                 ended_by: Party::Caller,
                 at,
@@ -1980,6 +1981,7 @@ mod properties {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::domain::ivr::CallerClass;
 
     fn agent() -> impl Strategy<Value = Name> {
         prop_oneof![Just(name("agent-1")), Just(name("agent-2"))]
@@ -2044,8 +2046,33 @@ mod properties {
                 code: name("resolved"),
                 at: at(t),
             },
+            |_, _, t| press_keys("1", t),
+            |_, _, t| press_keys("2", t),
+            |_, _, t| press_keys("9", t),
+            |_, _, t| press_keys("7", t),
+            |_, _, t| press_keys("", t),
+            |_, _, t| press_keys("*#", t),
         ];
         proptest::sample::select(commands)
+    }
+
+    /// The sample menu, version 1.
+    fn sample_menu() -> PinnedMenu {
+        PinnedMenu {
+            menu: MenuRef {
+                menu_id: name("main-menu"),
+                version: 1,
+            },
+            content: Arc::new(crate::domain::ivr::fixtures::sample()),
+        }
+    }
+
+    fn press_keys(keys: &str, t: i64) -> CallCommand {
+        CallCommand::PressKeys {
+            keys: keys.into(),
+            menu: sample_menu(),
+            at: at(t),
+        }
     }
 
     /// Decides and applies `command`; refusals change nothing.
@@ -2068,6 +2095,20 @@ mod properties {
                 );
             }
             CallState::Queued => assert!(call.queue_id.is_some()),
+            CallState::InIvr => {
+                if let Some(position) = &call.ivr {
+                    let menu = sample_menu().content;
+                    assert!(
+                        matches!(
+                            menu.nodes.get(&position.node_id),
+                            Some(crate::domain::IvrNode::Menu { .. })
+                        ),
+                        "a caller in our menu waits at a menu node: {position:?}"
+                    );
+                    assert!(position.attempts < 3, "no more tries than the menu allows");
+                }
+            }
+            CallState::SelfServed => assert!(call.self_service.is_some()),
             _ => {}
         }
         if call.state.is_finished() {
@@ -2086,8 +2127,9 @@ mod properties {
         /// DOMAIN/issue 3: no call can be in a state other than ended or abandoned after its
         /// caller is gone, whatever came before and whatever is asked after.
         #[test]
-        fn once_the_caller_is_gone_a_call_stays_ended_or_abandoned(
-            entry_kind in 0..3_u8,
+        fn once_the_caller_is_gone_a_call_stays_ended_abandoned_or_self_served(
+            entry_kind in 0..5_u8,
+            hour in 0..24_i64,
             before in proptest::collection::vec((command(), agent(), queue()), 0..25),
             after in proptest::collection::vec((command(), agent(), queue()), 0..10),
         ) {
@@ -2104,6 +2146,15 @@ mod properties {
                     dialled_number: PhoneNumber::parse("4000").unwrap(),
                     entry: Entry::Queue { queue_id: name("general"), priority: Priority::Normal },
                     at: at(0),
+                },
+                3 | 4 => CallCommand::Offer {
+                    caller_number: PhoneNumber::parse("1").unwrap(),
+                    dialled_number: PhoneNumber::parse("4000").unwrap(),
+                    entry: Entry::Menu {
+                        menu: sample_menu(),
+                        caller_class: (entry_kind == 4).then_some(CallerClass::Elderly),
+                    },
+                    at: crate::domain::ivr::fixtures::o_clock(hour),
                 },
                 _ => CallCommand::DialOut {
                     customer_number: PhoneNumber::parse("13900139000").unwrap(),

@@ -1125,3 +1125,184 @@ mod tests {
             }]);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use callcenter_kit::testing::name;
+    use proptest::prelude::*;
+
+    use super::fixtures::{every_day, o_clock, queue};
+    use super::*;
+
+    /// A node's kind and its exits as indexes into the node list (any index: loops may happen).
+    #[derive(Clone, Debug)]
+    enum Shape {
+        Menu(Vec<usize>, usize),
+        Hours(usize, usize),
+        Queue,
+        SelfService,
+    }
+
+    fn shape(nodes: usize) -> impl Strategy<Value = Shape> {
+        prop_oneof![
+            (proptest::collection::vec(0..nodes, 1..4), 0..nodes)
+                .prop_map(|(choices, fallback)| Shape::Menu(choices, fallback)),
+            (0..nodes, 0..nodes).prop_map(|(open, closed)| Shape::Hours(open, closed)),
+            Just(Shape::Queue),
+            Just(Shape::SelfService),
+        ]
+    }
+
+    fn menus() -> impl Strategy<Value = Vec<Shape>> {
+        (1..9_usize).prop_flat_map(|nodes| proptest::collection::vec(shape(nodes), nodes))
+    }
+
+    /// Menus without loops: every exit leads to a later node, and the last node is a leaf.
+    fn loop_free_menus() -> impl Strategy<Value = Vec<Shape>> {
+        menus().prop_map(|shapes| {
+            let count = shapes.len();
+            let later = |from: usize, to: usize| from + 1 + to % (count - from - 1);
+            shapes
+                .into_iter()
+                .enumerate()
+                .map(|(index, shape)| match shape {
+                    _ if index + 1 == count => Shape::SelfService,
+                    Shape::Menu(choices, fallback) => Shape::Menu(
+                        choices.into_iter().map(|to| later(index, to)).collect(),
+                        later(index, fallback),
+                    ),
+                    Shape::Hours(open, closed) => {
+                        Shape::Hours(later(index, open), later(index, closed))
+                    }
+                    leaf => leaf,
+                })
+                .collect()
+        })
+    }
+
+    fn id(index: usize) -> Name {
+        name(&format!("n{index}"))
+    }
+
+    fn build(shapes: &[Shape]) -> IvrMenu {
+        let nodes = shapes.iter().enumerate().map(|(index, shape)| {
+            let node = match shape {
+                Shape::Menu(choices, fallback) => IvrNode::Menu {
+                    prompt: "Choose".into(),
+                    choices: choices
+                        .iter()
+                        .enumerate()
+                        .map(|(key, next)| (char::from(b'1' + key as u8), id(*next)))
+                        .collect(),
+                    max_attempts: 2,
+                    fallback: id(*fallback),
+                },
+                Shape::Hours(open, closed) => IvrNode::Hours {
+                    open: vec![every_day(8 * 60, 20 * 60)],
+                    when_open: id(*open),
+                    when_closed: id(*closed),
+                },
+                Shape::Queue => queue("general", Priority::Normal),
+                Shape::SelfService => IvrNode::SelfService {
+                    prompt: "Served".into(),
+                    service: name("info"),
+                },
+            };
+            (id(index), node)
+        });
+        IvrMenu {
+            entry: id(0),
+            nodes: nodes.collect(),
+            straight_to_person: BTreeSet::new(),
+            person_queue: None,
+        }
+    }
+
+    /// Sound by brute force: every node reachable from the entry, and peeling off nodes whose
+    /// exits are all peeled leaves nothing (no cycle).
+    fn sound(shapes: &[Shape]) -> bool {
+        let exits = |shape: &Shape| match shape {
+            Shape::Menu(choices, fallback) => choices.iter().copied().chain([*fallback]).collect(),
+            Shape::Hours(open, closed) => vec![*open, *closed],
+            Shape::Queue | Shape::SelfService => vec![],
+        };
+        let mut reached = BTreeSet::from([0]);
+        let mut frontier = vec![0];
+        while let Some(node) = frontier.pop() {
+            for next in exits(&shapes[node]) {
+                if reached.insert(next) {
+                    frontier.push(next);
+                }
+            }
+        }
+        let mut left: BTreeSet<usize> = (0..shapes.len()).collect();
+        loop {
+            let peelable: Vec<usize> = left
+                .iter()
+                .copied()
+                .filter(|node| {
+                    exits(&shapes[*node])
+                        .iter()
+                        .all(|next| !left.contains(next))
+                })
+                .collect();
+            if peelable.is_empty() {
+                break;
+            }
+            for node in peelable {
+                left.remove(&node);
+            }
+        }
+        reached.len() == shapes.len() && left.is_empty()
+    }
+
+    proptest! {
+        /// A menu is saved exactly when it has no loop and no node that nobody reaches.
+        #[test]
+        fn a_menu_is_accepted_exactly_when_it_has_no_loop_and_no_unreachable_node(
+            shapes in menus(),
+        ) {
+            let problems = build(&shapes).problems(&BTreeSet::from([name("general")]));
+            prop_assert_eq!(problems.is_empty(), sound(&shapes), "{:?}", problems);
+        }
+
+        /// In an accepted menu, whatever the caller presses, the walk ends at a menu waiting for
+        /// keys or at a leaf, and never replays a prompt more often than the menu allows.
+        #[test]
+        fn in_an_accepted_menu_every_walk_ends_at_a_menu_or_a_leaf(
+            shapes in loop_free_menus(),
+            presses in proptest::collection::vec("[0-9*#]{0,3}", 1..12),
+            hour in 0..24_i64,
+        ) {
+            let mut menu = build(&shapes);
+            // Drop the nodes nobody reaches, which the menu check refuses.
+            let unreachable: BTreeSet<Name> = menu
+                .loops_and_unreachable_nodes()
+                .iter()
+                .filter_map(|problem| problem.field.strip_prefix("nodes."))
+                .map(name)
+                .collect();
+            menu.nodes.retain(|node_id, _| !unreachable.contains(node_id));
+            prop_assert_eq!(menu.problems(&BTreeSet::from([name("general")])), vec![]);
+            let Arrival::Menu(walk) = menu.enter(None, o_clock(hour)) else {
+                unreachable!("nobody skips this menu");
+            };
+            let mut stop = walk.stop;
+            for keys in presses {
+                match stop.clone() {
+                    Some(IvrStop::Waiting { node_id, attempts }) => {
+                        let at_a_menu =
+                            matches!(menu.nodes.get(&node_id), Some(IvrNode::Menu { .. }));
+                        prop_assert!(at_a_menu, "waiting at {}", node_id);
+                        prop_assert!(attempts < 2);
+                        let walk = menu.press(&node_id, attempts, &keys, o_clock(hour));
+                        prop_assert!(walk.steps.len() <= keys.len().max(1) * shapes.len());
+                        stop = walk.stop;
+                    }
+                    Some(IvrStop::Queue(_) | IvrStop::SelfService { .. }) => break,
+                    None => prop_assert!(false, "a walk stopped nowhere"),
+                }
+            }
+        }
+    }
+}
