@@ -1,11 +1,15 @@
 //! Voice menus through the running binary's HTTP API: a bad menu is refused when saved, callers move
 //! through a menu by keys (an emergency to the front of the queue, a self-service leaf, no input
 //! then the fallback), elderly callers skip it, the closed branch outside business hours, and a
-//! call keeps the menu version it entered with.
+//! call keeps the menu version it entered with. The same over gRPC on JetStream and PostgreSQL.
 
 use callcenter_e2e::{Instance, Mode};
-use callcenter_testkit::TempDir;
+use callcenter_proto::telephony::v1 as pb;
+use callcenter_proto::telephony::v1::telephony_service_client::TelephonyServiceClient;
+use callcenter_testkit::{PgSchema, TempDir, unique_name};
 use serde_json::{Value, json};
+use tonic::metadata::MetadataValue;
+use tonic_types::StatusExt;
 
 async fn start() -> (TempDir, Instance) {
     let directory = TempDir::new("e2e-ivr");
@@ -347,4 +351,175 @@ async fn outside_business_hours_callers_take_the_closed_branch() {
         )
     );
     instance.stop().await;
+}
+
+fn request<T>(token: &str, message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.metadata_mut().insert(
+        "authorization",
+        MetadataValue::try_from(format!("Bearer {token}")).unwrap(),
+    );
+    request
+}
+
+/// One menu node for the gRPC API.
+fn node(node_id: &str, kind: pb::ivr_node::Kind) -> pb::IvrNode {
+    pb::IvrNode {
+        node_id: node_id.into(),
+        kind: Some(kind),
+    }
+}
+
+fn queue_node(queue_id: &str, priority: pb::Priority) -> pb::ivr_node::Kind {
+    pb::ivr_node::Kind::Queue(pb::IvrQueueTarget {
+        queue_id: queue_id.into(),
+        skill: String::new(),
+        priority: priority.into(),
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn voice_menus_work_over_grpc_on_jetstream_and_postgres() {
+    let schema = PgSchema::create("e2eivr").await;
+    let prefix = unique_name("ivr");
+    let instance = Instance::start(Mode::Serve {
+        target: "all".into(),
+        extra: vec![],
+        nats_url: callcenter_testkit::nats_url(),
+        database_url: schema.url(),
+        prefix: prefix.clone(),
+        secret: unique_name("secret-of-at-least-32-characters"),
+    })
+    .await;
+    let admin = set_up(&instance).await;
+    let channel = tonic::transport::Endpoint::from_shared(instance.grpc.clone())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut telephony = TelephonyServiceClient::new(channel);
+    let choice = pb::ivr_node::Kind::Menu(pb::IvrChoiceMenu {
+        prompt: "Emergencies 9".into(),
+        choices: [("9".to_owned(), "emergency".to_owned())].into(),
+        max_attempts: 0,
+        fallback_node_id: "general".into(),
+    });
+    let mut menu = pb::IvrMenu {
+        entry_node_id: "main".into(),
+        nodes: vec![
+            node("main", choice),
+            node("emergency", queue_node("general", pb::Priority::Emergency)),
+            node("general", queue_node("nowhere", pb::Priority::Normal)),
+        ],
+        ..Default::default()
+    };
+    let save = |menu: &pb::IvrMenu| pb::SaveIvrMenuRequest {
+        menu_id: "main".into(),
+        menu: Some(menu.clone()),
+        expected_version: Some(0),
+        request_id: String::new(),
+    };
+
+    // An unknown queue: INVALID_ARGUMENT, the problem as a field violation.
+    let refused = telephony
+        .save_ivr_menu(request(&admin, save(&menu)))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+    let details = refused.get_error_details();
+    assert_eq!(details.error_info().unwrap().reason, "IVR_MENU_INVALID");
+    let violations = &details.bad_request().unwrap().field_violations;
+    assert_eq!(
+        (
+            violations[0].field.as_str(),
+            violations[0].description.as_str()
+        ),
+        ("menu.nodes.general.queue_id", "unknown queue nowhere")
+    );
+
+    menu.nodes[2] = node("general", queue_node("general", pb::Priority::Normal));
+    let saved = telephony
+        .save_ivr_menu(request(&admin, save(&menu)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(saved.version, 1);
+    let stale = telephony
+        .save_ivr_menu(request(&admin, save(&menu)))
+        .await
+        .unwrap_err();
+    assert_eq!(stale.code(), tonic::Code::Aborted, "{stale:?}");
+    telephony
+        .assign_number(request(
+            &admin,
+            pb::AssignNumberRequest {
+                number: "4100".into(),
+                ivr_menu_id: "main".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap();
+
+    let reported = telephony
+        .report_call(request(
+            &admin,
+            pb::ReportCallRequest {
+                caller_number: "13800138000".into(),
+                dialled_number: "4100".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .call
+        .unwrap();
+    assert_eq!(reported.state(), pb::CallState::InIvr);
+    assert_eq!(reported.ivr.as_ref().unwrap().prompt, "Emergencies 9");
+    let pressed = telephony
+        .press_ivr_keys(request(
+            &admin,
+            pb::PressIvrKeysRequest {
+                call_id: reported.call_id.clone(),
+                keys: "9".into(),
+                request_id: "press-1".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .call
+        .unwrap();
+    assert_eq!(
+        (pressed.state(), pressed.priority()),
+        (pb::CallState::Queued, pb::Priority::Emergency)
+    );
+
+    // The caller class survives in the event log like everything else.
+    telephony
+        .set_caller_class(request(
+            &admin,
+            pb::SetCallerClassRequest {
+                number: "13900000002".into(),
+                class: pb::CallerClass::Vip.into(),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .unwrap();
+    let known = telephony
+        .get_caller_class(request(
+            &admin,
+            pb::GetCallerClassRequest {
+                number: "13900000002".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(known.class(), pb::CallerClass::Vip);
+    instance.stop().await;
+    callcenter_e2e::delete_event_log(&prefix).await;
+    schema.drop_schema().await;
 }
