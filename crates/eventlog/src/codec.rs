@@ -12,8 +12,9 @@ use crate::{
     StreamKey, Timestamp, TraceContext,
 };
 
-/// Encodes a commit whose first event gets `first_version`.
-pub(crate) fn encode_commit(request: &AppendRequest, first_version: u64) -> Bytes {
+/// Encodes a commit whose first event gets `first_version`, as every backend stores it (public
+/// so that benchmarks can publish the very same bytes).
+pub fn encode_commit(request: &AppendRequest, first_version: u64) -> Bytes {
     let commit = pb::Commit {
         tenant_id: request.stream.tenant.to_string(),
         context: request.stream.context.to_string(),

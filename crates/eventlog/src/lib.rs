@@ -19,7 +19,7 @@ pub mod conformance;
 
 use std::time::Duration;
 
-pub use codec::{from_proto_timestamp, to_proto_timestamp};
+pub use codec::{encode_commit, from_proto_timestamp, to_proto_timestamp};
 pub use model::*;
 
 /// The boxed error of a backend's transport.
