@@ -277,14 +277,27 @@ async fn the_demo_tenant_is_loaded_once_and_state_survives_a_restart() {
     instance
         .poll_until("/v1/queues/stats", &admin, |stats| *stats == expected)
         .await;
-    let ready: Value = instance
+    // The demo queues allow 30 s of after-call work; the agent ends it by going ready.
+    let wrapping_up: Value = instance
         .poll_until("/v1/agents/agent-1", &admin, |agent| {
-            agent["state"] == "ready"
+            agent["state"] == "after_call_work"
         })
         .await;
     assert_eq!(
-        ready["version"], 6,
-        "created, login, ready, reserved, on call, ready"
+        wrapping_up["call_id"],
+        first_call.trim_start_matches("/v1/calls/")
+    );
+    let ready = instance
+        .ok("POST", "/v1/agents/agent-1/ready", &admin, None)
+        .await;
+    assert_eq!(
+        (
+            &ready["state"],
+            &ready["version"],
+            &ready["after_call_work_overruns"]
+        ),
+        (&json!("ready"), &json!(7), &json!(0)),
+        "created, login, ready, reserved, on call, after-call work, ready"
     );
     instance.stop().await;
 }

@@ -142,6 +142,11 @@ impl Timestamp {
         Self(i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX))
     }
 
+    /// The instant `millis` milliseconds later (earlier for a negative count).
+    pub const fn plus_millis(self, millis: i64) -> Self {
+        Self(self.0.saturating_add(millis))
+    }
+
     /// Milliseconds from `earlier` to `self`, never negative.
     pub fn millis_since(self, earlier: Timestamp) -> i64 {
         (self.0 - earlier.0).max(0)

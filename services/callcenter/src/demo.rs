@@ -3,7 +3,8 @@
 //!
 //! Tenant `demo`:
 //! - center `langfang`;
-//! - queues `general` (general enquiries) and `repairs` (repair requests);
+//! - queues `general` (general enquiries) and `repairs` (repair requests), each with 30 seconds of
+//!   after-call work;
 //! - agents `agent-1` (both queues), `agent-2` (general) and `agent-3` (repairs);
 //! - dialled numbers `4000` → `general` and `4001` → `repairs`;
 //! - voice menu `main` on `4002`: open 08:30–22:00 China time every day; 1 repairs, 2 balance
@@ -19,7 +20,7 @@ use callcenter_eventlog::EventStore;
 use callcenter_kit::{CommandMeta, Name, Timestamp};
 use callcenter_platform::ApiError;
 use callcenter_routing::Routing;
-use callcenter_routing::app::NewAgent;
+use callcenter_routing::app::{NewAgent, NewQueue};
 use callcenter_telephony::Telephony;
 use callcenter_telephony::domain::{
     CallerClass, CallingHours, IvrMenu, IvrNode, NumberRoute, PhoneNumber, Priority, QueueTarget,
@@ -45,8 +46,11 @@ pub async fn load(store: &Arc<dyn EventStore>) -> Result<(), ApiError> {
             .create_queue(
                 &meta(&format!("queue-{queue_id}")),
                 &name(queue_id),
-                display_name.into(),
-                center.clone(),
+                NewQueue {
+                    display_name: display_name.into(),
+                    center_id: center.clone(),
+                    after_call_work_seconds: 30,
+                },
                 at,
             )
             .await?;

@@ -203,13 +203,59 @@ pub struct Agent {
     pub center_id: String,
     /// Queues served.
     pub queue_ids: Vec<String>,
-    /// `logged_out`, `not_ready`, `ready`, `reserved` or `on_call`.
+    /// `logged_out`, `not_ready`, `ready`, `reserved`, `on_call` or `after_call_work`.
     pub state: String,
-    /// The call the agent is reserved for or on.
+    /// The call the agent is reserved for, on, or wrapping up.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub call_id: Option<String>,
     /// Per-agent version.
     pub version: u64,
+    /// Why the agent is not ready: `break`, `lunch`, `training`, `meeting`, `coaching` or
+    /// `missed` (a ring unanswered); none right after login.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_ready_reason: Option<String>,
+    /// The seat the agent is signed in at.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seat: Option<String>,
+    /// How often the agent overran after-call work.
+    pub after_call_work_overruns: u32,
+    /// How often another seat tried to sign the agent in while signed in.
+    pub refused_logins: u32,
+}
+
+/// `POST /v1/agents/{id}/login`: the seat (desk, phone or device), `default` when left out.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Login {
+    /// The seat.
+    #[serde(default)]
+    pub seat: String,
+    /// Idempotency key.
+    #[serde(default)]
+    pub request_id: String,
+}
+
+/// `POST /v1/agents/{id}/not-ready`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotReady {
+    /// `break`, `lunch`, `training`, `meeting` or `coaching`.
+    pub reason: String,
+    /// Idempotency key.
+    #[serde(default)]
+    pub request_id: String,
+}
+
+/// The stored reason of a reason an agent may choose; `None` for any other name.
+pub fn not_ready_reason_from_name(name: &str) -> Option<routing::NotReadyReason> {
+    match name {
+        "break" => Some(routing::NotReadyReason::Break),
+        "lunch" => Some(routing::NotReadyReason::Lunch),
+        "training" => Some(routing::NotReadyReason::Training),
+        "meeting" => Some(routing::NotReadyReason::Meeting),
+        "coaching" => Some(routing::NotReadyReason::Coaching),
+        _ => None,
+    }
 }
 
 impl From<routing::Agent> for Agent {
@@ -220,7 +266,17 @@ impl From<routing::Agent> for Agent {
             Ok(routing::AgentState::Ready) => "ready",
             Ok(routing::AgentState::Reserved) => "reserved",
             Ok(routing::AgentState::OnCall) => "on_call",
+            Ok(routing::AgentState::AfterCallWork) => "after_call_work",
             _ => "unknown",
+        };
+        let not_ready_reason = match routing::NotReadyReason::try_from(agent.not_ready_reason) {
+            Ok(routing::NotReadyReason::Break) => Some("break"),
+            Ok(routing::NotReadyReason::Lunch) => Some("lunch"),
+            Ok(routing::NotReadyReason::Training) => Some("training"),
+            Ok(routing::NotReadyReason::Meeting) => Some("meeting"),
+            Ok(routing::NotReadyReason::Coaching) => Some("coaching"),
+            Ok(routing::NotReadyReason::Missed) => Some("missed"),
+            _ => None,
         };
         Self {
             agent_id: agent.agent_id,
@@ -230,6 +286,10 @@ impl From<routing::Agent> for Agent {
             state: state.into(),
             call_id: non_empty(agent.call_id),
             version: agent.version,
+            not_ready_reason: not_ready_reason.map(str::to_owned),
+            seat: non_empty(agent.seat),
+            after_call_work_overruns: agent.after_call_work_overruns,
+            refused_logins: agent.refused_logins,
         }
     }
 }
@@ -243,6 +303,8 @@ pub struct Queue {
     pub display_name: String,
     /// The center.
     pub center_id: String,
+    /// The most after-call work after its calls, in seconds (0: none).
+    pub after_call_work_seconds: u32,
 }
 
 impl From<routing::Queue> for Queue {
@@ -251,6 +313,7 @@ impl From<routing::Queue> for Queue {
             queue_id: queue.queue_id,
             display_name: queue.display_name,
             center_id: queue.center_id,
+            after_call_work_seconds: queue.after_call_work_seconds,
         }
     }
 }
@@ -518,6 +581,9 @@ pub struct CreateQueue {
     pub display_name: String,
     /// The center.
     pub center_id: String,
+    /// The most after-call work after its calls, 0 to 3600 seconds (0: none).
+    #[serde(default)]
+    pub after_call_work_seconds: u32,
     /// Idempotency key.
     #[serde(default)]
     pub request_id: String,

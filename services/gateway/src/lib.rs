@@ -96,6 +96,7 @@ impl Gateway {
             .route("/v1/agents/{agent_id}", get(get_agent))
             .route("/v1/agents/{agent_id}/login", post(login_agent))
             .route("/v1/agents/{agent_id}/ready", post(set_agent_ready))
+            .route("/v1/agents/{agent_id}/not-ready", post(set_agent_not_ready))
             .route("/v1/agents/{agent_id}/logout", post(logout_agent))
             .route("/v1/queues", post(create_queue))
             .route("/v1/queues/stats", get(list_queue_stats))
@@ -648,10 +649,10 @@ async fn get_agent(
 }
 
 /// Which presence change a route asks for.
-#[derive(Clone, Copy)]
 enum PresenceChange {
-    Login,
+    Login { seat: String },
     Ready,
+    NotReady { reason: routing::NotReadyReason },
     Logout,
 }
 
@@ -659,16 +660,25 @@ async fn change_presence(
     gateway: Gateway,
     headers: HeaderMap,
     agent_id: String,
-    body: json::RequestOnly,
+    request_id: String,
     change: PresenceChange,
 ) -> ApiResult<json::Agent> {
     let caller = Caller::from_headers(&gateway, &headers)?;
-    let request_id = caller.request_id(body.request_id);
+    let request_id = caller.request_id(request_id);
     let mut client = gateway.routing.clone();
     let agent = match change {
-        PresenceChange::Login => client
+        PresenceChange::Login { seat } => client
             .login_agent(caller.request(routing::LoginAgentRequest {
                 agent_id,
+                request_id,
+                seat,
+            }))
+            .await
+            .map(|response| response.into_inner().agent),
+        PresenceChange::NotReady { reason } => client
+            .set_agent_not_ready(caller.request(routing::SetAgentNotReadyRequest {
+                agent_id,
+                reason: reason.into(),
                 request_id,
             }))
             .await
@@ -696,9 +706,23 @@ async fn login_agent(
     State(gateway): State<Gateway>,
     headers: HeaderMap,
     Path(agent_id): Path<String>,
-    OptionalJsonBody(body): OptionalJsonBody<json::RequestOnly>,
+    OptionalJsonBody(body): OptionalJsonBody<json::Login>,
 ) -> ApiResult<json::Agent> {
-    change_presence(gateway, headers, agent_id, body, PresenceChange::Login).await
+    let change = PresenceChange::Login { seat: body.seat };
+    change_presence(gateway, headers, agent_id, body.request_id, change).await
+}
+
+async fn set_agent_not_ready(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    Path(agent_id): Path<String>,
+    JsonBody(body): JsonBody<json::NotReady>,
+) -> ApiResult<json::Agent> {
+    let reason = json::not_ready_reason_from_name(&body.reason).ok_or_else(|| {
+        ApiError::invalid_field("reason", "break, lunch, training, meeting or coaching")
+    })?;
+    let change = PresenceChange::NotReady { reason };
+    change_presence(gateway, headers, agent_id, body.request_id, change).await
 }
 
 async fn set_agent_ready(
@@ -707,7 +731,14 @@ async fn set_agent_ready(
     Path(agent_id): Path<String>,
     OptionalJsonBody(body): OptionalJsonBody<json::RequestOnly>,
 ) -> ApiResult<json::Agent> {
-    change_presence(gateway, headers, agent_id, body, PresenceChange::Ready).await
+    change_presence(
+        gateway,
+        headers,
+        agent_id,
+        body.request_id,
+        PresenceChange::Ready,
+    )
+    .await
 }
 
 async fn logout_agent(
@@ -716,7 +747,14 @@ async fn logout_agent(
     Path(agent_id): Path<String>,
     OptionalJsonBody(body): OptionalJsonBody<json::RequestOnly>,
 ) -> ApiResult<json::Agent> {
-    change_presence(gateway, headers, agent_id, body, PresenceChange::Logout).await
+    change_presence(
+        gateway,
+        headers,
+        agent_id,
+        body.request_id,
+        PresenceChange::Logout,
+    )
+    .await
 }
 
 async fn create_queue(
@@ -730,6 +768,7 @@ async fn create_queue(
         display_name: body.display_name,
         center_id: body.center_id,
         request_id: caller.request_id(body.request_id),
+        after_call_work_seconds: body.after_call_work_seconds,
     };
     let response = gateway
         .routing

@@ -9,6 +9,7 @@ use callcenter_platform::{ApiError, ErrorCode};
 use crate::domain::{
     Action, ActionKind, Agent, AgentCommand, AgentError, Queue, QueueCommand, QueueError,
 };
+use crate::events::default_seat;
 
 /// The routing application: queues and agents.
 #[derive(Clone, Debug)]
@@ -49,6 +50,17 @@ impl From<QueueError> for ApiError {
     }
 }
 
+/// A new queue's definition.
+#[derive(Clone, Debug)]
+pub struct NewQueue {
+    /// Name for people.
+    pub display_name: String,
+    /// The center.
+    pub center_id: Name,
+    /// After-call work allowed after its calls, in seconds (0: none).
+    pub after_call_work_seconds: u32,
+}
+
 /// A new agent's profile.
 #[derive(Clone, Debug)]
 pub struct NewAgent {
@@ -69,18 +81,18 @@ impl Routing {
         }
     }
 
-    /// Defines a queue in a center.
+    /// Defines a queue in a center, with its after-call work limit.
     pub async fn create_queue(
         &self,
         meta: &CommandMeta,
         queue_id: &Name,
-        display_name: String,
-        center_id: Name,
+        queue: NewQueue,
         at: Timestamp,
     ) -> Result<Outcome<Queue>, ApiError> {
         let command = QueueCommand::Create {
-            display_name,
-            center_id,
+            display_name: queue.display_name,
+            center_id: queue.center_id,
+            after_call_work_seconds: queue.after_call_work_seconds,
             at,
         };
         Ok(self.queues.handle(meta, queue_id, &command).await?)
@@ -103,14 +115,42 @@ impl Routing {
         Ok(self.agents.handle(meta, agent_id, &command).await?)
     }
 
-    /// Changes an agent's presence (login, ready, logout) on request.
+    /// Changes an agent's presence (login, ready, not ready, logout) on request. A login from
+    /// another seat is recorded and then refused with `AGENT_LOGGED_IN_ELSEWHERE`.
     pub async fn agent_command(
         &self,
         meta: &CommandMeta,
         agent_id: &Name,
         command: AgentCommand,
     ) -> Result<Outcome<Agent>, ApiError> {
-        Ok(self.agents.handle(meta, agent_id, &command).await?)
+        let outcome = self.agents.handle(meta, agent_id, &command).await?;
+        if let AgentCommand::Login { seat, .. } = &command
+            && outcome.state.seat.as_ref() != Some(seat)
+        {
+            let signed_in_at = outcome.state.seat.clone().unwrap_or_else(default_seat);
+            return Err(ApiError::new(
+                ErrorCode::FailedPrecondition,
+                "AGENT_LOGGED_IN_ELSEWHERE",
+                format!("agent {agent_id} is signed in at another seat; the attempt is recorded"),
+            )
+            .with_metadata("seat", signed_in_at.as_str()));
+        }
+        Ok(outcome)
+    }
+
+    /// After-call work allowed after a call from `queue_id`, in seconds (0 for an unknown queue).
+    async fn after_call_work_seconds(
+        &self,
+        tenant: &TenantId,
+        queue_id: &Name,
+    ) -> Result<u32, ApiError> {
+        Ok(self
+            .queues
+            .load(tenant, queue_id)
+            .await?
+            .state
+            .definition
+            .map_or(0, |definition| definition.after_call_work_seconds))
     }
 
     /// One agent of a tenant; `NOT_FOUND` if it does not exist (for this tenant).
@@ -140,15 +180,23 @@ impl Routing {
                 directed: *directed,
                 at,
             },
-            ActionKind::Release { call_id } => AgentCommand::Release {
+            ActionKind::Release { call_id, missed } => AgentCommand::Release {
                 call_id: call_id.clone(),
+                missed: *missed,
                 at,
             },
             ActionKind::StartCall { call_id } => AgentCommand::StartCall {
                 call_id: call_id.clone(),
                 at,
             },
-            ActionKind::EndCall { call_id } => AgentCommand::EndCall {
+            ActionKind::EndCall { call_id, queue_id } => AgentCommand::EndCall {
+                call_id: call_id.clone(),
+                after_call_work_seconds: self
+                    .after_call_work_seconds(&action.tenant, queue_id)
+                    .await?,
+                at,
+            },
+            ActionKind::ExpireAfterCallWork { call_id } => AgentCommand::ExpireAfterCallWork {
                 call_id: call_id.clone(),
                 at,
             },

@@ -78,7 +78,8 @@ async fn distribute(
         if batch.pending > 0 {
             continue;
         }
-        for action in router.decide() {
+        let due = router.after_call_work_due(Timestamp::now());
+        for action in router.decide().into_iter().chain(due) {
             router.mark_in_flight(&action);
             match app.act(&action, Timestamp::now()).await {
                 // The agent's event comes back through the subscription and clears the mark.
@@ -134,8 +135,13 @@ fn apply(router: &mut Router, event: &RecordedEvent) {
                 Ok(())
             })
     } else if event_type == telephony::CallReturnedToQueue::full_name() {
-        router.call_returned(tenant, id);
-        Ok(())
+        decode_message::<telephony::CallReturnedToQueue>(event)
+            .map_err(|e| e.to_string())
+            .and_then(|returned| {
+                let agent_id = Name::new(&returned.agent_id).map_err(|e| e.to_string())?;
+                router.call_returned(tenant, id, returned.missed.then_some(&agent_id));
+                Ok(())
+            })
     } else if event_type == telephony::CallAnswered::full_name() {
         decode_message::<telephony::CallAnswered>(event)
             .map_err(|e| e.to_string())

@@ -5,10 +5,40 @@ use callcenter_kit::{DecodeError, EncodedEvent, Name, PersistedEvent, decode_mes
 use callcenter_proto::routing::v1 as pb;
 use prost::Name as _;
 
-use crate::domain::{AgentEvent, QueueEvent};
+use crate::domain::{AgentEvent, NotReadyReason, QueueEvent};
 
 fn name(event: &RecordedEvent, value: &str) -> Result<Name, DecodeError> {
     Name::new(value).map_err(|error| DecodeError::new(event, error.to_string()))
+}
+
+/// The seat of logins recorded before seats existed, and of logins that name none.
+pub fn default_seat() -> Name {
+    Name::new("default").expect("valid name")
+}
+
+/// The stored reason of a domain reason.
+pub fn not_ready_reason_to_proto(reason: NotReadyReason) -> pb::NotReadyReason {
+    match reason {
+        NotReadyReason::Break => pb::NotReadyReason::Break,
+        NotReadyReason::Lunch => pb::NotReadyReason::Lunch,
+        NotReadyReason::Training => pb::NotReadyReason::Training,
+        NotReadyReason::Meeting => pb::NotReadyReason::Meeting,
+        NotReadyReason::Coaching => pb::NotReadyReason::Coaching,
+        NotReadyReason::Missed => pb::NotReadyReason::Missed,
+    }
+}
+
+/// The domain reason of a stored reason (`None` for unspecified or unknown values).
+pub fn not_ready_reason_from_proto(value: i32) -> Option<NotReadyReason> {
+    match pb::NotReadyReason::try_from(value).ok()? {
+        pb::NotReadyReason::Break => Some(NotReadyReason::Break),
+        pb::NotReadyReason::Lunch => Some(NotReadyReason::Lunch),
+        pb::NotReadyReason::Training => Some(NotReadyReason::Training),
+        pb::NotReadyReason::Meeting => Some(NotReadyReason::Meeting),
+        pb::NotReadyReason::Coaching => Some(NotReadyReason::Coaching),
+        pb::NotReadyReason::Missed => Some(NotReadyReason::Missed),
+        pb::NotReadyReason::Unspecified => None,
+    }
 }
 
 impl PersistedEvent for AgentEvent {
@@ -27,7 +57,30 @@ impl PersistedEvent for AgentEvent {
                     queue_ids: queue_ids.iter().map(Name::to_string).collect(),
                 },
             ),
-            AgentEvent::LoggedIn { at } => EncodedEvent::from_message(*at, &pb::AgentLoggedIn {}),
+            AgentEvent::LoggedIn { seat, at } => EncodedEvent::from_message(
+                *at,
+                &pb::AgentLoggedIn {
+                    seat: seat.to_string(),
+                },
+            ),
+            AgentEvent::SecondLoginRefused { seat, at } => EncodedEvent::from_message(
+                *at,
+                &pb::AgentSecondLoginRefused {
+                    seat: seat.to_string(),
+                },
+            ),
+            AgentEvent::NotReady { reason, at } => EncodedEvent::from_message(
+                *at,
+                &pb::AgentNotReady {
+                    reason: not_ready_reason_to_proto(*reason).into(),
+                },
+            ),
+            AgentEvent::AfterCallWorkOverrun { call_id, at } => EncodedEvent::from_message(
+                *at,
+                &pb::AgentAfterCallWorkOverrun {
+                    call_id: call_id.to_string(),
+                },
+            ),
             AgentEvent::Ready { at } => EncodedEvent::from_message(*at, &pb::AgentReady {}),
             AgentEvent::Reserved {
                 call_id,
@@ -40,10 +93,15 @@ impl PersistedEvent for AgentEvent {
                     queue_id: queue_id.to_string(),
                 },
             ),
-            AgentEvent::ReservationReleased { call_id, at } => EncodedEvent::from_message(
+            AgentEvent::ReservationReleased {
+                call_id,
+                missed,
+                at,
+            } => EncodedEvent::from_message(
                 *at,
                 &pb::AgentReservationReleased {
                     call_id: call_id.to_string(),
+                    missed: *missed,
                 },
             ),
             AgentEvent::CallStarted { call_id, at } => EncodedEvent::from_message(
@@ -52,10 +110,17 @@ impl PersistedEvent for AgentEvent {
                     call_id: call_id.to_string(),
                 },
             ),
-            AgentEvent::CallEnded { call_id, at } => EncodedEvent::from_message(
+            AgentEvent::CallEnded {
+                call_id,
+                after_call_work_until,
+                at,
+            } => EncodedEvent::from_message(
                 *at,
                 &pb::AgentCallEnded {
                     call_id: call_id.to_string(),
+                    after_call_work_seconds: after_call_work_until.map_or(0, |until| {
+                        u32::try_from(until.millis_since(*at) / 1000).unwrap_or(u32::MAX)
+                    }),
                 },
             ),
             AgentEvent::LoggedOut { at } => EncodedEvent::from_message(*at, &pb::AgentLoggedOut {}),
@@ -79,7 +144,35 @@ impl PersistedEvent for AgentEvent {
             });
         }
         if event_type == pb::AgentLoggedIn::full_name() {
-            return Ok(AgentEvent::LoggedIn { at });
+            let logged_in: pb::AgentLoggedIn = decode_message(event)?;
+            let seat = if logged_in.seat.is_empty() {
+                default_seat()
+            } else {
+                name(event, &logged_in.seat)?
+            };
+            return Ok(AgentEvent::LoggedIn { seat, at });
+        }
+        if event_type == pb::AgentSecondLoginRefused::full_name() {
+            let refused: pb::AgentSecondLoginRefused = decode_message(event)?;
+            return Ok(AgentEvent::SecondLoginRefused {
+                seat: name(event, &refused.seat)?,
+                at,
+            });
+        }
+        if event_type == pb::AgentNotReady::full_name() {
+            let not_ready: pb::AgentNotReady = decode_message(event)?;
+            return Ok(AgentEvent::NotReady {
+                reason: not_ready_reason_from_proto(not_ready.reason)
+                    .ok_or_else(|| DecodeError::new(event, "unknown not-ready reason"))?,
+                at,
+            });
+        }
+        if event_type == pb::AgentAfterCallWorkOverrun::full_name() {
+            let overrun: pb::AgentAfterCallWorkOverrun = decode_message(event)?;
+            return Ok(AgentEvent::AfterCallWorkOverrun {
+                call_id: name(event, &overrun.call_id)?,
+                at,
+            });
         }
         if event_type == pb::AgentReady::full_name() {
             return Ok(AgentEvent::Ready { at });
@@ -96,6 +189,7 @@ impl PersistedEvent for AgentEvent {
             let released: pb::AgentReservationReleased = decode_message(event)?;
             return Ok(AgentEvent::ReservationReleased {
                 call_id: name(event, &released.call_id)?,
+                missed: released.missed,
                 at,
             });
         }
@@ -110,6 +204,8 @@ impl PersistedEvent for AgentEvent {
             let ended: pb::AgentCallEnded = decode_message(event)?;
             return Ok(AgentEvent::CallEnded {
                 call_id: name(event, &ended.call_id)?,
+                after_call_work_until: (ended.after_call_work_seconds > 0)
+                    .then(|| at.plus_millis(i64::from(ended.after_call_work_seconds) * 1000)),
                 at,
             });
         }
@@ -126,12 +222,14 @@ impl PersistedEvent for QueueEvent {
             QueueEvent::Created {
                 display_name,
                 center_id,
+                after_call_work_seconds,
                 at,
             } => EncodedEvent::from_message(
                 *at,
                 &pb::QueueCreated {
                     display_name: display_name.clone(),
                     center_id: center_id.to_string(),
+                    after_call_work_seconds: *after_call_work_seconds,
                 },
             ),
         }
@@ -142,6 +240,7 @@ impl PersistedEvent for QueueEvent {
         Ok(QueueEvent::Created {
             display_name: created.display_name,
             center_id: name(event, &created.center_id)?,
+            after_call_work_seconds: created.after_call_work_seconds,
             at: event.occurred_at,
         })
     }

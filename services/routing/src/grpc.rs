@@ -7,8 +7,9 @@ use callcenter_proto::routing::v1 as pb;
 use pb::routing_service_server::{RoutingService, RoutingServiceServer};
 use tonic::{Request, Response, Status};
 
-use crate::app::{NewAgent, Routing};
-use crate::domain::{Agent, AgentCommand, Presence};
+use crate::app::{NewAgent, NewQueue, Routing};
+use crate::domain::{Agent, AgentCommand, MAX_AFTER_CALL_WORK_SECONDS, NotReadyReason, Presence};
+use crate::events::{default_seat, not_ready_reason_from_proto, not_ready_reason_to_proto};
 
 /// The tonic service.
 #[derive(Clone, Debug)]
@@ -35,10 +36,17 @@ fn agent_to_proto(agent_id: &Name, loaded: &Loaded<Agent>) -> pb::Agent {
     let agent = &loaded.state;
     let (state, call_id) = match &agent.presence {
         Presence::LoggedOut => (pb::AgentState::LoggedOut, None),
-        Presence::NotReady => (pb::AgentState::NotReady, None),
+        Presence::NotReady { .. } => (pb::AgentState::NotReady, None),
         Presence::Ready { .. } => (pb::AgentState::Ready, None),
         Presence::Reserved { call_id, .. } => (pb::AgentState::Reserved, Some(call_id)),
-        Presence::OnCall { call_id } => (pb::AgentState::OnCall, Some(call_id)),
+        Presence::OnCall { call_id, .. } => (pb::AgentState::OnCall, Some(call_id)),
+        Presence::AfterCallWork { call_id, .. } => (pb::AgentState::AfterCallWork, Some(call_id)),
+    };
+    let not_ready_reason = match agent.presence {
+        Presence::NotReady {
+            reason: Some(reason),
+        } => not_ready_reason_to_proto(reason),
+        _ => pb::NotReadyReason::Unspecified,
     };
     let profile = agent.profile.as_ref();
     pb::Agent {
@@ -51,6 +59,10 @@ fn agent_to_proto(agent_id: &Name, loaded: &Loaded<Agent>) -> pb::Agent {
         state: state.into(),
         call_id: call_id.map(Name::to_string).unwrap_or_default(),
         version: loaded.version.version(),
+        not_ready_reason: not_ready_reason.into(),
+        seat: agent.seat.as_ref().map(Name::to_string).unwrap_or_default(),
+        after_call_work_overruns: agent.after_call_work_overruns,
+        refused_logins: agent.refused_logins,
     }
 }
 
@@ -88,21 +100,28 @@ impl RoutingService for RoutingGrpc {
         let queue_id = validate::required_id("queue_id", &body.queue_id)?;
         let display_name = validate::text("display_name", &body.display_name, 200)?;
         let center_id = validate::required_id("center_id", &body.center_id)?;
-        let meta = caller.command_meta(validate::request_id(&body.request_id)?);
-        self.app
-            .create_queue(
-                &meta,
-                &queue_id,
-                display_name.clone(),
-                center_id.clone(),
-                Timestamp::now(),
+        if body.after_call_work_seconds > MAX_AFTER_CALL_WORK_SECONDS {
+            return Err(ApiError::invalid_field(
+                "after_call_work_seconds",
+                format!("0 to {MAX_AFTER_CALL_WORK_SECONDS}"),
             )
+            .into());
+        }
+        let meta = caller.command_meta(validate::request_id(&body.request_id)?);
+        let queue = NewQueue {
+            display_name: display_name.clone(),
+            center_id: center_id.clone(),
+            after_call_work_seconds: body.after_call_work_seconds,
+        };
+        self.app
+            .create_queue(&meta, &queue_id, queue, Timestamp::now())
             .await?;
         Ok(Response::new(pb::CreateQueueResponse {
             queue: Some(pb::Queue {
                 queue_id: queue_id.to_string(),
                 display_name,
                 center_id: center_id.to_string(),
+                after_call_work_seconds: body.after_call_work_seconds,
             }),
         }))
     }
@@ -143,6 +162,7 @@ impl RoutingService for RoutingGrpc {
         let caller = principal(&request)?;
         let body = request.into_inner();
         let command = AgentCommand::Login {
+            seat: validate::optional_id("seat", &body.seat)?.unwrap_or_else(default_seat),
             at: Timestamp::now(),
         };
         let agent = self
@@ -164,6 +184,29 @@ impl RoutingService for RoutingGrpc {
             .presence_change(&caller, &body.agent_id, &body.request_id, command)
             .await?;
         Ok(Response::new(pb::SetAgentReadyResponse {
+            agent: Some(agent),
+        }))
+    }
+
+    async fn set_agent_not_ready(
+        &self,
+        request: Request<pb::SetAgentNotReadyRequest>,
+    ) -> Result<Response<pb::SetAgentNotReadyResponse>, Status> {
+        let caller = principal(&request)?;
+        let body = request.into_inner();
+        let reason = not_ready_reason_from_proto(body.reason)
+            .filter(|reason| *reason != NotReadyReason::Missed)
+            .ok_or_else(|| {
+                ApiError::invalid_field("reason", "break, lunch, training, meeting or coaching")
+            })?;
+        let command = AgentCommand::SetNotReady {
+            reason,
+            at: Timestamp::now(),
+        };
+        let agent = self
+            .presence_change(&caller, &body.agent_id, &body.request_id, command)
+            .await?;
+        Ok(Response::new(pb::SetAgentNotReadyResponse {
             agent: Some(agent),
         }))
     }

@@ -520,10 +520,15 @@ impl PersistedEvent for CallEvent {
                     agent_id: agent_id.to_string(),
                 },
             ),
-            E::ReturnedToQueue { agent_id, at } => EncodedEvent::from_message(
+            E::ReturnedToQueue {
+                agent_id,
+                missed,
+                at,
+            } => EncodedEvent::from_message(
                 *at,
                 &pb::CallReturnedToQueue {
                     agent_id: agent_id.to_string(),
+                    missed: *missed,
                 },
             ),
             E::Answered {
@@ -697,6 +702,7 @@ impl PersistedEvent for CallEvent {
             let returned: pb::CallReturnedToQueue = decode_message(event)?;
             return Ok(CallEvent::ReturnedToQueue {
                 agent_id: name(event, &returned.agent_id)?,
+                missed: returned.missed,
                 at,
             });
         }

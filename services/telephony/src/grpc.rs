@@ -257,6 +257,7 @@ impl TelephonyService for TelephonyGrpc {
         let meta = caller.command_meta(validate::request_id(&body.request_id)?);
         let command = CallCommand::ReturnToQueue {
             agent_id,
+            missed: false,
             at: Timestamp::now(),
         };
         let outcome = self.app.handle_call(&meta, &call_id, &command).await?;

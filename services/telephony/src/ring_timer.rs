@@ -189,6 +189,7 @@ async fn return_missed_call(
     );
     let command = CallCommand::ReturnToQueue {
         agent_id: ring.agent_id.clone(),
+        missed: true,
         at: Timestamp::now(),
     };
     match app.handle_call(&meta, call_id, &command).await {

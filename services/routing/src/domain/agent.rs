@@ -1,10 +1,65 @@
 //! The agent aggregate: presence as routing sees it (DOMAIN.md §3 agent states).
 //!
-//! logged out → (login) not ready → (ready) ready → (reserved for a call) reserved → (answered)
-//! on call → (ended) ready. A reservation is released back to ready when the call goes away
-//! before it is answered. Only a ready agent can be reserved, so an agent never holds two calls.
+//! logged out → (login at a seat) not ready → (ready) ready → (reserved for a call) reserved →
+//! (answered) on call → (ended) after-call work → ready. The rules:
+//!
+//! - **One login per agent**: a login from another seat while signed in is refused, and the
+//!   attempt is recorded (DOMAIN.md §1: logging in with someone else's credentials is punished).
+//! - **Not ready with a reason**: break, lunch, training, meeting or coaching; misusing "busy" is a
+//!   floor violation (DOMAIN.md §3), so the reason is always recorded.
+//! - **Three rings**: a reservation whose call rang unanswered (missed) leaves the agent not ready
+//!   "missed" instead of ready, so that routing stops offering calls to an empty seat; a call that
+//!   went away otherwise (abandoned, answered elsewhere, declined) makes the agent ready again.
+//! - **After-call work**: after a call the agent wraps up for at most the queue's limit; at the
+//!   limit the agent is made ready automatically and the overrun is recorded (a floor violation);
+//!   a queue without a limit sends the agent straight back to ready.
+//! - Only a ready agent can be reserved, so an agent never holds two calls. Channels: one voice
+//!   call at a time (chat capacity comes with chat routing).
 
 use callcenter_kit::{Aggregate, Name, Timestamp};
+
+/// Why an agent is not ready.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum NotReadyReason {
+    /// A short break.
+    Break,
+    /// Lunch.
+    Lunch,
+    /// Training.
+    Training,
+    /// A meeting.
+    Meeting,
+    /// Coaching with a team leader.
+    Coaching,
+    /// Set by routing: a call rang unanswered at this agent.
+    Missed,
+}
+
+impl NotReadyReason {
+    /// The reason's name in APIs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotReadyReason::Break => "break",
+            NotReadyReason::Lunch => "lunch",
+            NotReadyReason::Training => "training",
+            NotReadyReason::Meeting => "meeting",
+            NotReadyReason::Coaching => "coaching",
+            NotReadyReason::Missed => "missed",
+        }
+    }
+
+    /// The reason an agent may choose by this name (`missed` is routing's to set).
+    pub fn chosen(name: &str) -> Option<Self> {
+        match name {
+            "break" => Some(NotReadyReason::Break),
+            "lunch" => Some(NotReadyReason::Lunch),
+            "training" => Some(NotReadyReason::Training),
+            "meeting" => Some(NotReadyReason::Meeting),
+            "coaching" => Some(NotReadyReason::Coaching),
+            _ => None,
+        }
+    }
+}
 
 /// Where an agent is.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -12,8 +67,11 @@ pub enum Presence {
     /// Not signed in.
     #[default]
     LoggedOut,
-    /// Signed in, not taking calls.
-    NotReady,
+    /// Signed in, not taking calls; with a reason unless the agent just signed in.
+    NotReady {
+        /// Why.
+        reason: Option<NotReadyReason>,
+    },
     /// Waiting for a call since the given time (longest idle is offered first).
     Ready {
         /// When the agent became ready.
@@ -30,6 +88,15 @@ pub enum Presence {
     OnCall {
         /// The call.
         call_id: Name,
+        /// The queue it came from.
+        queue_id: Name,
+    },
+    /// Wrapping up a call, until the queue's limit.
+    AfterCallWork {
+        /// The call.
+        call_id: Name,
+        /// When the limit is reached.
+        until: Timestamp,
     },
 }
 
@@ -37,10 +104,11 @@ impl Presence {
     fn name(&self) -> &'static str {
         match self {
             Presence::LoggedOut => "logged out",
-            Presence::NotReady => "not ready",
+            Presence::NotReady { .. } => "not ready",
             Presence::Ready { .. } => "ready",
             Presence::Reserved { .. } => "reserved",
             Presence::OnCall { .. } => "on call",
+            Presence::AfterCallWork { .. } => "in after-call work",
         }
     }
 }
@@ -52,6 +120,12 @@ pub struct Agent {
     pub profile: Option<AgentProfile>,
     /// Where the agent is.
     pub presence: Presence,
+    /// The seat the agent is signed in at.
+    pub seat: Option<Name>,
+    /// How often the agent overran after-call work.
+    pub after_call_work_overruns: u32,
+    /// How often another seat tried to sign the agent in while signed in.
+    pub refused_logins: u32,
 }
 
 /// Who an agent is and what they serve.
@@ -79,13 +153,22 @@ pub enum AgentCommand {
         /// When.
         at: Timestamp,
     },
-    /// Signs in.
+    /// Signs in at a seat.
     Login {
+        /// The seat (desk, phone or device).
+        seat: Name,
         /// When.
         at: Timestamp,
     },
-    /// Becomes available for calls.
+    /// Becomes available for calls (also ends after-call work).
     SetReady {
+        /// When.
+        at: Timestamp,
+    },
+    /// Stops taking calls for a reason.
+    SetNotReady {
+        /// Why.
+        reason: NotReadyReason,
         /// When.
         at: Timestamp,
     },
@@ -110,6 +193,8 @@ pub enum AgentCommand {
     Release {
         /// The call.
         call_id: Name,
+        /// Whether it rang at the agent until it gave up (three rings).
+        missed: bool,
         /// When.
         at: Timestamp,
     },
@@ -123,6 +208,15 @@ pub enum AgentCommand {
     /// The agent's call ended.
     EndCall {
         /// The call.
+        call_id: Name,
+        /// The queue's after-call work limit in seconds (0: straight back to ready).
+        after_call_work_seconds: u32,
+        /// When.
+        at: Timestamp,
+    },
+    /// The after-call work limit passed: ready again, and the overrun recorded.
+    ExpireAfterCallWork {
+        /// The call wrapped up.
         call_id: Name,
         /// When.
         at: Timestamp,
@@ -145,11 +239,27 @@ pub enum AgentEvent {
     },
     /// Signed in (not ready yet).
     LoggedIn {
+        /// The seat.
+        seat: Name,
+        /// When.
+        at: Timestamp,
+    },
+    /// Another seat tried to sign the agent in while signed in; refused.
+    SecondLoginRefused {
+        /// The other seat.
+        seat: Name,
         /// When.
         at: Timestamp,
     },
     /// Available for calls.
     Ready {
+        /// When.
+        at: Timestamp,
+    },
+    /// Not taking calls.
+    NotReady {
+        /// Why.
+        reason: NotReadyReason,
         /// When.
         at: Timestamp,
     },
@@ -162,10 +272,12 @@ pub enum AgentEvent {
         /// When.
         at: Timestamp,
     },
-    /// The reservation was released; ready again.
+    /// The reservation was released: ready again, or not ready "missed" after a missed ring.
     ReservationReleased {
         /// The call.
         call_id: Name,
+        /// Whether the call rang unanswered at the agent.
+        missed: bool,
         /// When.
         at: Timestamp,
     },
@@ -176,8 +288,17 @@ pub enum AgentEvent {
         /// When.
         at: Timestamp,
     },
-    /// The call ended; ready again.
+    /// The call ended; after-call work until the limit, or ready at once without one.
     CallEnded {
+        /// The call.
+        call_id: Name,
+        /// The end of the after-call work allowed, if any.
+        after_call_work_until: Option<Timestamp>,
+        /// When.
+        at: Timestamp,
+    },
+    /// The agent was still wrapping up at the limit: a floor violation; ready again.
+    AfterCallWorkOverrun {
         /// The call.
         call_id: Name,
         /// When.
@@ -272,14 +393,37 @@ impl Aggregate for Agent {
             return Err(AgentError::NotFound);
         }
         match (command, &self.presence) {
-            (C::Login { at }, Presence::LoggedOut) => Ok(vec![E::LoggedIn { at: *at }]),
-            (C::Login { .. }, _) => Ok(vec![]),
-            (C::SetReady { at }, Presence::NotReady) => Ok(vec![E::Ready { at: *at }]),
+            (C::Login { seat, at }, Presence::LoggedOut) => Ok(vec![E::LoggedIn {
+                seat: seat.clone(),
+                at: *at,
+            }]),
+            (C::Login { seat, .. }, _) if self.seat.as_ref() == Some(seat) => Ok(vec![]),
+            (C::Login { seat, at }, _) => Ok(vec![E::SecondLoginRefused {
+                seat: seat.clone(),
+                at: *at,
+            }]),
+            (C::SetReady { at }, Presence::NotReady { .. } | Presence::AfterCallWork { .. }) => {
+                Ok(vec![E::Ready { at: *at }])
+            }
             (C::SetReady { .. }, Presence::Ready { .. }) => Ok(vec![]),
             (C::SetReady { .. }, _) => Err(self.refuse("become ready")),
-            (C::Logout { at }, Presence::NotReady | Presence::Ready { .. }) => {
-                Ok(vec![E::LoggedOut { at: *at }])
+            (C::SetNotReady { reason, .. }, Presence::NotReady { reason: current })
+                if *current == Some(*reason) =>
+            {
+                Ok(vec![])
             }
+            (
+                C::SetNotReady { reason, at },
+                Presence::Ready { .. } | Presence::NotReady { .. } | Presence::AfterCallWork { .. },
+            ) => Ok(vec![E::NotReady {
+                reason: *reason,
+                at: *at,
+            }]),
+            (C::SetNotReady { .. }, _) => Err(self.refuse("become not ready")),
+            (
+                C::Logout { at },
+                Presence::NotReady { .. } | Presence::Ready { .. } | Presence::AfterCallWork { .. },
+            ) => Ok(vec![E::LoggedOut { at: *at }]),
             (C::Logout { .. }, Presence::LoggedOut) => Ok(vec![]),
             (C::Logout { .. }, _) => Err(self.refuse("log out")),
             (
@@ -308,14 +452,18 @@ impl Aggregate for Agent {
                 Ok(vec![])
             }
             (C::Reserve { .. }, _) => Err(self.refuse("be reserved")),
-            (C::Release { call_id, at }, Presence::Reserved { call_id: held, .. })
-                if held == call_id =>
-            {
-                Ok(vec![E::ReservationReleased {
-                    call_id: call_id.clone(),
-                    at: *at,
-                }])
-            }
+            (
+                C::Release {
+                    call_id,
+                    missed,
+                    at,
+                },
+                Presence::Reserved { call_id: held, .. },
+            ) if held == call_id => Ok(vec![E::ReservationReleased {
+                call_id: call_id.clone(),
+                missed: *missed,
+                at: *at,
+            }]),
             (C::Release { .. }, _) => Ok(vec![]),
             (C::StartCall { call_id, at }, Presence::Reserved { call_id: held, .. })
                 if held == call_id =>
@@ -325,19 +473,37 @@ impl Aggregate for Agent {
                     at: *at,
                 }])
             }
-            (C::StartCall { call_id, .. }, Presence::OnCall { call_id: held })
+            (C::StartCall { call_id, .. }, Presence::OnCall { call_id: held, .. })
                 if held == call_id =>
             {
                 Ok(vec![])
             }
             (C::StartCall { .. }, _) => Err(self.refuse("start a call")),
-            (C::EndCall { call_id, at }, Presence::OnCall { call_id: held }) if held == call_id => {
-                Ok(vec![E::CallEnded {
-                    call_id: call_id.clone(),
-                    at: *at,
-                }])
-            }
+            (
+                C::EndCall {
+                    call_id,
+                    after_call_work_seconds,
+                    at,
+                },
+                Presence::OnCall { call_id: held, .. },
+            ) if held == call_id => Ok(vec![E::CallEnded {
+                call_id: call_id.clone(),
+                after_call_work_until: (*after_call_work_seconds > 0)
+                    .then(|| at.plus_millis(i64::from(*after_call_work_seconds) * 1000)),
+                at: *at,
+            }]),
             (C::EndCall { .. }, _) => Ok(vec![]),
+            (
+                C::ExpireAfterCallWork { call_id, at },
+                Presence::AfterCallWork {
+                    call_id: held,
+                    until,
+                },
+            ) if held == call_id && at >= until => Ok(vec![E::AfterCallWorkOverrun {
+                call_id: call_id.clone(),
+                at: *at,
+            }]),
+            (C::ExpireAfterCallWork { .. }, _) => Ok(vec![]),
             (C::Create { .. }, _) => unreachable!("handled above"),
         }
     }
@@ -357,20 +523,59 @@ impl Aggregate for Agent {
                 });
                 Presence::LoggedOut
             }
-            AgentEvent::LoggedIn { .. } => Presence::NotReady,
+            AgentEvent::LoggedIn { seat, .. } => {
+                self.seat = Some(seat.clone());
+                Presence::NotReady { reason: None }
+            }
+            AgentEvent::SecondLoginRefused { .. } => {
+                self.refused_logins += 1;
+                return;
+            }
+            AgentEvent::NotReady { reason, .. } => Presence::NotReady {
+                reason: Some(*reason),
+            },
+            AgentEvent::ReservationReleased { missed: true, .. } => Presence::NotReady {
+                reason: Some(NotReadyReason::Missed),
+            },
             AgentEvent::Ready { at }
             | AgentEvent::ReservationReleased { at, .. }
-            | AgentEvent::CallEnded { at, .. } => Presence::Ready { since: *at },
+            | AgentEvent::CallEnded {
+                after_call_work_until: None,
+                at,
+                ..
+            } => Presence::Ready { since: *at },
+            AgentEvent::CallEnded {
+                call_id,
+                after_call_work_until: Some(until),
+                ..
+            } => Presence::AfterCallWork {
+                call_id: call_id.clone(),
+                until: *until,
+            },
+            AgentEvent::AfterCallWorkOverrun { at, .. } => {
+                self.after_call_work_overruns += 1;
+                Presence::Ready { since: *at }
+            }
             AgentEvent::Reserved {
                 call_id, queue_id, ..
             } => Presence::Reserved {
                 call_id: call_id.clone(),
                 queue_id: queue_id.clone(),
             },
-            AgentEvent::CallStarted { call_id, .. } => Presence::OnCall {
-                call_id: call_id.clone(),
-            },
-            AgentEvent::LoggedOut { .. } => Presence::LoggedOut,
+            AgentEvent::CallStarted { call_id, .. } => {
+                let queue_id = match &self.presence {
+                    Presence::Reserved { queue_id, .. } => queue_id.clone(),
+                    _ => Name::new("unknown").expect("valid name"),
+                };
+                Presence::OnCall {
+                    call_id: call_id.clone(),
+                    queue_id,
+                }
+            }
+            AgentEvent::LoggedOut { .. } => {
+                self.seat = None;
+                Presence::LoggedOut
+            }
         };
     }
 }
@@ -390,12 +595,34 @@ mod tests {
         }
     }
 
+    fn logged_in() -> AgentEvent {
+        AgentEvent::LoggedIn {
+            seat: name("desk-1"),
+            at: at(1),
+        }
+    }
+
     fn ready() -> Vec<AgentEvent> {
-        vec![
-            created(),
-            AgentEvent::LoggedIn { at: at(1) },
-            AgentEvent::Ready { at: at(2) },
-        ]
+        vec![created(), logged_in(), AgentEvent::Ready { at: at(2) }]
+    }
+
+    fn reserved() -> Vec<AgentEvent> {
+        let mut events = ready();
+        events.push(AgentEvent::Reserved {
+            call_id: name("c1"),
+            queue_id: name("general"),
+            at: at(3),
+        });
+        events
+    }
+
+    fn on_call() -> Vec<AgentEvent> {
+        let mut events = reserved();
+        events.push(AgentEvent::CallStarted {
+            call_id: name("c1"),
+            at: at(5),
+        });
+        events
     }
 
     fn reserve(call: &str, queue: &str) -> AgentCommand {
@@ -408,12 +635,16 @@ mod tests {
     }
 
     #[test]
-    fn an_agent_logs_in_not_ready_and_becomes_ready() {
+    fn an_agent_logs_in_at_a_seat_not_ready_and_becomes_ready() {
         let state = given::<Agent>([created()])
-            .when(AgentCommand::Login { at: at(1) })
-            .then([AgentEvent::LoggedIn { at: at(1) }]);
-        assert_eq!(state.presence, Presence::NotReady);
-        let state = given::<Agent>([created(), AgentEvent::LoggedIn { at: at(1) }])
+            .when(AgentCommand::Login {
+                seat: name("desk-1"),
+                at: at(1),
+            })
+            .then([logged_in()]);
+        assert_eq!(state.presence, Presence::NotReady { reason: None });
+        assert_eq!(state.seat, Some(name("desk-1")));
+        let state = given::<Agent>([created(), logged_in()])
             .when(AgentCommand::SetReady { at: at(2) })
             .then([AgentEvent::Ready { at: at(2) }]);
         assert_eq!(state.presence, Presence::Ready { since: at(2) });
@@ -424,8 +655,97 @@ mod tests {
                 action: "become ready",
             });
         given::<Agent>([])
-            .when(AgentCommand::Login { at: at(1) })
+            .when(AgentCommand::Login {
+                seat: name("desk-1"),
+                at: at(1),
+            })
             .then_error(AgentError::NotFound);
+    }
+
+    #[test]
+    fn one_login_per_agent_a_second_seat_is_refused_and_recorded() {
+        given::<Agent>(ready())
+            .when(AgentCommand::Login {
+                seat: name("desk-1"),
+                at: at(9),
+            })
+            .then([]);
+        let state = given::<Agent>(ready())
+            .when(AgentCommand::Login {
+                seat: name("desk-7"),
+                at: at(9),
+            })
+            .then([AgentEvent::SecondLoginRefused {
+                seat: name("desk-7"),
+                at: at(9),
+            }]);
+        assert_eq!(
+            state.seat,
+            Some(name("desk-1")),
+            "the first seat keeps the agent"
+        );
+        assert_eq!(state.presence, Presence::Ready { since: at(2) });
+        assert_eq!(state.refused_logins, 1);
+        // After logging out, another seat may sign in.
+        let mut logged_out = ready();
+        logged_out.push(AgentEvent::LoggedOut { at: at(10) });
+        given::<Agent>(logged_out)
+            .when(AgentCommand::Login {
+                seat: name("desk-7"),
+                at: at(11),
+            })
+            .then([AgentEvent::LoggedIn {
+                seat: name("desk-7"),
+                at: at(11),
+            }]);
+    }
+
+    #[test]
+    fn not_ready_always_carries_a_reason() {
+        let state = given::<Agent>(ready())
+            .when(AgentCommand::SetNotReady {
+                reason: NotReadyReason::Lunch,
+                at: at(4),
+            })
+            .then([AgentEvent::NotReady {
+                reason: NotReadyReason::Lunch,
+                at: at(4),
+            }]);
+        assert_eq!(
+            state.presence,
+            Presence::NotReady {
+                reason: Some(NotReadyReason::Lunch)
+            }
+        );
+        let mut at_lunch = ready();
+        at_lunch.push(AgentEvent::NotReady {
+            reason: NotReadyReason::Lunch,
+            at: at(4),
+        });
+        given::<Agent>(at_lunch.clone())
+            .when(AgentCommand::SetNotReady {
+                reason: NotReadyReason::Lunch,
+                at: at(5),
+            })
+            .then([]);
+        given::<Agent>(at_lunch)
+            .when(AgentCommand::SetNotReady {
+                reason: NotReadyReason::Coaching,
+                at: at(5),
+            })
+            .then([AgentEvent::NotReady {
+                reason: NotReadyReason::Coaching,
+                at: at(5),
+            }]);
+        given::<Agent>(on_call())
+            .when(AgentCommand::SetNotReady {
+                reason: NotReadyReason::Break,
+                at: at(6),
+            })
+            .then_error(AgentError::InvalidTransition {
+                presence: "on call",
+                action: "become not ready",
+            });
     }
 
     #[test]
@@ -454,16 +774,10 @@ mod tests {
                 queue_id: name("repairs"),
                 at: at(3),
             }]);
-        let mut reserved = ready();
-        reserved.push(AgentEvent::Reserved {
-            call_id: name("c1"),
-            queue_id: name("general"),
-            at: at(3),
-        });
-        given::<Agent>(reserved.clone())
+        given::<Agent>(reserved())
             .when(reserve("c1", "general"))
             .then([]);
-        given::<Agent>(reserved)
+        given::<Agent>(reserved())
             .when(reserve("c2", "general"))
             .then_error(AgentError::InvalidTransition {
                 presence: "reserved",
@@ -473,23 +787,19 @@ mod tests {
 
     #[test]
     fn a_reservation_ends_in_a_call_or_is_released_back_to_ready() {
-        let mut reserved = ready();
-        reserved.push(AgentEvent::Reserved {
-            call_id: name("c1"),
-            queue_id: name("general"),
-            at: at(3),
-        });
-        let released = given::<Agent>(reserved.clone())
+        let released = given::<Agent>(reserved())
             .when(AgentCommand::Release {
                 call_id: name("c1"),
+                missed: false,
                 at: at(9),
             })
             .then([AgentEvent::ReservationReleased {
                 call_id: name("c1"),
+                missed: false,
                 at: at(9),
             }]);
         assert_eq!(released.presence, Presence::Ready { since: at(9) });
-        let on_call = given::<Agent>(reserved.clone())
+        let on_call = given::<Agent>(reserved())
             .when(AgentCommand::StartCall {
                 call_id: name("c1"),
                 at: at(5),
@@ -501,10 +811,11 @@ mod tests {
         assert_eq!(
             on_call.presence,
             Presence::OnCall {
-                call_id: name("c1")
+                call_id: name("c1"),
+                queue_id: name("general"),
             }
         );
-        given::<Agent>(reserved)
+        given::<Agent>(reserved())
             .when(AgentCommand::StartCall {
                 call_id: name("other"),
                 at: at(5),
@@ -516,34 +827,104 @@ mod tests {
     }
 
     #[test]
+    fn an_agent_who_misses_a_ring_is_set_not_ready_missed() {
+        let missed = given::<Agent>(reserved())
+            .when(AgentCommand::Release {
+                call_id: name("c1"),
+                missed: true,
+                at: at(18),
+            })
+            .then([AgentEvent::ReservationReleased {
+                call_id: name("c1"),
+                missed: true,
+                at: at(18),
+            }]);
+        assert_eq!(
+            missed.presence,
+            Presence::NotReady {
+                reason: Some(NotReadyReason::Missed)
+            }
+        );
+    }
+
+    #[test]
+    fn after_call_work_lasts_at_most_the_queue_limit_then_the_agent_is_ready_and_the_overrun_recorded()
+     {
+        let ended = AgentEvent::CallEnded {
+            call_id: name("c1"),
+            after_call_work_until: Some(at(90)),
+            at: at(60),
+        };
+        let wrapping_up = given::<Agent>(on_call())
+            .when(AgentCommand::EndCall {
+                call_id: name("c1"),
+                after_call_work_seconds: 30,
+                at: at(60),
+            })
+            .then([ended.clone()]);
+        assert_eq!(
+            wrapping_up.presence,
+            Presence::AfterCallWork {
+                call_id: name("c1"),
+                until: at(90)
+            }
+        );
+        let mut after = on_call();
+        after.push(ended);
+        // Not yet at the limit: nothing happens.
+        given::<Agent>(after.clone())
+            .when(AgentCommand::ExpireAfterCallWork {
+                call_id: name("c1"),
+                at: at(89),
+            })
+            .then([]);
+        given::<Agent>(after.clone())
+            .when(reserve("c2", "general"))
+            .then_error(AgentError::InvalidTransition {
+                presence: "in after-call work",
+                action: "be reserved",
+            });
+        let overrun = given::<Agent>(after.clone())
+            .when(AgentCommand::ExpireAfterCallWork {
+                call_id: name("c1"),
+                at: at(90),
+            })
+            .then([AgentEvent::AfterCallWorkOverrun {
+                call_id: name("c1"),
+                at: at(90),
+            }]);
+        assert_eq!(overrun.presence, Presence::Ready { since: at(90) });
+        assert_eq!(overrun.after_call_work_overruns, 1);
+        // Wrapped up in time: ready, and no overrun.
+        let in_time = given::<Agent>(after)
+            .when(AgentCommand::SetReady { at: at(75) })
+            .then([AgentEvent::Ready { at: at(75) }]);
+        assert_eq!(in_time.after_call_work_overruns, 0);
+    }
+
+    #[test]
+    fn a_queue_without_after_call_work_sends_the_agent_straight_back_to_ready() {
+        let state = given::<Agent>(on_call())
+            .when(AgentCommand::EndCall {
+                call_id: name("c1"),
+                after_call_work_seconds: 0,
+                at: at(60),
+            })
+            .then([AgentEvent::CallEnded {
+                call_id: name("c1"),
+                after_call_work_until: None,
+                at: at(60),
+            }]);
+        assert_eq!(state.presence, Presence::Ready { since: at(60) });
+    }
+
+    #[test]
     fn an_agent_on_a_call_cannot_log_out_until_it_ends() {
-        let mut on_call = ready();
-        on_call.extend([
-            AgentEvent::Reserved {
-                call_id: name("c1"),
-                queue_id: name("general"),
-                at: at(3),
-            },
-            AgentEvent::CallStarted {
-                call_id: name("c1"),
-                at: at(5),
-            },
-        ]);
-        given::<Agent>(on_call.clone())
+        given::<Agent>(on_call())
             .when(AgentCommand::Logout { at: at(6) })
             .then_error(AgentError::InvalidTransition {
                 presence: "on call",
                 action: "log out",
             });
-        let after = given::<Agent>(on_call)
-            .when(AgentCommand::EndCall {
-                call_id: name("c1"),
-                at: at(60),
-            })
-            .then([AgentEvent::CallEnded {
-                call_id: name("c1"),
-                at: at(60),
-            }]);
-        assert_eq!(after.presence, Presence::Ready { since: at(60) });
     }
 }

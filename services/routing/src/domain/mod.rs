@@ -4,6 +4,6 @@ pub mod agent;
 pub mod queue;
 pub mod router;
 
-pub use agent::{Agent, AgentCommand, AgentError, AgentEvent, Presence};
-pub use queue::{Queue, QueueCommand, QueueError, QueueEvent};
+pub use agent::{Agent, AgentCommand, AgentError, AgentEvent, NotReadyReason, Presence};
+pub use queue::{MAX_AFTER_CALL_WORK_SECONDS, Queue, QueueCommand, QueueError, QueueEvent};
 pub use router::{Action, ActionKind, CallPriority, Router};

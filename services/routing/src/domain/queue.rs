@@ -16,7 +16,12 @@ pub struct QueueDefinition {
     pub display_name: String,
     /// The center it belongs to.
     pub center_id: Name,
+    /// The most after-call work after a call from this queue, in seconds; 0: none.
+    pub after_call_work_seconds: u32,
 }
+
+/// The longest after-call work a queue may allow (one hour).
+pub const MAX_AFTER_CALL_WORK_SECONDS: u32 = 3_600;
 
 /// What can be asked of a queue.
 #[derive(Clone, Debug, PartialEq)]
@@ -27,6 +32,8 @@ pub enum QueueCommand {
         display_name: String,
         /// The center.
         center_id: Name,
+        /// After-call work allowed, in seconds (0 to [`MAX_AFTER_CALL_WORK_SECONDS`]).
+        after_call_work_seconds: u32,
         /// When.
         at: Timestamp,
     },
@@ -41,6 +48,8 @@ pub enum QueueEvent {
         display_name: String,
         /// The center.
         center_id: Name,
+        /// After-call work allowed, in seconds.
+        after_call_work_seconds: u32,
         /// When.
         at: Timestamp,
     },
@@ -66,16 +75,20 @@ impl Aggregate for Queue {
             QueueCommand::Create {
                 display_name,
                 center_id,
+                after_call_work_seconds,
                 at,
             } => match &self.definition {
                 None => Ok(vec![QueueEvent::Created {
                     display_name: display_name.clone(),
                     center_id: center_id.clone(),
+                    after_call_work_seconds: (*after_call_work_seconds)
+                        .min(MAX_AFTER_CALL_WORK_SECONDS),
                     at: *at,
                 }]),
                 Some(existing)
                     if existing.display_name == *display_name
-                        && existing.center_id == *center_id =>
+                        && existing.center_id == *center_id
+                        && existing.after_call_work_seconds == *after_call_work_seconds =>
                 {
                     Ok(vec![])
                 }
@@ -89,11 +102,13 @@ impl Aggregate for Queue {
             QueueEvent::Created {
                 display_name,
                 center_id,
+                after_call_work_seconds,
                 ..
             } => {
                 self.definition = Some(QueueDefinition {
                     display_name: display_name.clone(),
                     center_id: center_id.clone(),
+                    after_call_work_seconds: *after_call_work_seconds,
                 });
             }
         }

@@ -14,11 +14,13 @@
 //!   smaller agent id); a call transferred to one agent waits for that agent only;
 //! - an agent with an action in flight is not given another; tenants never share agents;
 //! - a reservation whose call went away (abandoned, answered elsewhere, back in the queue) is
-//!   released, and an agent whose call ended or was transferred away is freed.
+//!   released, and an agent whose call ended or was transferred away is freed into the queue's
+//!   after-call work; a ring the agent missed (three rings) leaves the agent not ready "missed";
+//! - an agent still in after-call work at the queue's limit is made ready (the overrun recorded).
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use callcenter_kit::{Aggregate, Name, TenantId};
+use callcenter_kit::{Aggregate, Name, TenantId, Timestamp};
 
 use super::agent::{Agent, AgentEvent, Presence};
 
@@ -44,6 +46,8 @@ struct CallEntry {
     /// The one agent the call waits for (a transfer to that agent).
     target_agent_id: Option<Name>,
     status: CallStatus,
+    /// The agent at whom the call last rang unanswered until it gave up.
+    missed_by: Option<Name>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -77,9 +81,10 @@ impl Action {
     pub fn request_id(&self) -> String {
         let (kind, call_id) = match &self.kind {
             ActionKind::Reserve { call_id, .. } => ("reserve", call_id),
-            ActionKind::Release { call_id } => ("release", call_id),
+            ActionKind::Release { call_id, .. } => ("release", call_id),
             ActionKind::StartCall { call_id } => ("start", call_id),
-            ActionKind::EndCall { call_id } => ("end", call_id),
+            ActionKind::EndCall { call_id, .. } => ("end", call_id),
+            ActionKind::ExpireAfterCallWork { call_id } => ("expire-acw", call_id),
         };
         format!(
             "router-{}-v{}-{kind}-{call_id}",
@@ -104,6 +109,8 @@ pub enum ActionKind {
     Release {
         /// The call.
         call_id: Name,
+        /// Whether it rang at the agent unanswered until it gave up.
+        missed: bool,
     },
     /// The agent answered the reserved call.
     StartCall {
@@ -113,6 +120,13 @@ pub enum ActionKind {
     /// The agent's call ended.
     EndCall {
         /// The call.
+        call_id: Name,
+        /// The queue it came from (its after-call work limit applies).
+        queue_id: Name,
+    },
+    /// The agent's after-call work reached the queue's limit.
+    ExpireAfterCallWork {
+        /// The call wrapped up.
         call_id: Name,
     },
 }
@@ -151,16 +165,19 @@ impl Router {
                 priority,
                 target_agent_id,
                 status: CallStatus::Waiting,
+                missed_by: None,
             },
         );
     }
 
-    /// A ringing call was not taken: it waits again, at its place.
-    pub fn call_returned(&mut self, tenant: &TenantId, call_id: &Name) {
+    /// A ringing call was not taken: it waits again, at its place. `missed_by` names the agent
+    /// when the call rang there unanswered until it gave up (not when the agent declined).
+    pub fn call_returned(&mut self, tenant: &TenantId, call_id: &Name, missed_by: Option<&Name>) {
         if let Some(call) = self.calls.get_mut(&(tenant.clone(), call_id.clone()))
             && call.status != CallStatus::Finished
         {
             call.status = CallStatus::Waiting;
+            call.missed_by = missed_by.cloned();
         }
     }
 
@@ -229,7 +246,7 @@ impl Router {
             .agents
             .iter()
             .filter_map(|((tenant, _), agent)| match &agent.presence {
-                Presence::Reserved { call_id, .. } | Presence::OnCall { call_id } => {
+                Presence::Reserved { call_id, .. } | Presence::OnCall { call_id, .. } => {
                     Some((tenant.clone(), call_id.clone()))
                 }
                 _ => None,
@@ -249,6 +266,25 @@ impl Router {
 
     fn agent_version(&self, key: &Key) -> u64 {
         self.agent_versions.get(key).copied().unwrap_or_default()
+    }
+
+    /// Agents whose after-call work reached its limit at `now` (none with an action in flight).
+    pub fn after_call_work_due(&self, now: Timestamp) -> Vec<Action> {
+        self.agents
+            .iter()
+            .filter(|(key, _)| !self.in_flight.contains(*key))
+            .filter_map(|(key, agent)| match &agent.presence {
+                Presence::AfterCallWork { call_id, until } if *until <= now => Some(Action {
+                    tenant: key.0.clone(),
+                    agent_id: key.1.clone(),
+                    agent_version: self.agent_version(key),
+                    kind: ActionKind::ExpireAfterCallWork {
+                        call_id: call_id.clone(),
+                    },
+                }),
+                _ => None,
+            })
+            .collect()
     }
 
     /// What to do now, in a deterministic order.
@@ -275,14 +311,22 @@ impl Router {
                     // Gone, back in the queue, or with someone else.
                     _ => Some(ActionKind::Release {
                         call_id: call_id.clone(),
+                        missed: self
+                            .calls
+                            .get(&(tenant.clone(), call_id.clone()))
+                            .is_some_and(|call| {
+                                call.status == CallStatus::Waiting
+                                    && call.missed_by.as_ref() == Some(agent_id)
+                            }),
                     }),
                 },
-                Presence::OnCall { call_id } => match call_status(call_id) {
+                Presence::OnCall { call_id, queue_id } => match call_status(call_id) {
                     None => None,
                     Some(CallStatus::Answered(by)) if by == agent_id => None,
                     // Ended, or transferred away.
                     Some(_) => Some(ActionKind::EndCall {
                         call_id: call_id.clone(),
+                        queue_id: queue_id.clone(),
                     }),
                 },
                 _ => None,
@@ -358,7 +402,10 @@ mod tests {
                 queue_ids: queues.iter().map(|q| name(q)).collect(),
                 at: at(0),
             },
-            AgentEvent::LoggedIn { at: at(0) },
+            AgentEvent::LoggedIn {
+                seat: name("desk"),
+                at: at(0),
+            },
             AgentEvent::Ready { at: at(since) },
         ]
         .into_iter()
@@ -391,15 +438,21 @@ mod tests {
                 queue_id: queue_id.clone(),
                 at: at(100),
             },
-            ActionKind::Release { call_id } => AgentEvent::ReservationReleased {
+            ActionKind::Release { call_id, missed } => AgentEvent::ReservationReleased {
                 call_id: call_id.clone(),
+                missed: *missed,
                 at: at(100),
             },
             ActionKind::StartCall { call_id } => AgentEvent::CallStarted {
                 call_id: call_id.clone(),
                 at: at(100),
             },
-            ActionKind::EndCall { call_id } => AgentEvent::CallEnded {
+            ActionKind::EndCall { call_id, .. } => AgentEvent::CallEnded {
+                call_id: call_id.clone(),
+                after_call_work_until: None,
+                at: at(100),
+            },
+            ActionKind::ExpireAfterCallWork { call_id } => AgentEvent::AfterCallWorkOverrun {
                 call_id: call_id.clone(),
                 at: at(100),
             },
@@ -504,7 +557,8 @@ mod tests {
                 agent_id: name("agent-1"),
                 agent_version: 4,
                 kind: ActionKind::Release {
-                    call_id: name("c1")
+                    call_id: name("c1"),
+                    missed: false,
                 },
             }]
         );
@@ -548,7 +602,8 @@ mod tests {
         assert_eq!(
             end.kind,
             ActionKind::EndCall {
-                call_id: name("c1")
+                call_id: name("c1"),
+                queue_id: name("general"),
             }
         );
         land(&mut router, &end);
@@ -626,7 +681,7 @@ mod tests {
             CallPriority::Normal,
             None,
         );
-        router.call_returned(&demo, &name("c1"));
+        router.call_returned(&demo, &name("c1"), None);
         let release = router.decide();
         assert_eq!(
             release.len(),
@@ -636,7 +691,8 @@ mod tests {
         assert_eq!(
             release[0].kind,
             ActionKind::Release {
-                call_id: name("c1")
+                call_id: name("c1"),
+                missed: false,
             }
         );
         land(&mut router, &release[0]);
@@ -649,6 +705,83 @@ mod tests {
                 directed: false,
             },
             "c1 came before c2 and keeps its place"
+        );
+    }
+
+    #[test]
+    fn a_ring_the_agent_missed_leaves_them_not_ready_and_the_call_goes_to_the_next_agent() {
+        let mut router = Router::new();
+        let demo = name("demo");
+        ready_agent(&mut router, "demo", "agent-1", &["general"], 1);
+        ready_agent(&mut router, "demo", "agent-2", &["general"], 2);
+        router.call_queued(
+            &demo,
+            &name("c1"),
+            &name("general"),
+            CallPriority::Normal,
+            None,
+        );
+        let reserve = router.decide().remove(0);
+        assert_eq!(reserve.agent_id, name("agent-1"));
+        land(&mut router, &reserve);
+        // Three rings without an answer: the call waits again.
+        router.call_returned(&demo, &name("c1"), Some(&name("agent-1")));
+        let release = router.decide();
+        assert_eq!(
+            release[0].kind,
+            ActionKind::Release {
+                call_id: name("c1"),
+                missed: true,
+            }
+        );
+        land(&mut router, &release[0]);
+        let next = router.decide();
+        assert_eq!(next.len(), 1);
+        assert_eq!(
+            next[0].agent_id,
+            name("agent-2"),
+            "agent-1 is not ready (missed) and gets nothing"
+        );
+    }
+
+    #[test]
+    fn an_agent_still_in_after_call_work_at_the_queue_limit_is_made_ready() {
+        let mut router = Router::new();
+        let (demo, agent) = (name("demo"), name("agent-1"));
+        ready_agent(&mut router, "demo", "agent-1", &["general"], 1);
+        for (version, event) in [
+            AgentEvent::Reserved {
+                call_id: name("c1"),
+                queue_id: name("general"),
+                at: at(2),
+            },
+            AgentEvent::CallStarted {
+                call_id: name("c1"),
+                at: at(3),
+            },
+            AgentEvent::CallEnded {
+                call_id: name("c1"),
+                after_call_work_until: Some(at(40)),
+                at: at(10),
+            },
+        ]
+        .into_iter()
+        .zip(4..)
+        .map(|(event, version)| (version, event))
+        {
+            router.agent_event(&demo, &agent, version, &event);
+        }
+        assert!(router.after_call_work_due(at(39)).is_empty());
+        assert_eq!(
+            router.after_call_work_due(at(40)),
+            vec![Action {
+                tenant: demo,
+                agent_id: agent,
+                agent_version: 6,
+                kind: ActionKind::ExpireAfterCallWork {
+                    call_id: name("c1")
+                },
+            }]
         );
     }
 
@@ -690,7 +823,8 @@ mod tests {
                 (
                     "agent-1",
                     &ActionKind::EndCall {
-                        call_id: name("c1")
+                        call_id: name("c1"),
+                        queue_id: name("general"),
                     }
                 ),
                 (

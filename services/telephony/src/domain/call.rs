@@ -327,6 +327,8 @@ pub enum CallCommand {
     ReturnToQueue {
         /// The agent it rang at.
         agent_id: Name,
+        /// True when it rang until it gave up (three rings), false when the agent declined.
+        missed: bool,
         /// When.
         at: Timestamp,
     },
@@ -493,6 +495,8 @@ pub enum CallEvent {
     ReturnedToQueue {
         /// The agent it rang at.
         agent_id: Name,
+        /// True when it rang until it gave up (three rings), false when the agent declined.
+        missed: bool,
         /// When.
         at: Timestamp,
     },
@@ -885,10 +889,15 @@ impl Aggregate for Call {
                 }),
                 _ => Err(self.refuse("ring")),
             },
-            C::ReturnToQueue { agent_id, at } => match &self.state {
+            C::ReturnToQueue {
+                agent_id,
+                missed,
+                at,
+            } => match &self.state {
                 CallState::Ringing { agent_id: ringing } if ringing == agent_id => {
                     Ok(vec![E::ReturnedToQueue {
                         agent_id: agent_id.clone(),
+                        missed: *missed,
                         at: *at,
                     }])
                 }
@@ -1443,10 +1452,12 @@ mod tests {
         let returned = given::<Call>(ringing("agent-1"))
             .when(CallCommand::ReturnToQueue {
                 agent_id: name("agent-1"),
+                missed: true,
                 at: at(20),
             })
             .then([CallEvent::ReturnedToQueue {
                 agent_id: name("agent-1"),
+                missed: true,
                 at: at(20),
             }]);
         assert_eq!(returned.state, CallState::Queued);
@@ -1454,6 +1465,7 @@ mod tests {
         given::<Call>(offered_into_queue())
             .when(CallCommand::ReturnToQueue {
                 agent_id: name("agent-1"),
+                missed: false,
                 at: at(20),
             })
             .then_error(CallError::InvalidTransition {
@@ -2010,6 +2022,7 @@ mod properties {
             },
             |agent, _, t| CallCommand::ReturnToQueue {
                 agent_id: agent,
+                missed: true,
                 at: at(t),
             },
             |agent, _, t| CallCommand::Answer {

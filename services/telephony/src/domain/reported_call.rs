@@ -176,6 +176,7 @@ fn commands_for(call: &Call, event: &PartnerEvent) -> Vec<CallCommand> {
             {
                 commands.push(CallCommand::ReturnToQueue {
                     agent_id: previous.clone(),
+                    missed: true,
                     at,
                 });
             }
@@ -195,6 +196,7 @@ fn commands_for(call: &Call, event: &PartnerEvent) -> Vec<CallCommand> {
                 CallState::Ringing { agent_id: previous } if previous != agent_id => {
                     commands.push(CallCommand::ReturnToQueue {
                         agent_id: previous.clone(),
+                        missed: true,
                         at,
                     });
                     commands.push(CallCommand::Ring {

@@ -206,20 +206,34 @@ impl SipGateway {
             address: config.listen,
             reason,
         };
-        let udp = UdpConnection::create_connection(config.listen, None, Some(cancel.child_token()))
-            .await
-            .map_err(|error| bind_error(error.to_string()))?;
-        let local = udp
-            .get_addr()
-            .get_socketaddr()
-            .map_err(|error| bind_error(error.to_string()))?;
-        let local = SocketAddr::new(config.listen.ip(), local.port());
-        // The stack binds TCP when it starts serving and only logs a failure: check now.
-        drop(
-            tokio::net::TcpListener::bind(local)
-                .await
-                .map_err(|error| bind_error(format!("TCP: {error}")))?,
-        );
+        // Port 0: the port UDP got may be taken for TCP; try other free ports a few times.
+        let attempts = if config.listen.port() == 0 { 20 } else { 1 };
+        let mut bound = None;
+        let mut tcp_error = None;
+        for _ in 0..attempts {
+            let udp =
+                UdpConnection::create_connection(config.listen, None, Some(cancel.child_token()))
+                    .await
+                    .map_err(|error| bind_error(error.to_string()))?;
+            let local = udp
+                .get_addr()
+                .get_socketaddr()
+                .map_err(|error| bind_error(error.to_string()))?;
+            let local = SocketAddr::new(config.listen.ip(), local.port());
+            // The stack binds TCP when it starts serving and only logs a failure: check now.
+            match tokio::net::TcpListener::bind(local).await {
+                Ok(listener) => {
+                    drop(listener);
+                    bound = Some((udp, local));
+                    break;
+                }
+                Err(error) => tcp_error = Some(error),
+            }
+        }
+        let Some((udp, local)) = bound else {
+            let reason = tcp_error.map_or_else(String::new, |error| error.to_string());
+            return Err(bind_error(format!("TCP: {reason}")));
+        };
         let tcp = TcpListenerConnection::new(local, None)
             .await
             .map_err(|error| bind_error(error.to_string()))?;
