@@ -221,6 +221,130 @@ pub struct Agent {
     pub after_call_work_overruns: u32,
     /// How often another seat tried to sign the agent in while signed in.
     pub refused_logins: u32,
+    /// Skill → proficiency (1 to 5).
+    pub skills: std::collections::BTreeMap<String, u32>,
+}
+
+/// `PUT /v1/agents/{id}/skills`: skill → proficiency (1 to 5).
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetSkills {
+    /// The skills.
+    pub skills: std::collections::BTreeMap<String, u32>,
+    /// Idempotency key.
+    #[serde(default)]
+    pub request_id: String,
+}
+
+/// After `after_seconds`, agents with at least `min_proficiency` may take the call.
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct WideningStep {
+    /// Seconds waited.
+    pub after_seconds: u32,
+    /// The lowered minimum.
+    pub min_proficiency: u32,
+}
+
+/// After `after_seconds`, agents of `queue_id` (any center) may take the call too.
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct OverflowStep {
+    /// Seconds waited.
+    pub after_seconds: u32,
+    /// The queue whose agents join.
+    pub queue_id: String,
+}
+
+/// How a queue's calls are routed (`PUT /v1/queues/{id}/routing`, and in a queue).
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueRouting {
+    /// 0 to 9: calls of higher-priority queues go first.
+    pub priority: u32,
+    /// Skill → minimum proficiency; empty: the queue's members take its calls.
+    pub required_skills: std::collections::BTreeMap<String, u32>,
+    /// Lower minimums as the call waits.
+    pub widening: Vec<WideningStep>,
+    /// Other queues whose agents join as the call waits.
+    pub overflow: Vec<OverflowStep>,
+    /// Service-level target: this percentage answered within `service_level_seconds`.
+    pub service_level_percent: u32,
+    /// See `service_level_percent`.
+    pub service_level_seconds: u32,
+    /// The longest a caller should wait (0: no limit).
+    pub max_wait_seconds: u32,
+    /// How long a repeat caller's call waits for the agent who answered them last (0: off).
+    pub sticky_seconds: u32,
+}
+
+impl From<routing::QueueRouting> for QueueRouting {
+    fn from(rules: routing::QueueRouting) -> Self {
+        Self {
+            priority: rules.priority,
+            required_skills: rules.required_skills.into_iter().collect(),
+            widening: rules
+                .widening
+                .into_iter()
+                .map(|step| WideningStep {
+                    after_seconds: step.after_seconds,
+                    min_proficiency: step.min_proficiency,
+                })
+                .collect(),
+            overflow: rules
+                .overflow
+                .into_iter()
+                .map(|step| OverflowStep {
+                    after_seconds: step.after_seconds,
+                    queue_id: step.queue_id,
+                })
+                .collect(),
+            service_level_percent: rules.service_level_percent,
+            service_level_seconds: rules.service_level_seconds,
+            max_wait_seconds: rules.max_wait_seconds,
+            sticky_seconds: rules.sticky_seconds,
+        }
+    }
+}
+
+impl From<QueueRouting> for routing::QueueRouting {
+    fn from(rules: QueueRouting) -> Self {
+        Self {
+            priority: rules.priority,
+            required_skills: rules.required_skills.into_iter().collect(),
+            widening: rules
+                .widening
+                .into_iter()
+                .map(|step| routing::WideningStep {
+                    after_seconds: step.after_seconds,
+                    min_proficiency: step.min_proficiency,
+                })
+                .collect(),
+            overflow: rules
+                .overflow
+                .into_iter()
+                .map(|step| routing::OverflowStep {
+                    after_seconds: step.after_seconds,
+                    queue_id: step.queue_id,
+                })
+                .collect(),
+            service_level_percent: rules.service_level_percent,
+            service_level_seconds: rules.service_level_seconds,
+            max_wait_seconds: rules.max_wait_seconds,
+            sticky_seconds: rules.sticky_seconds,
+        }
+    }
+}
+
+/// `PUT /v1/queues/{id}/routing`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetQueueRouting {
+    /// The rules.
+    pub routing: QueueRouting,
+    /// Idempotency key.
+    #[serde(default)]
+    pub request_id: String,
 }
 
 /// `POST /v1/agents/{id}/login`: the seat (desk, phone or device), `default` when left out.
@@ -290,6 +414,7 @@ impl From<routing::Agent> for Agent {
             seat: non_empty(agent.seat),
             after_call_work_overruns: agent.after_call_work_overruns,
             refused_logins: agent.refused_logins,
+            skills: agent.skills.into_iter().collect(),
         }
     }
 }
@@ -305,6 +430,8 @@ pub struct Queue {
     pub center_id: String,
     /// The most after-call work after its calls, in seconds (0: none).
     pub after_call_work_seconds: u32,
+    /// How its calls are routed.
+    pub routing: QueueRouting,
 }
 
 impl From<routing::Queue> for Queue {
@@ -314,6 +441,7 @@ impl From<routing::Queue> for Queue {
             display_name: queue.display_name,
             center_id: queue.center_id,
             after_call_work_seconds: queue.after_call_work_seconds,
+            routing: queue.routing.unwrap_or_default().into(),
         }
     }
 }

@@ -97,6 +97,8 @@ impl Gateway {
             .route("/v1/agents/{agent_id}/login", post(login_agent))
             .route("/v1/agents/{agent_id}/ready", post(set_agent_ready))
             .route("/v1/agents/{agent_id}/not-ready", post(set_agent_not_ready))
+            .route("/v1/agents/{agent_id}/skills", put(set_agent_skills))
+            .route("/v1/queues/{queue_id}/routing", put(set_queue_routing))
             .route("/v1/agents/{agent_id}/logout", post(logout_agent))
             .route("/v1/queues", post(create_queue))
             .route("/v1/queues/stats", get(list_queue_stats))
@@ -710,6 +712,52 @@ async fn login_agent(
 ) -> ApiResult<json::Agent> {
     let change = PresenceChange::Login { seat: body.seat };
     change_presence(gateway, headers, agent_id, body.request_id, change).await
+}
+
+async fn set_agent_skills(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    Path(agent_id): Path<String>,
+    JsonBody(body): JsonBody<json::SetSkills>,
+) -> ApiResult<json::Agent> {
+    let caller = Caller::from_headers(&gateway, &headers)?;
+    let request = routing::SetAgentSkillsRequest {
+        agent_id,
+        skills: body.skills.into_iter().collect(),
+        request_id: caller.request_id(body.request_id),
+    };
+    let response = gateway
+        .routing
+        .clone()
+        .set_agent_skills(caller.request(request))
+        .await
+        .map_err(upstream_error)?;
+    agent_json(response.into_inner().agent)
+}
+
+async fn set_queue_routing(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    Path(queue_id): Path<String>,
+    JsonBody(body): JsonBody<json::SetQueueRouting>,
+) -> ApiResult<json::Queue> {
+    let caller = Caller::from_headers(&gateway, &headers)?;
+    let request = routing::SetQueueRoutingRequest {
+        queue_id,
+        routing: Some(body.routing.into()),
+        request_id: caller.request_id(body.request_id),
+    };
+    let response = gateway
+        .routing
+        .clone()
+        .set_queue_routing(caller.request(request))
+        .await
+        .map_err(upstream_error)?;
+    response
+        .into_inner()
+        .queue
+        .map(|queue| Json(queue.into()))
+        .ok_or_else(|| ApiError::internal("routing answered without a queue"))
 }
 
 async fn set_agent_not_ready(

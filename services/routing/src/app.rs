@@ -8,6 +8,7 @@ use callcenter_platform::{ApiError, ErrorCode};
 
 use crate::domain::{
     Action, ActionKind, Agent, AgentCommand, AgentError, Queue, QueueCommand, QueueError,
+    QueueRouting,
 };
 use crate::events::default_seat;
 
@@ -32,6 +33,9 @@ impl From<AgentError> for ApiError {
                 message,
             )
             .with_metadata("presence", presence),
+            AgentError::InvalidProficiency { skill } => {
+                ApiError::invalid_field(format!("skills.{skill}"), message)
+            }
             AgentError::NotInQueue { queue_id } => {
                 ApiError::new(ErrorCode::FailedPrecondition, "AGENT_NOT_IN_QUEUE", message)
                     .with_metadata("queue_id", queue_id.as_str())
@@ -42,11 +46,14 @@ impl From<AgentError> for ApiError {
 
 impl From<QueueError> for ApiError {
     fn from(error: QueueError) -> Self {
-        ApiError::new(
-            ErrorCode::AlreadyExists,
-            "QUEUE_ALREADY_EXISTS",
-            error.to_string(),
-        )
+        let message = error.to_string();
+        match error {
+            QueueError::AlreadyExists => {
+                ApiError::new(ErrorCode::AlreadyExists, "QUEUE_ALREADY_EXISTS", message)
+            }
+            QueueError::NotFound => ApiError::new(ErrorCode::NotFound, "QUEUE_NOT_FOUND", message),
+            QueueError::InvalidRouting(reason) => ApiError::invalid_field("routing", reason),
+        }
     }
 }
 
@@ -95,6 +102,32 @@ impl Routing {
             after_call_work_seconds: queue.after_call_work_seconds,
             at,
         };
+        Ok(self.queues.handle(meta, queue_id, &command).await?)
+    }
+
+    /// Sets how a queue's calls are routed, after checking the rules and that every overflow
+    /// queue exists.
+    pub async fn set_queue_routing(
+        &self,
+        meta: &CommandMeta,
+        queue_id: &Name,
+        routing: QueueRouting,
+        at: Timestamp,
+    ) -> Result<Outcome<Queue>, ApiError> {
+        if let Some(problem) = routing.problem(queue_id) {
+            return Err(QueueError::InvalidRouting(problem).into());
+        }
+        for step in &routing.overflow {
+            let overflow = self.queues.load(&meta.tenant, &step.queue_id).await?;
+            if overflow.state.definition.is_none() {
+                return Err(QueueError::InvalidRouting(format!(
+                    "overflow: no queue {}",
+                    step.queue_id
+                ))
+                .into());
+            }
+        }
+        let command = QueueCommand::SetRouting { routing, at };
         Ok(self.queues.handle(meta, queue_id, &command).await?)
     }
 
@@ -174,10 +207,12 @@ impl Routing {
                 call_id,
                 queue_id,
                 directed,
+                why,
             } => AgentCommand::Reserve {
                 call_id: call_id.clone(),
                 queue_id: queue_id.clone(),
                 directed: *directed,
+                why: why.clone(),
                 at,
             },
             ActionKind::Release { call_id, missed } => AgentCommand::Release {

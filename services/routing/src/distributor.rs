@@ -18,7 +18,7 @@ use prost::Name as _;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::Routing;
-use crate::domain::{AgentEvent, CallPriority, Router};
+use crate::domain::{AgentEvent, CallPriority, QueueEvent, Router};
 
 /// How long to wait for new events before looking at the router's decisions again.
 const TICK: Duration = Duration::from_millis(250);
@@ -29,7 +29,8 @@ fn subscription_spec() -> SubscriptionSpec {
         name: name("routing-distributor"),
         filter: Filter::all()
             .aggregate(name("telephony"), name("call"))
-            .aggregate(name("routing"), name("agent")),
+            .aggregate(name("routing"), name("agent"))
+            .aggregate(name("routing"), name("queue")),
         resume_after: Some(0),
         expire_when_idle: None,
     }
@@ -78,8 +79,9 @@ async fn distribute(
         if batch.pending > 0 {
             continue;
         }
-        let due = router.after_call_work_due(Timestamp::now());
-        for action in router.decide().into_iter().chain(due) {
+        let now = Timestamp::now();
+        let due = router.after_call_work_due(now);
+        for action in router.decide(now).into_iter().chain(due) {
             router.mark_in_flight(&action);
             match app.act(&action, Timestamp::now()).await {
                 // The agent's event comes back through the subscription and clears the mark.
@@ -110,6 +112,13 @@ fn apply(router: &mut Router, event: &RecordedEvent) {
     let stream = event.stream();
     let (tenant, id) = (&stream.tenant, &stream.aggregate_id);
     if stream.context.as_str() == "routing" {
+        if stream.aggregate_type.as_str() == "queue" {
+            match QueueEvent::decode(event) {
+                Ok(queue_event) => router.queue_event(tenant, id, &queue_event),
+                Err(error) => tracing::warn!(%error, "skipping unreadable queue event"),
+            }
+            return;
+        }
         match AgentEvent::decode(event) {
             Ok(agent_event) => router.agent_event(tenant, id, event.version, &agent_event),
             Err(error) => tracing::warn!(%error, "skipping unreadable agent event"),
@@ -117,7 +126,11 @@ fn apply(router: &mut Router, event: &RecordedEvent) {
         return;
     }
     let event_type = event.event_type.as_str();
-    let result: Result<(), String> = if event_type == telephony::CallQueued::full_name() {
+    let result: Result<(), String> = if event_type == telephony::CallOffered::full_name() {
+        decode_message::<telephony::CallOffered>(event)
+            .map_err(|e| e.to_string())
+            .map(|offered| router.call_offered(tenant, id, &offered.caller_number))
+    } else if event_type == telephony::CallQueued::full_name() {
         decode_message::<telephony::CallQueued>(event)
             .map_err(|e| e.to_string())
             .and_then(|queued| {
@@ -131,7 +144,7 @@ fn apply(router: &mut Router, event: &RecordedEvent) {
                 } else {
                     CallPriority::Normal
                 };
-                router.call_queued(tenant, id, &queue_id, priority, target);
+                router.call_queued(tenant, id, &queue_id, priority, target, event.occurred_at);
                 Ok(())
             })
     } else if event_type == telephony::CallReturnedToQueue::full_name() {
@@ -146,7 +159,7 @@ fn apply(router: &mut Router, event: &RecordedEvent) {
         decode_message::<telephony::CallAnswered>(event)
             .map_err(|e| e.to_string())
             .and_then(|answered| Name::new(&answered.agent_id).map_err(|e| e.to_string()))
-            .map(|agent_id| router.call_answered(tenant, id, &agent_id))
+            .map(|agent_id| router.call_answered(tenant, id, &agent_id, event.occurred_at))
     } else if event_type == telephony::CallEnded::full_name()
         || event_type == telephony::CallAbandoned::full_name()
         || event_type == telephony::CallNotReached::full_name()

@@ -5,10 +5,113 @@ use callcenter_kit::{DecodeError, EncodedEvent, Name, PersistedEvent, decode_mes
 use callcenter_proto::routing::v1 as pb;
 use prost::Name as _;
 
-use crate::domain::{AgentEvent, NotReadyReason, QueueEvent};
+use std::collections::BTreeMap;
+
+use crate::domain::{
+    AgentEvent, NotReadyReason, OverflowStep, QueueEvent, QueueRouting, Why, WideningStep,
+};
 
 fn name(event: &RecordedEvent, value: &str) -> Result<Name, DecodeError> {
     Name::new(value).map_err(|error| DecodeError::new(event, error.to_string()))
+}
+
+/// The message of skills (skill → proficiency).
+pub fn skills_to_proto(skills: &BTreeMap<Name, u8>) -> std::collections::HashMap<String, u32> {
+    skills
+        .iter()
+        .map(|(skill, level)| (skill.to_string(), u32::from(*level)))
+        .collect()
+}
+
+/// The skills of a message; `Err` names the skill that is malformed.
+pub fn skills_from_proto(
+    skills: &std::collections::HashMap<String, u32>,
+) -> Result<BTreeMap<Name, u8>, (String, String)> {
+    skills
+        .iter()
+        .map(|(skill, level)| {
+            let name =
+                Name::new(skill).map_err(|error| (format!("skills.{skill}"), error.to_string()))?;
+            let level = u8::try_from(*level)
+                .ok()
+                .filter(|level| (1..=5).contains(level))
+                .ok_or_else(|| (format!("skills.{skill}"), "proficiency 1 to 5".to_owned()))?;
+            Ok((name, level))
+        })
+        .collect()
+}
+
+/// The message of routing rules.
+pub fn routing_to_proto(routing: &QueueRouting) -> pb::QueueRouting {
+    pb::QueueRouting {
+        priority: u32::from(routing.priority),
+        required_skills: skills_to_proto(&routing.required_skills),
+        widening: routing
+            .widening
+            .iter()
+            .map(|step| pb::WideningStep {
+                after_seconds: step.after_seconds,
+                min_proficiency: u32::from(step.min_proficiency),
+            })
+            .collect(),
+        overflow: routing
+            .overflow
+            .iter()
+            .map(|step| pb::OverflowStep {
+                after_seconds: step.after_seconds,
+                queue_id: step.queue_id.to_string(),
+            })
+            .collect(),
+        service_level_percent: u32::from(routing.service_level_percent),
+        service_level_seconds: routing.service_level_seconds,
+        max_wait_seconds: routing.max_wait_seconds,
+        sticky_seconds: routing.sticky_seconds,
+    }
+}
+
+/// The routing rules of a message; `Err` names the field that is malformed (soundness is
+/// [`QueueRouting::problem`]'s).
+pub fn routing_from_proto(routing: &pb::QueueRouting) -> Result<QueueRouting, (String, String)> {
+    let small = |field: &str, value: u32| {
+        u8::try_from(value).map_err(|_| (field.to_owned(), "out of range".to_owned()))
+    };
+    Ok(QueueRouting {
+        priority: small("routing.priority", routing.priority)?,
+        required_skills: skills_from_proto(&routing.required_skills)
+            .map_err(|(field, reason)| (format!("routing.required_{field}"), reason))?,
+        widening: routing
+            .widening
+            .iter()
+            .map(|step| {
+                Ok(WideningStep {
+                    after_seconds: step.after_seconds,
+                    min_proficiency: small(
+                        "routing.widening.min_proficiency",
+                        step.min_proficiency,
+                    )?,
+                })
+            })
+            .collect::<Result<_, (String, String)>>()?,
+        overflow: routing
+            .overflow
+            .iter()
+            .map(|step| {
+                Ok(OverflowStep {
+                    after_seconds: step.after_seconds,
+                    queue_id: Name::new(&step.queue_id).map_err(|error| {
+                        ("routing.overflow.queue_id".to_owned(), error.to_string())
+                    })?,
+                })
+            })
+            .collect::<Result<_, (String, String)>>()?,
+        service_level_percent: small(
+            "routing.service_level_percent",
+            routing.service_level_percent,
+        )?,
+        service_level_seconds: routing.service_level_seconds,
+        max_wait_seconds: routing.max_wait_seconds,
+        sticky_seconds: routing.sticky_seconds,
+    })
 }
 
 /// The seat of logins recorded before seats existed, and of logins that name none.
@@ -85,12 +188,21 @@ impl PersistedEvent for AgentEvent {
             AgentEvent::Reserved {
                 call_id,
                 queue_id,
+                why,
                 at,
             } => EncodedEvent::from_message(
                 *at,
                 &pb::AgentReserved {
                     call_id: call_id.to_string(),
                     queue_id: queue_id.to_string(),
+                    rule: why.rule.clone(),
+                    candidates: why.candidates.iter().map(Name::to_string).collect(),
+                },
+            ),
+            AgentEvent::SkillsSet { skills, at } => EncodedEvent::from_message(
+                *at,
+                &pb::AgentSkillsSet {
+                    skills: skills_to_proto(skills),
                 },
             ),
             AgentEvent::ReservationReleased {
@@ -182,6 +294,22 @@ impl PersistedEvent for AgentEvent {
             return Ok(AgentEvent::Reserved {
                 call_id: name(event, &reserved.call_id)?,
                 queue_id: name(event, &reserved.queue_id)?,
+                why: Why {
+                    rule: reserved.rule,
+                    candidates: reserved
+                        .candidates
+                        .iter()
+                        .map(|candidate| name(event, candidate))
+                        .collect::<Result<_, _>>()?,
+                },
+                at,
+            });
+        }
+        if event_type == pb::AgentSkillsSet::full_name() {
+            let set: pb::AgentSkillsSet = decode_message(event)?;
+            return Ok(AgentEvent::SkillsSet {
+                skills: skills_from_proto(&set.skills)
+                    .map_err(|(_, reason)| DecodeError::new(event, reason))?,
                 at,
             });
         }
@@ -232,10 +360,24 @@ impl PersistedEvent for QueueEvent {
                     after_call_work_seconds: *after_call_work_seconds,
                 },
             ),
+            QueueEvent::RoutingSet { routing, at } => EncodedEvent::from_message(
+                *at,
+                &pb::QueueRoutingSet {
+                    routing: Some(routing_to_proto(routing)),
+                },
+            ),
         }
     }
 
     fn decode(event: &RecordedEvent) -> Result<Self, DecodeError> {
+        if event.event_type == pb::QueueRoutingSet::full_name() {
+            let set: pb::QueueRoutingSet = decode_message(event)?;
+            return Ok(QueueEvent::RoutingSet {
+                routing: routing_from_proto(&set.routing.unwrap_or_default())
+                    .map_err(|(_, reason)| DecodeError::new(event, reason))?,
+                at: event.occurred_at,
+            });
+        }
         let created: pb::QueueCreated = decode_message(event)?;
         Ok(QueueEvent::Created {
             display_name: created.display_name,

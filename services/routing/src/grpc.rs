@@ -9,7 +9,10 @@ use tonic::{Request, Response, Status};
 
 use crate::app::{NewAgent, NewQueue, Routing};
 use crate::domain::{Agent, AgentCommand, MAX_AFTER_CALL_WORK_SECONDS, NotReadyReason, Presence};
-use crate::events::{default_seat, not_ready_reason_from_proto, not_ready_reason_to_proto};
+use crate::events::{
+    default_seat, not_ready_reason_from_proto, not_ready_reason_to_proto, routing_from_proto,
+    routing_to_proto, skills_from_proto, skills_to_proto,
+};
 
 /// The tonic service.
 #[derive(Clone, Debug)]
@@ -63,6 +66,9 @@ fn agent_to_proto(agent_id: &Name, loaded: &Loaded<Agent>) -> pb::Agent {
         seat: agent.seat.as_ref().map(Name::to_string).unwrap_or_default(),
         after_call_work_overruns: agent.after_call_work_overruns,
         refused_logins: agent.refused_logins,
+        skills: profile
+            .map(|p| skills_to_proto(&p.skills))
+            .unwrap_or_default(),
     }
 }
 
@@ -122,7 +128,65 @@ impl RoutingService for RoutingGrpc {
                 display_name,
                 center_id: center_id.to_string(),
                 after_call_work_seconds: body.after_call_work_seconds,
+                routing: Some(pb::QueueRouting::default()),
             }),
+        }))
+    }
+
+    async fn set_queue_routing(
+        &self,
+        request: Request<pb::SetQueueRoutingRequest>,
+    ) -> Result<Response<pb::SetQueueRoutingResponse>, Status> {
+        let caller = principal(&request)?;
+        caller.require_any(&[Role::TenantAdmin])?;
+        let body = request.into_inner();
+        let queue_id = validate::required_id("queue_id", &body.queue_id)?;
+        let routing = routing_from_proto(&body.routing.unwrap_or_default())
+            .map_err(|(field, reason)| ApiError::invalid_field(field, reason))?;
+        let meta = caller.command_meta(validate::request_id(&body.request_id)?);
+        let outcome = self
+            .app
+            .set_queue_routing(&meta, &queue_id, routing, Timestamp::now())
+            .await?;
+        let definition = outcome
+            .state
+            .definition
+            .ok_or_else(|| ApiError::internal("a routed queue has a definition"))?;
+        Ok(Response::new(pb::SetQueueRoutingResponse {
+            queue: Some(pb::Queue {
+                queue_id: queue_id.to_string(),
+                display_name: definition.display_name,
+                center_id: definition.center_id.to_string(),
+                after_call_work_seconds: definition.after_call_work_seconds,
+                routing: Some(routing_to_proto(&definition.routing)),
+            }),
+        }))
+    }
+
+    async fn set_agent_skills(
+        &self,
+        request: Request<pb::SetAgentSkillsRequest>,
+    ) -> Result<Response<pb::SetAgentSkillsResponse>, Status> {
+        let caller = principal(&request)?;
+        caller.require_any(&[Role::TenantAdmin])?;
+        let body = request.into_inner();
+        let agent_id = validate::required_id("agent_id", &body.agent_id)?;
+        let skills = skills_from_proto(&body.skills)
+            .map_err(|(field, reason)| ApiError::invalid_field(field, reason))?;
+        let meta = caller.command_meta(validate::request_id(&body.request_id)?);
+        let command = AgentCommand::SetSkills {
+            skills,
+            at: Timestamp::now(),
+        };
+        let outcome = self.app.agent_command(&meta, &agent_id, command).await?;
+        Ok(Response::new(pb::SetAgentSkillsResponse {
+            agent: Some(agent_to_proto(
+                &agent_id,
+                &Loaded {
+                    state: outcome.state,
+                    version: outcome.version,
+                },
+            )),
         }))
     }
 

@@ -16,6 +16,8 @@
 //! - Only a ready agent can be reserved, so an agent never holds two calls. Channels: one voice
 //!   call at a time (chat capacity comes with chat routing).
 
+use std::collections::BTreeMap;
+
 use callcenter_kit::{Aggregate, Name, Timestamp};
 
 /// Why an agent is not ready.
@@ -137,6 +139,8 @@ pub struct AgentProfile {
     pub center_id: Name,
     /// Queues the agent takes calls from.
     pub queue_ids: Vec<Name>,
+    /// Skill → proficiency (1 to 5).
+    pub skills: BTreeMap<Name, u8>,
 }
 
 /// What can be asked of an agent.
@@ -150,6 +154,13 @@ pub enum AgentCommand {
         center_id: Name,
         /// Queues served.
         queue_ids: Vec<Name>,
+        /// When.
+        at: Timestamp,
+    },
+    /// Replaces the agent's skills.
+    SetSkills {
+        /// Skill → proficiency (1 to 5).
+        skills: BTreeMap<Name, u8>,
         /// When.
         at: Timestamp,
     },
@@ -183,9 +194,12 @@ pub enum AgentCommand {
         call_id: Name,
         /// Its queue.
         queue_id: Name,
-        /// Whether the call was transferred to this agent by name (then the agent need not serve
-        /// the queue).
+        /// Whether routing chose the agent by a rule other than queue membership (a transfer by
+        /// name, skills, overflow, a repeat caller's owner): then the agent need not serve the
+        /// queue.
         directed: bool,
+        /// Why routing chose the agent.
+        why: Why,
         /// When.
         at: Timestamp,
     },
@@ -237,6 +251,13 @@ pub enum AgentEvent {
         /// When.
         at: Timestamp,
     },
+    /// The agent's skills changed.
+    SkillsSet {
+        /// Skill → proficiency.
+        skills: BTreeMap<Name, u8>,
+        /// When.
+        at: Timestamp,
+    },
     /// Signed in (not ready yet).
     LoggedIn {
         /// The seat.
@@ -269,6 +290,8 @@ pub enum AgentEvent {
         call_id: Name,
         /// Its queue.
         queue_id: Name,
+        /// Why routing chose the agent.
+        why: Why,
         /// When.
         at: Timestamp,
     },
@@ -311,6 +334,21 @@ pub enum AgentEvent {
     },
 }
 
+/// Why routing chose an agent for a call, as the reservation records it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Why {
+    /// The rule: `directed`, `owner`, `members`, `skills`, `skills widened to N`, or
+    /// `overflow from Q`.
+    pub rule: String,
+    /// The ready agents the rule allowed, best first (at most [`Why::MAX_CANDIDATES`]).
+    pub candidates: Vec<Name>,
+}
+
+impl Why {
+    /// Most candidates recorded.
+    pub const MAX_CANDIDATES: usize = 10;
+}
+
 /// Why an agent refuses a command.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AgentError {
@@ -334,6 +372,12 @@ pub enum AgentError {
         /// The queue.
         queue_id: Name,
     },
+    /// A proficiency outside 1 to 5.
+    #[error("skill {skill}: proficiency 1 to 5")]
+    InvalidProficiency {
+        /// The skill.
+        skill: Name,
+    },
 }
 
 impl Agent {
@@ -352,6 +396,14 @@ impl Agent {
         self.profile
             .as_ref()
             .is_some_and(|profile| profile.queue_ids.contains(queue_id))
+    }
+
+    /// The agent's proficiency in `skill` (0 without it).
+    pub fn proficiency(&self, skill: &Name) -> u8 {
+        self.profile
+            .as_ref()
+            .and_then(|profile| profile.skills.get(skill).copied())
+            .unwrap_or(0)
     }
 }
 
@@ -392,6 +444,21 @@ impl Aggregate for Agent {
         if self.profile.is_none() {
             return Err(AgentError::NotFound);
         }
+        if let C::SetSkills { skills, at } = command {
+            if let Some((skill, _)) = skills.iter().find(|(_, level)| !(1..=5).contains(*level)) {
+                return Err(AgentError::InvalidProficiency {
+                    skill: skill.clone(),
+                });
+            }
+            let current = self.profile.as_ref().map(|profile| &profile.skills);
+            if current == Some(skills) {
+                return Ok(vec![]);
+            }
+            return Ok(vec![E::SkillsSet {
+                skills: skills.clone(),
+                at: *at,
+            }]);
+        }
         match (command, &self.presence) {
             (C::Login { seat, at }, Presence::LoggedOut) => Ok(vec![E::LoggedIn {
                 seat: seat.clone(),
@@ -431,6 +498,7 @@ impl Aggregate for Agent {
                     call_id,
                     queue_id,
                     directed,
+                    why,
                     at,
                 },
                 Presence::Ready { .. },
@@ -443,6 +511,7 @@ impl Aggregate for Agent {
                 Ok(vec![E::Reserved {
                     call_id: call_id.clone(),
                     queue_id: queue_id.clone(),
+                    why: why.clone(),
                     at: *at,
                 }])
             }
@@ -504,7 +573,7 @@ impl Aggregate for Agent {
                 at: *at,
             }]),
             (C::ExpireAfterCallWork { .. }, _) => Ok(vec![]),
-            (C::Create { .. }, _) => unreachable!("handled above"),
+            (C::Create { .. } | C::SetSkills { .. }, _) => unreachable!("handled above"),
         }
     }
 
@@ -520,8 +589,15 @@ impl Aggregate for Agent {
                     display_name: display_name.clone(),
                     center_id: center_id.clone(),
                     queue_ids: queue_ids.clone(),
+                    skills: BTreeMap::new(),
                 });
                 Presence::LoggedOut
+            }
+            AgentEvent::SkillsSet { skills, .. } => {
+                if let Some(profile) = &mut self.profile {
+                    profile.skills = skills.clone();
+                }
+                return;
             }
             AgentEvent::LoggedIn { seat, .. } => {
                 self.seat = Some(seat.clone());
@@ -611,6 +687,7 @@ mod tests {
         events.push(AgentEvent::Reserved {
             call_id: name("c1"),
             queue_id: name("general"),
+            why: Why::default(),
             at: at(3),
         });
         events
@@ -630,6 +707,7 @@ mod tests {
             call_id: name(call),
             queue_id: name(queue),
             directed: false,
+            why: Why::default(),
             at: at(3),
         }
     }
@@ -755,6 +833,7 @@ mod tests {
             .then([AgentEvent::Reserved {
                 call_id: name("c1"),
                 queue_id: name("general"),
+                why: Why::default(),
                 at: at(3),
             }]);
         given::<Agent>(ready())
@@ -767,11 +846,13 @@ mod tests {
                 call_id: name("c1"),
                 queue_id: name("repairs"),
                 directed: true,
+                why: Why::default(),
                 at: at(3),
             })
             .then([AgentEvent::Reserved {
                 call_id: name("c1"),
                 queue_id: name("repairs"),
+                why: Why::default(),
                 at: at(3),
             }]);
         given::<Agent>(reserved())

@@ -4,6 +4,9 @@ pub mod agent;
 pub mod queue;
 pub mod router;
 
-pub use agent::{Agent, AgentCommand, AgentError, AgentEvent, NotReadyReason, Presence};
-pub use queue::{MAX_AFTER_CALL_WORK_SECONDS, Queue, QueueCommand, QueueError, QueueEvent};
+pub use agent::{Agent, AgentCommand, AgentError, AgentEvent, NotReadyReason, Presence, Why};
+pub use queue::{
+    MAX_AFTER_CALL_WORK_SECONDS, OverflowStep, Queue, QueueCommand, QueueError, QueueEvent,
+    QueueRouting, WideningStep,
+};
 pub use router::{Action, ActionKind, CallPriority, Router};

@@ -1,6 +1,122 @@
-//! A queue: where calls wait for agents, in one center.
+//! A queue: where calls wait for agents, in one center, and the rules that route its calls
+//! (DOMAIN.md §3): required skills with a minimum proficiency, time-based widening to lower
+//! proficiency, overflow to other queues (of any center of the tenant), the queue's priority,
+//! its service-level target and maximum wait, and how long a repeat caller waits for their owner.
+
+use std::collections::BTreeMap;
 
 use callcenter_kit::{Aggregate, Name, Timestamp};
+
+/// Highest skill proficiency.
+pub const MAX_PROFICIENCY: u8 = 5;
+
+/// After `after_seconds` of waiting, agents with at least `min_proficiency` in each required
+/// skill may take the call (Amazon Connect's routing steps, Genesys's bullseye rings).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WideningStep {
+    /// Seconds waited.
+    pub after_seconds: u32,
+    /// The lowered minimum (1 to 5).
+    pub min_proficiency: u8,
+}
+
+/// After `after_seconds` of waiting, agents of another queue (in any center of the tenant) may
+/// take the call too.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OverflowStep {
+    /// Seconds waited.
+    pub after_seconds: u32,
+    /// The queue whose agents join.
+    pub queue_id: Name,
+}
+
+/// How a queue's calls are routed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct QueueRouting {
+    /// Calls of queues with a higher priority go first (0 to 9).
+    pub priority: u8,
+    /// Skill → minimum proficiency (1 to 5); empty: the queue's members take its calls.
+    pub required_skills: BTreeMap<Name, u8>,
+    /// Lower minimums as the call waits, in order of time.
+    pub widening: Vec<WideningStep>,
+    /// Other queues whose agents join as the call waits, in order of time.
+    pub overflow: Vec<OverflowStep>,
+    /// Service-level target: this percentage of calls answered within `service_level_seconds`.
+    pub service_level_percent: u8,
+    /// See `service_level_percent`.
+    pub service_level_seconds: u32,
+    /// The longest a caller should wait (for the queue view; 0: no limit).
+    pub max_wait_seconds: u32,
+    /// How long a repeat caller's call waits for the agent who owns them before others may
+    /// take it (first-contact ownership; 0: no stickiness).
+    pub sticky_seconds: u32,
+}
+
+impl QueueRouting {
+    /// The minimum proficiency a call that waited `waited_ms` needs, per required skill.
+    pub fn required_at(&self, waited_ms: i64) -> BTreeMap<Name, u8> {
+        let floor = self
+            .widening
+            .iter()
+            .filter(|step| i64::from(step.after_seconds) * 1000 <= waited_ms)
+            .map(|step| step.min_proficiency)
+            .min();
+        self.required_skills
+            .iter()
+            .map(|(skill, level)| {
+                (
+                    skill.clone(),
+                    floor.map_or(*level, |floor| floor.min(*level)),
+                )
+            })
+            .collect()
+    }
+
+    /// The overflow queues open to a call that waited `waited_ms`.
+    pub fn overflow_at(&self, waited_ms: i64) -> impl Iterator<Item = &Name> {
+        self.overflow
+            .iter()
+            .filter(move |step| i64::from(step.after_seconds) * 1000 <= waited_ms)
+            .map(|step| &step.queue_id)
+    }
+
+    /// What is wrong with the rules, if anything; `queue_id` is the queue they are for.
+    pub fn problem(&self, queue_id: &Name) -> Option<String> {
+        if self.priority > 9 {
+            return Some("priority: 0 to 9".into());
+        }
+        if let Some((skill, _)) = self
+            .required_skills
+            .iter()
+            .find(|(_, level)| !(1..=MAX_PROFICIENCY).contains(*level))
+        {
+            return Some(format!("required_skills.{skill}: proficiency 1 to 5"));
+        }
+        if self.widening.windows(2).any(|pair| {
+            pair[0].after_seconds >= pair[1].after_seconds
+                || pair[0].min_proficiency <= pair[1].min_proficiency
+        }) {
+            return Some("widening: steps later in time, each with a lower minimum".into());
+        }
+        if self
+            .widening
+            .iter()
+            .any(|step| !(1..=MAX_PROFICIENCY).contains(&step.min_proficiency))
+        {
+            return Some("widening: proficiency 1 to 5".into());
+        }
+        if !self.widening.is_empty() && self.required_skills.is_empty() {
+            return Some("widening needs required skills".into());
+        }
+        if self.overflow.iter().any(|step| &step.queue_id == queue_id) {
+            return Some("overflow: a queue cannot overflow to itself".into());
+        }
+        if self.service_level_percent > 100 {
+            return Some("service_level_percent: 0 to 100".into());
+        }
+        None
+    }
+}
 
 /// A queue definition.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -18,6 +134,8 @@ pub struct QueueDefinition {
     pub center_id: Name,
     /// The most after-call work after a call from this queue, in seconds; 0: none.
     pub after_call_work_seconds: u32,
+    /// How its calls are routed.
+    pub routing: QueueRouting,
 }
 
 /// The longest after-call work a queue may allow (one hour).
@@ -37,6 +155,13 @@ pub enum QueueCommand {
         /// When.
         at: Timestamp,
     },
+    /// Sets how its calls are routed; overflow queues must exist (the caller checks).
+    SetRouting {
+        /// The rules.
+        routing: QueueRouting,
+        /// When.
+        at: Timestamp,
+    },
 }
 
 /// What a queue records.
@@ -53,6 +178,13 @@ pub enum QueueEvent {
         /// When.
         at: Timestamp,
     },
+    /// The routing rules changed.
+    RoutingSet {
+        /// The rules.
+        routing: QueueRouting,
+        /// When.
+        at: Timestamp,
+    },
 }
 
 /// Why a queue refuses a command.
@@ -61,6 +193,12 @@ pub enum QueueError {
     /// The id is taken by a different definition.
     #[error("queue already exists with another definition")]
     AlreadyExists,
+    /// The queue was never created.
+    #[error("queue not found")]
+    NotFound,
+    /// The routing rules are unsound.
+    #[error("invalid routing rules: {0}")]
+    InvalidRouting(String),
 }
 
 impl Aggregate for Queue {
@@ -94,6 +232,18 @@ impl Aggregate for Queue {
                 }
                 Some(_) => Err(QueueError::AlreadyExists),
             },
+            QueueCommand::SetRouting { routing, at } => {
+                let Some(definition) = &self.definition else {
+                    return Err(QueueError::NotFound);
+                };
+                if definition.routing == *routing {
+                    return Ok(vec![]);
+                }
+                Ok(vec![QueueEvent::RoutingSet {
+                    routing: routing.clone(),
+                    at: *at,
+                }])
+            }
         }
     }
 
@@ -109,7 +259,13 @@ impl Aggregate for Queue {
                     display_name: display_name.clone(),
                     center_id: center_id.clone(),
                     after_call_work_seconds: *after_call_work_seconds,
+                    routing: QueueRouting::default(),
                 });
+            }
+            QueueEvent::RoutingSet { routing, .. } => {
+                if let Some(definition) = &mut self.definition {
+                    definition.routing = routing.clone();
+                }
             }
         }
     }

@@ -7,11 +7,20 @@
 //! end an agent's call when the call was answered or ended. Because actions come from state, a
 //! replay after a restart decides exactly what is still missing, whatever order events arrived in.
 //!
-//! Rules of this slice:
-//! - emergency calls jump the queue (DOMAIN.md §3); otherwise first come, first served, and a call
-//!   that rang unanswered keeps its place;
-//! - among the ready agents who serve a call's queue, the one ready the longest gets it (ties: the
-//!   smaller agent id); a call transferred to one agent waits for that agent only;
+//! Rules:
+//! - **order of calls**: emergency calls first (DOMAIN.md §3), then calls of queues with a higher
+//!   priority, then the call that has waited longest (a call that rang unanswered keeps its
+//!   place). Calls are served in that order across all queues, each taking its best agent: this
+//!   is also how an agent of several queues is arbitrated, deterministically;
+//! - **which agents**: a call transferred to one agent waits for that agent only; a repeat
+//!   caller's call waits for the agent who answered them last (within [`OWNER_WINDOW_MS`]) for the
+//!   queue's `sticky_seconds` (first-contact ownership), then goes to anyone; otherwise the
+//!   queue's required skills at their minimum proficiency (lowered by **time-based widening** as
+//!   the call waits), or the queue's members when it requires none; and, as the call waits, the
+//!   agents of its **overflow** queues, in any center of the tenant;
+//! - **best agent**: the queue's own agents before overflow agents, then the highest total
+//!   proficiency in the required skills, then the longest idle, then the smaller agent id. Every
+//!   reservation records why: the rule and the candidates;
 //! - an agent with an action in flight is not given another; tenants never share agents;
 //! - a reservation whose call went away (abandoned, answered elsewhere, back in the queue) is
 //!   released, and an agent whose call ended or was transferred away is freed into the queue's
@@ -22,7 +31,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use callcenter_kit::{Aggregate, Name, TenantId, Timestamp};
 
-use super::agent::{Agent, AgentEvent, Presence};
+use super::agent::{Agent, AgentEvent, Presence, Why};
+use super::queue::{QueueDefinition, QueueEvent, QueueRouting};
+
+/// How long the agent who answered a caller stays their owner for sticky routing (72 hours).
+pub const OWNER_WINDOW_MS: i64 = 72 * 3_600_000;
 
 /// An agent or call of one tenant.
 pub type Key = (TenantId, Name);
@@ -43,6 +56,10 @@ struct CallEntry {
     queue_id: Name,
     arrival: u64,
     priority: CallPriority,
+    /// When it entered the queue.
+    queued_at: Timestamp,
+    /// Who calls, when known.
+    caller: Option<String>,
     /// The one agent the call waits for (a transfer to that agent).
     target_agent_id: Option<Name>,
     status: CallStatus,
@@ -102,8 +119,10 @@ pub enum ActionKind {
         call_id: Name,
         /// Its queue.
         queue_id: Name,
-        /// Whether the call waits for this agent by name.
+        /// Whether the agent was chosen by a rule other than queue membership.
         directed: bool,
+        /// Why.
+        why: Why,
     },
     /// Release the agent's reservation: the call went away.
     Release {
@@ -139,6 +158,22 @@ pub struct Router {
     agent_versions: BTreeMap<Key, u64>,
     arrivals: u64,
     in_flight: BTreeSet<Key>,
+    queues: BTreeMap<Key, QueueDefinition>,
+    /// Caller number of a tenant → the agent who answered them last, and when.
+    owners: BTreeMap<(TenantId, String), (Name, Timestamp)>,
+    /// Caller numbers of offered calls not yet queued.
+    callers: BTreeMap<Key, String>,
+}
+
+/// One agent the rules allow for a call.
+struct Candidate<'a> {
+    agent_id: &'a Name,
+    /// 0: the queue's own rule; 1: overflow.
+    tier: u8,
+    score: u32,
+    since: Timestamp,
+    rule: String,
+    outside_queue: bool,
 }
 
 impl Router {
@@ -147,7 +182,25 @@ impl Router {
         Self::default()
     }
 
-    /// A call entered a queue (first, or again after a transfer).
+    /// A call reached the platform from `caller`.
+    pub fn call_offered(&mut self, tenant: &TenantId, call_id: &Name, caller: &str) {
+        self.callers
+            .insert((tenant.clone(), call_id.clone()), caller.to_owned());
+    }
+
+    /// A queue was defined or its routing rules changed.
+    pub fn queue_event(&mut self, tenant: &TenantId, queue_id: &Name, event: &QueueEvent) {
+        let key = (tenant.clone(), queue_id.clone());
+        let mut queue = crate::domain::Queue {
+            definition: self.queues.remove(&key),
+        };
+        queue.evolve(event);
+        if let Some(definition) = queue.definition {
+            self.queues.insert(key, definition);
+        }
+    }
+
+    /// A call entered a queue at `at` (first, or again after a transfer).
     pub fn call_queued(
         &mut self,
         tenant: &TenantId,
@@ -155,14 +208,22 @@ impl Router {
         queue_id: &Name,
         priority: CallPriority,
         target_agent_id: Option<Name>,
+        at: Timestamp,
     ) {
         self.arrivals += 1;
+        let key = (tenant.clone(), call_id.clone());
+        let caller = self
+            .callers
+            .remove(&key)
+            .or_else(|| self.calls.get(&key).and_then(|call| call.caller.clone()));
         self.calls.insert(
-            (tenant.clone(), call_id.clone()),
+            key,
             CallEntry {
                 queue_id: queue_id.clone(),
                 arrival: self.arrivals,
                 priority,
+                queued_at: at,
+                caller,
                 target_agent_id,
                 status: CallStatus::Waiting,
                 missed_by: None,
@@ -181,10 +242,20 @@ impl Router {
         }
     }
 
-    /// An agent answered a call.
-    pub fn call_answered(&mut self, tenant: &TenantId, call_id: &Name, agent_id: &Name) {
+    /// An agent answered a call at `at`; they own its caller for a while.
+    pub fn call_answered(
+        &mut self,
+        tenant: &TenantId,
+        call_id: &Name,
+        agent_id: &Name,
+        at: Timestamp,
+    ) {
         if let Some(call) = self.calls.get_mut(&(tenant.clone(), call_id.clone())) {
             call.status = CallStatus::Answered(agent_id.clone());
+            if let Some(caller) = &call.caller {
+                self.owners
+                    .insert((tenant.clone(), caller.clone()), (agent_id.clone(), at));
+            }
         }
     }
 
@@ -254,6 +325,11 @@ impl Router {
             .collect();
         self.calls
             .retain(|key, call| call.status != CallStatus::Finished || referenced.contains(key));
+        // Owners older than the window of the newest answer no longer matter.
+        if let Some(newest) = self.owners.values().map(|(_, at)| *at).max() {
+            self.owners
+                .retain(|_, (_, at)| newest.millis_since(*at) <= OWNER_WINDOW_MS);
+        }
     }
 
     /// Calls waiting for an agent.
@@ -287,8 +363,134 @@ impl Router {
             .collect()
     }
 
-    /// What to do now, in a deterministic order.
-    pub fn decide(&self) -> Vec<Action> {
+    fn routing(&self, tenant: &TenantId, queue_id: &Name) -> Option<&QueueRouting> {
+        self.queues
+            .get(&(tenant.clone(), queue_id.clone()))
+            .map(|queue| &queue.routing)
+    }
+
+    /// Whether `agent` may take calls of `queue_id` by its base rule: its skills at their
+    /// minimums, or membership when it requires none.
+    fn qualifies(&self, tenant: &TenantId, queue_id: &Name, agent: &Agent) -> bool {
+        match self.routing(tenant, queue_id) {
+            Some(routing) if !routing.required_skills.is_empty() => routing
+                .required_skills
+                .iter()
+                .all(|(skill, level)| agent.proficiency(skill) >= *level),
+            _ => agent.serves(queue_id),
+        }
+    }
+
+    /// The ready agents the rules allow for `call` at `now`, best first.
+    fn candidates<'a>(
+        &'a self,
+        tenant: &TenantId,
+        call: &CallEntry,
+        now: Timestamp,
+        taken: &BTreeSet<Key>,
+    ) -> Vec<Candidate<'a>> {
+        let ready = self
+            .agents
+            .iter()
+            .filter(|((agent_tenant, _), _)| agent_tenant == tenant)
+            .filter(|((_, agent_id), _)| !taken.contains(&(tenant.clone(), (*agent_id).clone())))
+            .filter_map(|((_, agent_id), agent)| match agent.presence {
+                Presence::Ready { since } => Some((agent_id, agent, since)),
+                _ => None,
+            });
+        let single = |agent_id: &Name, rule: &str| -> Vec<Candidate<'a>> {
+            ready
+                .clone()
+                .filter(|(id, _, _)| *id == agent_id)
+                .map(|(agent_id, _, since)| Candidate {
+                    agent_id,
+                    tier: 0,
+                    score: 0,
+                    since,
+                    rule: rule.to_owned(),
+                    outside_queue: true,
+                })
+                .collect()
+        };
+        if let Some(target) = &call.target_agent_id {
+            return single(target, "directed");
+        }
+        let waited = now.millis_since(call.queued_at);
+        let routing = self.routing(tenant, &call.queue_id);
+        if let (Some(routing), Some(caller)) = (routing, &call.caller)
+            && i64::from(routing.sticky_seconds) * 1000 > waited
+            && let Some((owner, answered_at)) = self.owners.get(&(tenant.clone(), caller.clone()))
+            && now.millis_since(*answered_at) <= OWNER_WINDOW_MS
+        {
+            // The call waits for its owner while the sticky time lasts.
+            return single(owner, "owner");
+        }
+        let required = routing.map(|routing| routing.required_at(waited));
+        let base_rule = match (routing, &required) {
+            (Some(routing), Some(required)) if !required.is_empty() => {
+                if *required == routing.required_skills {
+                    "skills".to_owned()
+                } else {
+                    let floor = required.values().min().copied().unwrap_or_default();
+                    format!("skills widened to {floor}")
+                }
+            }
+            _ => "members".to_owned(),
+        };
+        let overflow: Vec<&Name> = routing
+            .map(|routing| routing.overflow_at(waited).collect())
+            .unwrap_or_default();
+        let mut candidates: Vec<Candidate<'a>> = ready
+            .filter_map(|(agent_id, agent, since)| {
+                let score = required.as_ref().map_or(0, |required| {
+                    required
+                        .keys()
+                        .map(|skill| u32::from(agent.proficiency(skill)))
+                        .sum()
+                });
+                let base = match &required {
+                    Some(required) if !required.is_empty() => required
+                        .iter()
+                        .all(|(skill, level)| agent.proficiency(skill) >= *level),
+                    _ => agent.serves(&call.queue_id),
+                };
+                let (tier, rule) = if base {
+                    (0, base_rule.clone())
+                } else {
+                    let from = overflow
+                        .iter()
+                        .find(|queue_id| self.qualifies(tenant, queue_id, agent))?;
+                    (1, format!("overflow to {from}"))
+                };
+                Some(Candidate {
+                    agent_id,
+                    tier,
+                    score,
+                    since,
+                    rule,
+                    outside_queue: !agent.serves(&call.queue_id),
+                })
+            })
+            .collect();
+        candidates.sort_by(|left, right| {
+            (
+                left.tier,
+                std::cmp::Reverse(left.score),
+                left.since,
+                left.agent_id,
+            )
+                .cmp(&(
+                    right.tier,
+                    std::cmp::Reverse(right.score),
+                    right.since,
+                    right.agent_id,
+                ))
+        });
+        candidates
+    }
+
+    /// What to do at `now`, in a deterministic order.
+    pub fn decide(&self, now: Timestamp) -> Vec<Action> {
         let mut actions = Vec::new();
         let mut taken = self.in_flight.clone();
         for ((tenant, agent_id), agent) in &self.agents {
@@ -348,39 +550,43 @@ impl Router {
             .iter()
             .filter(|(_, call)| call.status == CallStatus::Waiting)
             .collect();
-        waiting.sort_by_key(|(_, call)| (std::cmp::Reverse(call.priority), call.arrival));
+        waiting.sort_by_key(|((tenant, _), call)| {
+            (
+                std::cmp::Reverse(call.priority),
+                std::cmp::Reverse(
+                    self.routing(tenant, &call.queue_id)
+                        .map_or(0, |r| r.priority),
+                ),
+                call.queued_at,
+                call.arrival,
+            )
+        });
         for ((tenant, call_id), call) in waiting {
-            let eligible = |agent_id: &Name, agent: &Agent| match &call.target_agent_id {
-                Some(target) => target == agent_id,
-                None => agent.serves(&call.queue_id),
+            let candidates = self.candidates(tenant, call, now, &taken);
+            let Some(best) = candidates.first() else {
+                continue;
             };
-            let longest_idle = self
-                .agents
-                .iter()
-                .filter(|((agent_tenant, agent_id), agent)| {
-                    agent_tenant == tenant
-                        && eligible(agent_id, agent)
-                        && !taken.contains(&(tenant.clone(), agent_id.clone()))
-                })
-                .filter_map(|((_, agent_id), agent)| match agent.presence {
-                    Presence::Ready { since } => Some((since, agent_id)),
-                    _ => None,
-                })
-                .min_by(|left, right| left.cmp(right));
-            if let Some((_, agent_id)) = longest_idle {
-                let key = (tenant.clone(), agent_id.clone());
-                actions.push(Action {
-                    tenant: tenant.clone(),
-                    agent_id: agent_id.clone(),
-                    agent_version: self.agent_version(&key),
-                    kind: ActionKind::Reserve {
-                        call_id: call_id.clone(),
-                        queue_id: call.queue_id.clone(),
-                        directed: call.target_agent_id.is_some(),
-                    },
-                });
-                taken.insert(key);
-            }
+            let why = Why {
+                rule: best.rule.clone(),
+                candidates: candidates
+                    .iter()
+                    .take(Why::MAX_CANDIDATES)
+                    .map(|candidate| candidate.agent_id.clone())
+                    .collect(),
+            };
+            let key = (tenant.clone(), best.agent_id.clone());
+            actions.push(Action {
+                tenant: tenant.clone(),
+                agent_id: best.agent_id.clone(),
+                agent_version: self.agent_version(&key),
+                kind: ActionKind::Reserve {
+                    call_id: call_id.clone(),
+                    queue_id: call.queue_id.clone(),
+                    directed: best.outside_queue,
+                    why,
+                },
+            });
+            taken.insert(key);
         }
         actions
     }
@@ -391,6 +597,7 @@ mod tests {
     use callcenter_kit::testing::{at, name};
 
     use super::*;
+    use crate::domain::{OverflowStep, WideningStep};
 
     fn ready_agent(router: &mut Router, tenant: &str, agent: &str, queues: &[&str], since: i64) {
         let tenant = name(tenant);
@@ -415,7 +622,14 @@ mod tests {
         }
     }
 
-    fn reserve(tenant: &str, agent: &str, call: &str, queue: &str) -> Action {
+    fn why(rule: &str, candidates: &[&str]) -> Why {
+        Why {
+            rule: rule.into(),
+            candidates: candidates.iter().map(|agent| name(agent)).collect(),
+        }
+    }
+
+    fn reserve(tenant: &str, agent: &str, call: &str, queue: &str, candidates: &[&str]) -> Action {
         Action {
             tenant: name(tenant),
             agent_id: name(agent),
@@ -424,6 +638,7 @@ mod tests {
                 call_id: name(call),
                 queue_id: name(queue),
                 directed: false,
+                why: why("members", candidates),
             },
         }
     }
@@ -432,10 +647,14 @@ mod tests {
     fn land(router: &mut Router, action: &Action) {
         let event = match &action.kind {
             ActionKind::Reserve {
-                call_id, queue_id, ..
+                call_id,
+                queue_id,
+                why,
+                ..
             } => AgentEvent::Reserved {
                 call_id: call_id.clone(),
                 queue_id: queue_id.clone(),
+                why: why.clone(),
                 at: at(100),
             },
             ActionKind::Release { call_id, missed } => AgentEvent::ReservationReleased {
@@ -477,10 +696,17 @@ mod tests {
             &name("general"),
             CallPriority::Normal,
             None,
+            at(0),
         );
         assert_eq!(
-            router.decide(),
-            vec![reserve("demo", "agent-2", "c1", "general")]
+            router.decide(at(60)),
+            vec![reserve(
+                "demo",
+                "agent-2",
+                "c1",
+                "general",
+                &["agent-2", "agent-1"]
+            )]
         );
     }
 
@@ -493,6 +719,7 @@ mod tests {
             &name("general"),
             CallPriority::Normal,
             None,
+            at(0),
         );
         router.call_queued(
             &name("demo"),
@@ -500,11 +727,18 @@ mod tests {
             &name("general"),
             CallPriority::Normal,
             None,
+            at(0),
         );
         ready_agent(&mut router, "demo", "agent-1", &["general"], 1);
         assert_eq!(
-            router.decide(),
-            vec![reserve("demo", "agent-1", "late-id-first", "general")]
+            router.decide(at(60)),
+            vec![reserve(
+                "demo",
+                "agent-1",
+                "late-id-first",
+                "general",
+                &["agent-1"]
+            )]
         );
     }
 
@@ -518,6 +752,7 @@ mod tests {
             &name("general"),
             CallPriority::Normal,
             None,
+            at(0),
         );
         router.call_queued(
             &name("demo"),
@@ -525,13 +760,17 @@ mod tests {
             &name("general"),
             CallPriority::Normal,
             None,
+            at(0),
         );
-        let first = router.decide();
+        let first = router.decide(at(60));
         assert_eq!(first.len(), 1, "one agent, one call at a time");
         router.mark_in_flight(&first[0]);
-        assert!(router.decide().is_empty(), "nothing decided twice");
+        assert!(router.decide(at(60)).is_empty(), "nothing decided twice");
         land(&mut router, &first[0]);
-        assert!(router.decide().is_empty(), "the agent is reserved now");
+        assert!(
+            router.decide(at(60)).is_empty(),
+            "the agent is reserved now"
+        );
         assert_eq!(router.waiting_calls(), 1);
     }
 
@@ -545,11 +784,12 @@ mod tests {
             &name("general"),
             CallPriority::Normal,
             None,
+            at(0),
         );
-        let reserve = router.decide().remove(0);
+        let reserve = router.decide(at(60)).remove(0);
         land(&mut router, &reserve);
         router.call_finished(&name("demo"), &name("c1"));
-        let release = router.decide();
+        let release = router.decide(at(60));
         assert_eq!(
             release,
             vec![Action {
@@ -563,7 +803,7 @@ mod tests {
             }]
         );
         land(&mut router, &release[0]);
-        assert!(router.decide().is_empty());
+        assert!(router.decide(at(60)).is_empty());
     }
 
     #[test]
@@ -577,11 +817,12 @@ mod tests {
             &name("general"),
             CallPriority::Normal,
             None,
+            at(0),
         );
-        let reserve = router.decide().remove(0);
+        let reserve = router.decide(at(60)).remove(0);
         land(&mut router, &reserve);
-        router.call_answered(&demo, &name("c1"), &name("agent-1"));
-        let start = router.decide().remove(0);
+        router.call_answered(&demo, &name("c1"), &name("agent-1"), at(50));
+        let start = router.decide(at(60)).remove(0);
         assert_eq!(
             start.kind,
             ActionKind::StartCall {
@@ -595,10 +836,11 @@ mod tests {
             &name("general"),
             CallPriority::Normal,
             None,
+            at(0),
         );
-        assert!(router.decide().is_empty(), "the agent is on a call");
+        assert!(router.decide(at(60)).is_empty(), "the agent is on a call");
         router.call_finished(&demo, &name("c1"));
-        let end = router.decide().remove(0);
+        let end = router.decide(at(60)).remove(0);
         assert_eq!(
             end.kind,
             ActionKind::EndCall {
@@ -607,7 +849,7 @@ mod tests {
             }
         );
         land(&mut router, &end);
-        let next = router.decide();
+        let next = router.decide(at(60));
         assert_eq!(next.len(), 1);
         assert_eq!(
             (
@@ -621,6 +863,7 @@ mod tests {
                     call_id: name("c2"),
                     queue_id: name("general"),
                     directed: false,
+                    why: why("members", &["agent-1"]),
                 },
                 6
             ),
@@ -645,6 +888,7 @@ mod tests {
             &name("general"),
             CallPriority::Normal,
             None,
+            at(0),
         );
         router.call_queued(
             &demo,
@@ -652,11 +896,18 @@ mod tests {
             &name("general"),
             CallPriority::Emergency,
             None,
+            at(0),
         );
         ready_agent(&mut router, "demo", "agent-1", &["general"], 1);
         assert_eq!(
-            router.decide(),
-            vec![reserve("demo", "agent-1", "urgent", "general")]
+            router.decide(at(60)),
+            vec![reserve(
+                "demo",
+                "agent-1",
+                "urgent",
+                "general",
+                &["agent-1"]
+            )]
         );
     }
 
@@ -671,8 +922,9 @@ mod tests {
             &name("general"),
             CallPriority::Normal,
             None,
+            at(0),
         );
-        let reserve_c1 = router.decide().remove(0);
+        let reserve_c1 = router.decide(at(60)).remove(0);
         land(&mut router, &reserve_c1);
         router.call_queued(
             &demo,
@@ -680,9 +932,10 @@ mod tests {
             &name("general"),
             CallPriority::Normal,
             None,
+            at(0),
         );
         router.call_returned(&demo, &name("c1"), None);
-        let release = router.decide();
+        let release = router.decide(at(60));
         assert_eq!(
             release.len(),
             1,
@@ -696,13 +949,14 @@ mod tests {
             }
         );
         land(&mut router, &release[0]);
-        let next = router.decide();
+        let next = router.decide(at(60));
         assert_eq!(
             next[0].kind,
             ActionKind::Reserve {
                 call_id: name("c1"),
                 queue_id: name("general"),
                 directed: false,
+                why: why("members", &["agent-1"]),
             },
             "c1 came before c2 and keeps its place"
         );
@@ -720,13 +974,14 @@ mod tests {
             &name("general"),
             CallPriority::Normal,
             None,
+            at(0),
         );
-        let reserve = router.decide().remove(0);
+        let reserve = router.decide(at(60)).remove(0);
         assert_eq!(reserve.agent_id, name("agent-1"));
         land(&mut router, &reserve);
         // Three rings without an answer: the call waits again.
         router.call_returned(&demo, &name("c1"), Some(&name("agent-1")));
-        let release = router.decide();
+        let release = router.decide(at(60));
         assert_eq!(
             release[0].kind,
             ActionKind::Release {
@@ -735,7 +990,7 @@ mod tests {
             }
         );
         land(&mut router, &release[0]);
-        let next = router.decide();
+        let next = router.decide(at(60));
         assert_eq!(next.len(), 1);
         assert_eq!(
             next[0].agent_id,
@@ -753,6 +1008,7 @@ mod tests {
             AgentEvent::Reserved {
                 call_id: name("c1"),
                 queue_id: name("general"),
+                why: Why::default(),
                 at: at(2),
             },
             AgentEvent::CallStarted {
@@ -798,11 +1054,12 @@ mod tests {
             &name("general"),
             CallPriority::Normal,
             None,
+            at(0),
         );
-        let reserve_c1 = router.decide().remove(0);
+        let reserve_c1 = router.decide(at(60)).remove(0);
         land(&mut router, &reserve_c1);
-        router.call_answered(&demo, &name("c1"), &name("agent-1"));
-        let start = router.decide().remove(0);
+        router.call_answered(&demo, &name("c1"), &name("agent-1"), at(50));
+        let start = router.decide(at(60)).remove(0);
         land(&mut router, &start);
         // agent-1 hands the call to agent-2, who does not serve "general".
         router.call_queued(
@@ -811,8 +1068,9 @@ mod tests {
             &name("general"),
             CallPriority::Normal,
             Some(name("agent-2")),
+            at(0),
         );
-        let actions = router.decide();
+        let actions = router.decide(at(60));
         let kinds: Vec<(&str, &ActionKind)> = actions
             .iter()
             .map(|action| (action.agent_id.as_str(), &action.kind))
@@ -833,6 +1091,7 @@ mod tests {
                         call_id: name("c1"),
                         queue_id: name("general"),
                         directed: true,
+                        why: why("directed", &["agent-2"]),
                     }
                 ),
             ],
@@ -850,12 +1109,13 @@ mod tests {
             &name("general"),
             CallPriority::Normal,
             None,
+            at(0),
         );
-        assert!(router.decide().is_empty());
+        assert!(router.decide(at(60)).is_empty());
         ready_agent(&mut router, "globex", "agent-1", &["general"], 5);
         assert_eq!(
-            router.decide(),
-            vec![reserve("globex", "agent-1", "c1", "general")]
+            router.decide(at(60)),
+            vec![reserve("globex", "agent-1", "c1", "general", &["agent-1"])]
         );
     }
 
@@ -872,6 +1132,7 @@ mod tests {
             &name("general"),
             CallPriority::Normal,
             None,
+            at(0),
         );
         router.agent_event(
             &demo,
@@ -880,6 +1141,7 @@ mod tests {
             &AgentEvent::Reserved {
                 call_id: name("c1"),
                 queue_id: name("general"),
+                why: Why::default(),
                 at: at(3),
             },
         );
@@ -889,9 +1151,10 @@ mod tests {
             &name("general"),
             CallPriority::Normal,
             None,
+            at(0),
         );
-        router.call_answered(&demo, &name("c1"), &name("agent-1"));
-        let actions = router.decide();
+        router.call_answered(&demo, &name("c1"), &name("agent-1"), at(50));
+        let actions = router.decide(at(60));
         assert_eq!(
             actions,
             vec![
@@ -903,8 +1166,276 @@ mod tests {
                         call_id: name("c1")
                     },
                 },
-                reserve("demo", "agent-2", "c2", "general"),
+                reserve("demo", "agent-2", "c2", "general", &["agent-2"]),
             ]
+        );
+    }
+
+    fn queue(router: &mut Router, tenant: &str, queue_id: &str, routing: QueueRouting) {
+        let (tenant, queue_id) = (name(tenant), name(queue_id));
+        for event in [
+            QueueEvent::Created {
+                display_name: queue_id.to_string(),
+                center_id: name("langfang"),
+                after_call_work_seconds: 0,
+                at: at(0),
+            },
+            QueueEvent::RoutingSet { routing, at: at(0) },
+        ] {
+            router.queue_event(&tenant, &queue_id, &event);
+        }
+    }
+
+    fn skilled_agent(router: &mut Router, agent: &str, skills: &[(&str, u8)], since: i64) {
+        ready_agent(router, "demo", agent, &[], since);
+        let skills = skills
+            .iter()
+            .map(|(skill, level)| (name(skill), *level))
+            .collect();
+        router.agent_event(
+            &name("demo"),
+            &name(agent),
+            4,
+            &AgentEvent::SkillsSet { skills, at: at(0) },
+        );
+    }
+
+    fn billing(level: u8) -> BTreeMap<Name, u8> {
+        BTreeMap::from([(name("billing"), level)])
+    }
+
+    fn queue_call(router: &mut Router, call: &str, queue: &str, priority: CallPriority, at_s: i64) {
+        router.call_queued(
+            &name("demo"),
+            &name(call),
+            &name(queue),
+            priority,
+            None,
+            at(at_s),
+        );
+    }
+
+    /// (agent, call, rule, candidates) of the reservations decided at `now`.
+    fn reservations(router: &Router, now: i64) -> Vec<(String, String, String, Vec<String>)> {
+        router
+            .decide(at(now))
+            .into_iter()
+            .filter_map(|action| match action.kind {
+                ActionKind::Reserve { call_id, why, .. } => Some((
+                    action.agent_id.to_string(),
+                    call_id.to_string(),
+                    why.rule,
+                    why.candidates.iter().map(Name::to_string).collect(),
+                )),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn reserved(
+        agent: &str,
+        call: &str,
+        rule: &str,
+        candidates: &[&str],
+    ) -> (String, String, String, Vec<String>) {
+        (
+            agent.into(),
+            call.into(),
+            rule.into(),
+            candidates.iter().map(|c| (*c).to_owned()).collect(),
+        )
+    }
+
+    #[test]
+    fn skills_route_a_call_to_the_best_matching_ready_agent_then_the_longest_idle() {
+        let mut router = Router::new();
+        let rules = QueueRouting {
+            required_skills: billing(3),
+            ..QueueRouting::default()
+        };
+        queue(&mut router, "demo", "billing", rules);
+        skilled_agent(&mut router, "expert", &[("billing", 5)], 10);
+        skilled_agent(&mut router, "able", &[("billing", 3)], 1);
+        skilled_agent(&mut router, "novice", &[("billing", 2)], 0);
+        queue_call(&mut router, "c1", "billing", CallPriority::Normal, 0);
+        assert_eq!(
+            reservations(&router, 5),
+            [reserved("expert", "c1", "skills", &["expert", "able"])],
+            "proficiency first, and the novice is below the minimum"
+        );
+        let mut router = Router::new();
+        queue(
+            &mut router,
+            "demo",
+            "billing",
+            QueueRouting {
+                required_skills: billing(3),
+                ..QueueRouting::default()
+            },
+        );
+        skilled_agent(&mut router, "a", &[("billing", 4)], 10);
+        skilled_agent(&mut router, "b", &[("billing", 4)], 2);
+        queue_call(&mut router, "c1", "billing", CallPriority::Normal, 0);
+        assert_eq!(
+            reservations(&router, 5),
+            [reserved("b", "c1", "skills", &["b", "a"])],
+            "equal proficiency: the longest idle"
+        );
+    }
+
+    #[test]
+    fn after_a_while_widening_accepts_a_lower_proficiency() {
+        let mut router = Router::new();
+        let rules = QueueRouting {
+            required_skills: billing(4),
+            widening: vec![WideningStep {
+                after_seconds: 30,
+                min_proficiency: 2,
+            }],
+            ..QueueRouting::default()
+        };
+        queue(&mut router, "demo", "billing", rules);
+        skilled_agent(&mut router, "novice", &[("billing", 2)], 0);
+        queue_call(&mut router, "c1", "billing", CallPriority::Normal, 0);
+        assert_eq!(reservations(&router, 29), []);
+        assert_eq!(
+            reservations(&router, 30),
+            [reserved("novice", "c1", "skills widened to 2", &["novice"])]
+        );
+    }
+
+    #[test]
+    fn after_a_while_a_call_overflows_to_a_queue_of_another_center() {
+        let mut router = Router::new();
+        let rules = QueueRouting {
+            overflow: vec![OverflowStep {
+                after_seconds: 20,
+                queue_id: name("beijing-general"),
+            }],
+            ..QueueRouting::default()
+        };
+        queue(&mut router, "demo", "general", rules);
+        queue(
+            &mut router,
+            "demo",
+            "beijing-general",
+            QueueRouting::default(),
+        );
+        ready_agent(&mut router, "demo", "beijing-1", &["beijing-general"], 0);
+        queue_call(&mut router, "c1", "general", CallPriority::Normal, 0);
+        assert_eq!(reservations(&router, 19), []);
+        assert_eq!(
+            reservations(&router, 20),
+            [reserved(
+                "beijing-1",
+                "c1",
+                "overflow to beijing-general",
+                &["beijing-1"]
+            )]
+        );
+        let action = router.decide(at(20)).remove(0);
+        assert!(
+            matches!(action.kind, ActionKind::Reserve { directed: true, .. }),
+            "the agent does not serve the queue: routing vouches for them"
+        );
+        // The queue's own agents come before overflow agents.
+        ready_agent(&mut router, "demo", "langfang-1", &["general"], 5);
+        assert_eq!(
+            reservations(&router, 20),
+            [reserved(
+                "langfang-1",
+                "c1",
+                "members",
+                &["langfang-1", "beijing-1"]
+            )]
+        );
+    }
+
+    #[test]
+    fn a_repeat_caller_waits_for_their_owner_until_the_sticky_timeout() {
+        let mut router = Router::new();
+        let demo = name("demo");
+        let rules = QueueRouting {
+            sticky_seconds: 30,
+            ..QueueRouting::default()
+        };
+        queue(&mut router, "demo", "general", rules);
+        ready_agent(&mut router, "demo", "owner", &["general"], 50);
+        ready_agent(&mut router, "demo", "other", &["general"], 1);
+        // The first call of 138-0000 is answered by "owner".
+        router.call_offered(&demo, &name("first"), "13800000000");
+        queue_call(&mut router, "first", "general", CallPriority::Normal, 0);
+        router.call_answered(&demo, &name("first"), &name("owner"), at(60));
+        router.call_finished(&demo, &name("first"));
+        // The caller calls again: the owner is ready, and gets the call though "other" waited longer.
+        router.call_offered(&demo, &name("again"), "13800000000");
+        queue_call(&mut router, "again", "general", CallPriority::Normal, 100);
+        assert_eq!(
+            reservations(&router, 101),
+            [reserved("owner", "again", "owner", &["owner"])]
+        );
+        // The owner is busy: the call waits for them until the sticky time is over.
+        router.agent_event(
+            &demo,
+            &name("owner"),
+            4,
+            &AgentEvent::NotReady {
+                reason: crate::domain::NotReadyReason::Break,
+                at: at(100),
+            },
+        );
+        assert_eq!(reservations(&router, 129), []);
+        assert_eq!(
+            reservations(&router, 130),
+            [reserved("other", "again", "members", &["other"])]
+        );
+        // Three days later nobody owns the caller any more.
+        assert_eq!(
+            reservations(&router, 60 + OWNER_WINDOW_MS / 1000 + 1),
+            [reserved("other", "again", "members", &["other"])]
+        );
+    }
+
+    #[test]
+    fn calls_go_by_emergency_then_queue_priority_then_time_waited_which_arbitrates_an_agent_of_several_queues()
+     {
+        let mut router = Router::new();
+        let priority = |priority| QueueRouting {
+            priority,
+            ..QueueRouting::default()
+        };
+        queue(&mut router, "demo", "low", priority(0));
+        queue(&mut router, "demo", "high", priority(5));
+        ready_agent(&mut router, "demo", "both", &["low", "high"], 0);
+        queue_call(&mut router, "old-low", "low", CallPriority::Normal, 0);
+        queue_call(&mut router, "new-high", "high", CallPriority::Normal, 50);
+        assert_eq!(
+            reservations(&router, 60),
+            [reserved("both", "new-high", "members", &["both"])],
+            "the higher-priority queue first"
+        );
+        queue_call(
+            &mut router,
+            "urgent-low",
+            "low",
+            CallPriority::Emergency,
+            55,
+        );
+        assert_eq!(
+            reservations(&router, 60),
+            [reserved("both", "urgent-low", "members", &["both"])],
+            "an emergency before any queue priority"
+        );
+        let mut router = Router::new();
+        queue(&mut router, "demo", "a", priority(1));
+        queue(&mut router, "demo", "b", priority(1));
+        ready_agent(&mut router, "demo", "both", &["a", "b"], 0);
+        queue_call(&mut router, "newer", "a", CallPriority::Normal, 20);
+        queue_call(&mut router, "older", "b", CallPriority::Normal, 10);
+        assert_eq!(
+            reservations(&router, 60),
+            [reserved("both", "older", "members", &["both"])],
+            "equal priorities: the call that waited longest"
         );
     }
 }

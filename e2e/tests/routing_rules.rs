@@ -1,0 +1,135 @@
+//! Routing rules through the running binary (DOMAIN.md §3): skills with a minimum proficiency,
+//! time-based widening, and overflow to a queue of another center, configured over HTTP.
+
+use callcenter_e2e::{Instance, Mode};
+use callcenter_testkit::TempDir;
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skills_then_widening_then_overflow_to_another_center() {
+    let directory = TempDir::new("e2e-rules");
+    let instance = Instance::start(Mode::Dev {
+        data_dir: directory.path().join("data"),
+        extra: vec!["--no-demo".into()],
+    })
+    .await;
+    let admin = instance.token("acme", "tenant_admin", "admin");
+    for (queue_id, center_id) in [("billing", "langfang"), ("beijing-general", "beijing")] {
+        let body = json!({"queue_id": queue_id, "display_name": queue_id, "center_id": center_id});
+        instance.ok("POST", "/v1/queues", &admin, Some(body)).await;
+    }
+    // Billing needs proficiency 4; after 1 s, 2 will do; after 3 s, Beijing's agents help.
+    let rules = json!({"routing": {
+        "priority": 3,
+        "required_skills": {"billing": 4},
+        "widening": [{"after_seconds": 1, "min_proficiency": 2}],
+        "overflow": [{"after_seconds": 3, "queue_id": "beijing-general"}],
+        "service_level_percent": 80, "service_level_seconds": 20
+    }});
+    let queue = instance
+        .ok("PUT", "/v1/queues/billing/routing", &admin, Some(rules))
+        .await;
+    assert_eq!(queue["routing"]["required_skills"]["billing"], 4);
+    let (status, problem) = instance
+        .call(
+            "PUT",
+            "/v1/queues/billing/routing",
+            Some(&admin),
+            Some(json!({"routing": {"overflow": [{"after_seconds": 1, "queue_id": "nowhere"}]}})),
+        )
+        .await;
+    assert_eq!(status, 400, "{problem}");
+    for (agent_id, queue_ids, skills) in [
+        ("novice", json!([]), json!({"billing": 2})),
+        ("beijing-1", json!(["beijing-general"]), json!({})),
+    ] {
+        let body = json!({"agent_id": agent_id, "display_name": agent_id,
+                          "center_id": "langfang", "queue_ids": queue_ids});
+        instance.ok("POST", "/v1/agents", &admin, Some(body)).await;
+        let path = format!("/v1/agents/{agent_id}");
+        let skilled = instance
+            .ok(
+                "PUT",
+                &format!("{path}/skills"),
+                &admin,
+                Some(json!({"skills": skills})),
+            )
+            .await;
+        assert_eq!(skilled["skills"], skills);
+    }
+    let (status, _) = instance
+        .call(
+            "PUT",
+            "/v1/agents/novice/skills",
+            Some(&admin),
+            Some(json!({"skills": {"billing": 9}})),
+        )
+        .await;
+    assert_eq!(status, 400, "proficiency is 1 to 5");
+    instance
+        .ok("POST", "/v1/agents/novice/login", &admin, None)
+        .await;
+    instance
+        .ok("POST", "/v1/agents/novice/ready", &admin, None)
+        .await;
+
+    // A billing call reaches the novice once widening lets proficiency 2 take it.
+    let report = json!({"caller_number": "13800138000", "dialled_number": "4000",
+                        "queue_id": "billing"});
+    let call = instance.ok("POST", "/v1/calls", &admin, Some(report)).await;
+    let path = format!("/v1/calls/{}", call["call_id"].as_str().unwrap());
+    let ringing = instance
+        .poll_until(&path, &admin, |call| call["state"] == "ringing")
+        .await;
+    assert_eq!(ringing["agent_id"], "novice");
+    let waited = chrono_free_millis(&ringing["offered_at"]);
+    assert!(waited >= 1_000, "not before the widening step: {waited} ms");
+
+    // With the novice busy, the next billing call overflows to Beijing after 3 s.
+    instance
+        .ok("POST", "/v1/agents/beijing-1/login", &admin, None)
+        .await;
+    instance
+        .ok("POST", "/v1/agents/beijing-1/ready", &admin, None)
+        .await;
+    let report = json!({"caller_number": "13800138001", "dialled_number": "4000",
+                        "queue_id": "billing"});
+    let call = instance.ok("POST", "/v1/calls", &admin, Some(report)).await;
+    let path = format!("/v1/calls/{}", call["call_id"].as_str().unwrap());
+    let overflowed = instance
+        .poll_until(&path, &admin, |call| call["state"] == "ringing")
+        .await;
+    assert_eq!(overflowed["agent_id"], "beijing-1");
+    let waited = chrono_free_millis(&overflowed["offered_at"]);
+    assert!(waited >= 3_000, "not before the overflow step: {waited} ms");
+    instance.stop().await;
+}
+
+/// Milliseconds from an RFC 3339 UTC time (`2026-11-22T16:30:07.123Z`) to now.
+fn chrono_free_millis(value: &serde_json::Value) -> i64 {
+    let text = value.as_str().expect("a time");
+    let (date, time) = text
+        .trim_end_matches('Z')
+        .split_once('T')
+        .expect("RFC 3339");
+    let numbers: Vec<i64> = date.split('-').map(|part| part.parse().unwrap()).collect();
+    let (year, month, day) = (numbers[0], numbers[1], numbers[2]);
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let (hms, millis) = time.split_once('.').unwrap_or((time, "0"));
+    let parts: Vec<i64> = hms.split(':').map(|part| part.parse().unwrap()).collect();
+    let then = ((days * 24 + parts[0]) * 60 + parts[1]) * 60_000
+        + parts[2] * 1000
+        + millis.parse::<i64>().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    now - then
+}
