@@ -145,6 +145,10 @@ fn apply(router: &mut Router, event: &RecordedEvent) {
                     CallPriority::Normal
                 };
                 router.call_queued(tenant, id, &queue_id, priority, target, event.occurred_at);
+                if !queued.required_skill.is_empty() {
+                    let skill = Name::new(&queued.required_skill).map_err(|e| e.to_string())?;
+                    router.call_requires_skill(tenant, id, &skill);
+                }
                 Ok(())
             })
     } else if event_type == telephony::CallReturnedToQueue::full_name() {

@@ -62,6 +62,8 @@ struct CallEntry {
     caller: Option<String>,
     /// The one agent the call waits for (a transfer to that agent).
     target_agent_id: Option<Name>,
+    /// A skill the call itself asks for (chosen in the voice menu).
+    required_skill: Option<Name>,
     status: CallStatus,
     /// The agent at whom the call last rang unanswered until it gave up.
     missed_by: Option<Name>,
@@ -225,10 +227,19 @@ impl Router {
                 queued_at: at,
                 caller,
                 target_agent_id,
+                required_skill: None,
                 status: CallStatus::Waiting,
                 missed_by: None,
             },
         );
+    }
+
+    /// The queued call asks for agents with `skill` (at any proficiency, or the queue's minimum
+    /// when the queue requires it too).
+    pub fn call_requires_skill(&mut self, tenant: &TenantId, call_id: &Name, skill: &Name) {
+        if let Some(call) = self.calls.get_mut(&(tenant.clone(), call_id.clone())) {
+            call.required_skill = Some(skill.clone());
+        }
     }
 
     /// A ringing call was not taken: it waits again, at its place. `missed_by` names the agent
@@ -425,16 +436,21 @@ impl Router {
             // The call waits for its owner while the sticky time lasts.
             return single(owner, "owner");
         }
-        let required = routing.map(|routing| routing.required_at(waited));
-        let base_rule = match (routing, &required) {
-            (Some(routing), Some(required)) if !required.is_empty() => {
-                if *required == routing.required_skills {
-                    "skills".to_owned()
-                } else {
-                    let floor = required.values().min().copied().unwrap_or_default();
-                    format!("skills widened to {floor}")
-                }
+        let mut required = routing.map(|routing| routing.required_at(waited));
+        if let Some(skill) = &call.required_skill {
+            required
+                .get_or_insert_with(BTreeMap::new)
+                .entry(skill.clone())
+                .or_insert(1);
+        }
+        let widened =
+            routing.is_some_and(|routing| routing.required_skills != routing.required_at(waited));
+        let base_rule = match &required {
+            Some(required) if !required.is_empty() && widened => {
+                let floor = required.values().min().copied().unwrap_or_default();
+                format!("skills widened to {floor}")
             }
+            Some(required) if !required.is_empty() => "skills".to_owned(),
             _ => "members".to_owned(),
         };
         let overflow: Vec<&Name> = routing
@@ -1436,6 +1452,19 @@ mod tests {
             reservations(&router, 60),
             [reserved("both", "older", "members", &["both"])],
             "equal priorities: the call that waited longest"
+        );
+    }
+
+    #[test]
+    fn a_skill_chosen_in_the_voice_menu_narrows_the_queue_to_agents_with_it() {
+        let mut router = Router::new();
+        ready_agent(&mut router, "demo", "member", &["repairs"], 0);
+        skilled_agent(&mut router, "plumber", &[("plumbing", 2)], 5);
+        queue_call(&mut router, "c1", "repairs", CallPriority::Normal, 0);
+        router.call_requires_skill(&name("demo"), &name("c1"), &name("plumbing"));
+        assert_eq!(
+            reservations(&router, 1),
+            [reserved("plumber", "c1", "skills", &["plumber"])]
         );
     }
 }
