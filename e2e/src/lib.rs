@@ -279,6 +279,30 @@ impl Instance {
         (status, value)
     }
 
+    /// Opens a Server-Sent Events stream at `GET path`; panics unless it answers 200.
+    pub async fn events(&self, path: &str, token: &str) -> EventStream {
+        let client: Client<HttpConnector, Full<Bytes>> =
+            Client::builder(TokioExecutor::new()).build_http();
+        let request = http::Request::builder()
+            .uri(format!("{}{path}", self.http))
+            .header("authorization", format!("Bearer {token}"))
+            .header("accept", "text/event-stream")
+            .body(Full::new(Bytes::new()))
+            .expect("request");
+        let response = tokio::time::timeout(Duration::from_secs(30), client.request(request))
+            .await
+            .expect("the stream answers in time")
+            .expect("the stream answers");
+        assert_eq!(response.status(), 200, "GET {path}");
+        EventStream {
+            body: response
+                .into_body()
+                .map_err(|error| -> BoxError { Box::new(error) })
+                .boxed(),
+            buffer: String::new(),
+        }
+    }
+
     /// Sends `method path` and asserts a 200 answer; returns its body.
     pub async fn ok(&self, method: &str, path: &str, token: &str, body: Option<Value>) -> Value {
         let (status, answer) = self.call(method, path, Some(token), body).await;
@@ -348,4 +372,55 @@ pub async fn delete_event_log(prefix: &str) {
         .delete_stream()
         .await
         .expect("delete stream");
+}
+
+/// A Server-Sent Events stream read event by event.
+pub struct EventStream {
+    body: http_body_util::combinators::BoxBody<Bytes, BoxError>,
+    buffer: String,
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+impl std::fmt::Debug for EventStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventStream")
+            .field("buffered", &self.buffer.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl EventStream {
+    /// The next event's name and JSON data (keep-alive comments skipped); `None` when the stream
+    /// ends or nothing comes within 15 s.
+    pub async fn next(&mut self) -> Option<(String, Value)> {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let mut name = String::from("message");
+                let mut data = String::new();
+                for line in block.lines() {
+                    if let Some(value) = line.strip_prefix("event:") {
+                        name = value.trim().to_owned();
+                    } else if let Some(value) = line.strip_prefix("data:") {
+                        data.push_str(value.trim_start());
+                    }
+                }
+                if data.is_empty() {
+                    continue;
+                }
+                return Some((
+                    name,
+                    serde_json::from_str(&data).unwrap_or(Value::String(data)),
+                ));
+            }
+            let frame = tokio::time::timeout(Duration::from_secs(15), self.body.frame())
+                .await
+                .ok()??
+                .ok()?;
+            if let Ok(bytes) = frame.into_data() {
+                self.buffer.push_str(&String::from_utf8_lossy(&bytes));
+            }
+        }
+    }
 }

@@ -12,7 +12,7 @@ use callcenter_kit::{ProjectionRunner, run_reactor};
 use callcenter_platform::health::{DatabaseCheck, EventLogCheck, ProjectionCheck, health_router};
 use callcenter_platform::trace::TraceContextLayer;
 use callcenter_platform::{GrpcServices, JwtVerifier, Readiness};
-use callcenter_reporting::{QueueCountsProjection, ReportingGrpc};
+use callcenter_reporting::{QueueCountsProjection, QueueViewProjection, ReportingGrpc};
 use callcenter_routing::{Routing, RoutingGrpc, run_distributor};
 use callcenter_telephony::ring_timer::run_ring_timer;
 use callcenter_telephony::sip::{SipConfig, SipGateway};
@@ -203,20 +203,24 @@ pub async fn run(backends: Backends, config: RunConfig) -> Result<(), RunError> 
             .ok_or_else(|| RunError::Server("reporting needs a read-model database".into()))?;
         callcenter_reporting::migrate(&pool).await?;
         grpc.add(ReportingGrpc::server(pool.clone()));
-        let runner = ProjectionRunner::new(
-            Arc::clone(&store),
-            pool.clone(),
+        readiness = readiness.with(DatabaseCheck(pool.clone()));
+        let projections: [Arc<dyn callcenter_kit::Projection>; 2] = [
             Arc::new(QueueCountsProjection),
-        );
-        readiness = readiness.with(DatabaseCheck(pool)).with(ProjectionCheck {
-            name: "reporting-queue-call-counts".into(),
-            status: runner.status(),
-        });
-        let stop = shutdown.clone();
-        tasks.spawn(async move {
-            runner.run(stop).await;
-            Ok(())
-        });
+            Arc::new(QueueViewProjection),
+        ];
+        for projection in projections {
+            let name = projection.name().to_string();
+            let runner = ProjectionRunner::new(Arc::clone(&store), pool.clone(), projection);
+            readiness = readiness.with(ProjectionCheck {
+                name,
+                status: runner.status(),
+            });
+            let stop = shutdown.clone();
+            tasks.spawn(async move {
+                runner.run(stop).await;
+                Ok(())
+            });
+        }
     }
 
     let grpc_listener = if grpc.names().is_empty() {
@@ -248,7 +252,8 @@ pub async fn run(backends: Backends, config: RunConfig) -> Result<(), RunError> 
             reporting: overrides.reporting.unwrap_or(own),
         };
         let gateway = Gateway::new(&upstreams, Arc::clone(&config.verifier))
-            .map_err(|error| RunError::Server(error.to_string()))?;
+            .map_err(|error| RunError::Server(error.to_string()))?
+            .ending_streams_on(shutdown.clone());
         http = http.merge(gateway.router());
     }
     let http = http.layer(TraceContextLayer::new("http"));

@@ -1058,6 +1058,118 @@ impl From<telephony::IvrMenu> for IvrMenu {
     }
 }
 
+/// Agents by state.
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AgentCounts {
+    /// Ready.
+    pub ready: i64,
+    /// Not ready.
+    pub not_ready: i64,
+    /// A call rings at them.
+    pub reserved: i64,
+    /// On a call.
+    pub on_call: i64,
+    /// Wrapping up.
+    pub after_call_work: i64,
+}
+
+/// What happened to calls over a period.
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct PeriodStats {
+    /// Calls that entered the queue.
+    pub offered: i64,
+    /// Answered.
+    pub answered: i64,
+    /// The caller left first.
+    pub abandoned: i64,
+    /// Share answered within the target (1 with none answered).
+    pub service_level: f64,
+    /// Average speed of answer.
+    pub average_speed_of_answer_ms: i64,
+    /// Abandoned / (answered + abandoned).
+    pub abandonment_rate: f64,
+    /// Average talk time.
+    pub average_handling_time_ms: i64,
+}
+
+/// One queue live, or a center's queues together.
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct LiveQueue {
+    /// The queue (absent for a center).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue_id: Option<String>,
+    /// The center.
+    pub center_id: String,
+    /// Calls waiting now.
+    pub waiting: i64,
+    /// The longest wait now.
+    pub longest_wait_ms: i64,
+    /// Agents by state.
+    pub agents: AgentCounts,
+    /// Since midnight UTC.
+    pub today: PeriodStats,
+    /// The current 15-minute interval.
+    pub current_interval: PeriodStats,
+    /// Its start (RFC 3339).
+    pub interval_start: String,
+}
+
+/// `GET /v1/queues/view`: every queue and center of the tenant, live.
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct QueueView {
+    /// Per queue.
+    pub queues: Vec<LiveQueue>,
+    /// Per center.
+    pub centers: Vec<LiveQueue>,
+}
+
+fn period(stats: Option<reporting::PeriodStats>) -> PeriodStats {
+    let stats = stats.unwrap_or_default();
+    PeriodStats {
+        offered: stats.offered,
+        answered: stats.answered,
+        abandoned: stats.abandoned,
+        service_level: stats.service_level,
+        average_speed_of_answer_ms: stats.average_speed_of_answer_ms,
+        abandonment_rate: stats.abandonment_rate,
+        average_handling_time_ms: stats.average_handling_time_ms,
+    }
+}
+
+impl From<reporting::LiveQueue> for LiveQueue {
+    fn from(live: reporting::LiveQueue) -> Self {
+        let agents = live.agents.unwrap_or_default();
+        Self {
+            queue_id: non_empty(live.queue_id),
+            center_id: live.center_id,
+            waiting: live.waiting,
+            longest_wait_ms: live.longest_wait_ms,
+            agents: AgentCounts {
+                ready: agents.ready,
+                not_ready: agents.not_ready,
+                reserved: agents.reserved,
+                on_call: agents.on_call,
+                after_call_work: agents.after_call_work,
+            },
+            today: period(live.today),
+            current_interval: period(live.current_interval),
+            interval_start: callcenter_eventlog::Timestamp::from_unix_millis(
+                live.interval_start_ms,
+            )
+            .to_rfc3339(),
+        }
+    }
+}
+
+impl From<reporting::GetQueueViewResponse> for QueueView {
+    fn from(view: reporting::GetQueueViewResponse) -> Self {
+        Self {
+            queues: view.queues.into_iter().map(Into::into).collect(),
+            centers: view.centers.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
 /// Query of `GET /v1/queues/stats`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -21,6 +21,7 @@ use callcenter_proto::routing::v1::routing_service_client::RoutingServiceClient;
 use callcenter_proto::telephony::v1 as telephony;
 use callcenter_proto::telephony::v1::telephony_service_client::TelephonyServiceClient;
 use http::HeaderMap;
+use tokio_util::sync::CancellationToken;
 use tonic::transport::{Channel, Endpoint};
 
 /// Where the gateway finds each service's gRPC API.
@@ -41,6 +42,8 @@ pub struct Gateway {
     routing: RoutingServiceClient<Channel>,
     reporting: ReportingServiceClient<Channel>,
     verifier: Arc<JwtVerifier>,
+    /// Ends server-sent event streams, so that a shutdown need not wait for wallboards.
+    shutdown: CancellationToken,
 }
 
 fn channel(url: &str) -> Result<Channel, ApiError> {
@@ -61,7 +64,14 @@ impl Gateway {
             routing: RoutingServiceClient::new(channel(&upstreams.routing)?),
             reporting: ReportingServiceClient::new(channel(&upstreams.reporting)?),
             verifier,
+            shutdown: CancellationToken::new(),
         })
+    }
+
+    /// Ends every event stream when `shutdown` is cancelled.
+    pub fn ending_streams_on(mut self, shutdown: CancellationToken) -> Self {
+        self.shutdown = shutdown;
+        self
     }
 
     /// The HTTP routes of the API (health routes are added by the process).
@@ -102,6 +112,8 @@ impl Gateway {
             .route("/v1/agents/{agent_id}/logout", post(logout_agent))
             .route("/v1/queues", post(create_queue))
             .route("/v1/queues/stats", get(list_queue_stats))
+            .route("/v1/queues/view", get(get_queue_view))
+            .route("/v1/queues/view/stream", get(stream_queue_view))
             .route("/v1/numbers/{number}", put(assign_number))
             .route(
                 "/v1/ivr-menus/{menu_id}",
@@ -850,6 +862,78 @@ async fn list_queue_stats(
         .await
         .map_err(upstream_error)?;
     Ok(Json(response.into_inner().into()))
+}
+
+async fn fetch_queue_view(gateway: &Gateway, caller: &Caller) -> Result<json::QueueView, ApiError> {
+    let response = gateway
+        .reporting
+        .clone()
+        .get_queue_view(caller.request(reporting::GetQueueViewRequest {}))
+        .await
+        .map_err(upstream_error)?;
+    Ok(response.into_inner().into())
+}
+
+async fn get_queue_view(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+) -> ApiResult<json::QueueView> {
+    let caller = Caller::from_headers(&gateway, &headers)?;
+    Ok(Json(fetch_queue_view(&gateway, &caller).await?))
+}
+
+/// How often a wallboard's stream looks for changes.
+const VIEW_REFRESH: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// `GET /v1/queues/view/stream`: Server-Sent Events for wallboards. A `queue-view` event carries
+/// the whole view at once and again whenever it changes (checked every second); an `error` event
+/// carries a problem document when reporting is unavailable; the stream ends at shutdown.
+async fn stream_queue_view(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+) -> Result<
+    axum::response::sse::Sse<
+        impl futures_util::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
+    >,
+    ApiError,
+> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    let caller = Caller::from_headers(&gateway, &headers)?;
+    // A caller who may not read the view is told so at once, as a problem, not in the stream.
+    let first = fetch_queue_view(&gateway, &caller).await?;
+    let shutdown = gateway.shutdown.clone();
+    let state = (gateway, caller, Some(Ok(first)), String::new());
+    let events =
+        futures_util::stream::unfold(state, |(gateway, caller, mut next, last)| async move {
+            loop {
+                let view = match next.take() {
+                    Some(view) => view,
+                    None => {
+                        tokio::select! {
+                            () = gateway.shutdown.cancelled() => return None,
+                            () = tokio::time::sleep(VIEW_REFRESH) => {}
+                        }
+                        fetch_queue_view(&gateway, &caller).await
+                    }
+                };
+                let (name, data) = match view {
+                    Ok(view) => (
+                        "queue-view",
+                        serde_json::to_string(&view).unwrap_or_default(),
+                    ),
+                    Err(error) => (
+                        "error",
+                        serde_json::to_string(&error.problem()).unwrap_or_default(),
+                    ),
+                };
+                if data != last {
+                    let event = Event::default().event(name).data(data.clone());
+                    return Some((Ok(event), (gateway, caller, None, data)));
+                }
+            }
+        });
+    let events = futures_util::StreamExt::take_until(events, shutdown.cancelled_owned());
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
 }
 
 async fn assign_number(

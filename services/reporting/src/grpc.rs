@@ -7,6 +7,38 @@ use sqlx::AnyPool;
 use tonic::{Request, Response, Status};
 
 use crate::queue_counts::list_queue_counts;
+use crate::queue_view::{LiveView, Totals, queue_view};
+
+fn period_to_proto(totals: &Totals) -> pb::PeriodStats {
+    pb::PeriodStats {
+        offered: totals.offered,
+        answered: totals.answered,
+        abandoned: totals.abandoned,
+        service_level: totals.service_level(),
+        average_speed_of_answer_ms: totals.average_speed_of_answer_ms().round() as i64,
+        abandonment_rate: totals.abandonment_rate(),
+        average_handling_time_ms: totals.average_handling_time_ms().round() as i64,
+    }
+}
+
+fn live_to_proto(view: LiveView) -> pb::LiveQueue {
+    pb::LiveQueue {
+        queue_id: view.queue_id,
+        center_id: view.center_id,
+        waiting: view.waiting,
+        longest_wait_ms: view.longest_wait_ms,
+        agents: Some(pb::AgentCounts {
+            ready: view.agents.ready,
+            not_ready: view.agents.not_ready,
+            reserved: view.agents.reserved,
+            on_call: view.agents.on_call,
+            after_call_work: view.agents.after_call_work,
+        }),
+        today: Some(period_to_proto(&view.today)),
+        current_interval: Some(period_to_proto(&view.interval)),
+        interval_start_ms: view.interval_start,
+    }
+}
 
 /// The tonic service.
 #[derive(Clone, Debug)]
@@ -33,6 +65,22 @@ const REPORT_READERS: &[Role] = &[
 
 #[tonic::async_trait]
 impl ReportingService for ReportingGrpc {
+    async fn get_queue_view(
+        &self,
+        request: Request<pb::GetQueueViewRequest>,
+    ) -> Result<Response<pb::GetQueueViewResponse>, Status> {
+        let caller = principal(&request)?;
+        caller.require_any(REPORT_READERS)?;
+        let now = callcenter_eventlog::Timestamp::now().unix_millis();
+        let (queues, centers) = queue_view(&self.pool, caller.tenant.as_str(), now)
+            .await
+            .map_err(|error| ApiError::unavailable(format!("read model: {error}")))?;
+        Ok(Response::new(pb::GetQueueViewResponse {
+            queues: queues.into_iter().map(live_to_proto).collect(),
+            centers: centers.into_iter().map(live_to_proto).collect(),
+        }))
+    }
+
     async fn list_queue_stats(
         &self,
         request: Request<pb::ListQueueStatsRequest>,
