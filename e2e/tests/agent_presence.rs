@@ -174,3 +174,48 @@ async fn after_call_work_ends_at_the_queue_limit_and_the_overrun_is_recorded() {
     assert_eq!(overrun["after_call_work_overruns"], 1);
     instance.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_desktop_stream_offers_the_ringing_call_and_follows_the_agent() {
+    let (_directory, instance, admin) = start(false).await;
+    let agent = instance.token("acme", "agent", "agent-1");
+    let (status, _) = instance
+        .call(
+            "GET",
+            "/v1/agents/agent-1/stream",
+            Some(&instance.token("acme", "agent", "agent-9")),
+            None,
+        )
+        .await;
+    assert_eq!(status, 403, "another agent's desktop is refused at once");
+    let mut desktop = instance.events("/v1/agents/agent-1/stream", &agent).await;
+    let (name, first) = desktop.next().await.expect("the agent");
+    assert_eq!((name.as_str(), &first["state"]), ("agent", &json!("ready")));
+
+    let call = call_in(&instance, &admin).await;
+    let mut offer = Value::Null;
+    while offer.is_null() {
+        let (name, data) = desktop.next().await.expect("an offer");
+        if name == "offer" {
+            offer = data;
+        }
+    }
+    assert_eq!(
+        (&offer["state"], &offer["caller_number"], &offer["queue_id"]),
+        (&json!("ringing"), &json!("13800138000"), &json!("general"))
+    );
+    assert_eq!(
+        format!("/v1/calls/{}", offer["call_id"].as_str().unwrap()),
+        call
+    );
+    instance
+        .ok("POST", &format!("{call}/answer"), &agent, None)
+        .await;
+    loop {
+        let (name, data) = desktop.next().await.expect("the answer");
+        if name == "agent" && data["state"] == "on_call" {
+            break;
+        }
+    }
+    instance.stop().await;
+}

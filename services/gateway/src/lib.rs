@@ -108,6 +108,7 @@ impl Gateway {
             .route("/v1/agents/{agent_id}/ready", post(set_agent_ready))
             .route("/v1/agents/{agent_id}/not-ready", post(set_agent_not_ready))
             .route("/v1/agents/{agent_id}/skills", put(set_agent_skills))
+            .route("/v1/agents/{agent_id}/stream", get(stream_agent))
             .route("/v1/queues/{queue_id}/routing", put(set_queue_routing))
             .route("/v1/agents/{agent_id}/logout", post(logout_agent))
             .route("/v1/queues", post(create_queue))
@@ -882,58 +883,156 @@ async fn get_queue_view(
     Ok(Json(fetch_queue_view(&gateway, &caller).await?))
 }
 
-/// How often a wallboard's stream looks for changes.
-const VIEW_REFRESH: std::time::Duration = std::time::Duration::from_secs(1);
+/// How often a stream looks for changes.
+const STREAM_REFRESH: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Named JSON documents a stream sends, each again whenever it changes.
+type Snapshot = Vec<(&'static str, String)>;
+
+/// Server-Sent Events from polling: `fetch` runs every [`STREAM_REFRESH`]; each named document is
+/// sent when it differs from the last one sent under that name. Ends at shutdown.
+fn polled_events<F, Fut>(
+    gateway: Gateway,
+    first: Snapshot,
+    fetch: F,
+) -> axum::response::sse::Sse<
+    impl futures_util::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
+>
+where
+    F: Fn(Gateway) -> Fut + Send + 'static,
+    Fut: Future<Output = Snapshot> + Send,
+{
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    let shutdown = gateway.shutdown.clone();
+    let state = (
+        gateway,
+        fetch,
+        std::collections::VecDeque::from(first),
+        std::collections::BTreeMap::<&'static str, String>::new(),
+        true,
+    );
+    let events = futures_util::stream::unfold(
+        state,
+        |(gateway, fetch, mut pending, mut last, mut fresh)| async move {
+            loop {
+                while let Some((name, data)) = pending.pop_front() {
+                    if last.get(name) != Some(&data) {
+                        last.insert(name, data.clone());
+                        let event = Event::default().event(name).data(data);
+                        return Some((Ok(event), (gateway, fetch, pending, last, fresh)));
+                    }
+                }
+                if !fresh {
+                    tokio::select! {
+                        () = gateway.shutdown.cancelled() => return None,
+                        () = tokio::time::sleep(STREAM_REFRESH) => {}
+                    }
+                }
+                fresh = false;
+                pending.extend(fetch(gateway.clone()).await);
+            }
+        },
+    );
+    let events = futures_util::StreamExt::take_until(events, shutdown.cancelled_owned());
+    Sse::new(events).keep_alive(KeepAlive::default())
+}
+
+fn document<T: serde::Serialize>(
+    name: &'static str,
+    result: Result<T, ApiError>,
+) -> (&'static str, String) {
+    match result {
+        Ok(value) => (name, serde_json::to_string(&value).unwrap_or_default()),
+        Err(error) => (
+            "error",
+            serde_json::to_string(&error.problem()).unwrap_or_default(),
+        ),
+    }
+}
 
 /// `GET /v1/queues/view/stream`: Server-Sent Events for wallboards. A `queue-view` event carries
-/// the whole view at once and again whenever it changes (checked every second); an `error` event
-/// carries a problem document when reporting is unavailable; the stream ends at shutdown.
+/// the whole view at once and again whenever it changes; an `error` event carries a problem
+/// document when reporting is unavailable; the stream ends at shutdown.
 async fn stream_queue_view(
     State(gateway): State<Gateway>,
     headers: HeaderMap,
-) -> Result<
-    axum::response::sse::Sse<
-        impl futures_util::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
-    >,
-    ApiError,
-> {
-    use axum::response::sse::{Event, KeepAlive, Sse};
-    let caller = Caller::from_headers(&gateway, &headers)?;
+) -> Result<impl axum::response::IntoResponse, ApiError> {
+    let caller = Arc::new(Caller::from_headers(&gateway, &headers)?);
     // A caller who may not read the view is told so at once, as a problem, not in the stream.
     let first = fetch_queue_view(&gateway, &caller).await?;
-    let shutdown = gateway.shutdown.clone();
-    let state = (gateway, caller, Some(Ok(first)), String::new());
-    let events =
-        futures_util::stream::unfold(state, |(gateway, caller, mut next, last)| async move {
-            loop {
-                let view = match next.take() {
-                    Some(view) => view,
-                    None => {
-                        tokio::select! {
-                            () = gateway.shutdown.cancelled() => return None,
-                            () = tokio::time::sleep(VIEW_REFRESH) => {}
-                        }
-                        fetch_queue_view(&gateway, &caller).await
-                    }
-                };
-                let (name, data) = match view {
-                    Ok(view) => (
-                        "queue-view",
-                        serde_json::to_string(&view).unwrap_or_default(),
-                    ),
-                    Err(error) => (
-                        "error",
-                        serde_json::to_string(&error.problem()).unwrap_or_default(),
-                    ),
-                };
-                if data != last {
-                    let event = Event::default().event(name).data(data.clone());
-                    return Some((Ok(event), (gateway, caller, None, data)));
-                }
-            }
-        });
-    let events = futures_util::StreamExt::take_until(events, shutdown.cancelled_owned());
-    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+    let first = vec![document("queue-view", Ok(first))];
+    Ok(polled_events(gateway, first, move |gateway| {
+        let caller = Arc::clone(&caller);
+        async move {
+            vec![document(
+                "queue-view",
+                fetch_queue_view(&gateway, &caller).await,
+            )]
+        }
+    }))
+}
+
+async fn fetch_agent(
+    gateway: &Gateway,
+    caller: &Caller,
+    agent_id: &str,
+) -> Result<json::Agent, ApiError> {
+    let response = gateway
+        .routing
+        .clone()
+        .get_agent(caller.request(routing::GetAgentRequest {
+            agent_id: agent_id.to_owned(),
+        }))
+        .await
+        .map_err(upstream_error)?;
+    agent_json(response.into_inner().agent).map(|Json(agent)| agent)
+}
+
+/// The agent's state, and the call offered to them while one rings.
+async fn agent_desktop(gateway: &Gateway, caller: &Caller, agent_id: &str) -> Snapshot {
+    let agent = fetch_agent(gateway, caller, agent_id).await;
+    let offered = match &agent {
+        Ok(agent) if agent.state == "reserved" => agent.call_id.clone(),
+        _ => None,
+    };
+    let mut snapshot = vec![document("agent", agent)];
+    if let Some(call_id) = offered {
+        let call = gateway
+            .telephony
+            .clone()
+            .get_call(caller.request(telephony::GetCallRequest { call_id }))
+            .await
+            .map_err(upstream_error)
+            .and_then(|response| {
+                response
+                    .into_inner()
+                    .call
+                    .map(json::Call::from)
+                    .ok_or_else(|| ApiError::internal("telephony answered without a call"))
+            });
+        snapshot.push(document("offer", call));
+    }
+    snapshot
+}
+
+/// `GET /v1/agents/{id}/stream`: the agent desktop's Server-Sent Events. An `agent` event
+/// carries the agent (state, reason, call) at once and on every change; an `offer` event carries
+/// the call that rings at the agent, to accept (`/v1/calls/{id}/answer`) or reject
+/// (`/v1/calls/{id}/decline`).
+async fn stream_agent(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    Path(agent_id): Path<String>,
+) -> Result<impl axum::response::IntoResponse, ApiError> {
+    let caller = Arc::new(Caller::from_headers(&gateway, &headers)?);
+    // Refusals (another agent's desktop, no such agent) come at once, as a problem.
+    fetch_agent(&gateway, &caller, &agent_id).await?;
+    let first = agent_desktop(&gateway, &caller, &agent_id).await;
+    let agent_id = Arc::new(agent_id);
+    Ok(polled_events(gateway, first, move |gateway| {
+        let (caller, agent_id) = (Arc::clone(&caller), Arc::clone(&agent_id));
+        async move { agent_desktop(&gateway, &caller, &agent_id).await }
+    }))
 }
 
 async fn assign_number(
