@@ -35,7 +35,7 @@ e2e *ARGS:
 chart:
     python3 scripts/chart_check.py
 
-# Run one benchmark (eventlog): a human table, then one JSON line.
+# Run one benchmark (eventlog, telephony, routing): a human table, then one JSON line.
 bench NAME *ARGS:
     cargo build --locked --release -p callcenter-bench
     scripts/with-services target/release/callcenter-bench {{NAME}} {{ARGS}}

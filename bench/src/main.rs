@@ -13,6 +13,8 @@
 //!
 //! `telephony`: SIP calls set up per second and INVITE → queued latency (see [`telephony`]).
 //!
+//! `routing`: routing decisions per second and their latency in process (see [`routing`]).
+//!
 //! Needs `CALLCENTER_TEST_NATS_URL` and `CALLCENTER_TEST_DATABASE_URL` (`just bench` sets them).
 
 #![allow(clippy::print_stdout)]
@@ -41,6 +43,7 @@ const PAYLOAD_BYTES: usize = 200;
 /// Rows per batch, for the projection and for the plain upsert alike.
 const BATCH: usize = 500;
 
+mod routing;
 mod telephony;
 
 /// Command-line options of every benchmark (each reads its own).
@@ -53,6 +56,12 @@ struct Options {
     calls: usize,
     /// Calls per second of the paced run (`telephony`).
     rate: usize,
+    /// Routing decisions measured (`routing`).
+    decisions: usize,
+    /// Agents (`routing`).
+    agents: usize,
+    /// Queues (`routing`).
+    queues: usize,
 }
 
 fn parse_options(args: &[String]) -> Result<Options, String> {
@@ -62,6 +71,9 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
         rows: 100_000,
         calls: 3_000,
         rate: 100,
+        decisions: 20_000,
+        agents: 10_000,
+        queues: 1_000,
     };
     let mut args = args.iter();
     while let Some(flag) = args.next() {
@@ -76,6 +88,9 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
             "--rows" => options.rows = value,
             "--calls" => options.calls = value.max(1),
             "--rate" => options.rate = value.max(1),
+            "--decisions" => options.decisions = value.max(1),
+            "--agents" => options.agents = value.max(1),
+            "--queues" => options.queues = value.max(1),
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -590,7 +605,8 @@ fn main() -> std::process::ExitCode {
     let Some((name, rest)) = args.split_first() else {
         eprintln!(
             "usage: callcenter-bench eventlog [--commits N] [--concurrency N] [--rows N]\n       \
-             callcenter-bench telephony [--calls N] [--rate N]"
+             callcenter-bench telephony [--calls N] [--rate N]\n       \
+             callcenter-bench routing [--decisions N] [--agents N] [--queues N]"
         );
         return std::process::ExitCode::FAILURE;
     };
@@ -608,8 +624,11 @@ fn main() -> std::process::ExitCode {
     let figures = match name.as_str() {
         "eventlog" => runtime.block_on(eventlog(&options)),
         "telephony" => runtime.block_on(telephony::telephony(&options)),
+        "routing" => routing::routing(&options),
         other => {
-            eprintln!("callcenter-bench: unknown benchmark {other:?} (known: eventlog, telephony)");
+            eprintln!(
+                "callcenter-bench: unknown benchmark {other:?} (known: eventlog, telephony, routing)"
+            );
             return std::process::ExitCode::FAILURE;
         }
     };

@@ -165,6 +165,12 @@ pub struct Router {
     owners: BTreeMap<(TenantId, String), (Name, Timestamp)>,
     /// Caller numbers of offered calls not yet queued.
     callers: BTreeMap<Key, String>,
+    /// Ready agents by (tenant, queue served): where candidates for a queue are found.
+    ready_by_queue: BTreeMap<Key, BTreeSet<Name>>,
+    /// Ready agents by (tenant, skill held).
+    ready_by_skill: BTreeMap<Key, BTreeSet<Name>>,
+    /// Agents whose presence may need an action (reserved, on a call, in after-call work).
+    attended: BTreeSet<Key>,
 }
 
 /// One agent the rules allow for a call.
@@ -289,7 +295,9 @@ impl Router {
         let key = (tenant.clone(), agent_id.clone());
         self.in_flight.remove(&key);
         self.agent_versions.insert(key.clone(), version);
-        self.agents.entry(key).or_default().evolve(event);
+        self.index_agent(&key, false);
+        self.agents.entry(key.clone()).or_default().evolve(event);
+        self.index_agent(&key, true);
         let call_key = |call_id: &Name| (tenant.clone(), call_id.clone());
         match event {
             AgentEvent::Reserved { call_id, .. } => {
@@ -307,6 +315,66 @@ impl Router {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Adds the agent to the indexes its state puts it in (`add`), or takes it out of them.
+    fn index_agent(&mut self, key: &Key, add: bool) {
+        let Some(agent) = self.agents.get(key) else {
+            return;
+        };
+        let (tenant, agent_id) = key;
+        let update = |index: &mut BTreeMap<Key, BTreeSet<Name>>, by: &Name| {
+            let slot = (tenant.clone(), by.clone());
+            if add {
+                index.entry(slot).or_default().insert(agent_id.clone());
+            } else if let Some(agents) = index.get_mut(&slot) {
+                agents.remove(agent_id);
+                if agents.is_empty() {
+                    index.remove(&slot);
+                }
+            }
+        };
+        match (&agent.presence, &agent.profile) {
+            (Presence::Ready { .. }, Some(profile)) => {
+                for queue_id in &profile.queue_ids {
+                    update(&mut self.ready_by_queue, queue_id);
+                }
+                for skill in profile.skills.keys() {
+                    update(&mut self.ready_by_skill, skill);
+                }
+            }
+            (
+                Presence::Reserved { .. }
+                | Presence::OnCall { .. }
+                | Presence::AfterCallWork { .. },
+                _,
+            ) => {
+                if add {
+                    self.attended.insert(key.clone());
+                } else {
+                    self.attended.remove(key);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Ready agents who may qualify for `queue_id` under `required` (its members when empty):
+    /// those holding the rarest required skill, or the queue's members.
+    fn pool(
+        &self,
+        tenant: &TenantId,
+        queue_id: &Name,
+        required: Option<&BTreeMap<Name, u8>>,
+    ) -> Option<&BTreeSet<Name>> {
+        match required {
+            Some(required) if !required.is_empty() => required
+                .keys()
+                .map(|skill| self.ready_by_skill.get(&(tenant.clone(), skill.clone())))
+                .min_by_key(|agents| agents.map_or(0, BTreeSet::len))
+                .flatten(),
+            _ => self.ready_by_queue.get(&(tenant.clone(), queue_id.clone())),
         }
     }
 
@@ -357,9 +425,10 @@ impl Router {
 
     /// Agents whose after-call work reached its limit at `now` (none with an action in flight).
     pub fn after_call_work_due(&self, now: Timestamp) -> Vec<Action> {
-        self.agents
+        self.attended
             .iter()
-            .filter(|(key, _)| !self.in_flight.contains(*key))
+            .filter(|key| !self.in_flight.contains(*key))
+            .filter_map(|key| Some((key, self.agents.get(key)?)))
             .filter_map(|(key, agent)| match &agent.presence {
                 Presence::AfterCallWork { call_id, until } if *until <= now => Some(Action {
                     tenant: key.0.clone(),
@@ -400,19 +469,20 @@ impl Router {
         now: Timestamp,
         taken: &BTreeSet<Key>,
     ) -> Vec<Candidate<'a>> {
-        let ready = self
-            .agents
-            .iter()
-            .filter(|((agent_tenant, _), _)| agent_tenant == tenant)
-            .filter(|((_, agent_id), _)| !taken.contains(&(tenant.clone(), (*agent_id).clone())))
-            .filter_map(|((_, agent_id), agent)| match agent.presence {
-                Presence::Ready { since } => Some((agent_id, agent, since)),
+        let ready = |agent_id: &Name| -> Option<(&'a Name, &'a Agent, Timestamp)> {
+            let (key, agent) = self
+                .agents
+                .get_key_value(&(tenant.clone(), agent_id.clone()))?;
+            if taken.contains(key) {
+                return None;
+            }
+            match agent.presence {
+                Presence::Ready { since } => Some((&key.1, agent, since)),
                 _ => None,
-            });
+            }
+        };
         let single = |agent_id: &Name, rule: &str| -> Vec<Candidate<'a>> {
-            ready
-                .clone()
-                .filter(|(id, _, _)| *id == agent_id)
+            ready(agent_id)
                 .map(|(agent_id, _, since)| Candidate {
                     agent_id,
                     tier: 0,
@@ -421,6 +491,7 @@ impl Router {
                     rule: rule.to_owned(),
                     outside_queue: true,
                 })
+                .into_iter()
                 .collect()
         };
         if let Some(target) = &call.target_agent_id {
@@ -456,38 +527,68 @@ impl Router {
         let overflow: Vec<&Name> = routing
             .map(|routing| routing.overflow_at(waited).collect())
             .unwrap_or_default();
-        let mut candidates: Vec<Candidate<'a>> = ready
-            .filter_map(|(agent_id, agent, since)| {
-                let score = required.as_ref().map_or(0, |required| {
-                    required
-                        .keys()
-                        .map(|skill| u32::from(agent.proficiency(skill)))
-                        .sum()
-                });
-                let base = match &required {
-                    Some(required) if !required.is_empty() => required
-                        .iter()
-                        .all(|(skill, level)| agent.proficiency(skill) >= *level),
-                    _ => agent.serves(&call.queue_id),
-                };
-                let (tier, rule) = if base {
-                    (0, base_rule.clone())
-                } else {
-                    let from = overflow
-                        .iter()
-                        .find(|queue_id| self.qualifies(tenant, queue_id, agent))?;
-                    (1, format!("overflow to {from}"))
-                };
-                Some(Candidate {
-                    agent_id,
-                    tier,
-                    score,
-                    since,
-                    rule,
-                    outside_queue: !agent.serves(&call.queue_id),
-                })
+        let score = |agent: &Agent| {
+            required.as_ref().map_or(0, |required| {
+                required
+                    .keys()
+                    .map(|skill| u32::from(agent.proficiency(skill)))
+                    .sum()
             })
-            .collect();
+        };
+        let mut candidates: Vec<Candidate<'a>> = Vec::new();
+        let mut seen: BTreeSet<&Name> = BTreeSet::new();
+        for agent_id in self
+            .pool(tenant, &call.queue_id, required.as_ref())
+            .into_iter()
+            .flatten()
+        {
+            let Some((agent_id, agent, since)) = ready(agent_id) else {
+                continue;
+            };
+            let qualifies = match &required {
+                Some(required) if !required.is_empty() => required
+                    .iter()
+                    .all(|(skill, level)| agent.proficiency(skill) >= *level),
+                _ => agent.serves(&call.queue_id),
+            };
+            if qualifies {
+                seen.insert(agent_id);
+                candidates.push(Candidate {
+                    agent_id,
+                    tier: 0,
+                    score: score(agent),
+                    since,
+                    rule: base_rule.clone(),
+                    outside_queue: !agent.serves(&call.queue_id),
+                });
+            }
+        }
+        for overflow_queue in overflow {
+            let overflow_required = self
+                .routing(tenant, overflow_queue)
+                .map(|routing| &routing.required_skills);
+            for agent_id in self
+                .pool(tenant, overflow_queue, overflow_required)
+                .into_iter()
+                .flatten()
+            {
+                let Some((agent_id, agent, since)) = ready(agent_id) else {
+                    continue;
+                };
+                if seen.contains(agent_id) || !self.qualifies(tenant, overflow_queue, agent) {
+                    continue;
+                }
+                seen.insert(agent_id);
+                candidates.push(Candidate {
+                    agent_id,
+                    tier: 1,
+                    score: score(agent),
+                    since,
+                    rule: format!("overflow to {overflow_queue}"),
+                    outside_queue: !agent.serves(&call.queue_id),
+                });
+            }
+        }
         candidates.sort_by(|left, right| {
             (
                 left.tier,
@@ -509,8 +610,11 @@ impl Router {
     pub fn decide(&self, now: Timestamp) -> Vec<Action> {
         let mut actions = Vec::new();
         let mut taken = self.in_flight.clone();
-        for ((tenant, agent_id), agent) in &self.agents {
-            if taken.contains(&(tenant.clone(), agent_id.clone())) {
+        for key @ (tenant, agent_id) in &self.attended {
+            let Some(agent) = self.agents.get(key) else {
+                continue;
+            };
+            if taken.contains(key) {
                 continue;
             }
             let call_status = |call_id: &Name| {
