@@ -332,6 +332,13 @@ impl Instance {
         }
     }
 
+    /// Kills the process with SIGKILL (a crash: nothing is drained or released).
+    pub async fn kill(mut self) {
+        let mut child = self.child.take().expect("running");
+        child.start_kill().expect("send SIGKILL");
+        let _ = child.wait().await;
+    }
+
     /// Stops the process with SIGTERM and checks that it drains and exits cleanly.
     pub async fn stop(mut self) {
         let mut child = self.child.take().expect("running");
@@ -372,6 +379,15 @@ pub async fn delete_event_log(prefix: &str) {
         .delete_stream()
         .await
         .expect("delete stream");
+    // The routing leases' bucket, if a routing replica made one.
+    let leases = callcenter_eventlog::lease::JetStreamLeases::connect(
+        &callcenter_testkit::nats_url(),
+        &Name::new(prefix).expect("prefix"),
+        Duration::from_secs(5),
+    )
+    .await
+    .expect("connect");
+    leases.delete_bucket().await.expect("delete the leases");
 }
 
 /// A Server-Sent Events stream read event by event.

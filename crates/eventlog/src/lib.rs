@@ -12,6 +12,7 @@ mod codec;
 mod model;
 
 pub mod jetstream;
+pub mod lease;
 pub mod sqlite;
 
 #[cfg(feature = "conformance")]

@@ -15,6 +15,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use callcenter_eventlog::jetstream::{JetStreamConfig, JetStreamEventStore};
+use callcenter_eventlog::lease::{JetStreamLeases, Leases, LocalLeases};
 use callcenter_eventlog::sqlite::SqliteEventStore;
 use callcenter_eventlog::{EventStore, Name};
 use callcenter_platform::config::TelemetryArgs;
@@ -148,6 +149,16 @@ struct ServeArgs {
     /// The gateway's upstream for reporting (default: this process's gRPC address).
     #[arg(long, env = "CALLCENTER_REPORTING_URL")]
     reporting_url: Option<String>,
+    /// Routing partitions: tenants are split into this many, each routed by one replica at a
+    /// time (every replica of a deployment must use the same number).
+    #[arg(long, env = "CALLCENTER_ROUTING_PARTITIONS", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=256))]
+    routing_partitions: u32,
+    /// How long a routing replica's lease on a partition lasts without renewal: a dead owner's
+    /// partitions are taken over within this time.
+    #[arg(long, env = "CALLCENTER_LEASE_SECONDS", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..=60))]
+    lease_seconds: u64,
     #[command(flatten)]
     telephony: TelephonyArgs,
     #[command(flatten)]
@@ -338,12 +349,14 @@ async fn dev(args: DevArgs) -> Result<(), CliError> {
         upstreams: run::UpstreamOverrides::default(),
         sip: args.telephony.sip_config()?,
         ring_timeout: args.telephony.ring_timeout(),
+        routing_partitions: 1,
         data_dir: Some(args.data_dir),
     };
     run::run(
         Backends {
             store,
             read_models: Some(pool),
+            leases: Arc::new(LocalLeases::default()),
         },
         config,
     )
@@ -362,7 +375,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     }
     let prefix =
         Name::new(&args.stream_prefix).map_err(|error| CliError::Usage(error.to_string()))?;
-    let mut jetstream = JetStreamConfig::new(prefix);
+    let mut jetstream = JetStreamConfig::new(prefix.clone());
     jetstream.replicas = args.stream_replicas.max(1);
     let store: Arc<dyn EventStore> = Arc::new(
         JetStreamEventStore::connect(&args.nats_url, jetstream)
@@ -397,8 +410,27 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         upstreams,
         sip: args.telephony.sip_config()?,
         ring_timeout: args.telephony.ring_timeout(),
+        routing_partitions: args.routing_partitions,
         data_dir: None,
     };
-    run::run(Backends { store, read_models }, config).await?;
+    let leases: Arc<dyn Leases> = if matches!(args.target, Target::Routing | Target::All) {
+        let time_to_live = std::time::Duration::from_secs(args.lease_seconds);
+        Arc::new(
+            JetStreamLeases::connect(&args.nats_url, &prefix, time_to_live)
+                .await
+                .map_err(run::RunError::from)?,
+        )
+    } else {
+        Arc::new(LocalLeases::default())
+    };
+    run::run(
+        Backends {
+            store,
+            read_models,
+            leases,
+        },
+        config,
+    )
+    .await?;
     Ok(())
 }

@@ -13,7 +13,7 @@ use callcenter_platform::health::{DatabaseCheck, EventLogCheck, ProjectionCheck,
 use callcenter_platform::trace::TraceContextLayer;
 use callcenter_platform::{GrpcServices, JwtVerifier, Readiness};
 use callcenter_reporting::{QueueCountsProjection, QueueViewProjection, ReportingGrpc};
-use callcenter_routing::{Routing, RoutingGrpc, run_distributor};
+use callcenter_routing::{Routing, RoutingGrpc, run_partitioned_distributors};
 use callcenter_telephony::ring_timer::run_ring_timer;
 use callcenter_telephony::sip::{SipConfig, SipGateway};
 use callcenter_telephony::{PartnerIntakeGrpc, Ringer, Telephony, TelephonyGrpc};
@@ -60,6 +60,8 @@ pub struct Backends {
     pub store: Arc<dyn EventStore>,
     /// The read models (reporting needs them).
     pub read_models: Option<AnyPool>,
+    /// Leases for single-writer work (routing partitions).
+    pub leases: Arc<dyn callcenter_eventlog::lease::Leases>,
 }
 
 /// Gateway upstreams given on the command line; the rest default to this process.
@@ -90,6 +92,8 @@ pub struct RunConfig {
     pub sip: Option<SipConfig>,
     /// How long a call may ring an agent.
     pub ring_timeout: std::time::Duration,
+    /// How many partitions routing splits the tenants into (one writer each).
+    pub routing_partitions: u32,
     /// The data directory, for the ready message.
     pub data_dir: Option<PathBuf>,
 }
@@ -191,8 +195,9 @@ pub async fn run(backends: Backends, config: RunConfig) -> Result<(), RunError> 
         let app = Routing::new(Arc::clone(&store));
         grpc.add(RoutingGrpc::server(app.clone()));
         let (store, stop) = (Arc::clone(&store), shutdown.clone());
+        let (leases, partitions) = (Arc::clone(&backends.leases), config.routing_partitions);
         tasks.spawn(async move {
-            run_distributor(store, app, stop).await;
+            run_partitioned_distributors(store, leases, app, partitions, stop).await;
             Ok(())
         });
     }

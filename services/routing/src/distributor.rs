@@ -3,13 +3,22 @@
 //!
 //! On every start it reads the log from the beginning (the router's view is rebuilt, never
 //! stored), and it acts only once it has caught up, so a restart decides only what is still
-//! missing. One distributor runs per deployment in this first slice; partitioned ownership comes
-//! with the routing issue.
+//! missing.
+//!
+//! **Partitioned single writer**: tenants are split into `partitions` by a stable hash of their
+//! id; exactly one replica routes a partition at a time, the one holding its lease
+//! (`routing-p<N>`), which it renews every third of the lease's time to live. A replica that
+//! dies stops renewing; another takes the lease once it expires and rebuilds the partition from
+//! the log. A replica that cannot renew stops routing the partition at once. Two owners for a
+//! moment cannot assign one agent twice: every decision is a command on the agent aggregate,
+//! checked against its version and idempotent by a request id made of that version.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use callcenter_eventlog::{EventStore, Filter, Name, RecordedEvent, SubscriptionSpec};
+use callcenter_eventlog::lease::Leases;
+use callcenter_eventlog::{EventStore, Filter, Name, RecordedEvent, SubscriptionSpec, TenantId};
 use callcenter_kit::restart::run_with_restarts;
 use callcenter_kit::{PersistedEvent, Timestamp, decode_message};
 use callcenter_platform::ErrorCode;
@@ -23,10 +32,40 @@ use crate::domain::{AgentEvent, CallPriority, QueueEvent, Router};
 /// How long to wait for new events before looking at the router's decisions again.
 const TICK: Duration = Duration::from_millis(250);
 
-fn subscription_spec() -> SubscriptionSpec {
+/// One of the routing partitions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Partition {
+    /// Which (from 0).
+    pub index: u32,
+    /// Of how many.
+    pub count: u32,
+}
+
+impl Partition {
+    /// The only partition of a deployment that does not split its tenants.
+    pub const WHOLE: Partition = Partition { index: 0, count: 1 };
+
+    /// Whether the partition routes `tenant` (FNV-1a of the tenant id, modulo the count).
+    pub fn owns(&self, tenant: &TenantId) -> bool {
+        let hash = tenant
+            .as_str()
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+                (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+            });
+        hash % u64::from(self.count.max(1)) == u64::from(self.index)
+    }
+
+    /// The lease that gives the partition its one writer.
+    pub fn lease(&self) -> Name {
+        Name::new(format!("routing-p{}", self.index)).expect("valid name")
+    }
+}
+
+fn subscription_spec(partition: Partition) -> SubscriptionSpec {
     let name = |value: &str| Name::new(value).expect("valid name");
     SubscriptionSpec {
-        name: name("routing-distributor"),
+        name: name(&format!("routing-distributor-p{}", partition.index)),
         filter: Filter::all()
             .aggregate(name("telephony"), name("call"))
             .aggregate(name("routing"), name("agent"))
@@ -36,16 +75,80 @@ fn subscription_spec() -> SubscriptionSpec {
     }
 }
 
-/// Runs the distributor until `shutdown`; failures restart it from a fresh view.
+/// Routes every partition whose lease this replica holds, until `shutdown`: takes free
+/// partitions, keeps renewing them, and stops routing a partition at once when its lease is lost.
+pub async fn run_partitioned_distributors(
+    store: Arc<dyn EventStore>,
+    leases: Arc<dyn Leases>,
+    app: Routing,
+    partitions: u32,
+    shutdown: CancellationToken,
+) {
+    let holder = format!("{}-{}", std::process::id(), Timestamp::now().unix_millis());
+    let every = (leases.time_to_live() / 3).clamp(Duration::from_millis(100), TICK * 4);
+    let mut running: BTreeMap<u32, CancellationToken> = BTreeMap::new();
+    loop {
+        for index in 0..partitions.max(1) {
+            let partition = Partition {
+                index,
+                count: partitions.max(1),
+            };
+            let held = match leases.hold(&partition.lease(), &holder).await {
+                Ok(held) => held,
+                Err(error) => {
+                    tracing::warn!(%error, partition = index, "cannot renew a routing lease");
+                    false
+                }
+            };
+            match (held, running.contains_key(&index)) {
+                (true, false) => {
+                    tracing::info!(
+                        partition = index,
+                        partitions,
+                        "routing partition taken by this replica"
+                    );
+                    let stop = shutdown.child_token();
+                    running.insert(index, stop.clone());
+                    let (store, app) = (Arc::clone(&store), app.clone());
+                    tokio::spawn(async move {
+                        run_distributor(store, app, partition, stop).await;
+                    });
+                }
+                (false, true) => {
+                    tracing::warn!(partition = index, "routing partition lost");
+                    if let Some(stop) = running.remove(&index) {
+                        stop.cancel();
+                    }
+                }
+                _ => {}
+            }
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            () = tokio::time::sleep(every) => {}
+        }
+    }
+    for (index, stop) in running {
+        stop.cancel();
+        let partition = Partition {
+            index,
+            count: partitions.max(1),
+        };
+        let _ = leases.release(&partition.lease(), &holder).await;
+    }
+}
+
+/// Runs the distributor of one partition until `shutdown`; failures restart it from a fresh view.
 pub async fn run_distributor(
     store: Arc<dyn EventStore>,
     app: Routing,
+    partition: Partition,
     shutdown: CancellationToken,
 ) {
     run_with_restarts(
         "routing distributor",
         &shutdown,
-        || distribute(&*store, &app, &shutdown),
+        || distribute(&*store, &app, partition, &shutdown),
         |_| {},
     )
     .await;
@@ -54,11 +157,12 @@ pub async fn run_distributor(
 async fn distribute(
     store: &dyn EventStore,
     app: &Routing,
+    partition: Partition,
     shutdown: &CancellationToken,
 ) -> Result<(), String> {
     let mut router = Router::new();
     let mut subscription = store
-        .subscribe(subscription_spec())
+        .subscribe(subscription_spec(partition))
         .await
         .map_err(|error| error.to_string())?;
     let mut batches = 0_u64;
@@ -68,7 +172,9 @@ async fn distribute(
             batch = subscription.next_batch(1_000, TICK) => batch.map_err(|e| e.to_string())?,
         };
         for event in &batch.events {
-            apply(&mut router, event);
+            if partition.owns(&event.stream().tenant) {
+                apply(&mut router, event);
+            }
         }
         if let Some(last) = batch.last_position() {
             subscription
@@ -175,5 +281,36 @@ fn apply(router: &mut Router, event: &RecordedEvent) {
     };
     if let Err(error) = result {
         tracing::warn!(%error, event_type, "skipping unreadable call event");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Partition;
+
+    #[test]
+    fn every_tenant_belongs_to_exactly_one_partition() {
+        for count in [1, 2, 3, 8] {
+            let mut sizes = vec![0_u32; count as usize];
+            for tenant in 0..1_000 {
+                let tenant = callcenter_eventlog::Name::new(format!("tenant-{tenant}")).unwrap();
+                let owners: Vec<u32> = (0..count)
+                    .filter(|index| {
+                        Partition {
+                            index: *index,
+                            count,
+                        }
+                        .owns(&tenant)
+                    })
+                    .collect();
+                assert_eq!(owners.len(), 1, "{tenant} in {count} partitions");
+                sizes[owners[0] as usize] += 1;
+            }
+            assert!(
+                sizes.iter().all(|size| *size > 1_000 / count / 2),
+                "tenants spread over the partitions: {sizes:?}"
+            );
+        }
+        assert_eq!(Partition::WHOLE.lease().as_str(), "routing-p0");
     }
 }

@@ -13,5 +13,5 @@ pub mod events;
 pub mod grpc;
 
 pub use app::Routing;
-pub use distributor::run_distributor;
+pub use distributor::{Partition, run_distributor, run_partitioned_distributors};
 pub use grpc::RoutingGrpc;

@@ -1,0 +1,118 @@
+//! Routing as a partitioned single writer: two routing replicas share one partition through a
+//! lease in JetStream; the owner is killed with SIGKILL while calls keep coming, and the standby
+//! takes over within seconds without giving any agent two calls.
+
+use std::time::{Duration, Instant};
+
+use callcenter_e2e::{Instance, Mode, delete_event_log};
+use callcenter_testkit::unique_name;
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_standby_routing_replica_takes_over_within_seconds_when_the_owner_is_killed() {
+    let prefix = unique_name("failover");
+    let secret = unique_name("secret-of-at-least-32-characters");
+    let serve = |target: &str, extra: Vec<String>| Mode::Serve {
+        target: target.into(),
+        extra,
+        nats_url: callcenter_testkit::nats_url(),
+        // Neither telephony, routing nor the gateway needs the read-model database.
+        database_url: "postgres://unused@127.0.0.1:1/unused".into(),
+        prefix: prefix.clone(),
+        secret: secret.clone(),
+    };
+    let lease = || vec!["--lease-seconds".to_owned(), "2".to_owned()];
+    let telephony = Instance::start(serve("telephony", vec![])).await;
+    let owner = Instance::start(serve("routing", lease())).await;
+    let took = "routing partition taken by this replica";
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !owner.log_text().contains(took) {
+        assert!(Instant::now() < deadline, "no owner:\n{}", owner.log_text());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let standby = Instance::start(serve("routing", lease())).await;
+    let upstreams = vec![
+        "--telephony-url".to_owned(),
+        telephony.grpc.clone(),
+        "--routing-url".to_owned(),
+        standby.grpc.clone(),
+        "--reporting-url".to_owned(),
+        telephony.grpc.clone(),
+    ];
+    let gateway = Instance::start(serve("gateway", upstreams)).await;
+
+    let admin = gateway.token("acme", "tenant_admin", "admin");
+    let queue = json!({"queue_id": "general", "display_name": "General", "center_id": "langfang"});
+    gateway.ok("POST", "/v1/queues", &admin, Some(queue)).await;
+    gateway
+        .ok(
+            "PUT",
+            "/v1/numbers/4000",
+            &admin,
+            Some(json!({"queue_id": "general"})),
+        )
+        .await;
+    for agent_id in ["agent-1", "agent-2", "agent-3"] {
+        let body = json!({"agent_id": agent_id, "display_name": agent_id, "center_id": "langfang",
+                          "queue_ids": ["general"]});
+        gateway.ok("POST", "/v1/agents", &admin, Some(body)).await;
+        for step in ["login", "ready"] {
+            let path = format!("/v1/agents/{agent_id}/{step}");
+            gateway.ok("POST", &path, &admin, None).await;
+        }
+    }
+    let call = |number: &'static str| {
+        let gateway = &gateway;
+        let admin = &admin;
+        async move {
+            let body = json!({"caller_number": number, "dialled_number": "4000"});
+            let call = gateway.ok("POST", "/v1/calls", admin, Some(body)).await;
+            format!("/v1/calls/{}", call["call_id"].as_str().unwrap())
+        }
+    };
+    let first = call("13800000001").await;
+    let first_ringing = gateway
+        .poll_until(&first, &admin, |call| call["state"] == "ringing")
+        .await;
+    assert!(!standby.log_text().contains(took), "the standby waits");
+
+    // The owner crashes; calls keep coming.
+    owner.kill().await;
+    let killed = Instant::now();
+    let second = call("13800000002").await;
+    let third = call("13800000003").await;
+    let second_ringing = gateway
+        .poll_until(&second, &admin, |call| call["state"] == "ringing")
+        .await;
+    let takeover = killed.elapsed();
+    let third_ringing = gateway
+        .poll_until(&third, &admin, |call| call["state"] == "ringing")
+        .await;
+    assert!(
+        takeover < Duration::from_secs(5),
+        "takeover took {takeover:?}"
+    );
+    assert!(standby.log_text().contains(took), "{}", standby.log_text());
+    eprintln!(
+        "routing takeover after SIGKILL: {} ms",
+        takeover.as_millis()
+    );
+
+    // Every call rings at its own agent; no agent holds two.
+    let agents: std::collections::BTreeSet<String> =
+        [&first_ringing, &second_ringing, &third_ringing]
+            .iter()
+            .map(|call| call["agent_id"].as_str().unwrap_or_default().to_owned())
+            .collect();
+    assert_eq!(agents.len(), 3, "{agents:?}");
+    for agent_id in ["agent-1", "agent-2", "agent-3"] {
+        let agent = gateway
+            .ok("GET", &format!("/v1/agents/{agent_id}"), &admin, None)
+            .await;
+        assert_eq!(agent["state"], "reserved", "{agent}");
+    }
+    for instance in [gateway, standby, telephony] {
+        instance.stop().await;
+    }
+    delete_event_log(&prefix).await;
+}
