@@ -22,7 +22,28 @@ INVALID = {
     "short signing secret": {"auth": {"jwtSecret": "too-short"}},
     "missing signing secret": {"database": {"url": "postgres://x@y/z"}},
     "not a NATS URL": {"nats": {"url": "http://nats:4222"}},
+    "unknown autoscaling mode": {"routingAutoscaling": {"mode": "magic"}},
+    "zero routing partitions": {"services": {"routing": {"enabled": True, "replicas": 1,
+                                                         "partitions": 0}}},
 }
+
+# Kinds from CRDs that Kubernetes' own schemas do not know; checked by hand below.
+CUSTOM_KINDS = {("keda.sh/v1alpha1", "ScaledObject")}
+
+
+def check_scaled_object(values_file, document, deployments):
+    spec = document["spec"]
+    target = spec["scaleTargetRef"]["name"]
+    if target not in deployments or not target.endswith("-routing"):
+        fail(f"{values_file.name}: the ScaledObject scales {target}, not routing")
+    triggers = spec["triggers"]
+    consumers = [trigger["metadata"]["consumer"] for trigger in triggers]
+    if any(trigger["type"] != "nats-jetstream" for trigger in triggers) or not consumers:
+        fail(f"{values_file.name}: the ScaledObject needs nats-jetstream triggers")
+    if consumers != [f"routing-distributor-p{index}" for index in range(len(consumers))]:
+        fail(f"{values_file.name}: the triggers watch {consumers}, not one consumer per partition")
+    if spec["minReplicaCount"] > spec["maxReplicaCount"]:
+        fail(f"{values_file.name}: min replicas above max")
 
 
 def fail(message):
@@ -46,6 +67,8 @@ def check_value_set(chart, values_file):
     values = yaml.safe_load(values_file.read_text()) or {}
     objects = render(chart, values)
     for path, document in objects:
+        if (document.get("apiVersion"), document.get("kind")) in CUSTOM_KINDS:
+            continue
         try:
             kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
         except kubernetes_validate.ValidationError as error:
@@ -74,6 +97,16 @@ def check_value_set(chart, values_file):
             fail(f"{values_file.name}: the gateway lacks its upstreams")
         if target == "reporting" and "CALLCENTER_DATABASE_URL" not in env:
             fail(f"{values_file.name}: reporting has no database")
+        if target == "routing" and not {"CALLCENTER_ROUTING_PARTITIONS",
+                                        "CALLCENTER_LEASE_SECONDS"} <= env:
+            fail(f"{values_file.name}: routing lacks its partitions and lease")
+    for _, document in objects:
+        if document["kind"] == "ScaledObject":
+            check_scaled_object(values_file, document, deployments)
+        if document["kind"] == "HorizontalPodAutoscaler":
+            target = document["spec"]["scaleTargetRef"]["name"]
+            if target not in deployments:
+                fail(f"{values_file.name}: the autoscaler scales {target}, which does not exist")
     return len(objects)
 
 
