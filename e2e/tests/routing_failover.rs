@@ -116,3 +116,89 @@ async fn the_standby_routing_replica_takes_over_within_seconds_when_the_owner_is
     }
     delete_event_log(&prefix).await;
 }
+
+/// The simulator's last line: its figures.
+fn figures(output: &std::process::Output) -> serde_json::Value {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let last = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(last).unwrap_or_else(|_| panic!("no figures in:\n{stdout}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_routing_owner_in_the_middle_of_a_simulated_spike_loses_no_call() {
+    let prefix = unique_name("spike");
+    let secret = unique_name("secret-of-at-least-32-characters");
+    let serve = |target: &str, extra: Vec<String>| Mode::Serve {
+        target: target.into(),
+        extra,
+        nats_url: callcenter_testkit::nats_url(),
+        database_url: "postgres://unused@127.0.0.1:1/unused".into(),
+        prefix: prefix.clone(),
+        secret: secret.clone(),
+    };
+    let lease = || vec!["--lease-seconds".to_owned(), "2".to_owned()];
+    let telephony = Instance::start(serve("telephony", vec![])).await;
+    let owner = Instance::start(serve("routing", lease())).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !owner.log_text().contains("routing partition taken") {
+        assert!(Instant::now() < deadline, "no owner");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let standby = Instance::start(serve("routing", lease())).await;
+    let token = telephony.token("sim", "tenant_admin,partner", "simulator");
+    // 16 s of calls with a 5x spike from 5 s to 11 s; the owner dies at 8 s.
+    let simulation = tokio::process::Command::new(callcenter_e2e::binary())
+        .args([
+            "simulate",
+            "--grpc",
+            &telephony.grpc,
+            "--routing-grpc",
+            &standby.grpc,
+        ])
+        .args(["--token", &token, "--seconds", "16", "--spike-seconds", "6"])
+        .args([
+            "--agents",
+            "12",
+            "--calls-per-second",
+            "1.5",
+            "--handle-seconds",
+            "2",
+        ])
+        .args(["--patience-seconds", "6", "--intervals", "4"])
+        .kill_on_drop(true)
+        .output();
+    let killer = async {
+        tokio::time::sleep(Duration::from_secs(8)).await;
+        owner.kill().await;
+    };
+    let (output, ()) = tokio::join!(simulation, killer);
+    let output = output.expect("run the simulator");
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    eprintln!("{}", String::from_utf8_lossy(&output.stdout));
+    let figures = figures(&output);
+    let (offered, answered, abandoned) = (
+        figures["offered"].as_u64().unwrap(),
+        figures["answered"].as_u64().unwrap(),
+        figures["abandoned"].as_u64().unwrap(),
+    );
+    assert!(offered > 20, "{figures}");
+    assert_eq!(
+        answered + abandoned,
+        offered,
+        "every call answered or abandoned exactly once: {figures}"
+    );
+    assert!(answered > 0, "{figures}");
+    assert!(
+        standby.log_text().contains("routing partition taken"),
+        "the standby took over"
+    );
+    for instance in [standby, telephony] {
+        instance.stop().await;
+    }
+    delete_event_log(&prefix).await;
+}

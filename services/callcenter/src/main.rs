@@ -8,6 +8,7 @@
 
 mod demo;
 mod run;
+mod simulate;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -46,6 +47,9 @@ enum Command {
     Migrate(MigrateArgs),
     /// Prints a token that a running instance accepts.
     Token(TokenArgs),
+    /// Drives scripted agents and callers against a running instance and reports service level,
+    /// ASA, abandonment and routing latency per interval.
+    Simulate(simulate::SimulateArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -240,6 +244,7 @@ async fn execute(command: Command) -> Result<(), CliError> {
             Ok(())
         }
         Command::Token(args) => token(args),
+        Command::Simulate(args) => simulate::simulate(args).await.map_err(CliError::Usage),
     }
 }
 

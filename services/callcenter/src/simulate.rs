@@ -1,0 +1,562 @@
+//! `callcenter simulate`: scripted agents and callers against a running instance, through its
+//! real gRPC APIs, in compressed time.
+//!
+//! - **Callers** arrive as a Poisson process whose rate follows an intraday curve (quiet at the
+//!   start and end of the run, busiest in the middle), with a spike of `--spike-factor` (5×) the
+//!   volume for `--spike-seconds` in the middle; each caller gives up after an exponentially
+//!   distributed patience (`--patience-seconds` on average) and then abandons.
+//! - **Agents** (`--agents`, in queue `sim` of the token's tenant) never refuse: each call that
+//!   rings at one is answered at once and ended after an exponentially distributed handling time
+//!   (`--handle-seconds` on average).
+//! - Per interval it prints calls offered, answered, abandoned, the service level (answered within
+//!   `--target-seconds`), the average speed of answer and the routing latency (queued → ringing)
+//!   percentiles, then the whole run beside the Erlang C prediction for the base load, and a JSON
+//!   line.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use callcenter_proto::routing::v1 as routing;
+use callcenter_proto::routing::v1::routing_service_client::RoutingServiceClient;
+use callcenter_proto::telephony::v1 as telephony;
+use callcenter_proto::telephony::v1::partner_call_intake_service_client::PartnerCallIntakeServiceClient;
+use callcenter_proto::telephony::v1::telephony_service_client::TelephonyServiceClient;
+use futures_util::StreamExt;
+use prost::Message;
+use tonic::metadata::MetadataValue;
+use tonic::transport::Channel;
+
+/// The simulation's parameters.
+#[derive(clap::Args, Debug, Clone)]
+pub struct SimulateArgs {
+    /// gRPC URL of the instance (telephony, and every other service unless given below).
+    #[arg(long, default_value = "http://127.0.0.1:50051")]
+    pub grpc: String,
+    /// gRPC URL of routing, when it runs apart.
+    #[arg(long)]
+    pub routing_grpc: Option<String>,
+    /// A token with the roles tenant_admin and partner (`callcenter token --tenant sim --roles
+    /// tenant_admin,partner`).
+    #[arg(long, env = "CALLCENTER_TOKEN", hide_env_values = true)]
+    pub token: String,
+    /// Length of the run.
+    #[arg(long, default_value_t = 60)]
+    pub seconds: u64,
+    /// Scripted agents.
+    #[arg(long, default_value_t = 20)]
+    pub agents: u32,
+    /// Calls per second at the busiest point of the intraday curve.
+    #[arg(long, default_value_t = 3.0)]
+    pub calls_per_second: f64,
+    /// Average handling time.
+    #[arg(long, default_value_t = 4.0)]
+    pub handle_seconds: f64,
+    /// Average caller patience.
+    #[arg(long, default_value_t = 8.0)]
+    pub patience_seconds: f64,
+    /// Service-level target: answered within this many seconds.
+    #[arg(long, default_value_t = 2.0)]
+    pub target_seconds: f64,
+    /// How many times the volume the spike brings.
+    #[arg(long, default_value_t = 5.0)]
+    pub spike_factor: f64,
+    /// How long the spike lasts (0: no spike).
+    #[arg(long, default_value_t = 10)]
+    pub spike_seconds: u64,
+    /// Intervals reported.
+    #[arg(long, default_value_t = 6)]
+    pub intervals: u32,
+    /// Seed of the arrivals and handling times.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// A constant rate instead of the intraday curve (to compare with Erlang C).
+    #[arg(long)]
+    pub flat: bool,
+}
+
+/// A small deterministic generator (xorshift64*).
+struct Random(u64);
+
+impl Random {
+    fn unit(&mut self) -> f64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        let bits = self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11;
+        (bits as f64 + 0.5) / (1_u64 << 53) as f64
+    }
+
+    fn exponential(&mut self, mean: f64) -> f64 {
+        -mean * self.unit().ln()
+    }
+}
+
+/// The arrival rate at `t` seconds into a run of `length` seconds: an intraday curve from 40% at
+/// the ends to 100% in the middle, times the spike factor during the spike.
+pub fn arrival_rate(args: &SimulateArgs, t: f64) -> f64 {
+    let length = args.seconds as f64;
+    let curve = if args.flat {
+        1.0
+    } else {
+        0.4 + 0.6 * (std::f64::consts::PI * t / length).sin()
+    };
+    let spike_start = (length - args.spike_seconds as f64) / 2.0;
+    let spiking =
+        args.spike_seconds > 0 && t >= spike_start && t < spike_start + args.spike_seconds as f64;
+    args.calls_per_second * curve * if spiking { args.spike_factor } else { 1.0 }
+}
+
+/// Arrival offsets (seconds) and patience of each caller: a Poisson process with the time-varying
+/// rate, drawn by thinning.
+pub fn arrivals(args: &SimulateArgs) -> Vec<(f64, f64)> {
+    let mut random = Random(args.seed.max(1));
+    let peak = args.calls_per_second * args.spike_factor.max(1.0);
+    let mut t = 0.0;
+    let mut calls = Vec::new();
+    loop {
+        t += random.exponential(1.0 / peak);
+        if t >= args.seconds as f64 {
+            return calls;
+        }
+        if random.unit() * peak <= arrival_rate(args, t) {
+            calls.push((t, random.exponential(args.patience_seconds)));
+        }
+    }
+}
+
+/// Erlang C: the probability that a call waits, with `agents` agents and `load` erlangs
+/// (computed through Erlang B, stable for thousands of agents); 1 when the load is not below the
+/// agents.
+pub fn erlang_c(agents: u32, load: f64) -> f64 {
+    if load >= f64::from(agents) {
+        return 1.0;
+    }
+    let mut blocking = 1.0;
+    for n in 1..=agents {
+        blocking = load * blocking / (f64::from(n) + load * blocking);
+    }
+    let n = f64::from(agents);
+    n * blocking / (n - load * (1.0 - blocking))
+}
+
+/// Erlang C's service level: the share of calls answered within `target` seconds.
+pub fn erlang_c_service_level(agents: u32, rate: f64, handle: f64, target: f64) -> f64 {
+    let load = rate * handle;
+    if load >= f64::from(agents) {
+        return 0.0;
+    }
+    1.0 - erlang_c(agents, load) * (-(f64::from(agents) - load) * target / handle).exp()
+}
+
+/// What happened to one simulated call.
+#[derive(Clone, Debug, Default)]
+struct CallRecord {
+    offered_s: f64,
+    queued_ms: Option<i64>,
+    ringing_ms: Option<i64>,
+    answered_ms: Option<i64>,
+    abandoned: bool,
+    /// The handling time drawn for it, in seconds.
+    handled_s: Option<f64>,
+}
+
+fn millis(timestamp: Option<prost_types::Timestamp>) -> Option<i64> {
+    timestamp.map(|t| t.seconds * 1000 + i64::from(t.nanos) / 1_000_000)
+}
+
+fn request<T>(token: &str, message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    if let Ok(value) = MetadataValue::try_from(format!("Bearer {token}")) {
+        request.metadata_mut().insert("authorization", value);
+    }
+    request
+}
+
+fn percentile(values: &mut [i64], fraction: f64) -> i64 {
+    if values.is_empty() {
+        return 0;
+    }
+    values.sort_unstable();
+    values[((values.len() - 1) as f64 * fraction).round() as usize]
+}
+
+/// Runs the simulation and prints its report.
+pub async fn simulate(args: SimulateArgs) -> Result<(), String> {
+    let channel = Channel::from_shared(args.grpc.clone())
+        .map_err(|error| error.to_string())?
+        .connect()
+        .await
+        .map_err(|error| format!("cannot reach {}: {error}", args.grpc))?;
+    let token = args.token.clone();
+    let routing_channel = match &args.routing_grpc {
+        Some(url) => Channel::from_shared(url.clone())
+            .map_err(|error| error.to_string())?
+            .connect()
+            .await
+            .map_err(|error| format!("cannot reach {url}: {error}"))?,
+        None => channel.clone(),
+    };
+    let mut routing_client = RoutingServiceClient::new(routing_channel);
+    let calls_client = TelephonyServiceClient::new(channel.clone());
+    let failed = |what: &str, status: tonic::Status| format!("{what}: {}", status.message());
+    let _ = routing_client
+        .create_queue(request(
+            &token,
+            routing::CreateQueueRequest {
+                queue_id: "sim".into(),
+                display_name: "Simulation".into(),
+                center_id: "sim".into(),
+                ..Default::default()
+            },
+        ))
+        .await;
+    for index in 1..=args.agents {
+        let agent_id = format!("sim-{index}");
+        let _ = routing_client
+            .create_agent(request(
+                &token,
+                routing::CreateAgentRequest {
+                    agent_id: agent_id.clone(),
+                    display_name: agent_id.clone(),
+                    center_id: "sim".into(),
+                    queue_ids: vec!["sim".into()],
+                    request_id: String::new(),
+                },
+            ))
+            .await;
+        routing_client
+            .login_agent(request(
+                &token,
+                routing::LoginAgentRequest {
+                    agent_id: agent_id.clone(),
+                    seat: format!("sim-seat-{index}"),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .map_err(|status| failed("login", status))?;
+        let _ = routing_client
+            .set_agent_ready(request(
+                &token,
+                routing::SetAgentReadyRequest {
+                    agent_id,
+                    request_id: String::new(),
+                },
+            ))
+            .await;
+    }
+
+    let run = callcenter_kit::Timestamp::now().unix_millis();
+    let records: Arc<Mutex<HashMap<String, CallRecord>>> = Arc::default();
+    let lock = |records: &Mutex<HashMap<String, CallRecord>>| {
+        records
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len()
+    };
+    // The scripted agents: answer what rings at once, end it after the handling time.
+    let mut watch = PartnerCallIntakeServiceClient::new(channel.clone())
+        .watch_call_events(request(
+            &token,
+            telephony::WatchCallEventsRequest { after_position: 0 },
+        ))
+        .await
+        .map_err(|status| failed("watch", status))?
+        .into_inner();
+    let handler = {
+        let (records, token, calls_client) =
+            (Arc::clone(&records), token.clone(), calls_client.clone());
+        let mut random = Random(args.seed.wrapping_mul(31).max(1));
+        let handle_seconds = args.handle_seconds;
+        tokio::spawn(async move {
+            while let Some(Ok(item)) = watch.next().await {
+                let at = millis(item.occurred_at);
+                let mut guard = records
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let Some(record) = guard.get_mut(&item.call_id) else {
+                    continue;
+                };
+                match item.event_type.rsplit('.').next().unwrap_or_default() {
+                    "CallQueued" => {
+                        record.queued_ms.get_or_insert(at.unwrap_or_default());
+                    }
+                    "CallAnswered" => record.answered_ms = at,
+                    "CallAbandoned" => record.abandoned = true,
+                    "CallRinging" => {
+                        record.ringing_ms.get_or_insert(at.unwrap_or_default());
+                        let Ok(ringing) = telephony::CallRinging::decode(item.payload) else {
+                            continue;
+                        };
+                        let drawn = random.exponential(handle_seconds);
+                        record.handled_s = Some(drawn);
+                        let handling = Duration::from_secs_f64(drawn);
+                        let (mut client, token) = (calls_client.clone(), token.clone());
+                        tokio::spawn(async move {
+                            let answer = telephony::AnswerCallRequest {
+                                call_id: item.call_id.clone(),
+                                agent_id: ringing.agent_id,
+                                request_id: String::new(),
+                            };
+                            if client.answer_call(request(&token, answer)).await.is_err() {
+                                return;
+                            }
+                            tokio::time::sleep(handling).await;
+                            let end = telephony::EndCallRequest {
+                                call_id: item.call_id,
+                                ended_by: telephony::Party::Agent.into(),
+                                request_id: String::new(),
+                            };
+                            let _ = client.end_call(request(&token, end)).await;
+                        });
+                    }
+                    _ => {}
+                }
+            }
+        })
+    };
+
+    // The callers.
+    let plan = arrivals(&args);
+    let started = Instant::now();
+    for (index, (offset, patience)) in plan.iter().enumerate() {
+        let wait = Duration::from_secs_f64(*offset).saturating_sub(started.elapsed());
+        tokio::time::sleep(wait).await;
+        let call_id = format!("sim-{run}-{index}");
+        records
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(
+                call_id.clone(),
+                CallRecord {
+                    offered_s: *offset,
+                    ..CallRecord::default()
+                },
+            );
+        let (mut client, token) = (calls_client.clone(), token.clone());
+        let patience = Duration::from_secs_f64(*patience);
+        tokio::spawn(async move {
+            let report = telephony::ReportCallRequest {
+                call_id: call_id.clone(),
+                caller_number: format!("1390{:07}", index % 10_000_000),
+                dialled_number: "9999".into(),
+                queue_id: "sim".into(),
+                ..Default::default()
+            };
+            if client.report_call(request(&token, report)).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(patience).await;
+            // Refused when an agent answered first: the caller stays.
+            let abandon = telephony::AbandonCallRequest {
+                call_id,
+                ..Default::default()
+            };
+            let _ = client.abandon_call(request(&token, abandon)).await;
+        });
+    }
+    // Let the last callers be answered or give up (at most a minute).
+    let drained = Instant::now();
+    while drained.elapsed() < Duration::from_secs(60) {
+        let open = records
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .values()
+            .filter(|call| call.answered_ms.is_none() && !call.abandoned)
+            .count();
+        if open == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    handler.abort();
+    let offered = lock(&records);
+    let records: Vec<CallRecord> = records
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .values()
+        .cloned()
+        .collect();
+    report(&args, offered, &records);
+    Ok(())
+}
+
+/// Figures of a set of calls.
+struct Figures {
+    offered: usize,
+    answered: usize,
+    abandoned: usize,
+    service_level: f64,
+    asa_ms: f64,
+    routing_p50_ms: i64,
+    routing_p99_ms: i64,
+}
+
+fn figures(calls: &[&CallRecord], target_ms: f64) -> Figures {
+    let answered: Vec<i64> = calls
+        .iter()
+        .filter_map(|call| Some(call.answered_ms? - call.queued_ms?))
+        .collect();
+    let mut routing: Vec<i64> = calls
+        .iter()
+        .filter_map(|call| Some(call.ringing_ms? - call.queued_ms?))
+        .collect();
+    let within = answered
+        .iter()
+        .filter(|wait| (**wait as f64) <= target_ms)
+        .count();
+    Figures {
+        offered: calls.len(),
+        answered: answered.len(),
+        abandoned: calls.iter().filter(|call| call.abandoned).count(),
+        service_level: if answered.is_empty() {
+            1.0
+        } else {
+            within as f64 / answered.len() as f64
+        },
+        asa_ms: if answered.is_empty() {
+            0.0
+        } else {
+            answered.iter().sum::<i64>() as f64 / answered.len() as f64
+        },
+        routing_p50_ms: percentile(&mut routing, 0.5),
+        routing_p99_ms: percentile(&mut routing, 0.99),
+    }
+}
+
+#[allow(clippy::print_stdout)]
+fn report(args: &SimulateArgs, offered: usize, records: &[CallRecord]) {
+    let target_ms = args.target_seconds * 1000.0;
+    let length = args.seconds as f64 / f64::from(args.intervals.max(1));
+    println!(
+        "simulation: {offered} calls, {} agents, {:.1} s handling, {:.1} s patience, spike {}x for {} s",
+        args.agents,
+        args.handle_seconds,
+        args.patience_seconds,
+        args.spike_factor,
+        args.spike_seconds
+    );
+    println!(
+        "{:>9} {:>8} {:>9} {:>10} {:>8} {:>9} {:>15}",
+        "interval", "offered", "answered", "abandoned", "SL", "ASA ms", "route p50/p99"
+    );
+    for interval in 0..args.intervals.max(1) {
+        let (from, to) = (
+            f64::from(interval) * length,
+            f64::from(interval + 1) * length,
+        );
+        let calls: Vec<&CallRecord> = records
+            .iter()
+            .filter(|call| call.offered_s >= from && call.offered_s < to)
+            .collect();
+        let f = figures(&calls, target_ms);
+        println!(
+            "{:>4}-{:<4} {:>8} {:>9} {:>10} {:>7.1}% {:>9.0} {:>9}/{:<5}",
+            from as u64,
+            to as u64,
+            f.offered,
+            f.answered,
+            f.abandoned,
+            f.service_level * 100.0,
+            f.asa_ms,
+            f.routing_p50_ms,
+            f.routing_p99_ms
+        );
+    }
+    let all: Vec<&CallRecord> = records.iter().collect();
+    let total = figures(&all, target_ms);
+    // Erlang C for the load that actually came: the arrivals and handling times drawn.
+    let mean_rate = records.len() as f64 / args.seconds as f64;
+    let handled: Vec<f64> = records.iter().filter_map(|call| call.handled_s).collect();
+    let mean_handle = if handled.is_empty() {
+        args.handle_seconds
+    } else {
+        handled.iter().sum::<f64>() / handled.len() as f64
+    };
+    let predicted =
+        erlang_c_service_level(args.agents, mean_rate, mean_handle, args.target_seconds);
+    println!(
+        "whole run: SL {:.1}% (Erlang C for the load that came, {:.2} calls/s of {:.2} s: \
+         {:.1}%), ASA {:.0} ms, abandoned {:.1}%, routing latency p50 {} ms p99 {} ms",
+        total.service_level * 100.0,
+        mean_rate,
+        mean_handle,
+        predicted * 100.0,
+        total.asa_ms,
+        100.0 * total.abandoned as f64 / total.offered.max(1) as f64,
+        total.routing_p50_ms,
+        total.routing_p99_ms
+    );
+    let json = serde_json::json!({
+        "offered": total.offered,
+        "answered": total.answered,
+        "abandoned": total.abandoned,
+        "service_level": (total.service_level * 1000.0).round() / 1000.0,
+        "erlang_c_service_level": (predicted * 1000.0).round() / 1000.0,
+        "asa_ms": total.asa_ms.round(),
+        "routing_p50_ms": total.routing_p50_ms,
+        "routing_p99_ms": total.routing_p99_ms,
+    });
+    println!("{json}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args() -> SimulateArgs {
+        SimulateArgs {
+            grpc: String::new(),
+            routing_grpc: None,
+            token: String::new(),
+            seconds: 600,
+            agents: 20,
+            calls_per_second: 3.0,
+            handle_seconds: 4.0,
+            patience_seconds: 8.0,
+            target_seconds: 2.0,
+            spike_factor: 5.0,
+            spike_seconds: 60,
+            intervals: 6,
+            seed: 7,
+            flat: false,
+        }
+    }
+
+    #[test]
+    fn erlang_c_matches_the_textbook_and_stays_finite_for_thousands_of_agents() {
+        // 10 erlangs on 11 agents: P(wait) = 0.6821 (standard tables).
+        assert!(
+            (erlang_c(11, 10.0) - 0.6821).abs() < 1e-3,
+            "{}",
+            erlang_c(11, 10.0)
+        );
+        assert_eq!(erlang_c(10, 10.0), 1.0);
+        let big = erlang_c(5_000, 4_900.0);
+        assert!(big.is_finite() && (0.0..=1.0).contains(&big));
+        let service_level = erlang_c_service_level(11, 2.5, 4.0, 2.0);
+        assert!((0.0..1.0).contains(&service_level));
+    }
+
+    #[test]
+    fn arrivals_follow_the_curve_and_the_spike_brings_five_times_the_volume() {
+        let args = args();
+        let calls = arrivals(&args);
+        let count = |from: f64, to: f64| {
+            calls
+                .iter()
+                .filter(|(at, _)| *at >= from && *at < to)
+                .count() as f64
+        };
+        // The spike (270-330 s) against the minute before it, at the same point of the curve.
+        let spike = count(270.0, 330.0);
+        let before = count(210.0, 270.0);
+        assert!(spike / before > 3.5, "spike {spike} vs {before}");
+        // The quiet start against the busy middle (outside the spike).
+        assert!(count(0.0, 60.0) < count(210.0, 270.0));
+        let mean_patience = calls.iter().map(|(_, p)| p).sum::<f64>() / calls.len() as f64;
+        assert!((mean_patience - 8.0).abs() < 1.0, "{mean_patience}");
+        assert_eq!(arrivals(&args), calls, "deterministic for a seed");
+    }
+}
