@@ -624,7 +624,7 @@ fn main() -> std::process::ExitCode {
     let figures = match name.as_str() {
         "eventlog" => runtime.block_on(eventlog(&options)),
         "telephony" => runtime.block_on(telephony::telephony(&options)),
-        "routing" => routing::routing(&options),
+        "routing" => runtime.block_on(routing::routing(&options)),
         other => {
             eprintln!(
                 "callcenter-bench: unknown benchmark {other:?} (known: eventlog, telephony, routing)"

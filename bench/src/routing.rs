@@ -7,16 +7,32 @@
 //! chosen agent's reservation is fed back and released at once, so the floor stays the same size.
 //! Figures: decisions per second and the p50/p99/max latency of one decision.
 //!
-//! Not measured yet (they need the partitioned routing service and the simulator): offered →
-//! reserved latency through JetStream, and simulated service level against Erlang C.
+//! Then end to end through NATS JetStream, in one process: calls are reported to telephony at
+//! `--rate` per second, routing's distributor (holding its partition's lease) reserves an agent,
+//! and the latency is from the call's report returning to the agent's `AgentReserved` event
+//! arriving at a subscriber; each caller hangs up once reserved, which frees the agent.
+//!
+//! Not here: the simulator's service level beside Erlang C (`callcenter simulate` prints both).
 
-use std::collections::BTreeMap;
-use std::time::Instant;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use callcenter_eventlog::{Name, Timestamp};
+use callcenter_eventlog::jetstream::{JetStreamConfig, JetStreamEventStore};
+use callcenter_eventlog::lease::LocalLeases;
+use callcenter_eventlog::{EventStore, Filter, Name, SubscriptionSpec, Timestamp};
+use callcenter_kit::{CommandMeta, decode_message};
+use callcenter_routing::Routing;
+use callcenter_routing::app::{NewAgent, NewQueue};
 use callcenter_routing::domain::{
-    ActionKind, AgentEvent, CallPriority, QueueEvent, QueueRouting, Router, Why, WideningStep,
+    ActionKind, AgentCommand, AgentEvent, CallPriority, QueueEvent, QueueRouting, Router, Why,
+    WideningStep,
 };
+use callcenter_telephony::Telephony;
+use callcenter_telephony::app::NewCall;
+use callcenter_telephony::domain::{CallCommand, PhoneNumber, Priority};
+use callcenter_testkit::unique_name;
+use tokio_util::sync::CancellationToken;
 
 use crate::Options;
 
@@ -41,8 +57,155 @@ fn percentile(sorted: &[u64], fraction: f64) -> u64 {
     sorted.get(index).copied().unwrap_or_default()
 }
 
+/// Offered → reserved through JetStream: `calls` calls at `rate` per second on `agents` agents;
+/// returns the latencies in microseconds.
+async fn end_to_end(calls: usize, rate: usize, agents: usize) -> Vec<u64> {
+    let prefix = unique_name("benchroute");
+    let store: Arc<dyn EventStore> = Arc::new(
+        JetStreamEventStore::connect(
+            &callcenter_testkit::nats_url(),
+            JetStreamConfig::new(name(prefix.clone())),
+        )
+        .await
+        .expect("connect"),
+    );
+    let tenant = name("bench".into());
+    let meta = |step: String| CommandMeta::system(tenant.clone(), "bench", step);
+    let (telephony, routing) = (
+        Telephony::new(Arc::clone(&store)),
+        Routing::new(Arc::clone(&store)),
+    );
+    let at = Timestamp::now();
+    let queue = NewQueue {
+        display_name: "general".into(),
+        center_id: name("c".into()),
+        after_call_work_seconds: 0,
+    };
+    routing
+        .create_queue(&meta("queue".into()), &name("general".into()), queue, at)
+        .await
+        .expect("queue");
+    for index in 0..agents {
+        let agent_id = name(format!("a{index}"));
+        let agent = NewAgent {
+            display_name: agent_id.to_string(),
+            center_id: name("c".into()),
+            queue_ids: vec![name("general".into())],
+        };
+        routing
+            .create_agent(&meta(format!("create-{index}")), &agent_id, agent, at)
+            .await
+            .expect("agent");
+        for (step, command) in [
+            (
+                "login",
+                AgentCommand::Login {
+                    seat: name(format!("s{index}")),
+                    at,
+                },
+            ),
+            ("ready", AgentCommand::SetReady { at }),
+        ] {
+            routing
+                .agent_command(&meta(format!("{step}-{index}")), &agent_id, command)
+                .await
+                .expect("presence");
+        }
+    }
+    let head = store.head().await.expect("head");
+    let mut reserved = store
+        .subscribe(SubscriptionSpec {
+            name: name(unique_name("bench-watch")),
+            filter: Filter::all().aggregate(name("routing".into()), name("agent".into())),
+            resume_after: Some(head),
+            expire_when_idle: Some(Duration::from_secs(60)),
+        })
+        .await
+        .expect("subscribe");
+    let stop = CancellationToken::new();
+    let distributor = tokio::spawn(callcenter_routing::run_partitioned_distributors(
+        Arc::clone(&store),
+        Arc::new(LocalLeases::default()),
+        routing.clone(),
+        1,
+        stop.clone(),
+    ));
+    let offered: Arc<std::sync::Mutex<HashMap<String, Instant>>> = Arc::default();
+    let caller = {
+        let (offered, telephony, tenant) =
+            (Arc::clone(&offered), telephony.clone(), tenant.clone());
+        tokio::spawn(async move {
+            let started = Instant::now();
+            for index in 0..calls {
+                let due = Duration::from_secs_f64(index as f64 / rate.max(1) as f64);
+                tokio::time::sleep(due.saturating_sub(started.elapsed())).await;
+                let call_id = name(format!("call-{index}"));
+                let call = NewCall {
+                    call_id: Some(call_id.clone()),
+                    caller_number: PhoneNumber::parse("13800138000").expect("number"),
+                    dialled_number: PhoneNumber::parse("4000").expect("number"),
+                    queue_id: Some(name("general".into())),
+                    priority: Priority::Normal,
+                    at: Timestamp::now(),
+                };
+                let meta = CommandMeta::system(tenant.clone(), "bench", format!("offer-{index}"));
+                telephony.report_call(&meta, call).await.expect("report");
+                offered
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(call_id.to_string(), Instant::now());
+            }
+        })
+    };
+    let mut latencies = Vec::with_capacity(calls);
+    let deadline = Instant::now() + Duration::from_secs(60 + (calls / rate.max(1)) as u64);
+    while latencies.len() < calls && Instant::now() < deadline {
+        let batch = reserved
+            .next_batch(1_000, Duration::from_millis(100))
+            .await
+            .expect("read");
+        let seen = Instant::now();
+        for event in &batch.events {
+            let Ok(reservation) =
+                decode_message::<callcenter_proto::routing::v1::AgentReserved>(event)
+            else {
+                continue;
+            };
+            let sent = offered
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(&reservation.call_id)
+                .copied();
+            if let Some(sent) = sent {
+                latencies.push(u64::try_from(seen.duration_since(sent).as_micros()).unwrap_or(0));
+                // The caller hangs up: the agent is free for the next call.
+                let call_id = name(reservation.call_id.clone());
+                let meta = CommandMeta::system(tenant.clone(), "bench", format!("gone-{call_id}"));
+                let gone = CallCommand::CallerHungUp {
+                    at: Timestamp::now(),
+                };
+                let _ = telephony.handle_call(&meta, &call_id, &gone).await;
+            }
+        }
+        if let Some(last) = batch.last_position() {
+            reserved.ack(last).await.expect("ack");
+        }
+    }
+    let _ = caller.await;
+    stop.cancel();
+    let _ = distributor.await;
+    let jetstream = JetStreamEventStore::connect(
+        &callcenter_testkit::nats_url(),
+        JetStreamConfig::new(name(prefix)),
+    )
+    .await
+    .expect("connect");
+    let _ = jetstream.delete_stream().await;
+    latencies
+}
+
 /// Runs the benchmark and returns its figures.
-pub fn routing(options: &Options) -> BTreeMap<&'static str, serde_json::Value> {
+pub async fn routing(options: &Options) -> BTreeMap<&'static str, serde_json::Value> {
     let tenant = name("bench".into());
     let start = Timestamp::now();
     let mut random = Random(0x9E37_79B9_7F4A_7C15);
@@ -119,7 +282,7 @@ pub fn routing(options: &Options) -> BTreeMap<&'static str, serde_json::Value> {
         versions.push(events.len() as u64);
     }
 
-    let slots: std::collections::HashMap<Name, usize> = agents
+    let slots: HashMap<Name, usize> = agents
         .iter()
         .enumerate()
         .map(|(slot, agent)| (agent.clone(), slot))
@@ -190,8 +353,33 @@ pub fn routing(options: &Options) -> BTreeMap<&'static str, serde_json::Value> {
         "{:<44} {:>14}",
         "calls reserved (the rest had no agent)", reserved
     );
+    let calls = 1_000.min(options.decisions);
+    let mut end_to_end_us = end_to_end(calls, options.rate, 100).await;
+    end_to_end_us.sort_unstable();
+    let millis = |micros: u64| (micros as f64 / 100.0).round() / 10.0;
+    let (e2e_p50, e2e_p99) = (
+        millis(percentile(&end_to_end_us, 0.50)),
+        millis(percentile(&end_to_end_us, 0.99)),
+    );
+    println!(
+        "{:<44} {:>14}",
+        "offered -> reserved via JetStream p50 (ms)", e2e_p50
+    );
+    println!(
+        "{:<44} {:>14}",
+        "offered -> reserved via JetStream p99 (ms)", e2e_p99
+    );
+    println!(
+        "  ({} of {calls} calls at {}/s on 100 agents were reserved)",
+        end_to_end_us.len(),
+        options.rate
+    );
     BTreeMap::from([
         ("bench", serde_json::json!("routing")),
+        ("e2e_calls", serde_json::json!(end_to_end_us.len())),
+        ("e2e_rate_per_s", serde_json::json!(options.rate)),
+        ("offered_to_reserved_p50_ms", serde_json::json!(e2e_p50)),
+        ("offered_to_reserved_p99_ms", serde_json::json!(e2e_p99)),
         ("agents", serde_json::json!(options.agents)),
         ("queues", serde_json::json!(options.queues)),
         ("decisions", serde_json::json!(options.decisions)),
