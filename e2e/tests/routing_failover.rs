@@ -202,3 +202,60 @@ async fn killing_the_routing_owner_in_the_middle_of_a_simulated_spike_loses_no_c
     }
     delete_event_log(&prefix).await;
 }
+
+/// How many partitions a replica's log says it took, minus those it handed over or lost.
+async fn wait_for(what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !done() {
+        assert!(Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn partitions_held(instance: &Instance) -> usize {
+    let log = instance.log_text();
+    let taken = log.matches("routing partition taken").count();
+    let gone = log.matches("routing partition handed over").count()
+        + log.matches("routing partition lost").count();
+    taken.saturating_sub(gone)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_routing_replicas_take_more_partitions_and_a_survivor_takes_them_all() {
+    let prefix = unique_name("share");
+    let secret = unique_name("secret-of-at-least-32-characters");
+    let routing = |extra: &[&str]| Mode::Serve {
+        target: "routing".into(),
+        extra: ["--lease-seconds", "2", "--routing-partitions", "4"]
+            .iter()
+            .chain(extra)
+            .map(|flag| (*flag).to_owned())
+            .collect(),
+        nats_url: callcenter_testkit::nats_url(),
+        database_url: "postgres://unused@127.0.0.1:1/unused".into(),
+        prefix: prefix.clone(),
+        secret: secret.clone(),
+    };
+    let first = Instance::start(routing(&[])).await;
+    wait_for("the first replica takes all four", &|| {
+        partitions_held(&first) == 4
+    })
+    .await;
+    let second = Instance::start(routing(&[])).await;
+    wait_for("two partitions each", || {
+        partitions_held(&first) == 2 && partitions_held(&second) == 2
+    })
+    .await;
+    first.kill().await;
+    let killed = Instant::now();
+    wait_for("the survivor takes all four", &|| {
+        partitions_held(&second) == 4
+    })
+    .await;
+    eprintln!(
+        "four partitions taken over in {} ms",
+        killed.elapsed().as_millis()
+    );
+    second.stop().await;
+    delete_event_log(&prefix).await;
+}

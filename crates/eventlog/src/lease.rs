@@ -26,6 +26,9 @@ pub trait Leases: Send + Sync + std::fmt::Debug {
     /// Gives lease `name` up if `holder` holds it.
     async fn release(&self, name: &Name, holder: &str) -> Result<(), StoreError>;
 
+    /// How many leases whose names start with `prefix` are held now.
+    async fn count(&self, prefix: &str) -> Result<usize, StoreError>;
+
     /// How long a lease lasts without renewal.
     fn time_to_live(&self) -> Duration;
 }
@@ -58,6 +61,17 @@ impl Leases for LocalLeases {
             holders.remove(name.as_str());
         }
         Ok(())
+    }
+
+    async fn count(&self, prefix: &str) -> Result<usize, StoreError> {
+        let holders = self
+            .holders
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Ok(holders
+            .keys()
+            .filter(|name| name.starts_with(prefix))
+            .count())
     }
 
     fn time_to_live(&self) -> Duration {
@@ -157,6 +171,15 @@ impl Leases for JetStreamLeases {
                 .await;
         }
         Ok(())
+    }
+
+    async fn count(&self, prefix: &str) -> Result<usize, StoreError> {
+        use futures_util::TryStreamExt;
+        let keys = self.store.keys().await.map_err(StoreError::unavailable)?;
+        keys.try_filter(|key| std::future::ready(key.starts_with(prefix)))
+            .try_fold(0, |count, _| std::future::ready(Ok(count + 1)))
+            .await
+            .map_err(StoreError::unavailable)
     }
 
     fn time_to_live(&self) -> Duration {

@@ -42,5 +42,9 @@ async fn a_jetstream_lease_has_one_holder_and_frees_itself_when_not_renewed() {
     );
     leases.release(&name, "replica-b").await.unwrap();
     assert!(leases.hold(&name, "replica-a").await.unwrap());
+    let other = Name::new("routing-p1").unwrap();
+    assert!(leases.hold(&other, "replica-b").await.unwrap());
+    assert_eq!(leases.count("routing-p").await.unwrap(), 2);
+    assert_eq!(leases.count("routing-replica-").await.unwrap(), 0);
     leases.delete_bucket().await.expect("clean up");
 }

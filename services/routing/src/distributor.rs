@@ -76,7 +76,9 @@ fn subscription_spec(partition: Partition) -> SubscriptionSpec {
 }
 
 /// Routes every partition whose lease this replica holds, until `shutdown`: takes free
-/// partitions, keeps renewing them, and stops routing a partition at once when its lease is lost.
+/// partitions up to its fair share (the partitions divided by the live replicas, each of which
+/// holds a `routing-replica-<id>` lease), keeps renewing them, gives up those beyond its share so
+/// that a new replica gets some, and stops routing a partition at once when its lease is lost.
 pub async fn run_partitioned_distributors(
     store: Arc<dyn EventStore>,
     leases: Arc<dyn Leases>,
@@ -87,8 +89,32 @@ pub async fn run_partitioned_distributors(
     let holder = format!("{}-{}", std::process::id(), Timestamp::now().unix_millis());
     let every = (leases.time_to_live() / 3).clamp(Duration::from_millis(100), TICK * 4);
     let mut running: BTreeMap<u32, CancellationToken> = BTreeMap::new();
+    let membership = Name::new(format!("routing-replica-{holder}")).expect("valid name");
+    let count = partitions.max(1);
     loop {
-        for index in 0..partitions.max(1) {
+        // Announce this replica, and learn the fair share of partitions.
+        let replicas = match leases.hold(&membership, &holder).await {
+            Ok(_) => leases.count("routing-replica-").await.unwrap_or(1).max(1),
+            Err(_) => 1,
+        };
+        let fair_share = count.div_ceil(u32::try_from(replicas).unwrap_or(u32::MAX));
+        while running.len() > fair_share as usize {
+            let Some((index, stop)) = running.pop_last() else {
+                break;
+            };
+            stop.cancel();
+            let partition = Partition { index, count };
+            let _ = leases.release(&partition.lease(), &holder).await;
+            tracing::info!(
+                partition = index,
+                replicas,
+                "routing partition handed over to another replica"
+            );
+        }
+        for index in 0..count {
+            if !running.contains_key(&index) && running.len() >= fair_share as usize {
+                continue;
+            }
             let partition = Partition {
                 index,
                 count: partitions.max(1),
@@ -130,12 +156,10 @@ pub async fn run_partitioned_distributors(
     }
     for (index, stop) in running {
         stop.cancel();
-        let partition = Partition {
-            index,
-            count: partitions.max(1),
-        };
+        let partition = Partition { index, count };
         let _ = leases.release(&partition.lease(), &holder).await;
     }
+    let _ = leases.release(&membership, &holder).await;
 }
 
 /// Runs the distributor of one partition until `shutdown`; failures restart it from a fresh view.
