@@ -37,7 +37,7 @@ chart:
 
 # Run one benchmark (eventlog, telephony, routing): a human table, then one JSON line.
 bench NAME *ARGS:
-    cargo build --locked --release -p callcenter-bench
+    cargo build --locked --release -p callcenter-bench -p callcenter
     scripts/with-services target/release/callcenter-bench {{NAME}} {{ARGS}}
 
 # Format the code.

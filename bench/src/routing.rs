@@ -12,7 +12,9 @@
 //! and the latency is from the call's report returning to the agent's `AgentReserved` event
 //! arriving at a subscriber; each caller hangs up once reserved, which frees the agent.
 //!
-//! Not here: the simulator's service level beside Erlang C (`callcenter simulate` prints both).
+//! Last, `callcenter simulate` against `callcenter dev` (both built beside the benchmark): 90 s of
+//! calls at a constant 4 per second, 4 s handling on 20 agents who never refuse, callers who
+//! never give up; its service level (answered within 1 s) beside Erlang C's for the same load.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -374,8 +376,30 @@ pub async fn routing(options: &Options) -> BTreeMap<&'static str, serde_json::Va
         end_to_end_us.len(),
         options.rate
     );
+    let (simulated, erlang_c) = match simulated_against_erlang_c().await {
+        Ok((measured, predicted, figures)) => {
+            println!(
+                "{:<44} {:>13.1}%",
+                "simulated service level (1 s, 20 agents)",
+                measured * 100.0
+            );
+            println!(
+                "{:<44} {:>13.1}%",
+                "Erlang C for the same load",
+                predicted * 100.0
+            );
+            println!("  (simulator: {figures})");
+            (Some(measured), Some(predicted))
+        }
+        Err(error) => {
+            println!("simulation skipped: {error}");
+            (None, None)
+        }
+    };
     BTreeMap::from([
         ("bench", serde_json::json!("routing")),
+        ("simulated_service_level", serde_json::json!(simulated)),
+        ("erlang_c_service_level", serde_json::json!(erlang_c)),
         ("e2e_calls", serde_json::json!(end_to_end_us.len())),
         ("e2e_rate_per_s", serde_json::json!(options.rate)),
         ("offered_to_reserved_p50_ms", serde_json::json!(e2e_p50)),
@@ -389,4 +413,102 @@ pub async fn routing(options: &Options) -> BTreeMap<&'static str, serde_json::Va
         ("decision_max_us", serde_json::json!(max)),
         ("reserved", serde_json::json!(reserved)),
     ])
+}
+
+/// The simulator against `callcenter dev` (built beside this benchmark): its measured service
+/// level and Erlang C's for the load that came, with agents that never refuse, callers who never
+/// give up and a constant arrival rate.
+pub async fn simulated_against_erlang_c() -> Result<(f64, f64, serde_json::Value), String> {
+    use tokio::io::AsyncBufReadExt;
+    let binary = std::env::current_exe()
+        .map_err(|error| error.to_string())?
+        .with_file_name("callcenter");
+    let data = callcenter_testkit::TempDir::new("bench-sim");
+    let data_dir = data.path().to_string_lossy().into_owned();
+    let mut platform = tokio::process::Command::new(&binary)
+        .args(["dev", "--no-demo", "--data-dir", &data_dir])
+        .args(["--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0"])
+        .env("CALLCENTER_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|error| format!("cannot run {}: {error}", binary.display()))?;
+    let stdout = platform.stdout.take().ok_or("no stdout")?;
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let started = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if line.starts_with("callcenter started") {
+                return Some(line);
+            }
+        }
+        None
+    })
+    .await
+    .ok()
+    .flatten()
+    .ok_or("callcenter dev did not start")?;
+    let grpc = started
+        .split_whitespace()
+        .find_map(|field| field.strip_prefix("grpc="))
+        .map(|address| {
+            address
+                .strip_prefix("Some(")
+                .and_then(|address| address.strip_suffix(')'))
+                .unwrap_or(address)
+        })
+        .ok_or_else(|| format!("no gRPC address in {started:?}"))?
+        .to_owned();
+    let token = tokio::process::Command::new(&binary)
+        .args([
+            "token",
+            "--tenant",
+            "sim",
+            "--roles",
+            "tenant_admin,partner",
+        ])
+        .args(["--data-dir", &data_dir])
+        .output()
+        .await
+        .map_err(|error| error.to_string())?;
+    let token = String::from_utf8_lossy(&token.stdout).trim().to_owned();
+    let simulation = tokio::process::Command::new(&binary)
+        .args([
+            "simulate",
+            "--grpc",
+            &format!("http://{grpc}"),
+            "--token",
+            &token,
+        ])
+        .args([
+            "--flat",
+            "--spike-seconds",
+            "0",
+            "--patience-seconds",
+            "1000",
+        ])
+        .args([
+            "--seconds",
+            "90",
+            "--agents",
+            "20",
+            "--calls-per-second",
+            "4",
+        ])
+        .args(["--handle-seconds", "4", "--target-seconds", "1"])
+        .output()
+        .await
+        .map_err(|error| error.to_string())?;
+    let _ = platform.start_kill();
+    let _ = platform.wait().await;
+    let stdout = String::from_utf8_lossy(&simulation.stdout);
+    let figures: serde_json::Value = stdout
+        .lines()
+        .last()
+        .and_then(|line| serde_json::from_str(line).ok())
+        .ok_or_else(|| format!("no figures from the simulator:\n{stdout}"))?;
+    let measured = figures["service_level"].as_f64().unwrap_or_default();
+    let predicted = figures["erlang_c_service_level"]
+        .as_f64()
+        .unwrap_or_default();
+    Ok((measured, predicted, figures))
 }

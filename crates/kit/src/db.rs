@@ -30,6 +30,20 @@ pub enum DbError {
 /// One migration: version, description, SQL.
 pub type MigrationSource = (i64, &'static str, &'static str);
 
+/// Begins a transaction that will write: on SQLite it takes the write lock at once
+/// (`BEGIN IMMEDIATE`), so that two writers wait for each other (busy timeout) instead of one
+/// failing with "database is locked" when it upgrades from reading to writing.
+pub async fn begin_write(
+    connection: &mut sqlx::AnyConnection,
+) -> Result<sqlx::Transaction<'_, sqlx::Any>, sqlx::Error> {
+    let statement = if connection.backend_name() == "SQLite" {
+        "BEGIN IMMEDIATE"
+    } else {
+        "BEGIN"
+    };
+    sqlx::Connection::begin_with(connection, statement).await
+}
+
 /// Connects a read-model pool to `url` (`postgres://…` or `sqlite:…`; a SQLite file is created if
 /// missing and put in WAL mode).
 pub async fn connect(url: &str) -> Result<AnyPool, DbError> {

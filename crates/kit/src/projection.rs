@@ -121,7 +121,8 @@ impl ProjectionRunner {
     /// Empties the read model and its checkpoint in one transaction; the next run starts from
     /// the beginning of the log.
     pub async fn rebuild(&self) -> Result<(), ProjectionError> {
-        let mut transaction = self.pool.begin().await?;
+        let mut connection = self.pool.acquire().await?;
+        let mut transaction = crate::db::begin_write(&mut connection).await?;
         self.projection.reset(&mut transaction).await?;
         sqlx::query("DELETE FROM projection_checkpoints WHERE name = $1")
             .bind(self.projection.name().to_string())
@@ -180,7 +181,8 @@ impl ProjectionRunner {
         events: &[RecordedEvent],
         position: Position,
     ) -> Result<(), ProjectionError> {
-        let mut transaction = self.pool.begin().await?;
+        let mut connection = self.pool.acquire().await?;
+        let mut transaction = crate::db::begin_write(&mut connection).await?;
         self.projection.apply(&mut transaction, events).await?;
         sqlx::query(
             "INSERT INTO projection_checkpoints (name, position, updated_at)

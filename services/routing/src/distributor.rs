@@ -190,6 +190,7 @@ async fn distribute(
         .await
         .map_err(|error| error.to_string())?;
     let mut batches = 0_u64;
+    let mut caught_up = false;
     loop {
         let batch = tokio::select! {
             () = shutdown.cancelled() => return Ok(()),
@@ -206,7 +207,10 @@ async fn distribute(
                 .await
                 .map_err(|error| error.to_string())?;
         }
-        if batch.pending > 0 {
+        // Decide only once the replay has caught up with the log; from then on after every
+        // batch, busy or not (a stale decision is refused by the agent's version check).
+        caught_up |= batch.pending == 0;
+        if !caught_up {
             continue;
         }
         let now = Timestamp::now();
