@@ -34,7 +34,7 @@ async fn start(two: bool) -> (TempDir, Instance, String) {
     for index in 1..=(if two { 2 } else { 1 }) {
         let agent_id = format!("agent-{index}");
         let body = json!({"agent_id": agent_id, "display_name": agent_id, "center_id": "langfang",
-                          "queue_ids": ["general"]});
+                          "queue_ids": ["general"], "chat_capacity": 2});
         instance.ok("POST", "/v1/agents", &admin, Some(body)).await;
         let login = json!({"seat": format!("desk-{index}")});
         let path = format!("/v1/agents/{agent_id}");
@@ -90,8 +90,12 @@ async fn one_login_per_agent_and_not_ready_with_a_reason() {
     );
     let recorded = instance.ok("GET", "/v1/agents/agent-1", &agent, None).await;
     assert_eq!(
-        (&recorded["refused_logins"], &recorded["state"]),
-        (&json!(1), &json!("ready"))
+        (
+            &recorded["refused_logins"],
+            &recorded["state"],
+            &recorded["chat_capacity"]
+        ),
+        (&json!(1), &json!("ready"), &json!(2))
     );
 
     // Not ready always says why; "missed" is routing's to set.

@@ -221,7 +221,7 @@ pub async fn simulate(args: SimulateArgs) -> Result<(), String> {
                     display_name: agent_id.clone(),
                     center_id: "sim".into(),
                     queue_ids: vec!["sim".into()],
-                    request_id: String::new(),
+                    ..Default::default()
                 },
             ))
             .await;

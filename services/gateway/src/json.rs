@@ -223,6 +223,8 @@ pub struct Agent {
     pub refused_logins: u32,
     /// Skill → proficiency (1 to 5).
     pub skills: std::collections::BTreeMap<String, u32>,
+    /// Chats the agent may carry at once.
+    pub chat_capacity: u32,
 }
 
 /// `PUT /v1/agents/{id}/skills`: skill → proficiency (1 to 5).
@@ -415,6 +417,7 @@ impl From<routing::Agent> for Agent {
             after_call_work_overruns: agent.after_call_work_overruns,
             refused_logins: agent.refused_logins,
             skills: agent.skills.into_iter().collect(),
+            chat_capacity: agent.chat_capacity,
         }
     }
 }
@@ -730,6 +733,9 @@ pub struct CreateAgent {
     /// Queues served.
     #[serde(default)]
     pub queue_ids: Vec<String>,
+    /// Chats the agent may carry at once (0 to 10; voice: always one call).
+    #[serde(default)]
+    pub chat_capacity: u32,
     /// Idempotency key.
     #[serde(default)]
     pub request_id: String,

@@ -637,6 +637,7 @@ async fn create_agent(
         display_name: body.display_name,
         center_id: body.center_id,
         queue_ids: body.queue_ids,
+        chat_capacity: body.chat_capacity,
         request_id: caller.request_id(body.request_id),
     };
     let response = gateway

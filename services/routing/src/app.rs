@@ -33,6 +33,7 @@ impl From<AgentError> for ApiError {
                 message,
             )
             .with_metadata("presence", presence),
+            AgentError::TooManyChats => ApiError::invalid_field("chat_capacity", message),
             AgentError::InvalidProficiency { skill } => {
                 ApiError::invalid_field(format!("skills.{skill}"), message)
             }

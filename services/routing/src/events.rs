@@ -199,6 +199,12 @@ impl PersistedEvent for AgentEvent {
                     candidates: why.candidates.iter().map(Name::to_string).collect(),
                 },
             ),
+            AgentEvent::ChatCapacitySet { chats, at } => EncodedEvent::from_message(
+                *at,
+                &pb::AgentChatCapacitySet {
+                    chats: u32::from(*chats),
+                },
+            ),
             AgentEvent::SkillsSet { skills, at } => EncodedEvent::from_message(
                 *at,
                 &pb::AgentSkillsSet {
@@ -302,6 +308,14 @@ impl PersistedEvent for AgentEvent {
                         .map(|candidate| name(event, candidate))
                         .collect::<Result<_, _>>()?,
                 },
+                at,
+            });
+        }
+        if event_type == pb::AgentChatCapacitySet::full_name() {
+            let set: pb::AgentChatCapacitySet = decode_message(event)?;
+            return Ok(AgentEvent::ChatCapacitySet {
+                chats: u8::try_from(set.chats)
+                    .map_err(|_| DecodeError::new(event, "chat capacity out of range"))?,
                 at,
             });
         }

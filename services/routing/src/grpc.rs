@@ -8,6 +8,7 @@ use pb::routing_service_server::{RoutingService, RoutingServiceServer};
 use tonic::{Request, Response, Status};
 
 use crate::app::{NewAgent, NewQueue, Routing};
+use crate::domain::agent::MAX_CHATS;
 use crate::domain::{Agent, AgentCommand, MAX_AFTER_CALL_WORK_SECONDS, NotReadyReason, Presence};
 use crate::events::{
     default_seat, not_ready_reason_from_proto, not_ready_reason_to_proto, routing_from_proto,
@@ -69,6 +70,7 @@ fn agent_to_proto(agent_id: &Name, loaded: &Loaded<Agent>) -> pb::Agent {
         skills: profile
             .map(|p| skills_to_proto(&p.skills))
             .unwrap_or_default(),
+        chat_capacity: profile.map_or(0, |p| u32::from(p.chat_capacity)),
     }
 }
 
@@ -203,11 +205,29 @@ impl RoutingService for RoutingGrpc {
             center_id: validate::required_id("center_id", &body.center_id)?,
             queue_ids: validate::ids("queue_ids", &body.queue_ids)?,
         };
+        let chats = u8::try_from(body.chat_capacity)
+            .ok()
+            .filter(|chats| *chats <= MAX_CHATS)
+            .ok_or_else(|| ApiError::invalid_field("chat_capacity", "0 to 10"))?;
         let meta = caller.command_meta(validate::request_id(&body.request_id)?);
-        let outcome = self
+        let mut outcome = self
             .app
             .create_agent(&meta, &agent_id, agent, Timestamp::now())
             .await?;
+        if chats > 0 {
+            let chats_meta = callcenter_kit::CommandMeta {
+                request_id: meta.request_id.as_ref().map(|id| format!("{id}.chats")),
+                ..meta.clone()
+            };
+            let command = AgentCommand::SetChatCapacity {
+                chats,
+                at: Timestamp::now(),
+            };
+            outcome = self
+                .app
+                .agent_command(&chats_meta, &agent_id, command)
+                .await?;
+        }
         Ok(Response::new(pb::CreateAgentResponse {
             agent: Some(agent_to_proto(
                 &agent_id,

@@ -14,11 +14,15 @@
 //!   limit the agent is made ready automatically and the overrun is recorded (a floor violation);
 //!   a queue without a limit sends the agent straight back to ready.
 //! - Only a ready agent can be reserved, so an agent never holds two calls. Channels: one voice
-//!   call at a time (chat capacity comes with chat routing).
+//!   call at a time, and up to [`MAX_CHATS`] chats at once (`chat_capacity`, kept for chat
+//!   routing; only voice is routed now).
 
 use std::collections::BTreeMap;
 
 use callcenter_kit::{Aggregate, Name, Timestamp};
+
+/// Most chats an agent may carry at once.
+pub const MAX_CHATS: u8 = 10;
 
 /// Why an agent is not ready.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -141,6 +145,8 @@ pub struct AgentProfile {
     pub queue_ids: Vec<Name>,
     /// Skill → proficiency (1 to 5).
     pub skills: BTreeMap<Name, u8>,
+    /// Chats the agent may carry at once (voice: always one call).
+    pub chat_capacity: u8,
 }
 
 /// What can be asked of an agent.
@@ -154,6 +160,13 @@ pub enum AgentCommand {
         center_id: Name,
         /// Queues served.
         queue_ids: Vec<Name>,
+        /// When.
+        at: Timestamp,
+    },
+    /// Sets how many chats the agent may carry at once.
+    SetChatCapacity {
+        /// 0 to [`MAX_CHATS`].
+        chats: u8,
         /// When.
         at: Timestamp,
     },
@@ -248,6 +261,13 @@ pub enum AgentEvent {
         center_id: Name,
         /// Queues served.
         queue_ids: Vec<Name>,
+        /// When.
+        at: Timestamp,
+    },
+    /// The agent's chat capacity changed.
+    ChatCapacitySet {
+        /// Chats at once.
+        chats: u8,
         /// When.
         at: Timestamp,
     },
@@ -372,6 +392,9 @@ pub enum AgentError {
         /// The queue.
         queue_id: Name,
     },
+    /// More chats than [`MAX_CHATS`].
+    #[error("at most {MAX_CHATS} chats at once")]
+    TooManyChats,
     /// A proficiency outside 1 to 5.
     #[error("skill {skill}: proficiency 1 to 5")]
     InvalidProficiency {
@@ -443,6 +466,19 @@ impl Aggregate for Agent {
         }
         if self.profile.is_none() {
             return Err(AgentError::NotFound);
+        }
+        if let C::SetChatCapacity { chats, at } = command {
+            if *chats > MAX_CHATS {
+                return Err(AgentError::TooManyChats);
+            }
+            let current = self.profile.as_ref().map(|profile| profile.chat_capacity);
+            if current == Some(*chats) {
+                return Ok(vec![]);
+            }
+            return Ok(vec![E::ChatCapacitySet {
+                chats: *chats,
+                at: *at,
+            }]);
         }
         if let C::SetSkills { skills, at } = command {
             if let Some((skill, _)) = skills.iter().find(|(_, level)| !(1..=5).contains(*level)) {
@@ -573,7 +609,9 @@ impl Aggregate for Agent {
                 at: *at,
             }]),
             (C::ExpireAfterCallWork { .. }, _) => Ok(vec![]),
-            (C::Create { .. } | C::SetSkills { .. }, _) => unreachable!("handled above"),
+            (C::Create { .. } | C::SetSkills { .. } | C::SetChatCapacity { .. }, _) => {
+                unreachable!("handled above")
+            }
         }
     }
 
@@ -590,8 +628,15 @@ impl Aggregate for Agent {
                     center_id: center_id.clone(),
                     queue_ids: queue_ids.clone(),
                     skills: BTreeMap::new(),
+                    chat_capacity: 0,
                 });
                 Presence::LoggedOut
+            }
+            AgentEvent::ChatCapacitySet { chats, .. } => {
+                if let Some(profile) = &mut self.profile {
+                    profile.chat_capacity = *chats;
+                }
+                return;
             }
             AgentEvent::SkillsSet { skills, .. } => {
                 if let Some(profile) = &mut self.profile {
@@ -1007,5 +1052,25 @@ mod tests {
                 presence: "on call",
                 action: "log out",
             });
+    }
+
+    #[test]
+    fn an_agent_carries_one_voice_call_and_up_to_ten_chats() {
+        let state = given::<Agent>(ready())
+            .when(AgentCommand::SetChatCapacity {
+                chats: 3,
+                at: at(4),
+            })
+            .then([AgentEvent::ChatCapacitySet {
+                chats: 3,
+                at: at(4),
+            }]);
+        assert_eq!(state.profile.unwrap().chat_capacity, 3);
+        given::<Agent>(ready())
+            .when(AgentCommand::SetChatCapacity {
+                chats: 11,
+                at: at(4),
+            })
+            .then_error(AgentError::TooManyChats);
     }
 }
