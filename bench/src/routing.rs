@@ -233,6 +233,7 @@ pub async fn routing(options: &Options) -> BTreeMap<&'static str, serde_json::Va
                 widening: vec![WideningStep {
                     after_seconds: 30,
                     min_proficiency: 1,
+                    drop_skills: std::collections::BTreeSet::new(),
                 }],
                 ..QueueRouting::default()
             };

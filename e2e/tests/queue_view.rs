@@ -54,6 +54,10 @@ async fn the_queue_view_shows_waiting_calls_agents_and_todays_figures_live() {
             .ok("POST", &format!("{path}/{step}"), &admin, body)
             .await;
     }
+    let rules = json!({"routing": {"max_wait_seconds": 1}});
+    instance
+        .ok("PUT", "/v1/queues/repairs/routing", &admin, Some(rules))
+        .await;
     // A wallboard opens the stream: the whole view comes at once.
     let supervisor = instance.token("acme", "duty_lead", "lead-1");
     let mut wallboard = instance.events("/v1/queues/view/stream", &supervisor).await;
@@ -116,6 +120,13 @@ async fn the_queue_view_shows_waiting_calls_agents_and_todays_figures_live() {
     assert_eq!(center(&view, "langfang")["waiting"], 1, "{view}");
     assert_eq!(center(&view, "beijing")["waiting"], 0, "{view}");
     assert!(queue(&view, "repairs")["longest_wait_ms"].as_i64().unwrap() >= 0);
+    // The repairs call waits past the queue's maximum wait of one second.
+    let late = instance
+        .poll_until("/v1/queues/view", &supervisor, |view| {
+            queue(view, "repairs")["over_max_wait"] == 1
+        })
+        .await;
+    assert_eq!(center(&late, "langfang")["over_max_wait"], 1, "{late}");
 
     // The wallboard hears the change without asking.
     let mut seen = first;

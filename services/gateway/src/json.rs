@@ -246,6 +246,9 @@ pub struct WideningStep {
     pub after_seconds: u32,
     /// The lowered minimum.
     pub min_proficiency: u32,
+    /// Required skills no longer required from this step on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drop_skills: Vec<String>,
 }
 
 /// After `after_seconds`, agents of `queue_id` (any center) may take the call too.
@@ -291,6 +294,7 @@ impl From<routing::QueueRouting> for QueueRouting {
                 .map(|step| WideningStep {
                     after_seconds: step.after_seconds,
                     min_proficiency: step.min_proficiency,
+                    drop_skills: step.drop_skills,
                 })
                 .collect(),
             overflow: rules
@@ -320,6 +324,7 @@ impl From<QueueRouting> for routing::QueueRouting {
                 .map(|step| routing::WideningStep {
                     after_seconds: step.after_seconds,
                     min_proficiency: step.min_proficiency,
+                    drop_skills: step.drop_skills,
                 })
                 .collect(),
             overflow: rules
@@ -1110,6 +1115,8 @@ pub struct LiveQueue {
     pub waiting: i64,
     /// The longest wait now.
     pub longest_wait_ms: i64,
+    /// Calls waiting longer than the queue's maximum wait.
+    pub over_max_wait: i64,
     /// Agents by state.
     pub agents: AgentCounts,
     /// Since midnight UTC.
@@ -1150,6 +1157,7 @@ impl From<reporting::LiveQueue> for LiveQueue {
             center_id: live.center_id,
             waiting: live.waiting,
             longest_wait_ms: live.longest_wait_ms,
+            over_max_wait: live.over_max_wait,
             agents: AgentCounts {
                 ready: agents.ready,
                 not_ready: agents.not_ready,

@@ -27,6 +27,7 @@ fn live_to_proto(view: LiveView) -> pb::LiveQueue {
         center_id: view.center_id,
         waiting: view.waiting,
         longest_wait_ms: view.longest_wait_ms,
+        over_max_wait: view.over_max_wait,
         agents: Some(pb::AgentCounts {
             ready: view.agents.ready,
             not_ready: view.agents.not_ready,

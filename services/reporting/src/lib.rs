@@ -27,6 +27,11 @@ pub const MIGRATIONS: &[MigrationSource] = &[
         "real-time queue view",
         include_str!("../../../migrations/reporting/0002_queue_view.sql"),
     ),
+    (
+        3,
+        "queue maximum wait",
+        include_str!("../../../migrations/reporting/0003_queue_max_wait.sql"),
+    ),
 ];
 
 /// Applies the kit's and reporting's migrations.

@@ -164,6 +164,15 @@ impl QueueViewProjection {
             let rules = decode_message::<routing::QueueRoutingSet>(event)?
                 .routing
                 .unwrap_or_default();
+            sqlx::query(
+                "UPDATE reporting_queues SET max_wait_seconds = $3
+                 WHERE tenant_id = $1 AND queue_id = $2",
+            )
+            .bind(tenant)
+            .bind(id)
+            .bind(i64::from(rules.max_wait_seconds))
+            .execute(&mut *connection)
+            .await?;
             if rules.service_level_seconds > 0 {
                 sqlx::query(
                     "UPDATE reporting_queues SET service_level_percent = $3,
@@ -457,6 +466,8 @@ pub struct LiveView {
     pub waiting: i64,
     /// How long the longest-waiting call has waited, in milliseconds.
     pub longest_wait_ms: i64,
+    /// Calls waiting longer than the queue's maximum wait.
+    pub over_max_wait: i64,
     /// Agents by state (an agent of several queues counts in each).
     pub agents: AgentCounts,
     /// Since midnight UTC.
@@ -495,17 +506,24 @@ pub async fn queue_view(
             )
         })
         .collect();
-    let waiting: Vec<(String, i64, i64)> = sqlx::query_as(
-        "SELECT queue_id, COUNT(*), MIN(queued_at) FROM reporting_waiting_calls
-         WHERE tenant_id = $1 GROUP BY queue_id",
+    let waiting: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+        "SELECT w.queue_id, COUNT(*), MIN(w.queued_at),
+                SUM(CASE WHEN q.max_wait_seconds > 0
+                              AND w.queued_at < $2 - q.max_wait_seconds * 1000
+                         THEN 1 ELSE 0 END)
+         FROM reporting_waiting_calls w
+         LEFT JOIN reporting_queues q ON q.tenant_id = w.tenant_id AND q.queue_id = w.queue_id
+         WHERE w.tenant_id = $1 GROUP BY w.queue_id",
     )
     .bind(tenant)
+    .bind(now_ms)
     .fetch_all(pool)
     .await?;
-    for (queue_id, calls, oldest) in waiting {
+    for (queue_id, calls, oldest, over) in waiting {
         if let Some(view) = views.get_mut(&queue_id) {
             view.waiting = calls;
             view.longest_wait_ms = (now_ms - oldest).max(0);
+            view.over_max_wait = over;
         }
     }
     let agents: Vec<(String, String, i64)> = sqlx::query_as(
@@ -561,6 +579,7 @@ pub async fn queue_view(
             });
         center.waiting += view.waiting;
         center.longest_wait_ms = center.longest_wait_ms.max(view.longest_wait_ms);
+        center.over_max_wait += view.over_max_wait;
         center.agents.add(&view.agents);
         center.today.add(&view.today);
         center.interval.add(&view.interval);

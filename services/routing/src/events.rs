@@ -52,6 +52,7 @@ pub fn routing_to_proto(routing: &QueueRouting) -> pb::QueueRouting {
             .map(|step| pb::WideningStep {
                 after_seconds: step.after_seconds,
                 min_proficiency: u32::from(step.min_proficiency),
+                drop_skills: step.drop_skills.iter().map(Name::to_string).collect(),
             })
             .collect(),
         overflow: routing
@@ -89,6 +90,15 @@ pub fn routing_from_proto(routing: &pb::QueueRouting) -> Result<QueueRouting, (S
                         "routing.widening.min_proficiency",
                         step.min_proficiency,
                     )?,
+                    drop_skills: step
+                        .drop_skills
+                        .iter()
+                        .map(|skill| {
+                            Name::new(skill).map_err(|error| {
+                                ("routing.widening.drop_skills".to_owned(), error.to_string())
+                            })
+                        })
+                        .collect::<Result<_, _>>()?,
                 })
             })
             .collect::<Result<_, (String, String)>>()?,

@@ -11,13 +11,16 @@ use callcenter_kit::{Aggregate, Name, Timestamp};
 pub const MAX_PROFICIENCY: u8 = 5;
 
 /// After `after_seconds` of waiting, agents with at least `min_proficiency` in each required
-/// skill may take the call (Amazon Connect's routing steps, Genesys's bullseye rings).
+/// skill may take the call, and the skills in `drop_skills` are no longer required (a wider skill
+/// set) — Amazon Connect's routing steps, Genesys's bullseye rings.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WideningStep {
     /// Seconds waited.
     pub after_seconds: u32,
     /// The lowered minimum (1 to 5).
     pub min_proficiency: u8,
+    /// Required skills no longer required from this step on.
+    pub drop_skills: std::collections::BTreeSet<Name>,
 }
 
 /// After `after_seconds` of waiting, agents of another queue (in any center of the tenant) may
@@ -55,14 +58,15 @@ pub struct QueueRouting {
 impl QueueRouting {
     /// The minimum proficiency a call that waited `waited_ms` needs, per required skill.
     pub fn required_at(&self, waited_ms: i64) -> BTreeMap<Name, u8> {
-        let floor = self
-            .widening
-            .iter()
-            .filter(|step| i64::from(step.after_seconds) * 1000 <= waited_ms)
-            .map(|step| step.min_proficiency)
-            .min();
+        let passed = || {
+            self.widening
+                .iter()
+                .filter(move |step| i64::from(step.after_seconds) * 1000 <= waited_ms)
+        };
+        let floor = passed().map(|step| step.min_proficiency).min();
         self.required_skills
             .iter()
+            .filter(|(skill, _)| !passed().any(|step| step.drop_skills.contains(*skill)))
             .map(|(skill, level)| {
                 (
                     skill.clone(),
@@ -94,9 +98,22 @@ impl QueueRouting {
         }
         if self.widening.windows(2).any(|pair| {
             pair[0].after_seconds >= pair[1].after_seconds
-                || pair[0].min_proficiency <= pair[1].min_proficiency
+                || pair[0].min_proficiency < pair[1].min_proficiency
+                || (pair[0].min_proficiency == pair[1].min_proficiency
+                    && pair[1].drop_skills.is_empty())
         }) {
-            return Some("widening: steps later in time, each with a lower minimum".into());
+            return Some(
+                "widening: steps later in time, each lowering the minimum or dropping skills"
+                    .into(),
+            );
+        }
+        if let Some(skill) = self
+            .widening
+            .iter()
+            .flat_map(|step| &step.drop_skills)
+            .find(|skill| !self.required_skills.contains_key(*skill))
+        {
+            return Some(format!("widening: {skill} is not a required skill"));
         }
         if self
             .widening

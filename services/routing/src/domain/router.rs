@@ -519,7 +519,21 @@ impl Router {
         let base_rule = match &required {
             Some(required) if !required.is_empty() && widened => {
                 let floor = required.values().min().copied().unwrap_or_default();
-                format!("skills widened to {floor}")
+                let dropped: Vec<&str> = routing
+                    .map(|routing| {
+                        routing
+                            .required_skills
+                            .keys()
+                            .filter(|skill| !required.contains_key(*skill))
+                            .map(Name::as_str)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if dropped.is_empty() {
+                    format!("skills widened to {floor}")
+                } else {
+                    format!("skills widened to {floor} without {}", dropped.join(", "))
+                }
             }
             Some(required) if !required.is_empty() => "skills".to_owned(),
             _ => "members".to_owned(),
@@ -1411,6 +1425,7 @@ mod tests {
             widening: vec![WideningStep {
                 after_seconds: 30,
                 min_proficiency: 2,
+                drop_skills: BTreeSet::new(),
             }],
             ..QueueRouting::default()
         };
@@ -1569,6 +1584,47 @@ mod tests {
         assert_eq!(
             reservations(&router, 1),
             [reserved("plumber", "c1", "skills", &["plumber"])]
+        );
+    }
+
+    #[test]
+    fn after_a_while_widening_drops_a_required_skill_for_a_wider_skill_set() {
+        let mut router = Router::new();
+        let rules = QueueRouting {
+            required_skills: BTreeMap::from([(name("billing"), 3), (name("english"), 3)]),
+            widening: vec![WideningStep {
+                after_seconds: 20,
+                min_proficiency: 3,
+                drop_skills: BTreeSet::from([name("english")]),
+            }],
+            ..QueueRouting::default()
+        };
+        assert_eq!(rules.problem(&name("billing")), None);
+        queue(&mut router, "demo", "billing", rules);
+        skilled_agent(&mut router, "chinese-only", &[("billing", 4)], 0);
+        queue_call(&mut router, "c1", "billing", CallPriority::Normal, 0);
+        assert_eq!(reservations(&router, 19), []);
+        assert_eq!(
+            reservations(&router, 20),
+            [reserved(
+                "chinese-only",
+                "c1",
+                "skills widened to 3 without english",
+                &["chinese-only"]
+            )]
+        );
+        let unknown = QueueRouting {
+            required_skills: billing(3),
+            widening: vec![WideningStep {
+                after_seconds: 20,
+                min_proficiency: 2,
+                drop_skills: BTreeSet::from([name("english")]),
+            }],
+            ..QueueRouting::default()
+        };
+        assert_eq!(
+            unknown.problem(&name("billing")),
+            Some("widening: english is not a required skill".into())
         );
     }
 }
