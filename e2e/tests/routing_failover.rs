@@ -197,6 +197,7 @@ async fn killing_the_routing_owner_in_the_middle_of_a_simulated_spike_loses_no_c
         standby.log_text().contains("routing partition taken"),
         "the standby took over"
     );
+    assert_no_agent_held_two_calls(&prefix, "sim").await;
     for instance in [standby, telephony] {
         instance.stop().await;
     }
@@ -258,4 +259,66 @@ async fn more_routing_replicas_take_more_partitions_and_a_survivor_takes_them_al
     );
     second.stop().await;
     delete_event_log(&prefix).await;
+}
+
+/// Reads every agent event of `tenant` from the event log and checks that no agent was ever
+/// reserved for, or on, a call while it held another.
+async fn assert_no_agent_held_two_calls(prefix: &str, tenant: &str) {
+    use callcenter_eventlog::jetstream::{JetStreamConfig, JetStreamEventStore};
+    use callcenter_eventlog::{EventStore, Filter, Name, SubscriptionSpec};
+    use callcenter_proto::routing::v1 as pb;
+    use prost::Message;
+    let name = |value: &str| Name::new(value).expect("valid name");
+    let store = JetStreamEventStore::connect(
+        &callcenter_testkit::nats_url(),
+        JetStreamConfig::new(name(prefix)),
+    )
+    .await
+    .expect("connect");
+    let head = store.head().await.expect("head");
+    let mut reader = store
+        .subscribe(SubscriptionSpec {
+            name: name(&unique_name("audit")),
+            filter: Filter::all()
+                .tenant(name(tenant))
+                .aggregate(name("routing"), name("agent")),
+            resume_after: Some(0),
+            expire_when_idle: Some(Duration::from_secs(30)),
+        })
+        .await
+        .expect("subscribe");
+    let mut holding: std::collections::HashMap<String, String> = Default::default();
+    let mut read = 0;
+    let mut position = 0;
+    while position < head {
+        let batch = reader
+            .next_batch(1_000, Duration::from_millis(500))
+            .await
+            .expect("read");
+        let Some(last) = batch.last_position() else {
+            break;
+        };
+        position = last;
+        for event in &batch.events {
+            read += 1;
+            let agent = event.stream().aggregate_id.to_string();
+            let short = event.event_type.rsplit('.').next().unwrap_or_default();
+            match short {
+                "AgentReserved" => {
+                    let call = pb::AgentReserved::decode(event.payload.clone())
+                        .expect("AgentReserved")
+                        .call_id;
+                    if let Some(held) = holding.insert(agent.clone(), call.clone()) {
+                        panic!("{agent} was reserved for {call} while holding {held}");
+                    }
+                }
+                "AgentReservationReleased" | "AgentCallEnded" | "AgentLoggedOut" => {
+                    holding.remove(&agent);
+                }
+                _ => {}
+            }
+        }
+        reader.ack(last).await.expect("ack");
+    }
+    assert!(read > 0, "no agent events of {tenant}");
 }
