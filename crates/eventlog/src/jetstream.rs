@@ -48,6 +48,10 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 const PREFETCH_COMMITS: usize = 2_000;
 /// How long a subscription waits for the next commit of a batch it is gathering.
 const BATCH_LINGER: Duration = Duration::from_millis(2);
+/// How long a subscription keeps gathering a batch while commits keep arriving: a log that never
+/// pauses would otherwise hold every commit until the batch is full (seconds at a few hundred
+/// commits a second), which a router cannot wait for.
+const BATCH_MAX_GATHER: Duration = Duration::from_millis(10);
 /// Most commits a subscription holds delivered but unacknowledged.
 const MAX_ACK_PENDING: i64 = 20_000;
 
@@ -827,13 +831,21 @@ impl Subscription for JetStreamSubscription {
             }
         }
         // Gather what keeps arriving: commits come one message at a time, and a batch that stopped
-        // at the first empty moment would be one commit long while the log streams past.
+        // at the first empty moment would be one commit long while the log streams past. What is
+        // already here is taken at once; new arrivals are waited for only briefly.
+        let gathering_ends = tokio::time::Instant::now() + BATCH_MAX_GATHER;
         while self.staged.len() < max_commits && self.staged_pending > 0 {
             let next = match self.deliveries.try_recv() {
                 Ok(next) => Some(next),
                 Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => None,
                 Err(tokio::sync::mpsc::error::TryRecvError::Empty) => {
-                    match tokio::time::timeout(BATCH_LINGER, self.deliveries.recv()).await {
+                    let left =
+                        gathering_ends.saturating_duration_since(tokio::time::Instant::now());
+                    if left.is_zero() {
+                        break;
+                    }
+                    match tokio::time::timeout(BATCH_LINGER.min(left), self.deliveries.recv()).await
+                    {
                         Ok(next) => next,
                         Err(_elapsed) => break,
                     }
