@@ -249,12 +249,6 @@ pub async fn simulate(args: SimulateArgs) -> Result<(), String> {
 
     let run = callcenter_kit::Timestamp::now().unix_millis();
     let records: Arc<Mutex<HashMap<String, CallRecord>>> = Arc::default();
-    let lock = |records: &Mutex<HashMap<String, CallRecord>>| {
-        records
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .len()
-    };
     // The scripted agents: answer what rings at once, end it after the handling time.
     let mut watch = PartnerCallIntakeServiceClient::new(channel.clone())
         .watch_call_events(request(
@@ -371,14 +365,13 @@ pub async fn simulate(args: SimulateArgs) -> Result<(), String> {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     handler.abort();
-    let offered = lock(&records);
     let records: Vec<CallRecord> = records
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .values()
         .cloned()
         .collect();
-    report(&args, offered, &records);
+    report(&args, &records);
     Ok(())
 }
 
@@ -426,11 +419,12 @@ fn figures(calls: &[&CallRecord], target_ms: f64) -> Figures {
 }
 
 #[allow(clippy::print_stdout)]
-fn report(args: &SimulateArgs, offered: usize, records: &[CallRecord]) {
+fn report(args: &SimulateArgs, records: &[CallRecord]) {
     let target_ms = args.target_seconds * 1000.0;
     let length = args.seconds as f64 / f64::from(args.intervals.max(1));
     println!(
-        "simulation: {offered} calls, {} agents, {:.1} s handling, {:.1} s patience, spike {}x for {} s",
+        "simulation: {} calls, {} agents, {:.1} s handling, {:.1} s patience, spike {}x for {} s",
+        records.len(),
         args.agents,
         args.handle_seconds,
         args.patience_seconds,

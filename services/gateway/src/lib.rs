@@ -258,6 +258,12 @@ fn call_json(call: Option<telephony::Call>) -> ApiResult<json::Call> {
         .ok_or_else(|| ApiError::internal("telephony answered without a call"))
 }
 
+fn queue_json(queue: Option<routing::Queue>) -> ApiResult<json::Queue> {
+    queue
+        .map(|queue| Json(queue.into()))
+        .ok_or_else(|| ApiError::internal("routing answered without a queue"))
+}
+
 fn agent_json(agent: Option<routing::Agent>) -> ApiResult<json::Agent> {
     agent
         .map(|agent| Json(agent.into()))
@@ -767,11 +773,7 @@ async fn set_queue_routing(
         .set_queue_routing(caller.request(request))
         .await
         .map_err(upstream_error)?;
-    response
-        .into_inner()
-        .queue
-        .map(|queue| Json(queue.into()))
-        .ok_or_else(|| ApiError::internal("routing answered without a queue"))
+    queue_json(response.into_inner().queue)
 }
 
 async fn set_agent_not_ready(
@@ -838,11 +840,7 @@ async fn create_queue(
         .create_queue(caller.request(request))
         .await
         .map_err(upstream_error)?;
-    response
-        .into_inner()
-        .queue
-        .map(|queue| Json(queue.into()))
-        .ok_or_else(|| ApiError::internal("routing answered without a queue"))
+    queue_json(response.into_inner().queue)
 }
 
 async fn list_queue_stats(
@@ -1138,11 +1136,7 @@ async fn press_ivr_keys(
         .press_ivr_keys(caller.request(request))
         .await
         .map_err(upstream_error)?;
-    response
-        .into_inner()
-        .call
-        .map(|call| Json(call.into()))
-        .ok_or_else(|| ApiError::internal("telephony answered without a call"))
+    call_json(response.into_inner().call)
 }
 
 async fn set_caller_class(

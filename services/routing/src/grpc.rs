@@ -74,6 +74,20 @@ fn agent_to_proto(agent_id: &Name, loaded: &Loaded<Agent>) -> pb::Agent {
     }
 }
 
+/// The API view of a queue as stored.
+fn queue_to_proto(queue_id: &Name, queue: crate::domain::Queue) -> Result<pb::Queue, ApiError> {
+    let definition = queue
+        .definition
+        .ok_or_else(|| ApiError::internal("a stored queue has a definition"))?;
+    Ok(pb::Queue {
+        queue_id: queue_id.to_string(),
+        display_name: definition.display_name,
+        center_id: definition.center_id.to_string(),
+        after_call_work_seconds: definition.after_call_work_seconds,
+        routing: Some(routing_to_proto(&definition.routing)),
+    })
+}
+
 impl RoutingGrpc {
     async fn presence_change(
         &self,
@@ -121,17 +135,12 @@ impl RoutingService for RoutingGrpc {
             center_id: center_id.clone(),
             after_call_work_seconds: body.after_call_work_seconds,
         };
-        self.app
+        let outcome = self
+            .app
             .create_queue(&meta, &queue_id, queue, Timestamp::now())
             .await?;
         Ok(Response::new(pb::CreateQueueResponse {
-            queue: Some(pb::Queue {
-                queue_id: queue_id.to_string(),
-                display_name,
-                center_id: center_id.to_string(),
-                after_call_work_seconds: body.after_call_work_seconds,
-                routing: Some(pb::QueueRouting::default()),
-            }),
+            queue: Some(queue_to_proto(&queue_id, outcome.state)?),
         }))
     }
 
@@ -150,18 +159,8 @@ impl RoutingService for RoutingGrpc {
             .app
             .set_queue_routing(&meta, &queue_id, routing, Timestamp::now())
             .await?;
-        let definition = outcome
-            .state
-            .definition
-            .ok_or_else(|| ApiError::internal("a routed queue has a definition"))?;
         Ok(Response::new(pb::SetQueueRoutingResponse {
-            queue: Some(pb::Queue {
-                queue_id: queue_id.to_string(),
-                display_name: definition.display_name,
-                center_id: definition.center_id.to_string(),
-                after_call_work_seconds: definition.after_call_work_seconds,
-                routing: Some(routing_to_proto(&definition.routing)),
-            }),
+            queue: Some(queue_to_proto(&queue_id, outcome.state)?),
         }))
     }
 

@@ -173,6 +173,17 @@ pub struct Router {
     attended: BTreeSet<Key>,
 }
 
+/// Whether `agent` has every `required` skill at its minimum, or, with none required, serves
+/// `queue_id`.
+fn meets(agent: &Agent, queue_id: &Name, required: Option<&BTreeMap<Name, u8>>) -> bool {
+    match required {
+        Some(required) if !required.is_empty() => required
+            .iter()
+            .all(|(skill, level)| agent.proficiency(skill) >= *level),
+        _ => agent.serves(queue_id),
+    }
+}
+
 /// One agent the rules allow for a call.
 struct Candidate<'a> {
     agent_id: &'a Name,
@@ -452,13 +463,10 @@ impl Router {
     /// Whether `agent` may take calls of `queue_id` by its base rule: its skills at their
     /// minimums, or membership when it requires none.
     fn qualifies(&self, tenant: &TenantId, queue_id: &Name, agent: &Agent) -> bool {
-        match self.routing(tenant, queue_id) {
-            Some(routing) if !routing.required_skills.is_empty() => routing
-                .required_skills
-                .iter()
-                .all(|(skill, level)| agent.proficiency(skill) >= *level),
-            _ => agent.serves(queue_id),
-        }
+        let required = self
+            .routing(tenant, queue_id)
+            .map(|routing| &routing.required_skills);
+        meets(agent, queue_id, required)
     }
 
     /// The ready agents the rules allow for `call` at `now`, best first.
@@ -559,13 +567,7 @@ impl Router {
             let Some((agent_id, agent, since)) = ready(agent_id) else {
                 continue;
             };
-            let qualifies = match &required {
-                Some(required) if !required.is_empty() => required
-                    .iter()
-                    .all(|(skill, level)| agent.proficiency(skill) >= *level),
-                _ => agent.serves(&call.queue_id),
-            };
-            if qualifies {
+            if meets(agent, &call.queue_id, required.as_ref()) {
                 seen.insert(agent_id);
                 candidates.push(Candidate {
                     agent_id,
@@ -1524,10 +1526,16 @@ mod tests {
             reservations(&router, 130),
             [reserved("other", "again", "members", &["other"])]
         );
-        // Three days later nobody owns the caller any more.
+        // A call three days after the answer: nobody owns the caller any more, so the ready
+        // owner gets no preference over "other", who has been idle longer.
+        router.call_finished(&demo, &name("again"));
+        router.agent_event(&demo, &name("owner"), 5, &AgentEvent::Ready { at: at(200) });
+        let later = 60 + OWNER_WINDOW_MS / 1000 + 1;
+        router.call_offered(&demo, &name("later"), "13800000000");
+        queue_call(&mut router, "later", "general", CallPriority::Normal, later);
         assert_eq!(
-            reservations(&router, 60 + OWNER_WINDOW_MS / 1000 + 1),
-            [reserved("other", "again", "members", &["other"])]
+            reservations(&router, later + 1),
+            [reserved("other", "later", "members", &["other", "owner"])]
         );
     }
 
