@@ -83,6 +83,7 @@ async fn end_to_end(calls: usize, rate: usize, agents: usize) -> Vec<u64> {
         display_name: "general".into(),
         center_id: name("c".into()),
         after_call_work_seconds: 0,
+        routing_domain: None,
     };
     routing
         .create_queue(&meta("queue".into()), &name("general".into()), queue, at)
@@ -94,6 +95,7 @@ async fn end_to_end(calls: usize, rate: usize, agents: usize) -> Vec<u64> {
             display_name: agent_id.to_string(),
             center_id: name("c".into()),
             queue_ids: vec![name("general".into())],
+            routing_domain: None,
         };
         routing
             .create_agent(&meta(format!("create-{index}")), &agent_id, agent, at)
@@ -225,6 +227,7 @@ pub async fn routing(options: &Options) -> BTreeMap<&'static str, serde_json::Va
                 display_name: queue_id.to_string(),
                 center_id: name(format!("c{}", index % 10)),
                 after_call_work_seconds: 0,
+                routing_domain: None,
                 at: start,
             },
         );
@@ -266,6 +269,7 @@ pub async fn routing(options: &Options) -> BTreeMap<&'static str, serde_json::Va
                 display_name: agent_id.to_string(),
                 center_id: name(format!("c{}", index % 10)),
                 queue_ids,
+                routing_domain: None,
                 at: start,
             },
             AgentEvent::SkillsSet {

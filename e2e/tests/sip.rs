@@ -202,41 +202,54 @@ async fn sipp(instance: &Instance, scenario: &str, label: &str, args: &[&str]) -
     let screen_file = evidence.join(format!("{label}-screen.log"));
     let stats_file = evidence.join(format!("{label}-stats.csv"));
     let errors_file = evidence.join(format!("{label}-errors.log"));
-    for file in [&screen_file, &stats_file, &errors_file] {
-        let _ = std::fs::remove_file(file);
-    }
-    let port = free_udp_port().to_string();
-    let output = tokio::process::Command::new("sipp")
-        .arg("-sf")
-        .arg(&scenario_path)
-        .args(if args.contains(&"-s") {
-            &[][..]
-        } else {
-            &["-s", "4000"][..]
-        })
-        .args(["-i", "127.0.0.1", "-p", &port])
-        .args([
-            "-nostdin",
-            "-timeout",
-            "120s",
-            "-trace_screen",
-            "-trace_stat",
-        ])
-        .arg("-screen_file")
-        .arg(&screen_file)
-        .arg("-stf")
-        .arg(&stats_file)
-        .arg("-trace_err")
-        .arg("-error_file")
-        .arg(&errors_file)
-        .args(args)
-        .arg(&target)
-        .kill_on_drop(true)
-        .output()
-        .await
-        .unwrap_or_else(|error| {
-            panic!("cannot run sipp ({error}): scripts/setup installs it (Debian sip-tester)")
-        });
+    // The port is free when picked, but another test may take it (for UDP or TCP) before sipp
+    // binds it: then sipp exits at once, having sent nothing, and runs again on another port.
+    let mut attempts = 0;
+    let output = loop {
+        for file in [&screen_file, &stats_file, &errors_file] {
+            let _ = std::fs::remove_file(file);
+        }
+        let port = free_udp_port().to_string();
+        let output = tokio::process::Command::new("sipp")
+            .arg("-sf")
+            .arg(&scenario_path)
+            .args(if args.contains(&"-s") {
+                &[][..]
+            } else {
+                &["-s", "4000"][..]
+            })
+            .args(["-i", "127.0.0.1", "-p", &port])
+            .args([
+                "-nostdin",
+                "-timeout",
+                "120s",
+                "-trace_screen",
+                "-trace_stat",
+            ])
+            .arg("-screen_file")
+            .arg(&screen_file)
+            .arg("-stf")
+            .arg(&stats_file)
+            .arg("-trace_err")
+            .arg("-error_file")
+            .arg(&errors_file)
+            .args(args)
+            .arg(&target)
+            .kill_on_drop(true)
+            .output()
+            .await
+            .unwrap_or_else(|error| {
+                panic!("cannot run sipp ({error}): scripts/setup installs it (Debian sip-tester)")
+            });
+        attempts += 1;
+        let errors = std::fs::read_to_string(&errors_file).unwrap_or_default();
+        if output.status.success()
+            || attempts == 5
+            || !errors.contains("Unable to bind main socket")
+        {
+            break output;
+        }
+    };
     let screen = std::fs::read_to_string(&screen_file)
         .unwrap_or_else(|_| String::from_utf8_lossy(&output.stdout).into_owned());
     let total = |name: &str| -> u64 {

@@ -50,6 +50,7 @@ pub async fn load(store: &Arc<dyn EventStore>) -> Result<(), ApiError> {
                     display_name: display_name.into(),
                     center_id: center.clone(),
                     after_call_work_seconds: 30,
+                    routing_domain: None,
                 },
                 at,
             )
@@ -64,6 +65,7 @@ pub async fn load(store: &Arc<dyn EventStore>) -> Result<(), ApiError> {
             display_name: display_name.into(),
             center_id: center.clone(),
             queue_ids: queues.iter().map(|q| name(q)).collect(),
+            routing_domain: None,
         };
         routing
             .create_agent(

@@ -225,6 +225,21 @@ pub struct Agent {
     pub skills: std::collections::BTreeMap<String, u32>,
     /// Chats the agent may carry at once.
     pub chat_capacity: u32,
+    /// The routing domain within the tenant (absent: the tenant's default domain).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub routing_domain: Option<String>,
+}
+
+/// `PUT /v1/agents/{id}/routing-domain`: moves a logged-out agent to another routing domain.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MoveToRoutingDomain {
+    /// The domain (empty or absent: the tenant's default domain).
+    #[serde(default)]
+    pub routing_domain: String,
+    /// Idempotency key.
+    #[serde(default)]
+    pub request_id: String,
 }
 
 /// `PUT /v1/agents/{id}/skills`: skill → proficiency (1 to 5).
@@ -423,6 +438,7 @@ impl From<routing::Agent> for Agent {
             refused_logins: agent.refused_logins,
             skills: agent.skills.into_iter().collect(),
             chat_capacity: agent.chat_capacity,
+            routing_domain: non_empty(agent.routing_domain),
         }
     }
 }
@@ -440,6 +456,9 @@ pub struct Queue {
     pub after_call_work_seconds: u32,
     /// How its calls are routed.
     pub routing: QueueRouting,
+    /// The routing domain within the tenant (absent: the tenant's default domain).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub routing_domain: Option<String>,
 }
 
 impl From<routing::Queue> for Queue {
@@ -450,6 +469,7 @@ impl From<routing::Queue> for Queue {
             center_id: queue.center_id,
             after_call_work_seconds: queue.after_call_work_seconds,
             routing: queue.routing.unwrap_or_default().into(),
+            routing_domain: non_empty(queue.routing_domain),
         }
     }
 }
@@ -720,6 +740,10 @@ pub struct CreateQueue {
     /// The most after-call work after its calls, 0 to 3600 seconds (0: none).
     #[serde(default)]
     pub after_call_work_seconds: u32,
+    /// The routing domain within the tenant, for large tenants routed by several partitions
+    /// (empty: the tenant's default domain); a queue never changes domain.
+    #[serde(default)]
+    pub routing_domain: String,
     /// Idempotency key.
     #[serde(default)]
     pub request_id: String,
@@ -741,6 +765,9 @@ pub struct CreateAgent {
     /// Chats the agent may carry at once (0 to 10; voice: always one call).
     #[serde(default)]
     pub chat_capacity: u32,
+    /// The routing domain within the tenant (empty: the tenant's default domain).
+    #[serde(default)]
+    pub routing_domain: String,
     /// Idempotency key.
     #[serde(default)]
     pub request_id: String,

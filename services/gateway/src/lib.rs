@@ -108,6 +108,10 @@ impl Gateway {
             .route("/v1/agents/{agent_id}/ready", post(set_agent_ready))
             .route("/v1/agents/{agent_id}/not-ready", post(set_agent_not_ready))
             .route("/v1/agents/{agent_id}/skills", put(set_agent_skills))
+            .route(
+                "/v1/agents/{agent_id}/routing-domain",
+                put(move_agent_to_routing_domain),
+            )
             .route("/v1/agents/{agent_id}/stream", get(stream_agent))
             .route("/v1/queues/{queue_id}/routing", put(set_queue_routing))
             .route("/v1/agents/{agent_id}/logout", post(logout_agent))
@@ -644,6 +648,7 @@ async fn create_agent(
         center_id: body.center_id,
         queue_ids: body.queue_ids,
         chat_capacity: body.chat_capacity,
+        routing_domain: body.routing_domain,
         request_id: caller.request_id(body.request_id),
     };
     let response = gateway
@@ -755,6 +760,27 @@ async fn set_agent_skills(
     agent_json(response.into_inner().agent)
 }
 
+async fn move_agent_to_routing_domain(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    Path(agent_id): Path<String>,
+    JsonBody(body): JsonBody<json::MoveToRoutingDomain>,
+) -> ApiResult<json::Agent> {
+    let caller = Caller::from_headers(&gateway, &headers)?;
+    let request = routing::MoveAgentToRoutingDomainRequest {
+        agent_id,
+        routing_domain: body.routing_domain,
+        request_id: caller.request_id(body.request_id),
+    };
+    let response = gateway
+        .routing
+        .clone()
+        .move_agent_to_routing_domain(caller.request(request))
+        .await
+        .map_err(upstream_error)?;
+    agent_json(response.into_inner().agent)
+}
+
 async fn set_queue_routing(
     State(gateway): State<Gateway>,
     headers: HeaderMap,
@@ -833,6 +859,7 @@ async fn create_queue(
         center_id: body.center_id,
         request_id: caller.request_id(body.request_id),
         after_call_work_seconds: body.after_call_work_seconds,
+        routing_domain: body.routing_domain,
     };
     let response = gateway
         .routing

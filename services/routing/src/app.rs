@@ -67,6 +67,8 @@ pub struct NewQueue {
     pub center_id: Name,
     /// After-call work allowed after its calls, in seconds (0: none).
     pub after_call_work_seconds: u32,
+    /// The routing domain (`None`: the tenant's default).
+    pub routing_domain: Option<Name>,
 }
 
 /// A new agent's profile.
@@ -78,6 +80,16 @@ pub struct NewAgent {
     pub center_id: Name,
     /// Queues served.
     pub queue_ids: Vec<Name>,
+    /// The routing domain (`None`: the tenant's default).
+    pub routing_domain: Option<Name>,
+}
+
+/// How people read a routing domain.
+fn domain_label(domain: Option<&Name>) -> String {
+    domain.map_or_else(
+        || "the default routing domain".to_owned(),
+        |d| format!("routing domain {d}"),
+    )
 }
 
 impl Routing {
@@ -101,6 +113,7 @@ impl Routing {
             display_name: queue.display_name,
             center_id: queue.center_id,
             after_call_work_seconds: queue.after_call_work_seconds,
+            routing_domain: queue.routing_domain,
             at,
         };
         Ok(self.queues.handle(meta, queue_id, &command).await?)
@@ -118,12 +131,27 @@ impl Routing {
         if let Some(problem) = routing.problem(queue_id) {
             return Err(QueueError::InvalidRouting(problem).into());
         }
+        let queue = self.queues.load(&meta.tenant, queue_id).await?;
+        let domain = queue
+            .state
+            .definition
+            .as_ref()
+            .and_then(|definition| definition.routing_domain.as_ref());
         for step in &routing.overflow {
             let overflow = self.queues.load(&meta.tenant, &step.queue_id).await?;
-            if overflow.state.definition.is_none() {
+            let Some(overflow) = overflow.state.definition else {
                 return Err(QueueError::InvalidRouting(format!(
                     "overflow: no queue {}",
                     step.queue_id
+                ))
+                .into());
+            };
+            if queue.state.definition.is_some() && overflow.routing_domain.as_ref() != domain {
+                return Err(QueueError::InvalidRouting(format!(
+                    "overflow: queue {} is in {}, not {} (overflow stays within a routing domain)",
+                    step.queue_id,
+                    domain_label(overflow.routing_domain.as_ref()),
+                    domain_label(domain),
                 ))
                 .into());
             }
@@ -140,13 +168,68 @@ impl Routing {
         agent: NewAgent,
         at: Timestamp,
     ) -> Result<Outcome<Agent>, ApiError> {
+        self.check_queues_in_domain(
+            &meta.tenant,
+            &agent.queue_ids,
+            agent.routing_domain.as_ref(),
+        )
+        .await?;
         let command = AgentCommand::Create {
             display_name: agent.display_name,
             center_id: agent.center_id,
             queue_ids: agent.queue_ids,
+            routing_domain: agent.routing_domain,
             at,
         };
         Ok(self.agents.handle(meta, agent_id, &command).await?)
+    }
+
+    /// Moves a logged-out agent to another routing domain, which must hold the queues they serve.
+    pub async fn move_agent_to_routing_domain(
+        &self,
+        meta: &CommandMeta,
+        agent_id: &Name,
+        routing_domain: Option<Name>,
+        at: Timestamp,
+    ) -> Result<Outcome<Agent>, ApiError> {
+        let agent = self.get_agent(&meta.tenant, agent_id).await?;
+        let queue_ids = agent
+            .state
+            .profile
+            .map(|profile| profile.queue_ids)
+            .unwrap_or_default();
+        self.check_queues_in_domain(&meta.tenant, &queue_ids, routing_domain.as_ref())
+            .await?;
+        let command = AgentCommand::MoveToRoutingDomain { routing_domain, at };
+        Ok(self.agents.handle(meta, agent_id, &command).await?)
+    }
+
+    /// Refuses queues (of those that exist) outside `domain`: an agent serves only queues of
+    /// their own routing domain, since each domain is routed on its own.
+    async fn check_queues_in_domain(
+        &self,
+        tenant: &TenantId,
+        queue_ids: &[Name],
+        domain: Option<&Name>,
+    ) -> Result<(), ApiError> {
+        for queue_id in queue_ids {
+            let queue = self.queues.load(tenant, queue_id).await?;
+            if let Some(definition) = queue.state.definition
+                && definition.routing_domain.as_ref() != domain
+            {
+                return Err(ApiError::new(
+                    ErrorCode::FailedPrecondition,
+                    "QUEUE_IN_OTHER_ROUTING_DOMAIN",
+                    format!(
+                        "queue {queue_id} is in {}, the agent in {}",
+                        domain_label(definition.routing_domain.as_ref()),
+                        domain_label(domain)
+                    ),
+                )
+                .with_metadata("queue_id", queue_id.as_str()));
+            }
+        }
+        Ok(())
     }
 
     /// Changes an agent's presence (login, ready, not ready, logout) on request. A login from

@@ -5,8 +5,8 @@
 //! stored), and it acts only once it has caught up, so a restart decides only what is still
 //! missing.
 //!
-//! **Partitioned single writer**: tenants are split into `partitions` by a stable hash of their
-//! id; exactly one replica routes a partition at a time, the one holding its lease
+//! **Partitioned single writer**: tenants, and the routing domains of large tenants, are split
+//! into `partitions` by a stable hash (see [`crate::placement`]); exactly one replica routes a partition at a time, the one holding its lease
 //! (`routing-p<N>`), which it renews every third of the lease's time to live. A replica that
 //! dies stops renewing; another takes the lease once it expires and rebuilds the partition from
 //! the log. A replica that cannot renew stops routing the partition at once. Two owners for a
@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use callcenter_eventlog::lease::Leases;
-use callcenter_eventlog::{EventStore, Filter, Name, RecordedEvent, SubscriptionSpec, TenantId};
+use callcenter_eventlog::{EventStore, Filter, Name, RecordedEvent, SubscriptionSpec};
 use callcenter_kit::restart::run_with_restarts;
 use callcenter_kit::{PersistedEvent, Timestamp, decode_message};
 use callcenter_platform::ErrorCode;
@@ -28,39 +28,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::Routing;
 use crate::domain::{AgentEvent, CallPriority, QueueEvent, Router};
+pub use crate::placement::Partition;
+use crate::placement::{AgentPlace, Placement};
 
 /// How long to wait for new events before looking at the router's decisions again.
 const TICK: Duration = Duration::from_millis(250);
-
-/// One of the routing partitions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Partition {
-    /// Which (from 0).
-    pub index: u32,
-    /// Of how many.
-    pub count: u32,
-}
-
-impl Partition {
-    /// The only partition of a deployment that does not split its tenants.
-    pub const WHOLE: Partition = Partition { index: 0, count: 1 };
-
-    /// Whether the partition routes `tenant` (FNV-1a of the tenant id, modulo the count).
-    pub fn owns(&self, tenant: &TenantId) -> bool {
-        let hash = tenant
-            .as_str()
-            .bytes()
-            .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-                (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-            });
-        hash % u64::from(self.count.max(1)) == u64::from(self.index)
-    }
-
-    /// The lease that gives the partition its one writer.
-    pub fn lease(&self) -> Name {
-        Name::new(format!("routing-p{}", self.index)).expect("valid name")
-    }
-}
 
 fn subscription_spec(partition: Partition) -> SubscriptionSpec {
     let name = |value: &str| Name::new(value).expect("valid name");
@@ -185,6 +157,7 @@ async fn distribute(
     shutdown: &CancellationToken,
 ) -> Result<(), String> {
     let mut router = Router::new();
+    let mut placement = Placement::new(partition);
     let mut subscription = store
         .subscribe(subscription_spec(partition))
         .await
@@ -197,9 +170,7 @@ async fn distribute(
             batch = subscription.next_batch(1_000, TICK) => batch.map_err(|e| e.to_string())?,
         };
         for event in &batch.events {
-            if partition.owns(&event.stream().tenant) {
-                apply(&mut router, event);
-            }
+            apply(&mut router, &mut placement, app, event).await?;
         }
         if let Some(last) = batch.last_position() {
             subscription
@@ -241,29 +212,57 @@ async fn distribute(
     }
 }
 
-/// Folds one event into the router; events it cannot read are logged and skipped.
-fn apply(router: &mut Router, event: &RecordedEvent) {
+/// Folds one event into the router, if its routing domain is routed here; events it cannot
+/// read are logged and skipped. `Err` only when an agent moving in cannot be loaded.
+async fn apply(
+    router: &mut Router,
+    placement: &mut Placement,
+    app: &Routing,
+    event: &RecordedEvent,
+) -> Result<(), String> {
     let stream = event.stream();
     let (tenant, id) = (&stream.tenant, &stream.aggregate_id);
     if stream.context.as_str() == "routing" {
         if stream.aggregate_type.as_str() == "queue" {
             match QueueEvent::decode(event) {
-                Ok(queue_event) => router.queue_event(tenant, id, &queue_event),
+                Ok(queue_event) => {
+                    if placement.queue_event(tenant, id, &queue_event) {
+                        router.queue_event(tenant, id, &queue_event);
+                    }
+                }
                 Err(error) => tracing::warn!(%error, "skipping unreadable queue event"),
             }
-            return;
+            return Ok(());
         }
-        match AgentEvent::decode(event) {
-            Ok(agent_event) => router.agent_event(tenant, id, event.version, &agent_event),
-            Err(error) => tracing::warn!(%error, "skipping unreadable agent event"),
+        let agent_event = match AgentEvent::decode(event) {
+            Ok(agent_event) => agent_event,
+            Err(error) => {
+                tracing::warn!(%error, "skipping unreadable agent event");
+                return Ok(());
+            }
+        };
+        match placement.agent_event(tenant, id, &agent_event) {
+            AgentPlace::Elsewhere => {}
+            AgentPlace::Route => router.agent_event(tenant, id, event.version, &agent_event),
+            AgentPlace::RouteThenLeave => {
+                router.agent_event(tenant, id, event.version, &agent_event);
+                router.take_agent(tenant, id);
+            }
+            AgentPlace::Join => {
+                let loaded = app
+                    .get_agent(tenant, id)
+                    .await
+                    .map_err(|error| error.to_string())?;
+                router.put_agent(tenant, id, loaded.state, loaded.version.version());
+            }
         }
-        return;
+        return Ok(());
     }
     let event_type = event.event_type.as_str();
     let result: Result<(), String> = if event_type == telephony::CallOffered::full_name() {
         decode_message::<telephony::CallOffered>(event)
             .map_err(|e| e.to_string())
-            .map(|offered| router.call_offered(tenant, id, &offered.caller_number))
+            .map(|offered| placement.call_offered(tenant, id, &offered.caller_number))
     } else if event_type == telephony::CallQueued::full_name() {
         decode_message::<telephony::CallQueued>(event)
             .map_err(|e| e.to_string())
@@ -273,6 +272,16 @@ fn apply(router: &mut Router, event: &RecordedEvent) {
                     .then(|| Name::new(&queued.target_agent_id))
                     .transpose()
                     .map_err(|e| e.to_string())?;
+                let place = placement.call_queued(tenant, id, &queue_id, target.as_ref());
+                if place.leave {
+                    router.call_finished(tenant, id);
+                }
+                if !place.route {
+                    return Ok(());
+                }
+                if let Some(caller) = &place.entering_caller {
+                    router.call_offered(tenant, id, caller);
+                }
                 let priority = if queued.priority() == telephony::Priority::Emergency {
                     CallPriority::Emergency
                 } else {
@@ -290,19 +299,27 @@ fn apply(router: &mut Router, event: &RecordedEvent) {
             .map_err(|e| e.to_string())
             .and_then(|returned| {
                 let agent_id = Name::new(&returned.agent_id).map_err(|e| e.to_string())?;
-                router.call_returned(tenant, id, returned.missed.then_some(&agent_id));
+                if placement.call_event(tenant, id) {
+                    router.call_returned(tenant, id, returned.missed.then_some(&agent_id));
+                }
                 Ok(())
             })
     } else if event_type == telephony::CallAnswered::full_name() {
         decode_message::<telephony::CallAnswered>(event)
             .map_err(|e| e.to_string())
             .and_then(|answered| Name::new(&answered.agent_id).map_err(|e| e.to_string()))
-            .map(|agent_id| router.call_answered(tenant, id, &agent_id, event.occurred_at))
+            .map(|agent_id| {
+                if placement.call_event(tenant, id) {
+                    router.call_answered(tenant, id, &agent_id, event.occurred_at);
+                }
+            })
     } else if event_type == telephony::CallEnded::full_name()
         || event_type == telephony::CallAbandoned::full_name()
         || event_type == telephony::CallNotReached::full_name()
     {
-        router.call_finished(tenant, id);
+        if placement.call_finished(tenant, id) {
+            router.call_finished(tenant, id);
+        }
         Ok(())
     } else {
         Ok(())
@@ -310,35 +327,5 @@ fn apply(router: &mut Router, event: &RecordedEvent) {
     if let Err(error) = result {
         tracing::warn!(%error, event_type, "skipping unreadable call event");
     }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Partition;
-
-    #[test]
-    fn every_tenant_belongs_to_exactly_one_partition() {
-        for count in [1, 2, 3, 8] {
-            let mut sizes = vec![0_u32; count as usize];
-            for tenant in 0..1_000 {
-                let tenant = callcenter_eventlog::Name::new(format!("tenant-{tenant}")).unwrap();
-                let owners: Vec<u32> = (0..count)
-                    .filter(|index| {
-                        Partition {
-                            index: *index,
-                            count,
-                        }
-                        .owns(&tenant)
-                    })
-                    .collect();
-                assert_eq!(owners.len(), 1, "{tenant} in {count} partitions");
-                sizes[owners[0] as usize] += 1;
-            }
-            assert!(
-                sizes.iter().all(|size| *size > 1_000 / count / 2),
-                "tenants spread over the partitions: {sizes:?}"
-            );
-        }
-        assert_eq!(Partition::WHOLE.lease().as_str(), "routing-p0");
-    }
+    Ok(())
 }

@@ -15,6 +15,15 @@ fn name(event: &RecordedEvent, value: &str) -> Result<Name, DecodeError> {
     Name::new(value).map_err(|error| DecodeError::new(event, error.to_string()))
 }
 
+/// The message of a routing domain (empty: the tenant's default).
+pub fn domain_to_proto(domain: Option<&Name>) -> String {
+    domain.map(Name::to_string).unwrap_or_default()
+}
+
+fn domain_from_proto(event: &RecordedEvent, value: &str) -> Result<Option<Name>, DecodeError> {
+    (!value.is_empty()).then(|| name(event, value)).transpose()
+}
+
 /// The message of skills (skill → proficiency).
 pub fn skills_to_proto(skills: &BTreeMap<Name, u8>) -> std::collections::HashMap<String, u32> {
     skills
@@ -161,6 +170,7 @@ impl PersistedEvent for AgentEvent {
                 display_name,
                 center_id,
                 queue_ids,
+                routing_domain,
                 at,
             } => EncodedEvent::from_message(
                 *at,
@@ -168,6 +178,13 @@ impl PersistedEvent for AgentEvent {
                     display_name: display_name.clone(),
                     center_id: center_id.to_string(),
                     queue_ids: queue_ids.iter().map(Name::to_string).collect(),
+                    routing_domain: domain_to_proto(routing_domain.as_ref()),
+                },
+            ),
+            AgentEvent::RoutingDomainMoved { routing_domain, at } => EncodedEvent::from_message(
+                *at,
+                &pb::AgentRoutingDomainMoved {
+                    routing_domain: domain_to_proto(routing_domain.as_ref()),
                 },
             ),
             AgentEvent::LoggedIn { seat, at } => EncodedEvent::from_message(
@@ -268,6 +285,14 @@ impl PersistedEvent for AgentEvent {
                     .iter()
                     .map(|queue_id| name(event, queue_id))
                     .collect::<Result<_, _>>()?,
+                routing_domain: domain_from_proto(event, &created.routing_domain)?,
+                at,
+            });
+        }
+        if event_type == pb::AgentRoutingDomainMoved::full_name() {
+            let moved: pb::AgentRoutingDomainMoved = decode_message(event)?;
+            return Ok(AgentEvent::RoutingDomainMoved {
+                routing_domain: domain_from_proto(event, &moved.routing_domain)?,
                 at,
             });
         }
@@ -375,6 +400,7 @@ impl PersistedEvent for QueueEvent {
                 display_name,
                 center_id,
                 after_call_work_seconds,
+                routing_domain,
                 at,
             } => EncodedEvent::from_message(
                 *at,
@@ -382,6 +408,7 @@ impl PersistedEvent for QueueEvent {
                     display_name: display_name.clone(),
                     center_id: center_id.to_string(),
                     after_call_work_seconds: *after_call_work_seconds,
+                    routing_domain: domain_to_proto(routing_domain.as_ref()),
                 },
             ),
             QueueEvent::RoutingSet { routing, at } => EncodedEvent::from_message(
@@ -407,6 +434,7 @@ impl PersistedEvent for QueueEvent {
             display_name: created.display_name,
             center_id: name(event, &created.center_id)?,
             after_call_work_seconds: created.after_call_work_seconds,
+            routing_domain: domain_from_proto(event, &created.routing_domain)?,
             at: event.occurred_at,
         })
     }

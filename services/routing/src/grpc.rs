@@ -11,8 +11,8 @@ use crate::app::{NewAgent, NewQueue, Routing};
 use crate::domain::agent::MAX_CHATS;
 use crate::domain::{Agent, AgentCommand, MAX_AFTER_CALL_WORK_SECONDS, NotReadyReason, Presence};
 use crate::events::{
-    default_seat, not_ready_reason_from_proto, not_ready_reason_to_proto, routing_from_proto,
-    routing_to_proto, skills_from_proto, skills_to_proto,
+    default_seat, domain_to_proto, not_ready_reason_from_proto, not_ready_reason_to_proto,
+    routing_from_proto, routing_to_proto, skills_from_proto, skills_to_proto,
 };
 
 /// The tonic service.
@@ -71,6 +71,7 @@ fn agent_to_proto(agent_id: &Name, loaded: &Loaded<Agent>) -> pb::Agent {
             .map(|p| skills_to_proto(&p.skills))
             .unwrap_or_default(),
         chat_capacity: profile.map_or(0, |p| u32::from(p.chat_capacity)),
+        routing_domain: domain_to_proto(agent.routing_domain()),
     }
 }
 
@@ -85,6 +86,7 @@ fn queue_to_proto(queue_id: &Name, queue: crate::domain::Queue) -> Result<pb::Qu
         center_id: definition.center_id.to_string(),
         after_call_work_seconds: definition.after_call_work_seconds,
         routing: Some(routing_to_proto(&definition.routing)),
+        routing_domain: domain_to_proto(definition.routing_domain.as_ref()),
     })
 }
 
@@ -134,6 +136,7 @@ impl RoutingService for RoutingGrpc {
             display_name: display_name.clone(),
             center_id: center_id.clone(),
             after_call_work_seconds: body.after_call_work_seconds,
+            routing_domain: validate::optional_id("routing_domain", &body.routing_domain)?,
         };
         let outcome = self
             .app
@@ -203,6 +206,7 @@ impl RoutingService for RoutingGrpc {
             display_name: validate::text("display_name", &body.display_name, 200)?,
             center_id: validate::required_id("center_id", &body.center_id)?,
             queue_ids: validate::ids("queue_ids", &body.queue_ids)?,
+            routing_domain: validate::optional_id("routing_domain", &body.routing_domain)?,
         };
         let chats = u8::try_from(body.chat_capacity)
             .ok()
@@ -308,6 +312,31 @@ impl RoutingService for RoutingGrpc {
             .await?;
         Ok(Response::new(pb::LogoutAgentResponse {
             agent: Some(agent),
+        }))
+    }
+
+    async fn move_agent_to_routing_domain(
+        &self,
+        request: Request<pb::MoveAgentToRoutingDomainRequest>,
+    ) -> Result<Response<pb::MoveAgentToRoutingDomainResponse>, Status> {
+        let caller = principal(&request)?;
+        caller.require_any(&[Role::TenantAdmin])?;
+        let body = request.into_inner();
+        let agent_id = validate::required_id("agent_id", &body.agent_id)?;
+        let routing_domain = validate::optional_id("routing_domain", &body.routing_domain)?;
+        let meta = caller.command_meta(validate::request_id(&body.request_id)?);
+        let outcome = self
+            .app
+            .move_agent_to_routing_domain(&meta, &agent_id, routing_domain, Timestamp::now())
+            .await?;
+        Ok(Response::new(pb::MoveAgentToRoutingDomainResponse {
+            agent: Some(agent_to_proto(
+                &agent_id,
+                &Loaded {
+                    state: outcome.state,
+                    version: outcome.version,
+                },
+            )),
         }))
     }
 

@@ -4,6 +4,7 @@
 //! - [`events`]: their stored schema (`callcenter.routing.v1`);
 //! - [`app`]: command handlers;
 //! - [`grpc`]: serves `callcenter.routing.v1.RoutingService`;
+//! - [`placement`]: which partition routes which tenant and routing domain;
 //! - [`distributor`]: carries out the router's decisions.
 
 pub mod app;
@@ -11,6 +12,7 @@ pub mod distributor;
 pub mod domain;
 pub mod events;
 pub mod grpc;
+pub mod placement;
 
 pub use app::Routing;
 pub use distributor::{Partition, run_distributor, run_partitioned_distributors};

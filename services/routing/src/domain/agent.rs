@@ -13,6 +13,9 @@
 //! - **After-call work**: after a call the agent wraps up for at most the queue's limit; at the
 //!   limit the agent is made ready automatically and the overrun is recorded (a floor violation);
 //!   a queue without a limit sends the agent straight back to ready.
+//! - **Routing domain**: a large tenant splits its agents and queues into routing domains that
+//!   are routed apart (each by the replica owning its partition); an agent changes domain only
+//!   while logged out, so that no call or reservation is left behind in the old one.
 //! - Only a ready agent can be reserved, so an agent never holds two calls. Channels: one voice
 //!   call at a time, and up to [`MAX_CHATS`] chats at once (`chat_capacity`, kept for chat
 //!   routing; only voice is routed now).
@@ -147,6 +150,8 @@ pub struct AgentProfile {
     pub skills: BTreeMap<Name, u8>,
     /// Chats the agent may carry at once (voice: always one call).
     pub chat_capacity: u8,
+    /// The routing domain within the tenant (`None`: the tenant's default domain).
+    pub routing_domain: Option<Name>,
 }
 
 /// What can be asked of an agent.
@@ -160,6 +165,15 @@ pub enum AgentCommand {
         center_id: Name,
         /// Queues served.
         queue_ids: Vec<Name>,
+        /// The routing domain (`None`: the tenant's default).
+        routing_domain: Option<Name>,
+        /// When.
+        at: Timestamp,
+    },
+    /// Moves a logged-out agent to another routing domain of the tenant.
+    MoveToRoutingDomain {
+        /// The domain (`None`: the tenant's default).
+        routing_domain: Option<Name>,
         /// When.
         at: Timestamp,
     },
@@ -261,6 +275,15 @@ pub enum AgentEvent {
         center_id: Name,
         /// Queues served.
         queue_ids: Vec<Name>,
+        /// The routing domain (`None`: the tenant's default).
+        routing_domain: Option<Name>,
+        /// When.
+        at: Timestamp,
+    },
+    /// The (logged-out) agent moved to another routing domain.
+    RoutingDomainMoved {
+        /// The domain (`None`: the tenant's default).
+        routing_domain: Option<Name>,
         /// When.
         at: Timestamp,
     },
@@ -421,6 +444,13 @@ impl Agent {
             .is_some_and(|profile| profile.queue_ids.contains(queue_id))
     }
 
+    /// The agent's routing domain (`None`: the tenant's default).
+    pub fn routing_domain(&self) -> Option<&Name> {
+        self.profile
+            .as_ref()
+            .and_then(|profile| profile.routing_domain.as_ref())
+    }
+
     /// The agent's proficiency in `skill` (0 without it).
     pub fn proficiency(&self, skill: &Name) -> u8 {
         self.profile
@@ -444,6 +474,7 @@ impl Aggregate for Agent {
             display_name,
             center_id,
             queue_ids,
+            routing_domain,
             at,
         } = command
         {
@@ -452,12 +483,14 @@ impl Aggregate for Agent {
                     display_name: display_name.clone(),
                     center_id: center_id.clone(),
                     queue_ids: queue_ids.clone(),
+                    routing_domain: routing_domain.clone(),
                     at: *at,
                 }]),
                 Some(profile)
                     if profile.display_name == *display_name
                         && profile.center_id == *center_id
-                        && profile.queue_ids == *queue_ids =>
+                        && profile.queue_ids == *queue_ids
+                        && profile.routing_domain == *routing_domain =>
                 {
                     Ok(vec![])
                 }
@@ -496,6 +529,18 @@ impl Aggregate for Agent {
             }]);
         }
         match (command, &self.presence) {
+            (C::MoveToRoutingDomain { routing_domain, .. }, _)
+                if self.routing_domain() == routing_domain.as_ref() =>
+            {
+                Ok(vec![])
+            }
+            (C::MoveToRoutingDomain { routing_domain, at }, Presence::LoggedOut) => {
+                Ok(vec![E::RoutingDomainMoved {
+                    routing_domain: routing_domain.clone(),
+                    at: *at,
+                }])
+            }
+            (C::MoveToRoutingDomain { .. }, _) => Err(self.refuse("change routing domain")),
             (C::Login { seat, at }, Presence::LoggedOut) => Ok(vec![E::LoggedIn {
                 seat: seat.clone(),
                 at: *at,
@@ -621,6 +666,7 @@ impl Aggregate for Agent {
                 display_name,
                 center_id,
                 queue_ids,
+                routing_domain,
                 ..
             } => {
                 self.profile = Some(AgentProfile {
@@ -629,8 +675,15 @@ impl Aggregate for Agent {
                     queue_ids: queue_ids.clone(),
                     skills: BTreeMap::new(),
                     chat_capacity: 0,
+                    routing_domain: routing_domain.clone(),
                 });
                 Presence::LoggedOut
+            }
+            AgentEvent::RoutingDomainMoved { routing_domain, .. } => {
+                if let Some(profile) = &mut self.profile {
+                    profile.routing_domain = routing_domain.clone();
+                }
+                return;
             }
             AgentEvent::ChatCapacitySet { chats, .. } => {
                 if let Some(profile) = &mut self.profile {
@@ -712,6 +765,7 @@ mod tests {
             display_name: "Li Lei".into(),
             center_id: name("langfang"),
             queue_ids: vec![name("general")],
+            routing_domain: None,
             at: at(0),
         }
     }
@@ -1072,5 +1126,35 @@ mod tests {
                 at: at(4),
             })
             .then_error(AgentError::TooManyChats);
+    }
+
+    #[test]
+    fn an_agent_changes_routing_domain_only_while_logged_out() {
+        let moved = AgentEvent::RoutingDomainMoved {
+            routing_domain: Some(name("north")),
+            at: at(4),
+        };
+        given::<Agent>(ready())
+            .when(AgentCommand::MoveToRoutingDomain {
+                routing_domain: Some(name("north")),
+                at: at(4),
+            })
+            .then_error(AgentError::InvalidTransition {
+                presence: "ready",
+                action: "change routing domain",
+            });
+        let state = given::<Agent>(vec![created()])
+            .when(AgentCommand::MoveToRoutingDomain {
+                routing_domain: Some(name("north")),
+                at: at(4),
+            })
+            .then([moved.clone()]);
+        assert_eq!(state.routing_domain(), Some(&name("north")));
+        given::<Agent>(vec![created(), moved])
+            .when(AgentCommand::MoveToRoutingDomain {
+                routing_domain: Some(name("north")),
+                at: at(5),
+            })
+            .then([]);
     }
 }

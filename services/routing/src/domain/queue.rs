@@ -2,6 +2,10 @@
 //! (DOMAIN.md §3): required skills with a minimum proficiency, time-based widening to lower
 //! proficiency, overflow to other queues (of any center of the tenant), the queue's priority,
 //! its service-level target and maximum wait, and how long a repeat caller waits for their owner.
+//!
+//! A queue belongs to one **routing domain** of its tenant for good (set when it is created):
+//! its calls are routed with the agents of that domain only, and it overflows only to queues of
+//! the same domain.
 
 use std::collections::BTreeMap;
 
@@ -151,6 +155,8 @@ pub struct QueueDefinition {
     pub center_id: Name,
     /// The most after-call work after a call from this queue, in seconds; 0: none.
     pub after_call_work_seconds: u32,
+    /// The routing domain within the tenant (`None`: the tenant's default domain).
+    pub routing_domain: Option<Name>,
     /// How its calls are routed.
     pub routing: QueueRouting,
 }
@@ -169,6 +175,8 @@ pub enum QueueCommand {
         center_id: Name,
         /// After-call work allowed, in seconds (0 to [`MAX_AFTER_CALL_WORK_SECONDS`]).
         after_call_work_seconds: u32,
+        /// The routing domain (`None`: the tenant's default); it never changes.
+        routing_domain: Option<Name>,
         /// When.
         at: Timestamp,
     },
@@ -192,6 +200,8 @@ pub enum QueueEvent {
         center_id: Name,
         /// After-call work allowed, in seconds.
         after_call_work_seconds: u32,
+        /// The routing domain (`None`: the tenant's default).
+        routing_domain: Option<Name>,
         /// When.
         at: Timestamp,
     },
@@ -231,6 +241,7 @@ impl Aggregate for Queue {
                 display_name,
                 center_id,
                 after_call_work_seconds,
+                routing_domain,
                 at,
             } => match &self.definition {
                 None => Ok(vec![QueueEvent::Created {
@@ -238,12 +249,14 @@ impl Aggregate for Queue {
                     center_id: center_id.clone(),
                     after_call_work_seconds: (*after_call_work_seconds)
                         .min(MAX_AFTER_CALL_WORK_SECONDS),
+                    routing_domain: routing_domain.clone(),
                     at: *at,
                 }]),
                 Some(existing)
                     if existing.display_name == *display_name
                         && existing.center_id == *center_id
-                        && existing.after_call_work_seconds == *after_call_work_seconds =>
+                        && existing.after_call_work_seconds == *after_call_work_seconds
+                        && existing.routing_domain == *routing_domain =>
                 {
                     Ok(vec![])
                 }
@@ -270,12 +283,14 @@ impl Aggregate for Queue {
                 display_name,
                 center_id,
                 after_call_work_seconds,
+                routing_domain,
                 ..
             } => {
                 self.definition = Some(QueueDefinition {
                     display_name: display_name.clone(),
                     center_id: center_id.clone(),
                     after_call_work_seconds: *after_call_work_seconds,
+                    routing_domain: routing_domain.clone(),
                     routing: QueueRouting::default(),
                 });
             }

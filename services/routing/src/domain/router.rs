@@ -295,7 +295,8 @@ impl Router {
     }
 
     /// An agent recorded its event number `version`; whatever was in flight for the agent has
-    /// landed.
+    /// landed. An event the view already holds (the agent was put in at a later version) is
+    /// skipped.
     pub fn agent_event(
         &mut self,
         tenant: &TenantId,
@@ -304,6 +305,13 @@ impl Router {
         event: &AgentEvent,
     ) {
         let key = (tenant.clone(), agent_id.clone());
+        if self
+            .agent_versions
+            .get(&key)
+            .is_some_and(|held| *held >= version)
+        {
+            return;
+        }
         self.in_flight.remove(&key);
         self.agent_versions.insert(key.clone(), version);
         self.index_agent(&key, false);
@@ -327,6 +335,26 @@ impl Router {
             }
             _ => {}
         }
+    }
+
+    /// Takes an agent out of the view (it moved to a routing domain routed elsewhere), with the
+    /// version of its last event.
+    pub fn take_agent(&mut self, tenant: &TenantId, agent_id: &Name) -> Option<(Agent, u64)> {
+        let key = (tenant.clone(), agent_id.clone());
+        self.index_agent(&key, false);
+        self.in_flight.remove(&key);
+        let version = self.agent_versions.remove(&key).unwrap_or_default();
+        self.agents.remove(&key).map(|agent| (agent, version))
+    }
+
+    /// Puts an agent into the view as it stands after its event number `version` (it moved into
+    /// a routing domain routed here).
+    pub fn put_agent(&mut self, tenant: &TenantId, agent_id: &Name, agent: Agent, version: u64) {
+        let key = (tenant.clone(), agent_id.clone());
+        self.index_agent(&key, false);
+        self.agents.insert(key.clone(), agent);
+        self.agent_versions.insert(key.clone(), version);
+        self.index_agent(&key, true);
     }
 
     /// Adds the agent to the indexes its state puts it in (`add`), or takes it out of them.
@@ -743,6 +771,7 @@ mod tests {
                 display_name: agent.to_string(),
                 center_id: name("langfang"),
                 queue_ids: queues.iter().map(|q| name(q)).collect(),
+                routing_domain: None,
                 at: at(0),
             },
             AgentEvent::LoggedIn {
@@ -1314,6 +1343,7 @@ mod tests {
                 display_name: queue_id.to_string(),
                 center_id: name("langfang"),
                 after_call_work_seconds: 0,
+                routing_domain: None,
                 at: at(0),
             },
             QueueEvent::RoutingSet { routing, at: at(0) },
