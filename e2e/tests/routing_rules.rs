@@ -112,3 +112,79 @@ async fn skills_then_widening_then_overflow_to_another_center() {
     );
     instance.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_that_waited_the_queue_maximum_moves_to_the_max_wait_queue() {
+    let directory = TempDir::new("e2e-max-wait");
+    let instance = Instance::start(Mode::Dev {
+        data_dir: directory.path().join("data"),
+        extra: vec!["--no-demo".into()],
+    })
+    .await;
+    let admin = instance.token("acme", "tenant_admin", "admin");
+    for (queue_id, center_id) in [("general", "langfang"), ("callbacks", "beijing")] {
+        let body = json!({"queue_id": queue_id, "display_name": queue_id, "center_id": center_id});
+        instance.ok("POST", "/v1/queues", &admin, Some(body)).await;
+    }
+    for (rules, why) in [
+        (
+            json!({"max_wait_queue_id": "callbacks"}),
+            "needs max_wait_seconds",
+        ),
+        (
+            json!({"max_wait_seconds": 2, "max_wait_queue_id": "nowhere"}),
+            "no such queue",
+        ),
+        (
+            json!({"max_wait_seconds": 2, "max_wait_queue_id": "general"}),
+            "not itself",
+        ),
+    ] {
+        let (status, problem) = instance
+            .call(
+                "PUT",
+                "/v1/queues/general/routing",
+                Some(&admin),
+                Some(json!({ "routing": rules })),
+            )
+            .await;
+        assert_eq!(status, 400, "{why}: {problem}");
+    }
+    let rules = json!({"routing": {"max_wait_seconds": 2, "max_wait_queue_id": "callbacks"}});
+    let queue = instance
+        .ok("PUT", "/v1/queues/general/routing", &admin, Some(rules))
+        .await;
+    assert_eq!(queue["routing"]["max_wait_queue_id"], "callbacks");
+    // Nobody serves general; the callback team in Beijing is ready.
+    let body = json!({"agent_id": "callback-1", "display_name": "callback-1",
+                      "center_id": "beijing", "queue_ids": ["callbacks"]});
+    instance.ok("POST", "/v1/agents", &admin, Some(body)).await;
+    for step in ["login", "ready"] {
+        let path = format!("/v1/agents/callback-1/{step}");
+        instance.ok("POST", &path, &admin, None).await;
+    }
+    let report = json!({"caller_number": "13800138000", "dialled_number": "4000",
+                        "queue_id": "general", "priority": "emergency"});
+    let reported = std::time::Instant::now();
+    let call = instance.ok("POST", "/v1/calls", &admin, Some(report)).await;
+    let path = format!("/v1/calls/{}", call["call_id"].as_str().unwrap());
+    let ringing = instance
+        .poll_until(&path, &admin, |call| call["state"] == "ringing")
+        .await;
+    let waited = reported.elapsed();
+    assert_eq!(
+        (&ringing["agent_id"], &ringing["queue_id"]),
+        (&json!("callback-1"), &json!("callbacks")),
+        "{ringing}"
+    );
+    assert_eq!(ringing["priority"], "emergency", "keeps its priority");
+    assert!(
+        waited.as_millis() >= 2_000,
+        "not before the maximum: {waited:?}"
+    );
+    eprintln!(
+        "max wait 2 s: the call rang in the max-wait queue after {} ms",
+        waited.as_millis()
+    );
+    instance.stop().await;
+}

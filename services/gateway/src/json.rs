@@ -296,6 +296,9 @@ pub struct QueueRouting {
     pub max_wait_seconds: u32,
     /// How long a repeat caller's call waits for the agent who answered them last (0: off).
     pub sticky_seconds: u32,
+    /// Where a call goes after `max_wait_seconds` (empty: it stays, shown as over the maximum).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub max_wait_queue_id: String,
 }
 
 impl From<routing::QueueRouting> for QueueRouting {
@@ -324,6 +327,7 @@ impl From<routing::QueueRouting> for QueueRouting {
             service_level_seconds: rules.service_level_seconds,
             max_wait_seconds: rules.max_wait_seconds,
             sticky_seconds: rules.sticky_seconds,
+            max_wait_queue_id: rules.max_wait_queue_id,
         }
     }
 }
@@ -354,6 +358,7 @@ impl From<QueueRouting> for routing::QueueRouting {
             service_level_seconds: rules.service_level_seconds,
             max_wait_seconds: rules.max_wait_seconds,
             sticky_seconds: rules.sticky_seconds,
+            max_wait_queue_id: rules.max_wait_queue_id,
         }
     }
 }

@@ -156,6 +156,19 @@ impl Routing {
                 .into());
             }
         }
+        if let Some(exit) = &routing.max_wait_queue_id
+            && self
+                .queues
+                .load(&meta.tenant, exit)
+                .await?
+                .state
+                .definition
+                .is_none()
+        {
+            return Err(
+                QueueError::InvalidRouting(format!("max_wait_queue_id: no queue {exit}")).into(),
+            );
+        }
         let command = QueueCommand::SetRouting { routing, at };
         Ok(self.queues.handle(meta, queue_id, &command).await?)
     }

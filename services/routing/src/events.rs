@@ -15,7 +15,7 @@ fn name(event: &RecordedEvent, value: &str) -> Result<Name, DecodeError> {
     Name::new(value).map_err(|error| DecodeError::new(event, error.to_string()))
 }
 
-/// The message of a routing domain (empty: the tenant's default).
+/// The message of an optional name, such as a routing domain (empty: none, the default).
 pub fn domain_to_proto(domain: Option<&Name>) -> String {
     domain.map(Name::to_string).unwrap_or_default()
 }
@@ -76,6 +76,7 @@ pub fn routing_to_proto(routing: &QueueRouting) -> pb::QueueRouting {
         service_level_seconds: routing.service_level_seconds,
         max_wait_seconds: routing.max_wait_seconds,
         sticky_seconds: routing.sticky_seconds,
+        max_wait_queue_id: domain_to_proto(routing.max_wait_queue_id.as_ref()),
     }
 }
 
@@ -130,6 +131,10 @@ pub fn routing_from_proto(routing: &pb::QueueRouting) -> Result<QueueRouting, (S
         service_level_seconds: routing.service_level_seconds,
         max_wait_seconds: routing.max_wait_seconds,
         sticky_seconds: routing.sticky_seconds,
+        max_wait_queue_id: (!routing.max_wait_queue_id.is_empty())
+            .then(|| Name::new(&routing.max_wait_queue_id))
+            .transpose()
+            .map_err(|error| ("routing.max_wait_queue_id".to_owned(), error.to_string()))?,
     })
 }
 

@@ -544,6 +544,17 @@ impl PersistedEvent for CallEvent {
             ),
             E::Held { at } => EncodedEvent::from_message(*at, &pb::CallHeld {}),
             E::Resumed { at } => EncodedEvent::from_message(*at, &pb::CallResumed {}),
+            E::MaxWaitReached {
+                queue_id,
+                to_queue_id,
+                at,
+            } => EncodedEvent::from_message(
+                *at,
+                &pb::CallMaxWaitReached {
+                    queue_id: queue_id.to_string(),
+                    to_queue_id: to_queue_id.to_string(),
+                },
+            ),
             E::Transferred {
                 from_agent_id,
                 to_queue_id,
@@ -719,6 +730,14 @@ impl PersistedEvent for CallEvent {
         }
         if is(pb::CallResumed::full_name()) {
             return Ok(CallEvent::Resumed { at });
+        }
+        if is(pb::CallMaxWaitReached::full_name()) {
+            let reached: pb::CallMaxWaitReached = decode_message(event)?;
+            return Ok(CallEvent::MaxWaitReached {
+                queue_id: name(event, &reached.queue_id)?,
+                to_queue_id: name(event, &reached.to_queue_id)?,
+                at,
+            });
         }
         if is(pb::CallTransferred::full_name()) {
             let transferred: pb::CallTransferred = decode_message(event)?;

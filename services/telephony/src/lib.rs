@@ -14,6 +14,7 @@ pub mod domain;
 pub mod events;
 pub mod grpc;
 pub mod intake;
+pub mod max_wait;
 pub mod reactors;
 pub mod ring_timer;
 pub mod sip;

@@ -2,6 +2,9 @@
 //! ring timeout was missed, and goes back to its queue at its place (`ReturnToQueue`), where
 //! routing offers it to the next agent.
 //!
+//! The same loop keeps the other deadline of a waiting call, the queue's maximum wait
+//! ([`crate::max_wait`]), for which it also reads routing's queue rules.
+//!
 //! The timer rebuilds which calls ring from the log on every start (it keeps no state of its own),
 //! so a restart loses no deadline. Several telephony processes may run it: the command of one
 //! missed ring carries one request id, so only the first of them counts.
@@ -18,6 +21,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::Telephony;
 use crate::domain::{CallCommand, CallEvent};
+use crate::max_wait::{self, WaitingCalls};
+use callcenter_kit::decode_message;
+use callcenter_proto::routing::v1 as routing;
+use prost::Name as _;
 
 /// Three rings of the Chinese ring cadence (1 s of tone, 4 s of silence).
 pub const THREE_RINGS: Duration = Duration::from_secs(15);
@@ -122,15 +129,21 @@ async fn watch_rings(
         .map_err(|error| error.to_string())?;
     let spec = SubscriptionSpec {
         name: name.clone(),
-        filter: Filter::all().aggregate(
-            Name::new("telephony").map_err(|e| e.to_string())?,
-            Name::new("call").map_err(|e| e.to_string())?,
-        ),
+        filter: Filter::all()
+            .aggregate(
+                Name::new("telephony").map_err(|e| e.to_string())?,
+                Name::new("call").map_err(|e| e.to_string())?,
+            )
+            .aggregate(
+                Name::new("routing").map_err(|e| e.to_string())?,
+                Name::new("queue").map_err(|e| e.to_string())?,
+            ),
         resume_after: Some(0),
         expire_when_idle: Some(Duration::from_secs(60)),
     };
     let mut subscription = store.subscribe(spec).await.map_err(|e| e.to_string())?;
     let mut ringing = RingingCalls::default();
+    let mut waiting = WaitingCalls::default();
     let result = loop {
         let batch = tokio::select! {
             () = shutdown.cancelled() => break Ok(()),
@@ -140,15 +153,16 @@ async fn watch_rings(
             },
         };
         for event in &batch.events {
+            let stream = event.stream();
+            if stream.context.as_str() == "routing" {
+                queue_rules(&mut waiting, event);
+                continue;
+            }
             match CallEvent::decode(event) {
                 Ok(call_event) => {
-                    let stream = event.stream();
-                    ringing.apply(
-                        &stream.tenant,
-                        &stream.aggregate_id,
-                        event.version,
-                        &call_event,
-                    );
+                    let (tenant, call_id) = (&stream.tenant, &stream.aggregate_id);
+                    ringing.apply(tenant, call_id, event.version, &call_event);
+                    waiting.apply(tenant, call_id, event.version, &call_event);
                 }
                 Err(error) => tracing::warn!(%error, "ring timer skips an unreadable call event"),
             }
@@ -168,12 +182,44 @@ async fn watch_rings(
                 break;
             }
         }
+        if failure.is_none() {
+            for due in waiting.take_due(Timestamp::now()) {
+                if let Err(error) = max_wait::move_call(app, due).await {
+                    failure = Some(error);
+                    break;
+                }
+            }
+        }
         if let Some(error) = failure {
             break Err(error);
         }
     };
     let _ = store.delete_subscription(&name).await;
     result
+}
+
+/// Folds a queue's routing rules (its max wait) in; other queue events do not matter here.
+fn queue_rules(waiting: &mut WaitingCalls, event: &callcenter_eventlog::RecordedEvent) {
+    if event.event_type.as_str() != routing::QueueRoutingSet::full_name() {
+        return;
+    }
+    let stream = event.stream();
+    let rules = match decode_message::<routing::QueueRoutingSet>(event) {
+        Ok(set) => set.routing.unwrap_or_default(),
+        Err(error) => {
+            tracing::warn!(%error, "max wait skips unreadable queue rules");
+            return;
+        }
+    };
+    let to_queue_id = (!rules.max_wait_queue_id.is_empty())
+        .then(|| Name::new(&rules.max_wait_queue_id).ok())
+        .flatten();
+    waiting.queue_rules(
+        &stream.tenant,
+        &stream.aggregate_id,
+        rules.max_wait_seconds,
+        to_queue_id,
+    );
 }
 
 async fn return_missed_call(

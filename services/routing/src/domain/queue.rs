@@ -52,8 +52,11 @@ pub struct QueueRouting {
     pub service_level_percent: u8,
     /// See `service_level_percent`.
     pub service_level_seconds: u32,
-    /// The longest a caller should wait (for the queue view; 0: no limit).
+    /// The longest a caller should wait (0: no limit); shown in the queue view.
     pub max_wait_seconds: u32,
+    /// Where a call goes when it has waited `max_wait_seconds` (telephony moves it: any queue of
+    /// the tenant, in any center or routing domain); `None`: it stays.
+    pub max_wait_queue_id: Option<Name>,
     /// How long a repeat caller's call waits for the agent who owns them before others may
     /// take it (first-contact ownership; 0: no stickiness).
     pub sticky_seconds: u32,
@@ -131,6 +134,14 @@ impl QueueRouting {
         }
         if self.overflow.iter().any(|step| &step.queue_id == queue_id) {
             return Some("overflow: a queue cannot overflow to itself".into());
+        }
+        if let Some(exit) = &self.max_wait_queue_id {
+            if exit == queue_id {
+                return Some("max_wait_queue_id: a queue cannot send calls to itself".into());
+            }
+            if self.max_wait_seconds == 0 {
+                return Some("max_wait_queue_id needs max_wait_seconds".into());
+            }
         }
         if self.service_level_percent > 100 {
             return Some("service_level_percent: 0 to 100".into());

@@ -349,6 +349,17 @@ pub enum CallCommand {
         /// When.
         at: Timestamp,
     },
+    /// The call waited `from_queue_id`'s maximum: it moves to `to_queue_id` (the queue's
+    /// max-wait queue), keeping its priority and the skill it asked for. Nothing happens when
+    /// the call no longer waits in `from_queue_id` (it rings, was answered or moved meanwhile).
+    LeaveQueueAtMaxWait {
+        /// The queue it waited in.
+        from_queue_id: Name,
+        /// Where it goes.
+        to_queue_id: Name,
+        /// When.
+        at: Timestamp,
+    },
     /// The agent hands the call to a queue, or to one agent through the call's queue.
     Transfer {
         /// The queue the call waits in next.
@@ -516,6 +527,15 @@ pub enum CallEvent {
     },
     /// The caller is off hold.
     Resumed {
+        /// When.
+        at: Timestamp,
+    },
+    /// The call waited its queue's maximum and moves on (a `Queued` follows).
+    MaxWaitReached {
+        /// The queue it waited in.
+        queue_id: Name,
+        /// The queue it goes to.
+        to_queue_id: Name,
         /// When.
         at: Timestamp,
     },
@@ -997,6 +1017,31 @@ impl Aggregate for Call {
                 }
                 _ => Ok(vec![]),
             },
+            C::LeaveQueueAtMaxWait {
+                from_queue_id,
+                to_queue_id,
+                at,
+            } => Ok(
+                if self.state == CallState::Queued && self.queue_id.as_ref() == Some(from_queue_id)
+                {
+                    vec![
+                        E::MaxWaitReached {
+                            queue_id: from_queue_id.clone(),
+                            to_queue_id: to_queue_id.clone(),
+                            at: *at,
+                        },
+                        E::Queued {
+                            queue_id: to_queue_id.clone(),
+                            priority: self.priority,
+                            target_agent_id: None,
+                            required_skill: self.required_skill.clone(),
+                            at: *at,
+                        },
+                    ]
+                } else {
+                    vec![]
+                },
+            ),
             C::End { ended_by, at } => match self.state {
                 CallState::Answered { .. } => Ok(vec![E::Ended {
                     ended_by: *ended_by,
@@ -1142,6 +1187,7 @@ impl Aggregate for Call {
                     *held = matches!(event, CallEvent::Held { .. });
                 }
             }
+            CallEvent::MaxWaitReached { .. } => {}
             CallEvent::Transferred { .. } => {
                 self.transfers += 1;
                 self.supervision = None;
@@ -1537,6 +1583,45 @@ mod tests {
                 state: "ringing",
                 action: "hold",
             });
+    }
+
+    #[test]
+    fn a_call_that_waited_the_queue_maximum_moves_to_the_max_wait_queue() {
+        let leave = |from: &str| CallCommand::LeaveQueueAtMaxWait {
+            from_queue_id: name(from),
+            to_queue_id: name("backup"),
+            at: at(60),
+        };
+        let moved = given::<Call>(offered_into_queue())
+            .when(leave("general"))
+            .then([
+                CallEvent::MaxWaitReached {
+                    queue_id: name("general"),
+                    to_queue_id: name("backup"),
+                    at: at(60),
+                },
+                CallEvent::Queued {
+                    queue_id: name("backup"),
+                    priority: Priority::Normal,
+                    target_agent_id: None,
+                    required_skill: None,
+                    at: at(60),
+                },
+            ]);
+        assert_eq!(
+            (moved.state, moved.queue_id),
+            (CallState::Queued, Some(name("backup")))
+        );
+        // Ringing, answered, or already moved on: nothing to do.
+        given::<Call>(ringing("agent-1"))
+            .when(leave("general"))
+            .then([]);
+        given::<Call>(answered("agent-1"))
+            .when(leave("general"))
+            .then([]);
+        given::<Call>(offered_into_queue())
+            .when(leave("repairs"))
+            .then([]);
     }
 
     #[test]
