@@ -9,9 +9,15 @@
 //!   rings at one is answered at once and ended after an exponentially distributed handling time
 //!   (`--handle-seconds` on average).
 //! - Per interval it prints calls offered, answered, abandoned, the service level (answered within
-//!   `--target-seconds`), the average speed of answer and the routing latency (queued → ringing)
-//!   percentiles, then the whole run beside the Erlang C prediction for the base load, and a JSON
-//!   line.
+//!   `--target-seconds`), the average speed of answer and the time to ring (queued → ringing,
+//!   waiting for a free agent included) percentiles; then the whole run beside two references,
+//!   and a JSON line:
+//!   - an **ideal ACD** given the very same calls (arrival times, patience, handling times drawn):
+//!     first come first served, each call to the agent free first, with no routing delay. The
+//!     difference from it is what routing costs; this comparison is exact for any run;
+//!   - **Erlang C** for the load that came. It describes the long-run average of a steady state,
+//!     so one short run from an empty floor (and one seed) scatters around it by several points,
+//!     and by more near saturation: the ideal ACD shows how much of a difference is the sample.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -159,6 +165,8 @@ struct CallRecord {
     abandoned: bool,
     /// The handling time drawn for it, in seconds.
     handled_s: Option<f64>,
+    /// How long the caller waits before giving up, in seconds.
+    patience_s: f64,
 }
 
 fn millis(timestamp: Option<prost_types::Timestamp>) -> Option<i64> {
@@ -325,6 +333,7 @@ pub async fn simulate(args: SimulateArgs) -> Result<(), String> {
                 call_id.clone(),
                 CallRecord {
                     offered_s: *offset,
+                    patience_s: *patience,
                     ..CallRecord::default()
                 },
             );
@@ -373,6 +382,62 @@ pub async fn simulate(args: SimulateArgs) -> Result<(), String> {
         .collect();
     report(&args, &records);
     Ok(())
+}
+
+/// What an ideal ACD makes of a set of calls.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Ideal {
+    /// Answered within the target, of the answered calls.
+    pub service_level: f64,
+    /// Average speed of answer, in seconds.
+    pub asa_s: f64,
+    /// Calls whose caller gave up.
+    pub abandoned: usize,
+}
+
+/// The calls `(arrival, patience, handling)` in seconds through an ideal ACD with `agents`
+/// agents: first come first served, each call to the agent free first, answered the moment that
+/// agent is free (no routing delay); a caller whose wait would pass their patience gives up.
+pub fn ideal_acd(calls: &[(f64, f64, f64)], agents: u32, target_s: f64) -> Ideal {
+    use std::cmp::Reverse;
+    let mut calls = calls.to_vec();
+    calls.sort_by(|a, b| a.0.total_cmp(&b.0));
+    // When each agent is free next, in microseconds (a min-heap).
+    let mut free: std::collections::BinaryHeap<Reverse<u64>> =
+        (0..agents.max(1)).map(|_| Reverse(0)).collect();
+    let micros = |seconds: f64| (seconds.max(0.0) * 1e6).round() as u64;
+    let (mut answered, mut within, mut waited, mut abandoned) = (0_usize, 0_usize, 0.0, 0);
+    for (arrival, patience, handling) in calls {
+        let Some(Reverse(next_free)) = free.pop() else {
+            break;
+        };
+        let start = next_free.max(micros(arrival));
+        let wait = (start - micros(arrival)) as f64 / 1e6;
+        if wait > patience {
+            abandoned += 1;
+            free.push(Reverse(next_free));
+            continue;
+        }
+        answered += 1;
+        waited += wait;
+        if wait <= target_s {
+            within += 1;
+        }
+        free.push(Reverse(start + micros(handling)));
+    }
+    Ideal {
+        service_level: if answered == 0 {
+            1.0
+        } else {
+            within as f64 / answered as f64
+        },
+        asa_s: if answered == 0 {
+            0.0
+        } else {
+            waited / answered as f64
+        },
+        abandoned,
+    }
 }
 
 /// Figures of a set of calls.
@@ -433,7 +498,7 @@ fn report(args: &SimulateArgs, records: &[CallRecord]) {
     );
     println!(
         "{:>9} {:>8} {:>9} {:>10} {:>8} {:>9} {:>15}",
-        "interval", "offered", "answered", "abandoned", "SL", "ASA ms", "route p50/p99"
+        "interval", "offered", "answered", "abandoned", "SL", "ASA ms", "ring p50/p99"
     );
     for interval in 0..args.intervals.max(1) {
         let (from, to) = (
@@ -470,17 +535,40 @@ fn report(args: &SimulateArgs, records: &[CallRecord]) {
     };
     let predicted =
         erlang_c_service_level(args.agents, mean_rate, mean_handle, args.target_seconds);
+    // The same calls through an ideal ACD; a caller who never rang gets the mean handling time.
+    let same_calls: Vec<(f64, f64, f64)> = records
+        .iter()
+        .map(|call| {
+            (
+                call.offered_s,
+                call.patience_s,
+                call.handled_s.unwrap_or(mean_handle),
+            )
+        })
+        .collect();
+    let ideal = ideal_acd(&same_calls, args.agents, args.target_seconds);
     println!(
-        "whole run: SL {:.1}% (Erlang C for the load that came, {:.2} calls/s of {:.2} s: \
-         {:.1}%), ASA {:.0} ms, abandoned {:.1}%, routing latency p50 {} ms p99 {} ms",
+        "whole run: SL {:.1}%, ASA {:.0} ms, abandoned {:.1}%, time to ring p50 {} ms p99 {} ms",
         total.service_level * 100.0,
-        mean_rate,
-        mean_handle,
-        predicted * 100.0,
         total.asa_ms,
         100.0 * total.abandoned as f64 / total.offered.max(1) as f64,
         total.routing_p50_ms,
         total.routing_p99_ms
+    );
+    println!(
+        "the same calls through an ideal ACD (no routing delay): SL {:.1}%, ASA {:.0} ms, \
+         abandoned {:.1}%",
+        ideal.service_level * 100.0,
+        ideal.asa_s * 1000.0,
+        100.0 * ideal.abandoned as f64 / records.len().max(1) as f64,
+    );
+    println!(
+        "Erlang C for the load that came ({:.2} calls/s of {:.2} s on {} agents, steady state): \
+         SL {:.1}%",
+        mean_rate,
+        mean_handle,
+        args.agents,
+        predicted * 100.0
     );
     let json = serde_json::json!({
         "offered": total.offered,
@@ -488,6 +576,9 @@ fn report(args: &SimulateArgs, records: &[CallRecord]) {
         "abandoned": total.abandoned,
         "service_level": (total.service_level * 1000.0).round() / 1000.0,
         "erlang_c_service_level": (predicted * 1000.0).round() / 1000.0,
+        "ideal_service_level": (ideal.service_level * 1000.0).round() / 1000.0,
+        "ideal_asa_ms": (ideal.asa_s * 1000.0).round(),
+        "ideal_abandoned": ideal.abandoned,
         "asa_ms": total.asa_ms.round(),
         "routing_p50_ms": total.routing_p50_ms,
         "routing_p99_ms": total.routing_p99_ms,
@@ -552,5 +643,44 @@ mod tests {
         let mean_patience = calls.iter().map(|(_, p)| p).sum::<f64>() / calls.len() as f64;
         assert!((mean_patience - 8.0).abs() < 1.0, "{mean_patience}");
         assert_eq!(arrivals(&args), calls, "deterministic for a seed");
+    }
+
+    #[test]
+    fn the_ideal_acd_serves_first_come_first_served_on_the_agent_free_first() {
+        // One agent, calls at 0, 1 and 2 s of 2 s each: waits 0, 1 and 2 s.
+        let calls = [(0.0, 100.0, 2.0), (1.0, 100.0, 2.0), (2.0, 100.0, 2.0)];
+        let ideal = ideal_acd(&calls, 1, 0.5);
+        assert!((ideal.service_level - 1.0 / 3.0).abs() < 1e-9, "{ideal:?}");
+        assert!((ideal.asa_s - 1.0).abs() < 1e-9, "{ideal:?}");
+        // The third caller gives up after 1.5 s; the agent is not taken.
+        let impatient = [(0.0, 100.0, 2.0), (1.0, 100.0, 2.0), (2.0, 1.5, 2.0)];
+        let ideal = ideal_acd(&impatient, 1, 0.5);
+        assert_eq!(ideal.abandoned, 1);
+        assert!((ideal.service_level - 0.5).abs() < 1e-9, "{ideal:?}");
+    }
+
+    #[test]
+    fn over_a_long_run_the_ideal_acd_meets_erlang_c() {
+        // 3.75 calls/s of 4 s (15 erlangs) on 20 agents for ten hours of calls.
+        let args = SimulateArgs {
+            seconds: 36_000,
+            calls_per_second: 3.75,
+            patience_seconds: 1e9,
+            spike_seconds: 0,
+            flat: true,
+            ..args()
+        };
+        let mut random = Random(11);
+        let calls: Vec<(f64, f64, f64)> = arrivals(&args)
+            .into_iter()
+            .map(|(at, patience)| (at, patience, random.exponential(4.0)))
+            .collect();
+        let ideal = ideal_acd(&calls, 20, 1.0);
+        let predicted = erlang_c_service_level(20, 3.75, 4.0, 1.0);
+        assert!(
+            (ideal.service_level - predicted).abs() < 0.01,
+            "ideal {} against Erlang C {predicted}",
+            ideal.service_level
+        );
     }
 }
