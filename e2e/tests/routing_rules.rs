@@ -188,3 +188,111 @@ async fn a_call_that_waited_the_queue_maximum_moves_to_the_max_wait_queue() {
     );
     instance.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeat_caller_reaches_the_owner_of_their_open_case() {
+    let directory = TempDir::new("e2e-cases");
+    let instance = Instance::start(Mode::Dev {
+        data_dir: directory.path().join("data"),
+        extra: vec!["--no-demo".into()],
+    })
+    .await;
+    let admin = instance.token("acme", "tenant_admin", "admin");
+    let body = json!({"queue_id": "general", "display_name": "General", "center_id": "langfang"});
+    instance.ok("POST", "/v1/queues", &admin, Some(body)).await;
+    let rules = json!({"routing": {"sticky_seconds": 30}});
+    instance
+        .ok("PUT", "/v1/queues/general/routing", &admin, Some(rules))
+        .await;
+    // "other" has been ready longest; "owner" takes the customer's case first.
+    for agent_id in ["other", "owner"] {
+        let body = json!({"agent_id": agent_id, "display_name": agent_id,
+                          "center_id": "langfang", "queue_ids": ["general"]});
+        instance.ok("POST", "/v1/agents", &admin, Some(body)).await;
+        for step in ["login", "ready"] {
+            let path = format!("/v1/agents/{agent_id}/{step}");
+            instance.ok("POST", &path, &admin, None).await;
+        }
+    }
+    let owner = instance.token("acme", "agent", "owner");
+    let case = json!({"caller_number": "13800138000", "owner_agent_id": "owner"});
+    let opened = instance
+        .ok("PUT", "/v1/cases/case-1", &owner, Some(case.clone()))
+        .await;
+    assert_eq!(
+        (&opened["owner_agent_id"], &opened["closed"]),
+        (&json!("owner"), &json!(false))
+    );
+    // Another agent cannot give themself someone else's case; bad input is refused.
+    let other = instance.token("acme", "agent", "other");
+    let (status, _) = instance
+        .call("PUT", "/v1/cases/case-1", Some(&other), Some(case))
+        .await;
+    assert_eq!(status, 403);
+    for (body, expected) in [
+        (
+            json!({"caller_number": "not-a-number", "owner_agent_id": "owner"}),
+            400,
+        ),
+        (
+            json!({"caller_number": "13800138000", "owner_agent_id": "nobody"}),
+            404,
+        ),
+        (
+            json!({"caller_number": "13900000000", "owner_agent_id": "owner"}),
+            400,
+        ),
+    ] {
+        let (status, problem) = instance
+            .call("PUT", "/v1/cases/case-1", Some(&admin), Some(body))
+            .await;
+        assert_eq!(status, expected, "{problem}");
+    }
+
+    // The customer calls again: the case owner gets the call, not the longest idle.
+    let report = |caller: &str| json!({"caller_number": caller, "dialled_number": "4000", "queue_id": "general"});
+    let call = instance
+        .ok("POST", "/v1/calls", &admin, Some(report("13800138000")))
+        .await;
+    let path = format!("/v1/calls/{}", call["call_id"].as_str().unwrap());
+    let ringing = instance
+        .poll_until(&path, &admin, |call| call["state"] == "ringing")
+        .await;
+    assert_eq!(ringing["agent_id"], "owner");
+
+    // A second customer's case is also the owner's, who is busy: their call waits for the
+    // owner, and goes to anyone at once when the case is closed.
+    let second = json!({"caller_number": "13900000002", "owner_agent_id": "owner"});
+    instance
+        .ok("PUT", "/v1/cases/case-2", &admin, Some(second))
+        .await;
+    let call = instance
+        .ok("POST", "/v1/calls", &admin, Some(report("13900000002")))
+        .await;
+    let path = format!("/v1/calls/{}", call["call_id"].as_str().unwrap());
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let waiting = instance.ok("GET", &path, &admin, None).await;
+    assert_eq!(waiting["state"], "queued", "waits for the owner: {waiting}");
+    let closed = instance
+        .ok("POST", "/v1/cases/case-2/close", &owner, None)
+        .await;
+    assert_eq!(closed["closed"], true);
+    let ringing = instance
+        .poll_until(&path, &admin, |call| call["state"] == "ringing")
+        .await;
+    assert_eq!(ringing["agent_id"], "other");
+    let (status, problem) = instance
+        .call(
+            "PUT",
+            "/v1/cases/case-2",
+            Some(&admin),
+            Some(json!({"caller_number": "13900000002", "owner_agent_id": "other"})),
+        )
+        .await;
+    assert_eq!(
+        (status, problem["reason"].as_str()),
+        (400, Some("CASE_CLOSED")),
+        "{problem}"
+    );
+    instance.stop().await;
+}

@@ -31,6 +31,28 @@ pub fn ids(field: &str, values: &[String]) -> Result<Vec<Name>, ApiError> {
         .collect()
 }
 
+/// What a telephone number is: an optional `+` then 1 to 32 of `0-9 * #`.
+pub const PHONE_NUMBER_RULE: &str = "expected an optional + then 1 to 32 of 0-9 * #";
+
+/// Whether `value` is a telephone number ([`PHONE_NUMBER_RULE`]).
+pub fn is_phone_number(value: &str) -> bool {
+    let digits = value.strip_prefix('+').unwrap_or(value);
+    !digits.is_empty()
+        && digits.len() <= 32
+        && digits
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b'*' || b == b'#')
+}
+
+/// A required telephone-number field.
+pub fn phone_number(field: &str, value: &str) -> Result<String, ApiError> {
+    if is_phone_number(value) {
+        Ok(value.to_owned())
+    } else {
+        Err(ApiError::invalid_field(field, PHONE_NUMBER_RULE))
+    }
+}
+
 /// A required free-text field of at most `max` characters.
 pub fn text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
     let trimmed = value.trim();

@@ -230,6 +230,46 @@ pub struct Agent {
     pub routing_domain: Option<String>,
 }
 
+/// A customer's case and who owns it (first-contact ownership).
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct CustomerCase {
+    /// Its id.
+    pub case_id: String,
+    /// The customer's number.
+    pub caller_number: String,
+    /// The agent who owns it.
+    pub owner_agent_id: String,
+    /// Whether it is closed.
+    pub closed: bool,
+    /// Its version.
+    pub version: u64,
+}
+
+impl From<routing::CustomerCase> for CustomerCase {
+    fn from(case: routing::CustomerCase) -> Self {
+        Self {
+            case_id: case.case_id,
+            caller_number: case.caller_number,
+            owner_agent_id: case.owner_agent_id,
+            closed: case.closed,
+            version: case.version,
+        }
+    }
+}
+
+/// `PUT /v1/cases/{id}`: opens a case owned by an agent, or hands it to another owner.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetCaseOwner {
+    /// The customer's number.
+    pub caller_number: String,
+    /// The owner.
+    pub owner_agent_id: String,
+    /// Idempotency key.
+    #[serde(default)]
+    pub request_id: String,
+}
+
 /// `PUT /v1/agents/{id}/routing-domain`: moves a logged-out agent to another routing domain.
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -104,6 +104,8 @@ impl Gateway {
             .route("/v1/outbound/calling-hours", put(set_calling_hours))
             .route("/v1/agents", post(create_agent))
             .route("/v1/agents/{agent_id}", get(get_agent))
+            .route("/v1/cases/{case_id}", get(get_case).put(set_case_owner))
+            .route("/v1/cases/{case_id}/close", post(close_case))
             .route("/v1/agents/{agent_id}/login", post(login_agent))
             .route("/v1/agents/{agent_id}/ready", post(set_agent_ready))
             .route("/v1/agents/{agent_id}/not-ready", post(set_agent_not_ready))
@@ -758,6 +760,68 @@ async fn set_agent_skills(
         .await
         .map_err(upstream_error)?;
     agent_json(response.into_inner().agent)
+}
+
+fn case_json(case: Option<routing::CustomerCase>) -> ApiResult<json::CustomerCase> {
+    case.map(|case| Json(case.into()))
+        .ok_or_else(|| ApiError::internal("routing answered without a case"))
+}
+
+async fn set_case_owner(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    Path(case_id): Path<String>,
+    JsonBody(body): JsonBody<json::SetCaseOwner>,
+) -> ApiResult<json::CustomerCase> {
+    let caller = Caller::from_headers(&gateway, &headers)?;
+    let request = routing::SetCaseOwnerRequest {
+        case_id,
+        caller_number: body.caller_number,
+        owner_agent_id: body.owner_agent_id,
+        request_id: caller.request_id(body.request_id),
+    };
+    let response = gateway
+        .routing
+        .clone()
+        .set_case_owner(caller.request(request))
+        .await
+        .map_err(upstream_error)?;
+    case_json(response.into_inner().case)
+}
+
+async fn close_case(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    Path(case_id): Path<String>,
+    OptionalJsonBody(body): OptionalJsonBody<json::RequestOnly>,
+) -> ApiResult<json::CustomerCase> {
+    let caller = Caller::from_headers(&gateway, &headers)?;
+    let request = routing::CloseCaseRequest {
+        case_id,
+        request_id: caller.request_id(body.request_id),
+    };
+    let response = gateway
+        .routing
+        .clone()
+        .close_case(caller.request(request))
+        .await
+        .map_err(upstream_error)?;
+    case_json(response.into_inner().case)
+}
+
+async fn get_case(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    Path(case_id): Path<String>,
+) -> ApiResult<json::CustomerCase> {
+    let caller = Caller::from_headers(&gateway, &headers)?;
+    let response = gateway
+        .routing
+        .clone()
+        .get_case(caller.request(routing::GetCaseRequest { case_id }))
+        .await
+        .map_err(upstream_error)?;
+    case_json(response.into_inner().case)
 }
 
 async fn move_agent_to_routing_domain(

@@ -7,8 +7,8 @@ use callcenter_kit::{CommandHandler, CommandMeta, Loaded, Name, Outcome, TenantI
 use callcenter_platform::{ApiError, ErrorCode};
 
 use crate::domain::{
-    Action, ActionKind, Agent, AgentCommand, AgentError, Queue, QueueCommand, QueueError,
-    QueueRouting,
+    Action, ActionKind, Agent, AgentCommand, AgentError, Case, CaseCommand, CaseError, Queue,
+    QueueCommand, QueueError, QueueRouting,
 };
 use crate::events::default_seat;
 
@@ -17,6 +17,25 @@ use crate::events::default_seat;
 pub struct Routing {
     agents: CommandHandler<Agent>,
     queues: CommandHandler<Queue>,
+    cases: CommandHandler<Case>,
+}
+
+impl From<CaseError> for ApiError {
+    fn from(error: CaseError) -> Self {
+        let message = error.to_string();
+        match error {
+            CaseError::NotFound => ApiError::new(ErrorCode::NotFound, "CASE_NOT_FOUND", message),
+            CaseError::Closed => {
+                ApiError::new(ErrorCode::FailedPrecondition, "CASE_CLOSED", message)
+            }
+            CaseError::OtherCaller { caller_number } => ApiError::new(
+                ErrorCode::FailedPrecondition,
+                "CASE_OF_ANOTHER_CALLER",
+                message,
+            )
+            .with_metadata("caller_number", caller_number),
+        }
+    }
 }
 
 impl From<AgentError> for ApiError {
@@ -97,7 +116,8 @@ impl Routing {
     pub fn new(store: Arc<dyn EventStore>) -> Self {
         Self {
             agents: CommandHandler::new(Arc::clone(&store)),
-            queues: CommandHandler::new(store),
+            queues: CommandHandler::new(Arc::clone(&store)),
+            cases: CommandHandler::new(store),
         }
     }
 
@@ -281,6 +301,48 @@ impl Routing {
             .state
             .definition
             .map_or(0, |definition| definition.after_call_work_seconds))
+    }
+
+    /// Opens a caller's case owned by an existing agent, or hands it to another owner.
+    pub async fn set_case_owner(
+        &self,
+        meta: &CommandMeta,
+        case_id: &Name,
+        caller_number: String,
+        owner_agent_id: Name,
+        at: Timestamp,
+    ) -> Result<Outcome<Case>, ApiError> {
+        self.get_agent(&meta.tenant, &owner_agent_id).await?;
+        let command = CaseCommand::SetOwner {
+            caller_number,
+            owner_agent_id,
+            at,
+        };
+        Ok(self.cases.handle(meta, case_id, &command).await?)
+    }
+
+    /// Closes a case.
+    pub async fn close_case(
+        &self,
+        meta: &CommandMeta,
+        case_id: &Name,
+        at: Timestamp,
+    ) -> Result<Outcome<Case>, ApiError> {
+        let command = CaseCommand::Close { at };
+        Ok(self.cases.handle(meta, case_id, &command).await?)
+    }
+
+    /// One case of a tenant; `NOT_FOUND` if it was never opened (for this tenant).
+    pub async fn get_case(
+        &self,
+        tenant: &TenantId,
+        case_id: &Name,
+    ) -> Result<Loaded<Case>, ApiError> {
+        let loaded = self.cases.load(tenant, case_id).await?;
+        if loaded.state.opened.is_none() {
+            return Err(CaseError::NotFound.into());
+        }
+        Ok(loaded)
     }
 
     /// One agent of a tenant; `NOT_FOUND` if it does not exist (for this tenant).

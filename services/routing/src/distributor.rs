@@ -27,7 +27,7 @@ use prost::Name as _;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::Routing;
-use crate::domain::{AgentEvent, CallPriority, QueueEvent, Router};
+use crate::domain::{AgentEvent, CallPriority, CaseEvent, QueueEvent, Router};
 pub use crate::placement::Partition;
 use crate::placement::{AgentPlace, Placement};
 
@@ -41,7 +41,8 @@ fn subscription_spec(partition: Partition) -> SubscriptionSpec {
         filter: Filter::all()
             .aggregate(name("telephony"), name("call"))
             .aggregate(name("routing"), name("agent"))
-            .aggregate(name("routing"), name("queue")),
+            .aggregate(name("routing"), name("queue"))
+            .aggregate(name("routing"), name("case")),
         resume_after: Some(0),
         expire_when_idle: None,
     }
@@ -231,6 +232,37 @@ async fn apply(
                     }
                 }
                 Err(error) => tracing::warn!(%error, "skipping unreadable queue event"),
+            }
+            return Ok(());
+        }
+        if stream.aggregate_type.as_str() == "case" {
+            match CaseEvent::decode(event) {
+                Ok(
+                    CaseEvent::Opened {
+                        caller_number,
+                        owner_agent_id,
+                        ..
+                    }
+                    | CaseEvent::OwnerChanged {
+                        caller_number,
+                        owner_agent_id,
+                        ..
+                    },
+                ) => {
+                    let place = placement.case_owned(tenant, id, &owner_agent_id);
+                    if place.leave {
+                        router.case_closed(tenant, id);
+                    }
+                    if place.route {
+                        router.case_owned(tenant, id, &caller_number, &owner_agent_id);
+                    }
+                }
+                Ok(CaseEvent::Closed { .. }) => {
+                    if placement.case_closed(tenant, id) {
+                        router.case_closed(tenant, id);
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "skipping unreadable case event"),
             }
             return Ok(());
         }

@@ -8,7 +8,8 @@ use prost::Name as _;
 use std::collections::BTreeMap;
 
 use crate::domain::{
-    AgentEvent, NotReadyReason, OverflowStep, QueueEvent, QueueRouting, Why, WideningStep,
+    AgentEvent, CaseEvent, NotReadyReason, OverflowStep, QueueEvent, QueueRouting, Why,
+    WideningStep,
 };
 
 fn name(event: &RecordedEvent, value: &str) -> Result<Name, DecodeError> {
@@ -442,5 +443,69 @@ impl PersistedEvent for QueueEvent {
             routing_domain: domain_from_proto(event, &created.routing_domain)?,
             at: event.occurred_at,
         })
+    }
+}
+
+impl PersistedEvent for CaseEvent {
+    fn encode(&self) -> EncodedEvent {
+        match self {
+            CaseEvent::Opened {
+                caller_number,
+                owner_agent_id,
+                at,
+            } => EncodedEvent::from_message(
+                *at,
+                &pb::CaseOpened {
+                    caller_number: caller_number.clone(),
+                    owner_agent_id: owner_agent_id.to_string(),
+                },
+            ),
+            CaseEvent::OwnerChanged {
+                caller_number,
+                owner_agent_id,
+                at,
+            } => EncodedEvent::from_message(
+                *at,
+                &pb::CaseOwnerChanged {
+                    caller_number: caller_number.clone(),
+                    owner_agent_id: owner_agent_id.to_string(),
+                },
+            ),
+            CaseEvent::Closed { caller_number, at } => EncodedEvent::from_message(
+                *at,
+                &pb::CaseClosed {
+                    caller_number: caller_number.clone(),
+                },
+            ),
+        }
+    }
+
+    fn decode(event: &RecordedEvent) -> Result<Self, DecodeError> {
+        let at = event.occurred_at;
+        let event_type = event.event_type.as_str();
+        if event_type == pb::CaseOpened::full_name() {
+            let opened: pb::CaseOpened = decode_message(event)?;
+            return Ok(CaseEvent::Opened {
+                owner_agent_id: name(event, &opened.owner_agent_id)?,
+                caller_number: opened.caller_number,
+                at,
+            });
+        }
+        if event_type == pb::CaseOwnerChanged::full_name() {
+            let changed: pb::CaseOwnerChanged = decode_message(event)?;
+            return Ok(CaseEvent::OwnerChanged {
+                owner_agent_id: name(event, &changed.owner_agent_id)?,
+                caller_number: changed.caller_number,
+                at,
+            });
+        }
+        if event_type == pb::CaseClosed::full_name() {
+            let closed: pb::CaseClosed = decode_message(event)?;
+            return Ok(CaseEvent::Closed {
+                caller_number: closed.caller_number,
+                at,
+            });
+        }
+        Err(DecodeError::unknown_type(event))
     }
 }

@@ -75,6 +75,37 @@ fn agent_to_proto(agent_id: &Name, loaded: &Loaded<Agent>) -> pb::Agent {
     }
 }
 
+/// The API view of a case.
+fn case_to_proto(case_id: &Name, loaded: &Loaded<crate::domain::Case>) -> pb::CustomerCase {
+    let opened = loaded.state.opened.as_ref();
+    pb::CustomerCase {
+        case_id: case_id.to_string(),
+        caller_number: opened
+            .map(|case| case.caller_number.clone())
+            .unwrap_or_default(),
+        owner_agent_id: opened
+            .map(|case| case.owner_agent_id.to_string())
+            .unwrap_or_default(),
+        closed: loaded.state.closed,
+        version: loaded.version.version(),
+    }
+}
+
+/// Who may track cases: supervisors, the tenant's admin, partners (a CRM), and an agent for
+/// cases they own themself (`owner`, when given).
+fn may_track_cases(caller: &Principal, owner: Option<&Name>) -> Result<(), ApiError> {
+    if let Some(owner) = owner
+        && caller.has_any(&[Role::Agent])
+        && caller.subject == owner.as_str()
+    {
+        return Ok(());
+    }
+    if caller.has_any(&[Role::Partner]) {
+        return Ok(());
+    }
+    caller.require_any(Role::SUPERVISORS)
+}
+
 /// The API view of a queue as stored.
 fn queue_to_proto(queue_id: &Name, queue: crate::domain::Queue) -> Result<pb::Queue, ApiError> {
     let definition = queue
@@ -337,6 +368,72 @@ impl RoutingService for RoutingGrpc {
                     version: outcome.version,
                 },
             )),
+        }))
+    }
+
+    async fn set_case_owner(
+        &self,
+        request: Request<pb::SetCaseOwnerRequest>,
+    ) -> Result<Response<pb::SetCaseOwnerResponse>, Status> {
+        let caller = principal(&request)?;
+        let body = request.into_inner();
+        let case_id = validate::required_id("case_id", &body.case_id)?;
+        let caller_number = validate::phone_number("caller_number", &body.caller_number)?;
+        let owner = validate::required_id("owner_agent_id", &body.owner_agent_id)?;
+        may_track_cases(&caller, Some(&owner))?;
+        let meta = caller.command_meta(validate::request_id(&body.request_id)?);
+        let outcome = self
+            .app
+            .set_case_owner(&meta, &case_id, caller_number, owner, Timestamp::now())
+            .await?;
+        Ok(Response::new(pb::SetCaseOwnerResponse {
+            case: Some(case_to_proto(
+                &case_id,
+                &Loaded {
+                    state: outcome.state,
+                    version: outcome.version,
+                },
+            )),
+        }))
+    }
+
+    async fn close_case(
+        &self,
+        request: Request<pb::CloseCaseRequest>,
+    ) -> Result<Response<pb::CloseCaseResponse>, Status> {
+        let caller = principal(&request)?;
+        let body = request.into_inner();
+        let case_id = validate::required_id("case_id", &body.case_id)?;
+        let case = self.app.get_case(&caller.tenant, &case_id).await?;
+        let owner = case.state.opened.map(|case| case.owner_agent_id);
+        may_track_cases(&caller, owner.as_ref())?;
+        let meta = caller.command_meta(validate::request_id(&body.request_id)?);
+        let outcome = self
+            .app
+            .close_case(&meta, &case_id, Timestamp::now())
+            .await?;
+        Ok(Response::new(pb::CloseCaseResponse {
+            case: Some(case_to_proto(
+                &case_id,
+                &Loaded {
+                    state: outcome.state,
+                    version: outcome.version,
+                },
+            )),
+        }))
+    }
+
+    async fn get_case(
+        &self,
+        request: Request<pb::GetCaseRequest>,
+    ) -> Result<Response<pb::GetCaseResponse>, Status> {
+        let caller = principal(&request)?;
+        let case_id = validate::required_id("case_id", &request.get_ref().case_id)?;
+        let case = self.app.get_case(&caller.tenant, &case_id).await?;
+        let owner = case.state.opened.as_ref().map(|case| &case.owner_agent_id);
+        may_track_cases(&caller, owner)?;
+        Ok(Response::new(pb::GetCaseResponse {
+            case: Some(case_to_proto(&case_id, &case)),
         }))
     }
 

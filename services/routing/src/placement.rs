@@ -11,7 +11,9 @@
 //! - an agent serves only queues of their own domain, and changes domain only while logged out;
 //! - a call is in the domain of the queue it waits in, or of the agent it was transferred to by
 //!   name; a transfer into another domain takes it out of the old one (whose agent is freed)
-//!   and into the new one.
+//!   and into the new one;
+//! - a customer's open case is routed with its owner's domain (only there can the owner take the
+//!   caller's calls); handed to an owner in another domain, it moves there.
 //!
 //! [`Placement`] tracks, for one partition, the domain of every queue, agent and call of every
 //! tenant (ids only), and says for each event whether the partition's router takes it.
@@ -103,6 +105,16 @@ pub struct Placement {
     queues: HashMap<Key, Domain>,
     agents: HashMap<Key, Domain>,
     calls: HashMap<Key, CallPlace>,
+    cases: HashMap<Key, Domain>,
+}
+
+/// What a partition does with a case's new owner.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CasePlace {
+    /// The case was routed here and now is not: close it in the router.
+    pub leave: bool,
+    /// The case is routed here: record its owner in the router.
+    pub route: bool,
 }
 
 impl Placement {
@@ -113,6 +125,7 @@ impl Placement {
             queues: HashMap::new(),
             agents: HashMap::new(),
             calls: HashMap::new(),
+            cases: HashMap::new(),
         }
     }
 
@@ -158,6 +171,30 @@ impl Placement {
         };
         self.agents.insert(key, after);
         place
+    }
+
+    /// A case is open and owned by `owner` (opened, or handed on).
+    pub fn case_owned(&mut self, tenant: &TenantId, case_id: &Name, owner: &Name) -> CasePlace {
+        let domain = self
+            .agents
+            .get(&(tenant.clone(), owner.clone()))
+            .cloned()
+            .flatten();
+        let before = self
+            .cases
+            .insert((tenant.clone(), case_id.clone()), domain.clone());
+        let route = self.owns(tenant, domain.as_ref());
+        CasePlace {
+            leave: !route && before.is_some_and(|before| self.owns(tenant, before.as_ref())),
+            route,
+        }
+    }
+
+    /// A case was closed; whether the router takes that. The case is forgotten.
+    pub fn case_closed(&mut self, tenant: &TenantId, case_id: &Name) -> bool {
+        self.cases
+            .remove(&(tenant.clone(), case_id.clone()))
+            .is_some_and(|domain| self.owns(tenant, domain.as_ref()))
     }
 
     /// A call reached the platform from `caller`.
@@ -423,5 +460,39 @@ mod tests {
             theirs.agent_event(&tenant, &agent, &login),
             AgentPlace::Route
         );
+    }
+
+    #[test]
+    fn an_open_case_is_routed_with_its_owners_domain() {
+        let (tenant, here, there) = split();
+        let mut ours = Placement::new(Partition { index: 0, count: 2 });
+        for (agent, domain) in [("near", &here), ("far", &there)] {
+            let created = AgentEvent::Created {
+                display_name: agent.into(),
+                center_id: name("langfang"),
+                queue_ids: vec![],
+                routing_domain: Some(domain.clone()),
+                at: at(0),
+            };
+            ours.agent_event(&tenant, &name(agent), &created);
+        }
+        let case = name("case-1");
+        assert_eq!(
+            ours.case_owned(&tenant, &case, &name("near")),
+            CasePlace {
+                leave: false,
+                route: true
+            }
+        );
+        assert_eq!(
+            ours.case_owned(&tenant, &case, &name("far")),
+            CasePlace {
+                leave: true,
+                route: false
+            }
+        );
+        assert!(!ours.case_closed(&tenant, &case));
+        ours.case_owned(&tenant, &name("case-2"), &name("near"));
+        assert!(ours.case_closed(&tenant, &name("case-2")));
     }
 }

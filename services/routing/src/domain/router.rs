@@ -13,8 +13,10 @@
 //!   place). Calls are served in that order across all queues, each taking its best agent: this
 //!   is also how an agent of several queues is arbitrated, deterministically;
 //! - **which agents**: a call transferred to one agent waits for that agent only; a repeat
-//!   caller's call waits for the agent who answered them last (within [`OWNER_WINDOW_MS`]) for the
-//!   queue's `sticky_seconds` (first-contact ownership), then goes to anyone; otherwise the
+//!   caller's call waits for their owner for the queue's `sticky_seconds` (first-contact
+//!   ownership), then goes to anyone: the owner of the caller's open case (the one opened last,
+//!   see [`super::case`]), or else the agent who answered them last (within
+//!   [`OWNER_WINDOW_MS`]); otherwise the
 //!   queue's required skills at their minimum proficiency (lowered by **time-based widening** as
 //!   the call waits), or the queue's members when it requires none; and, as the call waits, the
 //!   agents of its **overflow** queues, in any center of the tenant;
@@ -163,6 +165,11 @@ pub struct Router {
     queues: BTreeMap<Key, QueueDefinition>,
     /// Caller number of a tenant → the agent who answered them last, and when.
     owners: BTreeMap<(TenantId, String), (Name, Timestamp)>,
+    /// Open cases: caller number and owner, and the order they were opened in.
+    cases: BTreeMap<Key, (String, Name, u64)>,
+    /// Caller number of a tenant → their open cases, in the order opened.
+    cases_by_caller: BTreeMap<(TenantId, String), BTreeSet<(u64, Name)>>,
+    cases_opened: u64,
     /// Caller numbers of offered calls not yet queued.
     callers: BTreeMap<Key, String>,
     /// Ready agents by (tenant, queue served): where candidates for a queue are found.
@@ -285,6 +292,49 @@ impl Router {
                     .insert((tenant.clone(), caller.clone()), (agent_id.clone(), at));
             }
         }
+    }
+
+    /// A case of `caller` is open and owned by `owner` (opened, or handed to a new owner).
+    pub fn case_owned(&mut self, tenant: &TenantId, case_id: &Name, caller: &str, owner: &Name) {
+        let key = (tenant.clone(), case_id.clone());
+        let order = match self.cases.get(&key) {
+            Some((_, _, order)) => *order,
+            None => {
+                self.cases_opened += 1;
+                self.cases_opened
+            }
+        };
+        self.cases
+            .insert(key, (caller.to_owned(), owner.clone(), order));
+        self.cases_by_caller
+            .entry((tenant.clone(), caller.to_owned()))
+            .or_default()
+            .insert((order, case_id.clone()));
+    }
+
+    /// A case was closed (or is now routed elsewhere).
+    pub fn case_closed(&mut self, tenant: &TenantId, case_id: &Name) {
+        let Some((caller, _, order)) = self.cases.remove(&(tenant.clone(), case_id.clone())) else {
+            return;
+        };
+        let by_caller = (tenant.clone(), caller);
+        if let Some(open) = self.cases_by_caller.get_mut(&by_caller) {
+            open.remove(&(order, case_id.clone()));
+            if open.is_empty() {
+                self.cases_by_caller.remove(&by_caller);
+            }
+        }
+    }
+
+    /// The owner of the caller's case opened last, if any is open.
+    fn case_owner(&self, tenant: &TenantId, caller: &str) -> Option<&Name> {
+        let (_, case_id) = self
+            .cases_by_caller
+            .get(&(tenant.clone(), caller.to_owned()))?
+            .last()?;
+        self.cases
+            .get(&(tenant.clone(), case_id.clone()))
+            .map(|(_, owner, _)| owner)
     }
 
     /// A call ended or was abandoned.
@@ -537,11 +587,17 @@ impl Router {
         let routing = self.routing(tenant, &call.queue_id);
         if let (Some(routing), Some(caller)) = (routing, &call.caller)
             && i64::from(routing.sticky_seconds) * 1000 > waited
-            && let Some((owner, answered_at)) = self.owners.get(&(tenant.clone(), caller.clone()))
-            && now.millis_since(*answered_at) <= OWNER_WINDOW_MS
         {
-            // The call waits for its owner while the sticky time lasts.
-            return single(owner, "owner");
+            // The call waits for its owner while the sticky time lasts: the owner of the
+            // caller's open case, or else the agent who answered them last.
+            if let Some(owner) = self.case_owner(tenant, caller) {
+                return single(owner, "case owner");
+            }
+            if let Some((owner, answered_at)) = self.owners.get(&(tenant.clone(), caller.clone()))
+                && now.millis_since(*answered_at) <= OWNER_WINDOW_MS
+            {
+                return single(owner, "owner");
+            }
         }
         let mut required = routing.map(|routing| routing.required_at(waited));
         if let Some(skill) = &call.required_skill {
@@ -1566,6 +1622,71 @@ mod tests {
         assert_eq!(
             reservations(&router, later + 1),
             [reserved("other", "later", "members", &["other", "owner"])]
+        );
+    }
+
+    #[test]
+    fn a_repeat_caller_with_an_open_case_waits_for_the_case_owner_first_contact_ownership() {
+        let mut router = Router::new();
+        let demo = name("demo");
+        let rules = QueueRouting {
+            sticky_seconds: 30,
+            ..QueueRouting::default()
+        };
+        queue(&mut router, "demo", "general", rules);
+        ready_agent(&mut router, "demo", "answerer", &["general"], 40);
+        ready_agent(&mut router, "demo", "case-owner", &["general"], 50);
+        ready_agent(&mut router, "demo", "other", &["general"], 1);
+        // "answerer" took the caller's last call, but "case-owner" owns their open case.
+        router.call_offered(&demo, &name("first"), "13800000000");
+        queue_call(&mut router, "first", "general", CallPriority::Normal, 0);
+        router.call_answered(&demo, &name("first"), &name("answerer"), at(60));
+        router.call_finished(&demo, &name("first"));
+        router.case_owned(&demo, &name("case-1"), "13800000000", &name("case-owner"));
+        router.call_offered(&demo, &name("again"), "13800000000");
+        queue_call(&mut router, "again", "general", CallPriority::Normal, 100);
+        assert_eq!(
+            reservations(&router, 101),
+            [reserved(
+                "case-owner",
+                "again",
+                "case owner",
+                &["case-owner"]
+            )]
+        );
+        // A second case opened later, owned by "other", takes precedence; closing it hands the
+        // caller back to the first case's owner; closing both leaves the last answerer.
+        router.case_owned(&demo, &name("case-2"), "13800000000", &name("other"));
+        assert_eq!(
+            reservations(&router, 101),
+            [reserved("other", "again", "case owner", &["other"])]
+        );
+        router.case_closed(&demo, &name("case-2"));
+        router.case_owned(&demo, &name("case-1"), "13800000000", &name("case-owner"));
+        assert_eq!(
+            reservations(&router, 101),
+            [reserved(
+                "case-owner",
+                "again",
+                "case owner",
+                &["case-owner"]
+            )]
+        );
+        router.case_closed(&demo, &name("case-1"));
+        assert_eq!(
+            reservations(&router, 101),
+            [reserved("answerer", "again", "owner", &["answerer"])]
+        );
+        // Past the sticky time, anyone: the longest idle.
+        router.case_owned(&demo, &name("case-3"), "13800000000", &name("case-owner"));
+        assert_eq!(
+            reservations(&router, 130),
+            [reserved(
+                "other",
+                "again",
+                "members",
+                &["other", "answerer", "case-owner"]
+            )]
         );
     }
 

@@ -12,16 +12,10 @@ pub struct PhoneNumber(String);
 impl PhoneNumber {
     /// Checks and wraps a number.
     pub fn parse(value: &str) -> Result<Self, String> {
-        let digits = value.strip_prefix('+').unwrap_or(value);
-        let valid = !digits.is_empty()
-            && digits.len() <= 32
-            && digits
-                .bytes()
-                .all(|b| b.is_ascii_digit() || b == b'*' || b == b'#');
-        if valid {
+        if callcenter_platform::validate::is_phone_number(value) {
             Ok(Self(value.to_owned()))
         } else {
-            Err("expected an optional + then 1 to 32 of 0-9 * #".into())
+            Err(callcenter_platform::validate::PHONE_NUMBER_RULE.into())
         }
     }
 
