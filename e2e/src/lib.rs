@@ -76,6 +76,26 @@ pub enum Mode {
     },
 }
 
+impl Mode {
+    /// `serve --target <target>` on the test's NATS (event log `prefix`), for the services that
+    /// keep no read model (telephony, routing, the gateway): the database URL leads nowhere.
+    pub fn serve_without_read_models(
+        target: &str,
+        extra: Vec<String>,
+        prefix: &str,
+        secret: &str,
+    ) -> Mode {
+        Mode::Serve {
+            target: target.into(),
+            extra,
+            nats_url: callcenter_testkit::nats_url(),
+            database_url: "postgres://unused@127.0.0.1:1/unused".into(),
+            prefix: prefix.into(),
+            secret: secret.into(),
+        }
+    }
+}
+
 /// A running `callcenter` process.
 #[derive(Debug)]
 pub struct Instance {
@@ -183,6 +203,16 @@ impl Instance {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// How many routing partitions the process's log says it took, minus those it handed over
+    /// or lost.
+    pub fn routing_partitions_held(&self) -> usize {
+        let log = self.log_text();
+        let taken = log.matches("routing partition taken").count();
+        let gone = log.matches("routing partition handed over").count()
+            + log.matches("routing partition lost").count();
+        taken.saturating_sub(gone)
     }
 
     /// The process's log so far.

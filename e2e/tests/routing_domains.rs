@@ -27,25 +27,12 @@ fn domains_of_two_partitions(tenant: &str) -> (String, String) {
     (owned_by(0), owned_by(1))
 }
 
-fn partitions_held(instance: &Instance) -> usize {
-    let log = instance.log_text();
-    let taken = log.matches("routing partition taken").count();
-    let gone = log.matches("routing partition handed over").count()
-        + log.matches("routing partition lost").count();
-    taken.saturating_sub(gone)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn routing_domains_of_one_tenant_are_routed_apart_by_two_replicas() {
     let prefix = unique_name("domains");
     let secret = unique_name("secret-of-at-least-32-characters");
-    let serve = |target: &str, extra: Vec<String>| Mode::Serve {
-        target: target.into(),
-        extra,
-        nats_url: callcenter_testkit::nats_url(),
-        database_url: "postgres://unused@127.0.0.1:1/unused".into(),
-        prefix: prefix.clone(),
-        secret: secret.clone(),
+    let serve = |target: &str, extra: Vec<String>| {
+        Mode::serve_without_read_models(target, extra, &prefix, &secret)
     };
     let routing_flags = || {
         ["--lease-seconds", "2", "--routing-partitions", "2"]
@@ -56,7 +43,7 @@ async fn routing_domains_of_one_tenant_are_routed_apart_by_two_replicas() {
     let first = Instance::start(serve("routing", routing_flags())).await;
     let second = Instance::start(serve("routing", routing_flags())).await;
     let deadline = Instant::now() + Duration::from_secs(15);
-    while !(partitions_held(&first) == 1 && partitions_held(&second) == 1) {
+    while !(first.routing_partitions_held() == 1 && second.routing_partitions_held() == 1) {
         assert!(
             Instant::now() < deadline,
             "one partition each:\n{}\n{}",
@@ -196,7 +183,13 @@ async fn routing_domains_of_one_tenant_are_routed_apart_by_two_replicas() {
         .await;
     assert_eq!(ringing["agent_id"], "lender");
     // Each replica routed one of the two domains of the one tenant.
-    assert_eq!((partitions_held(&first), partitions_held(&second)), (1, 1));
+    assert_eq!(
+        (
+            first.routing_partitions_held(),
+            second.routing_partitions_held()
+        ),
+        (1, 1)
+    );
 
     for instance in [gateway, first, second, telephony] {
         instance.stop().await;

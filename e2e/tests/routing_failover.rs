@@ -12,14 +12,8 @@ use serde_json::json;
 async fn the_standby_routing_replica_takes_over_within_seconds_when_the_owner_is_killed() {
     let prefix = unique_name("failover");
     let secret = unique_name("secret-of-at-least-32-characters");
-    let serve = |target: &str, extra: Vec<String>| Mode::Serve {
-        target: target.into(),
-        extra,
-        nats_url: callcenter_testkit::nats_url(),
-        // Neither telephony, routing nor the gateway needs the read-model database.
-        database_url: "postgres://unused@127.0.0.1:1/unused".into(),
-        prefix: prefix.clone(),
-        secret: secret.clone(),
+    let serve = |target: &str, extra: Vec<String>| {
+        Mode::serve_without_read_models(target, extra, &prefix, &secret)
     };
     let lease = || vec!["--lease-seconds".to_owned(), "2".to_owned()];
     let telephony = Instance::start(serve("telephony", vec![])).await;
@@ -128,13 +122,8 @@ fn figures(output: &std::process::Output) -> serde_json::Value {
 async fn killing_the_routing_owner_in_the_middle_of_a_simulated_spike_loses_no_call() {
     let prefix = unique_name("spike");
     let secret = unique_name("secret-of-at-least-32-characters");
-    let serve = |target: &str, extra: Vec<String>| Mode::Serve {
-        target: target.into(),
-        extra,
-        nats_url: callcenter_testkit::nats_url(),
-        database_url: "postgres://unused@127.0.0.1:1/unused".into(),
-        prefix: prefix.clone(),
-        secret: secret.clone(),
+    let serve = |target: &str, extra: Vec<String>| {
+        Mode::serve_without_read_models(target, extra, &prefix, &secret)
     };
     let lease = || vec!["--lease-seconds".to_owned(), "2".to_owned()];
     let telephony = Instance::start(serve("telephony", vec![])).await;
@@ -204,7 +193,7 @@ async fn killing_the_routing_owner_in_the_middle_of_a_simulated_spike_loses_no_c
     delete_event_log(&prefix).await;
 }
 
-/// How many partitions a replica's log says it took, minus those it handed over or lost.
+/// Waits up to 15 s for `done`.
 async fn wait_for(what: &str, done: impl Fn() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(15);
     while !done() {
@@ -213,44 +202,32 @@ async fn wait_for(what: &str, done: impl Fn() -> bool) {
     }
 }
 
-fn partitions_held(instance: &Instance) -> usize {
-    let log = instance.log_text();
-    let taken = log.matches("routing partition taken").count();
-    let gone = log.matches("routing partition handed over").count()
-        + log.matches("routing partition lost").count();
-    taken.saturating_sub(gone)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn more_routing_replicas_take_more_partitions_and_a_survivor_takes_them_all() {
     let prefix = unique_name("share");
     let secret = unique_name("secret-of-at-least-32-characters");
-    let routing = |extra: &[&str]| Mode::Serve {
-        target: "routing".into(),
-        extra: ["--lease-seconds", "2", "--routing-partitions", "4"]
+    let routing = |extra: &[&str]| {
+        let flags = ["--lease-seconds", "2", "--routing-partitions", "4"]
             .iter()
             .chain(extra)
             .map(|flag| (*flag).to_owned())
-            .collect(),
-        nats_url: callcenter_testkit::nats_url(),
-        database_url: "postgres://unused@127.0.0.1:1/unused".into(),
-        prefix: prefix.clone(),
-        secret: secret.clone(),
+            .collect();
+        Mode::serve_without_read_models("routing", flags, &prefix, &secret)
     };
     let first = Instance::start(routing(&[])).await;
     wait_for("the first replica takes all four", &|| {
-        partitions_held(&first) == 4
+        first.routing_partitions_held() == 4
     })
     .await;
     let second = Instance::start(routing(&[])).await;
     wait_for("two partitions each", || {
-        partitions_held(&first) == 2 && partitions_held(&second) == 2
+        first.routing_partitions_held() == 2 && second.routing_partitions_held() == 2
     })
     .await;
     first.kill().await;
     let killed = Instant::now();
     wait_for("the survivor takes all four", &|| {
-        partitions_held(&second) == 4
+        second.routing_partitions_held() == 4
     })
     .await;
     eprintln!(

@@ -5,14 +5,20 @@ use callcenter_e2e::{Instance, Mode};
 use callcenter_testkit::TempDir;
 use serde_json::json;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn skills_then_widening_then_overflow_to_another_center() {
-    let directory = TempDir::new("e2e-rules");
+/// `callcenter dev` without the demo, on a data directory of its own (kept while it runs).
+async fn dev_instance(label: &str) -> (TempDir, Instance) {
+    let directory = TempDir::new(label);
     let instance = Instance::start(Mode::Dev {
         data_dir: directory.path().join("data"),
         extra: vec!["--no-demo".into()],
     })
     .await;
+    (directory, instance)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skills_then_widening_then_overflow_to_another_center() {
+    let (_directory, instance) = dev_instance("e2e-rules").await;
     let admin = instance.token("acme", "tenant_admin", "admin");
     for (queue_id, center_id) in [("billing", "langfang"), ("beijing-general", "beijing")] {
         let body = json!({"queue_id": queue_id, "display_name": queue_id, "center_id": center_id});
@@ -115,12 +121,7 @@ async fn skills_then_widening_then_overflow_to_another_center() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_that_waited_the_queue_maximum_moves_to_the_max_wait_queue() {
-    let directory = TempDir::new("e2e-max-wait");
-    let instance = Instance::start(Mode::Dev {
-        data_dir: directory.path().join("data"),
-        extra: vec!["--no-demo".into()],
-    })
-    .await;
+    let (_directory, instance) = dev_instance("e2e-max-wait").await;
     let admin = instance.token("acme", "tenant_admin", "admin");
     for (queue_id, center_id) in [("general", "langfang"), ("callbacks", "beijing")] {
         let body = json!({"queue_id": queue_id, "display_name": queue_id, "center_id": center_id});
@@ -191,12 +192,7 @@ async fn a_call_that_waited_the_queue_maximum_moves_to_the_max_wait_queue() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_repeat_caller_reaches_the_owner_of_their_open_case() {
-    let directory = TempDir::new("e2e-cases");
-    let instance = Instance::start(Mode::Dev {
-        data_dir: directory.path().join("data"),
-        extra: vec!["--no-demo".into()],
-    })
-    .await;
+    let (_directory, instance) = dev_instance("e2e-cases").await;
     let admin = instance.token("acme", "tenant_admin", "admin");
     let body = json!({"queue_id": "general", "display_name": "General", "center_id": "langfang"});
     instance.ok("POST", "/v1/queues", &admin, Some(body)).await;

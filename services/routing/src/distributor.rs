@@ -237,31 +237,22 @@ async fn apply(
         }
         if stream.aggregate_type.as_str() == "case" {
             match CaseEvent::decode(event) {
-                Ok(
-                    CaseEvent::Opened {
-                        caller_number,
-                        owner_agent_id,
-                        ..
+                Ok(case_event) => match case_event.open_owner() {
+                    Some((caller, owner)) => {
+                        let place = placement.case_owned(tenant, id, owner);
+                        if place.leave {
+                            router.case_closed(tenant, id);
+                        }
+                        if place.route {
+                            router.case_owned(tenant, id, caller, owner);
+                        }
                     }
-                    | CaseEvent::OwnerChanged {
-                        caller_number,
-                        owner_agent_id,
-                        ..
-                    },
-                ) => {
-                    let place = placement.case_owned(tenant, id, &owner_agent_id);
-                    if place.leave {
-                        router.case_closed(tenant, id);
+                    None => {
+                        if placement.case_closed(tenant, id) {
+                            router.case_closed(tenant, id);
+                        }
                     }
-                    if place.route {
-                        router.case_owned(tenant, id, &caller_number, &owner_agent_id);
-                    }
-                }
-                Ok(CaseEvent::Closed { .. }) => {
-                    if placement.case_closed(tenant, id) {
-                        router.case_closed(tenant, id);
-                    }
-                }
+                },
                 Err(error) => tracing::warn!(%error, "skipping unreadable case event"),
             }
             return Ok(());

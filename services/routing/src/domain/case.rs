@@ -93,6 +93,25 @@ pub enum CaseError {
     },
 }
 
+impl CaseEvent {
+    /// The caller and the owner, when the event leaves the case open (opened or handed on).
+    pub fn open_owner(&self) -> Option<(&str, &Name)> {
+        match self {
+            CaseEvent::Opened {
+                caller_number,
+                owner_agent_id,
+                ..
+            }
+            | CaseEvent::OwnerChanged {
+                caller_number,
+                owner_agent_id,
+                ..
+            } => Some((caller_number, owner_agent_id)),
+            CaseEvent::Closed { .. } => None,
+        }
+    }
+}
+
 impl Aggregate for Case {
     const CONTEXT: &'static str = "routing";
     const TYPE: &'static str = "case";
@@ -149,23 +168,14 @@ impl Aggregate for Case {
     }
 
     fn evolve(&mut self, event: &CaseEvent) {
-        match event {
-            CaseEvent::Opened {
-                caller_number,
-                owner_agent_id,
-                ..
-            }
-            | CaseEvent::OwnerChanged {
-                caller_number,
-                owner_agent_id,
-                ..
-            } => {
+        match event.open_owner() {
+            Some((caller_number, owner_agent_id)) => {
                 self.opened = Some(OpenedCase {
-                    caller_number: caller_number.clone(),
+                    caller_number: caller_number.to_owned(),
                     owner_agent_id: owner_agent_id.clone(),
                 });
             }
-            CaseEvent::Closed { .. } => self.closed = true,
+            None => self.closed = true,
         }
     }
 }
