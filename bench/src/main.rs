@@ -5,7 +5,8 @@
 //! - appends per second through the JetStream backend (expected-version header, request id in the
 //!   body, many aggregates, `--concurrency` appends in flight) against raw async-nats JetStream
 //!   publishes of the same payloads to the same server with the same number in flight; then raw
-//!   publishes of the very bodies the event log stores with the header it sends (the server's
+//!   publishes of the very bodies the event log stores, without a header (what the envelope
+//!   costs) and with the header it sends (what the sequence check adds: together the server's
 //!   share of the gap), and with `Nats-Msg-Id` too (what the duplicate window would cost); and the
 //!   embedded SQLite backend with the same workload;
 //! - projection catch-up (ProjectionRunner reading JetStream, writing PostgreSQL with its
@@ -177,6 +178,8 @@ async fn append_workload(
 enum RawHeaders {
     /// The bare payload, no headers.
     None,
+    /// The event log's stored body, no headers: what the envelope alone costs.
+    StoredBody,
     /// The event log's stored body (the envelope around the payload) with the header the event
     /// log sends, `Nats-Expected-Last-Subject-Sequence`: what the server does for our appends.
     ExpectedSequence,
@@ -204,7 +207,20 @@ async fn raw_publish_workload(
             for index in 0..per_worker {
                 let slot = index % 4;
                 let subject = format!("{prefix}.bench.telephony.call.w{worker}-{slot}");
-                let ack = if with != RawHeaders::None {
+                let ack = if with == RawHeaders::StoredBody {
+                    let stream =
+                        StreamKey::new("bench", "telephony", "call", format!("w{worker}-{slot}"))
+                            .expect("valid key");
+                    let request_id = uuid::Uuid::now_v7().simple().to_string();
+                    let stored = commit(stream, ExpectedVersion::Any, request_id, index);
+                    let version = (index / 4) as u64 + 1;
+                    context
+                        .publish(subject, encode_commit(&stored, version))
+                        .await
+                        .expect("publish")
+                        .await
+                        .expect("ack")
+                } else if with != RawHeaders::None {
                     // The same inputs as the event log's appends: a fresh UUIDv7 request id.
                     let request_id = uuid::Uuid::now_v7().simple().to_string();
                     let mut headers = async_nats::HeaderMap::new();
@@ -417,6 +433,7 @@ async fn eventlog(options: &Options) -> BTreeMap<&'static str, serde_json::Value
     let mut theirs = Vec::new();
     let mut theirs_with_headers = Vec::new();
     let mut theirs_with_sequence = Vec::new();
+    let mut theirs_stored_bodies = Vec::new();
     for round in 0..3 {
         // Each measured run appends to fresh aggregates in a stream of its own.
         let fresh_stream = async |label: &str| {
@@ -438,6 +455,18 @@ async fn eventlog(options: &Options) -> BTreeMap<&'static str, serde_json::Value
         theirs.push(per_second(
             appended,
             raw_publish_workload(&raw, &raw_prefix, commits, concurrency, RawHeaders::None).await,
+        ));
+        let (bodies_prefix, bodies_stream) = fresh_stream("b").await;
+        theirs_stored_bodies.push(per_second(
+            appended,
+            raw_publish_workload(
+                &raw,
+                &bodies_prefix,
+                commits,
+                concurrency,
+                RawHeaders::StoredBody,
+            )
+            .await,
         ));
         let (sequence_prefix, sequence_stream) = fresh_stream("s").await;
         theirs_with_sequence.push(per_second(
@@ -463,7 +492,13 @@ async fn eventlog(options: &Options) -> BTreeMap<&'static str, serde_json::Value
             )
             .await,
         ));
-        for stream in [ours_stream, raw_stream, sequence_stream, headers_stream] {
+        for stream in [
+            ours_stream,
+            raw_stream,
+            bodies_stream,
+            sequence_stream,
+            headers_stream,
+        ] {
             let _ = stream.delete_stream().await;
         }
     }
@@ -475,6 +510,7 @@ async fn eventlog(options: &Options) -> BTreeMap<&'static str, serde_json::Value
     let raw_rate = median(&mut theirs);
     let raw_headers_rate = median(&mut theirs_with_headers);
     let raw_sequence_rate = median(&mut theirs_with_sequence);
+    let raw_bodies_rate = median(&mut theirs_stored_bodies);
     let sqlite_rate = per_second(
         appended,
         append_workload(Arc::clone(&sqlite), commits, concurrency).await,
@@ -530,6 +566,10 @@ async fn eventlog(options: &Options) -> BTreeMap<&'static str, serde_json::Value
     );
     println!(
         "{:<52} {:>14.0}",
+        "  stored bodies, no header", raw_bodies_rate
+    );
+    println!(
+        "{:<52} {:>14.0}",
         "  stored bodies + expected-sequence header", raw_sequence_rate
     );
     println!(
@@ -567,6 +607,10 @@ async fn eventlog(options: &Options) -> BTreeMap<&'static str, serde_json::Value
         (
             "jetstream_vs_raw",
             serde_json::json!(round2(jetstream_rate / raw_rate)),
+        ),
+        (
+            "raw_same_bodies_no_header_per_s",
+            serde_json::json!(raw_bodies_rate.round()),
         ),
         (
             "raw_same_bodies_and_header_per_s",
