@@ -15,8 +15,8 @@
 //! Last, `callcenter simulate` against `callcenter dev` (both built beside the benchmark): 120 s
 //! of calls at a constant 3.75 per second, 4 s handling on 20 agents who never refuse (15
 //! erlangs, 75% busy), callers who never give up; its service level (answered within 1 s)
-//! beside the same calls through an ideal ACD (no routing delay: the difference is routing's
-//! cost, exactly) and Erlang C's steady state for the load that came (one short run scatters
+//! beside the same calls through an ideal ACD (no routing delay, the scripted agents' answering
+//! times kept: the difference is the platform's cost, exactly) and Erlang C's steady state for the load that came (one short run scatters
 //! around it by a few points; `over_a_long_run_the_ideal_acd_meets_erlang_c` checks the model
 //! against it within one point over ten hours of calls).
 

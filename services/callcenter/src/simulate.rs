@@ -12,9 +12,10 @@
 //!   `--target-seconds`), the average speed of answer and the time to ring (queued → ringing,
 //!   waiting for a free agent included) percentiles; then the whole run beside two references,
 //!   and a JSON line:
-//!   - an **ideal ACD** given the very same calls (arrival times, patience, handling times drawn):
-//!     first come first served, each call to the agent free first, with no routing delay. The
-//!     difference from it is what routing costs; this comparison is exact for any run;
+//!   - an **ideal ACD** given the very same calls (arrival times, patience, handling times drawn,
+//!     and the time the scripted agents took to answer each): first come first served, each call
+//!     to the agent free first, with no routing delay. The difference from it is what the
+//!     platform costs; this comparison is exact for any run;
 //!   - **Erlang C** for the load that came. It describes the long-run average of a steady state,
 //!     so one short run from an empty floor (and one seed) scatters around it by several points,
 //!     and by more near saturation: the ideal ACD shows how much of a difference is the sample.
@@ -395,25 +396,38 @@ pub struct Ideal {
     pub abandoned: usize,
 }
 
-/// The calls `(arrival, patience, handling)` in seconds through an ideal ACD with `agents`
-/// agents: first come first served, each call to the agent free first, answered the moment that
-/// agent is free (no routing delay); a caller whose wait would pass their patience gives up.
-pub fn ideal_acd(calls: &[(f64, f64, f64)], agents: u32, target_s: f64) -> Ideal {
+/// One call as the ideal ACD sees it, in seconds.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct IdealCall {
+    /// When it arrives.
+    pub arrival: f64,
+    /// How long its caller waits before giving up.
+    pub patience: f64,
+    /// How long the agent takes to answer once it rings (the scripted agents' reaction).
+    pub answer: f64,
+    /// How long the agent then handles it.
+    pub handling: f64,
+}
+
+/// The calls through an ideal ACD with `agents` agents: first come first served, each call
+/// offered to the agent free first the moment that agent is free (no routing delay), answered
+/// after the agent's answering time; a caller whose wait would pass their patience gives up.
+pub fn ideal_acd(calls: &[IdealCall], agents: u32, target_s: f64) -> Ideal {
     use std::cmp::Reverse;
     let mut calls = calls.to_vec();
-    calls.sort_by(|a, b| a.0.total_cmp(&b.0));
+    calls.sort_by(|a, b| a.arrival.total_cmp(&b.arrival));
     // When each agent is free next, in microseconds (a min-heap).
     let mut free: std::collections::BinaryHeap<Reverse<u64>> =
         (0..agents.max(1)).map(|_| Reverse(0)).collect();
     let micros = |seconds: f64| (seconds.max(0.0) * 1e6).round() as u64;
     let (mut answered, mut within, mut waited, mut abandoned) = (0_usize, 0_usize, 0.0, 0);
-    for (arrival, patience, handling) in calls {
+    for call in calls {
         let Some(Reverse(next_free)) = free.pop() else {
             break;
         };
-        let start = next_free.max(micros(arrival));
-        let wait = (start - micros(arrival)) as f64 / 1e6;
-        if wait > patience {
+        let start = next_free.max(micros(call.arrival)) + micros(call.answer);
+        let wait = (start - micros(call.arrival)) as f64 / 1e6;
+        if wait > call.patience {
             abandoned += 1;
             free.push(Reverse(next_free));
             continue;
@@ -423,7 +437,7 @@ pub fn ideal_acd(calls: &[(f64, f64, f64)], agents: u32, target_s: f64) -> Ideal
         if wait <= target_s {
             within += 1;
         }
-        free.push(Reverse(start + micros(handling)));
+        free.push(Reverse(start + micros(call.handling)));
     }
     Ideal {
         service_level: if answered == 0 {
@@ -535,15 +549,18 @@ fn report(args: &SimulateArgs, records: &[CallRecord]) {
     };
     let predicted =
         erlang_c_service_level(args.agents, mean_rate, mean_handle, args.target_seconds);
-    // The same calls through an ideal ACD; a caller who never rang gets the mean handling time.
-    let same_calls: Vec<(f64, f64, f64)> = records
+    // The same calls through an ideal ACD, answered as fast as the scripted agents answered
+    // them; a caller who never rang gets the mean handling time.
+    let same_calls: Vec<IdealCall> = records
         .iter()
-        .map(|call| {
-            (
-                call.offered_s,
-                call.patience_s,
-                call.handled_s.unwrap_or(mean_handle),
-            )
+        .map(|call| IdealCall {
+            arrival: call.offered_s,
+            patience: call.patience_s,
+            answer: match (call.ringing_ms, call.answered_ms) {
+                (Some(ringing), Some(answered)) => (answered - ringing).max(0) as f64 / 1000.0,
+                _ => 0.0,
+            },
+            handling: call.handled_s.unwrap_or(mean_handle),
         })
         .collect();
     let ideal = ideal_acd(&same_calls, args.agents, args.target_seconds);
@@ -556,7 +573,8 @@ fn report(args: &SimulateArgs, records: &[CallRecord]) {
         total.routing_p99_ms
     );
     println!(
-        "the same calls through an ideal ACD (no routing delay): SL {:.1}%, ASA {:.0} ms, \
+        "the same calls through an ideal ACD (no routing delay, the agents' answering time \
+         kept): SL {:.1}%, ASA {:.0} ms, \
          abandoned {:.1}%",
         ideal.service_level * 100.0,
         ideal.asa_s * 1000.0,
@@ -648,15 +666,32 @@ mod tests {
     #[test]
     fn the_ideal_acd_serves_first_come_first_served_on_the_agent_free_first() {
         // One agent, calls at 0, 1 and 2 s of 2 s each: waits 0, 1 and 2 s.
-        let calls = [(0.0, 100.0, 2.0), (1.0, 100.0, 2.0), (2.0, 100.0, 2.0)];
+        let call = |arrival: f64, patience: f64| IdealCall {
+            arrival,
+            patience,
+            answer: 0.0,
+            handling: 2.0,
+        };
+        let calls = [call(0.0, 100.0), call(1.0, 100.0), call(2.0, 100.0)];
         let ideal = ideal_acd(&calls, 1, 0.5);
         assert!((ideal.service_level - 1.0 / 3.0).abs() < 1e-9, "{ideal:?}");
         assert!((ideal.asa_s - 1.0).abs() < 1e-9, "{ideal:?}");
         // The third caller gives up after 1.5 s; the agent is not taken.
-        let impatient = [(0.0, 100.0, 2.0), (1.0, 100.0, 2.0), (2.0, 1.5, 2.0)];
+        let impatient = [call(0.0, 100.0), call(1.0, 100.0), call(2.0, 1.5)];
         let ideal = ideal_acd(&impatient, 1, 0.5);
         assert_eq!(ideal.abandoned, 1);
         assert!((ideal.service_level - 0.5).abs() < 1e-9, "{ideal:?}");
+        // An agent who takes 0.5 s to answer: every call waits that long more, and the agent is
+        // busy that long more.
+        let slow = [0.0, 1.0, 2.0].map(|arrival| IdealCall {
+            answer: 0.5,
+            ..call(arrival, 100.0)
+        });
+        let ideal = ideal_acd(&slow, 1, 0.5);
+        assert!(
+            (ideal.asa_s - 2.0).abs() < 1e-9,
+            "0.5, 2 and 3.5 s: {ideal:?}"
+        );
     }
 
     #[test]
@@ -671,9 +706,14 @@ mod tests {
             ..args()
         };
         let mut random = Random(11);
-        let calls: Vec<(f64, f64, f64)> = arrivals(&args)
+        let calls: Vec<IdealCall> = arrivals(&args)
             .into_iter()
-            .map(|(at, patience)| (at, patience, random.exponential(4.0)))
+            .map(|(arrival, patience)| IdealCall {
+                arrival,
+                patience,
+                answer: 0.0,
+                handling: random.exponential(4.0),
+            })
             .collect();
         let ideal = ideal_acd(&calls, 20, 1.0);
         let predicted = erlang_c_service_level(20, 3.75, 4.0, 1.0);

@@ -185,13 +185,36 @@ async fn distribute(
         if !caught_up {
             continue;
         }
+        carry_out_decisions(&mut router, app).await?;
+        batches += 1;
+        if batches.is_multiple_of(64) {
+            router.forget_finished_calls();
+        }
+    }
+}
+
+/// Carries out what the router decides now. An action's new agent events are folded into the
+/// router at once (their copies from the log are skipped by version), so that what follows from
+/// them — the next call for an agent just freed — is decided in the same turn, not after a round
+/// trip through the log; a few turns at most.
+async fn carry_out_decisions(router: &mut Router, app: &Routing) -> Result<(), String> {
+    const TURNS: usize = 4;
+    for _ in 0..TURNS {
         let now = Timestamp::now();
         let due = router.after_call_work_due(now);
-        for action in router.decide(now).into_iter().chain(due) {
+        let actions: Vec<_> = router.decide(now).into_iter().chain(due).collect();
+        let mut changed = false;
+        for action in actions {
             router.mark_in_flight(&action);
             match app.act(&action, Timestamp::now()).await {
-                // The agent's event comes back through the subscription and clears the mark.
-                Ok(outcome) if !outcome.new_events.is_empty() => {}
+                Ok(outcome) if !outcome.new_events.is_empty() => {
+                    let last = outcome.version.version();
+                    let first = last + 1 - outcome.new_events.len() as u64;
+                    for (version, event) in (first..).zip(&outcome.new_events) {
+                        router.agent_event(&action.tenant, &action.agent_id, version, event);
+                    }
+                    changed = true;
+                }
                 Ok(_) => router.clear_in_flight(&action),
                 Err(error) if error.code == ErrorCode::Unavailable => {
                     return Err(error.to_string());
@@ -206,11 +229,11 @@ async fn distribute(
                 }
             }
         }
-        batches += 1;
-        if batches.is_multiple_of(64) {
-            router.forget_finished_calls();
+        if !changed {
+            break;
         }
     }
+    Ok(())
 }
 
 /// Folds one event into the router, if its routing domain is routed here; events it cannot
