@@ -16,6 +16,8 @@
 //!
 //! `routing`: routing decisions per second and their latency in process (see [`routing`]).
 //!
+//! `erlang`: Erlang C staffing against pyworkforce on 10,000 random cases (see [`erlang`]).
+//!
 //! Needs `CALLCENTER_TEST_NATS_URL` and `CALLCENTER_TEST_DATABASE_URL` (`just bench` sets them).
 
 #![allow(clippy::print_stdout)]
@@ -44,6 +46,7 @@ const PAYLOAD_BYTES: usize = 200;
 /// Rows per batch, for the projection and for the plain upsert alike.
 const BATCH: usize = 500;
 
+mod erlang;
 mod routing;
 mod telephony;
 
@@ -63,6 +66,8 @@ struct Options {
     agents: usize,
     /// Queues (`routing`).
     queues: usize,
+    /// Staffing cases (`erlang`).
+    cases: usize,
 }
 
 fn parse_options(args: &[String]) -> Result<Options, String> {
@@ -75,6 +80,7 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
         decisions: 20_000,
         agents: 10_000,
         queues: 1_000,
+        cases: 10_000,
     };
     let mut args = args.iter();
     while let Some(flag) = args.next() {
@@ -92,6 +98,7 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
             "--decisions" => options.decisions = value.max(1),
             "--agents" => options.agents = value.max(1),
             "--queues" => options.queues = value.max(1),
+            "--cases" => options.cases = value.max(2),
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -650,7 +657,8 @@ fn main() -> std::process::ExitCode {
         eprintln!(
             "usage: callcenter-bench eventlog [--commits N] [--concurrency N] [--rows N]\n       \
              callcenter-bench telephony [--calls N] [--rate N]\n       \
-             callcenter-bench routing [--decisions N] [--agents N] [--queues N]"
+             callcenter-bench routing [--decisions N] [--agents N] [--queues N]\n       \
+             callcenter-bench erlang [--cases N]"
         );
         return std::process::ExitCode::FAILURE;
     };
@@ -669,9 +677,10 @@ fn main() -> std::process::ExitCode {
         "eventlog" => runtime.block_on(eventlog(&options)),
         "telephony" => runtime.block_on(telephony::telephony(&options)),
         "routing" => runtime.block_on(routing::routing(&options)),
+        "erlang" => erlang::erlang(options.cases),
         other => {
             eprintln!(
-                "callcenter-bench: unknown benchmark {other:?} (known: eventlog, telephony, routing)"
+                "callcenter-bench: unknown benchmark {other:?} (known: eventlog, telephony, routing, erlang)"
             );
             return std::process::ExitCode::FAILURE;
         }

@@ -9,6 +9,7 @@
 mod demo;
 mod run;
 mod simulate;
+mod staffing;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -50,6 +51,10 @@ enum Command {
     /// Drives scripted agents and callers against a running instance and reports service level,
     /// ASA, abandonment and routing latency per interval.
     Simulate(simulate::SimulateArgs),
+    /// Prints as JSON the agents one interval needs (raw and with shrinkage), with the service
+    /// level, average speed of answer and occupancy they give.
+    #[command(subcommand)]
+    Staffing(staffing::StaffingCommand),
 }
 
 #[derive(clap::Args, Debug)]
@@ -245,6 +250,14 @@ async fn execute(command: Command) -> Result<(), CliError> {
         }
         Command::Token(args) => token(args),
         Command::Simulate(args) => simulate::simulate(args).await.map_err(CliError::Usage),
+        Command::Staffing(command) => {
+            let json = staffing::staffing(&command).map_err(CliError::Usage)?;
+            #[allow(clippy::print_stdout)]
+            {
+                println!("{json}");
+            }
+            Ok(())
+        }
     }
 }
 

@@ -132,28 +132,10 @@ pub fn arrivals(args: &SimulateArgs) -> Vec<(f64, f64)> {
     }
 }
 
-/// Erlang C: the probability that a call waits, with `agents` agents and `load` erlangs
-/// (computed through Erlang B, stable for thousands of agents); 1 when the load is not below the
-/// agents.
-pub fn erlang_c(agents: u32, load: f64) -> f64 {
-    if load >= f64::from(agents) {
-        return 1.0;
-    }
-    let mut blocking = 1.0;
-    for n in 1..=agents {
-        blocking = load * blocking / (f64::from(n) + load * blocking);
-    }
-    let n = f64::from(agents);
-    n * blocking / (n - load * (1.0 - blocking))
-}
-
-/// Erlang C's service level: the share of calls answered within `target` seconds.
+/// Erlang C's service level for `rate` calls per second of `handle` seconds on `agents` agents:
+/// the share answered within `target` seconds.
 pub fn erlang_c_service_level(agents: u32, rate: f64, handle: f64, target: f64) -> f64 {
-    let load = rate * handle;
-    if load >= f64::from(agents) {
-        return 0.0;
-    }
-    1.0 - erlang_c(agents, load) * (-(f64::from(agents) - load) * target / handle).exp()
+    callcenter_workforce::domain::staffing::service_level(agents, rate * handle, handle, target)
 }
 
 /// What happened to one simulated call.
@@ -625,21 +607,6 @@ mod tests {
             seed: 7,
             flat: false,
         }
-    }
-
-    #[test]
-    fn erlang_c_matches_the_textbook_and_stays_finite_for_thousands_of_agents() {
-        // 10 erlangs on 11 agents: P(wait) = 0.6821 (standard tables).
-        assert!(
-            (erlang_c(11, 10.0) - 0.6821).abs() < 1e-3,
-            "{}",
-            erlang_c(11, 10.0)
-        );
-        assert_eq!(erlang_c(10, 10.0), 1.0);
-        let big = erlang_c(5_000, 4_900.0);
-        assert!(big.is_finite() && (0.0..=1.0).contains(&big));
-        let service_level = erlang_c_service_level(11, 2.5, 4.0, 2.0);
-        assert!((0.0..1.0).contains(&service_level));
     }
 
     #[test]

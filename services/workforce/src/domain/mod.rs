@@ -1,0 +1,3 @@
+//! The workforce domain: pure calculations, no I/O.
+
+pub mod staffing;

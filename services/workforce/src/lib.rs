@@ -1,0 +1,7 @@
+//! Workforce management (DOMAIN.md §7): how many agents each interval needs, and later the
+//! forecast, the roster, leave, swaps and attendance.
+//!
+//! - [`domain::staffing`]: Erlang C staffing — service level, average speed of answer,
+//!   occupancy, shrinkage — exact at the boundaries and stable for thousands of agents.
+
+pub mod domain;
