@@ -1,6 +1,7 @@
 //! `callcenter staffing erlang-c ...`: the agents one interval needs, as JSON, for planners and
 //! for comparison with other tools (see `callcenter_workforce::domain::staffing`).
 
+use callcenter_workforce::domain::erlang_a::erlang_a_staffing;
 use callcenter_workforce::domain::staffing::{ErlangCRequest, erlang_c_staffing};
 
 /// Which model.
@@ -8,6 +9,34 @@ use callcenter_workforce::domain::staffing::{ErlangCRequest, erlang_c_staffing};
 pub enum StaffingCommand {
     /// Erlang C: callers wait as long as it takes.
     ErlangC(ErlangCArgs),
+    /// Erlang A: callers hang up after an exponentially distributed patience (Erlang C
+    /// overstaffs); the service level counts them against the target.
+    ErlangA(ErlangAArgs),
+}
+
+/// Erlang C's inputs and the callers' patience.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ErlangAArgs {
+    /// The interval's load and targets.
+    #[command(flatten)]
+    pub interval: ErlangCArgs,
+    /// Average caller patience, in seconds.
+    #[arg(long)]
+    pub patience_seconds: f64,
+}
+
+impl ErlangCArgs {
+    fn request(&self) -> ErlangCRequest {
+        ErlangCRequest {
+            calls: self.calls,
+            interval_seconds: self.interval_seconds,
+            handle_seconds: self.handle_seconds,
+            answer_seconds: self.answer_seconds,
+            service_level: self.service_level,
+            max_occupancy: self.max_occupancy,
+            shrinkage: self.shrinkage,
+        }
+    }
 }
 
 /// One interval's load and targets.
@@ -39,17 +68,25 @@ pub struct ErlangCArgs {
 /// The staffing as one JSON object, or why the input is wrong.
 pub fn staffing(command: &StaffingCommand) -> Result<serde_json::Value, String> {
     match command {
+        StaffingCommand::ErlangA(args) => {
+            let staffing = erlang_a_staffing(&args.interval.request(), args.patience_seconds)
+                .map_err(|error| error.to_string())?;
+            let predicted = staffing.predicted;
+            Ok(serde_json::json!({
+                "model": "erlang_a",
+                "load_erlangs": staffing.load_erlangs,
+                "agents": predicted.agents,
+                "agents_with_shrinkage": staffing.agents_with_shrinkage,
+                "service_level": predicted.service_level,
+                "asa_seconds": predicted.asa_seconds,
+                "occupancy": predicted.occupancy,
+                "wait_probability": predicted.wait_probability,
+                "abandon_probability": predicted.abandon_probability,
+                "limited_by": staffing.limited_by.as_str(),
+            }))
+        }
         StaffingCommand::ErlangC(args) => {
-            let request = ErlangCRequest {
-                calls: args.calls,
-                interval_seconds: args.interval_seconds,
-                handle_seconds: args.handle_seconds,
-                answer_seconds: args.answer_seconds,
-                service_level: args.service_level,
-                max_occupancy: args.max_occupancy,
-                shrinkage: args.shrinkage,
-            };
-            let staffing = erlang_c_staffing(&request).map_err(|error| error.to_string())?;
+            let staffing = erlang_c_staffing(&args.request()).map_err(|error| error.to_string())?;
             Ok(serde_json::json!({
                 "model": "erlang_c",
                 "load_erlangs": staffing.load_erlangs,
@@ -89,5 +126,17 @@ mod tests {
             ..args
         }));
         assert!(wrong.unwrap_err().starts_with("shrinkage"));
+        let patient = staffing(&StaffingCommand::ErlangA(ErlangAArgs {
+            interval: args.clone(),
+            patience_seconds: 180.0,
+        }))
+        .unwrap();
+        assert!(patient["agents"].as_u64().unwrap() < 54, "{patient}");
+        assert!(patient["abandon_probability"].as_f64().unwrap() > 0.0);
+        let impatient = staffing(&StaffingCommand::ErlangA(ErlangAArgs {
+            interval: args,
+            patience_seconds: -1.0,
+        }));
+        assert!(impatient.unwrap_err().starts_with("patience_seconds"));
     }
 }

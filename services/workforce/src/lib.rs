@@ -2,6 +2,8 @@
 //! forecast, the roster, leave, swaps and attendance.
 //!
 //! - [`domain::staffing`]: Erlang C staffing — service level, average speed of answer,
-//!   occupancy, shrinkage — exact at the boundaries and stable for thousands of agents.
+//!   occupancy, shrinkage — exact at the boundaries and stable for thousands of agents;
+//! - [`domain::erlang_a`]: the same with caller patience (Erlang A), with the probability of
+//!   abandoning.
 
 pub mod domain;

@@ -1,3 +1,4 @@
 //! The workforce domain: pure calculations, no I/O.
 
+pub mod erlang_a;
 pub mod staffing;

@@ -175,7 +175,8 @@ pub fn ceil_exact(x: f64) -> f64 {
     }
 }
 
-fn check(request: &ErlangCRequest) -> Result<(), StaffingError> {
+/// Whether the request's inputs are in their ranges.
+pub(crate) fn check(request: &ErlangCRequest) -> Result<(), StaffingError> {
     let invalid = |field, reason| Err(StaffingError::Invalid { field, reason });
     let finite = |value: f64| value.is_finite();
     if !finite(request.calls) || request.calls < 0.0 {
