@@ -18,6 +18,8 @@
 //!
 //! `erlang`: Erlang C staffing against pyworkforce on 10,000 random cases (see [`erlang`]).
 //!
+//! `forecast`: the forecast's error on a held-out synthetic history (see [`forecast`]).
+//!
 //! Needs `CALLCENTER_TEST_NATS_URL` and `CALLCENTER_TEST_DATABASE_URL` (`just bench` sets them).
 
 #![allow(clippy::print_stdout)]
@@ -47,6 +49,7 @@ const PAYLOAD_BYTES: usize = 200;
 const BATCH: usize = 500;
 
 mod erlang;
+mod forecast;
 mod routing;
 mod telephony;
 
@@ -658,7 +661,8 @@ fn main() -> std::process::ExitCode {
             "usage: callcenter-bench eventlog [--commits N] [--concurrency N] [--rows N]\n       \
              callcenter-bench telephony [--calls N] [--rate N]\n       \
              callcenter-bench routing [--decisions N] [--agents N] [--queues N]\n       \
-             callcenter-bench erlang [--cases N]"
+             callcenter-bench erlang [--cases N]\n       \
+             callcenter-bench forecast"
         );
         return std::process::ExitCode::FAILURE;
     };
@@ -678,9 +682,10 @@ fn main() -> std::process::ExitCode {
         "telephony" => runtime.block_on(telephony::telephony(&options)),
         "routing" => runtime.block_on(routing::routing(&options)),
         "erlang" => erlang::erlang(options.cases),
+        "forecast" => forecast::forecast_bench(),
         other => {
             eprintln!(
-                "callcenter-bench: unknown benchmark {other:?} (known: eventlog, telephony, routing, erlang)"
+                "callcenter-bench: unknown benchmark {other:?} (known: eventlog, telephony, routing, erlang, forecast)"
             );
             return std::process::ExitCode::FAILURE;
         }

@@ -4,6 +4,8 @@
 //! - [`domain::staffing`]: Erlang C staffing — service level, average speed of answer,
 //!   occupancy, shrinkage — exact at the boundaries and stable for thousands of agents;
 //! - [`domain::erlang_a`]: the same with caller patience (Erlang A), with the probability of
-//!   abandoning.
+//!   abandoning;
+//! - [`domain::forecast`]: calls and handling time per interval for the weeks ahead, from interval
+//!   history with weekly and intraday seasonality and growth, with planners' overrides.
 
 pub mod domain;

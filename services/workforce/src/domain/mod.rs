@@ -1,4 +1,5 @@
 //! The workforce domain: pure calculations, no I/O.
 
 pub mod erlang_a;
+pub mod forecast;
 pub mod staffing;
