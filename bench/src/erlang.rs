@@ -126,7 +126,7 @@ fn explain(case: &ErlangCRequest, ours: &Staffing, theirs: (u32, u32)) -> &'stat
 }
 
 /// The virtual environment's Python with pyworkforce, created on first use.
-fn pyworkforce_python() -> Result<PathBuf, String> {
+pub(crate) fn pyworkforce_python() -> Result<PathBuf, String> {
     let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/bench-venv");
     let python = venv.join("bin/python");
     let ready = |python: &Path| {

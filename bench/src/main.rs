@@ -20,6 +20,8 @@
 //!
 //! `forecast`: the forecast's error on a held-out synthetic history (see [`forecast`]).
 //!
+//! `roster`: the roster solver against OR-Tools CP-SAT on the shared instance (see [`roster`]).
+//!
 //! Needs `CALLCENTER_TEST_NATS_URL` and `CALLCENTER_TEST_DATABASE_URL` (`just bench` sets them).
 
 #![allow(clippy::print_stdout)]
@@ -50,6 +52,7 @@ const BATCH: usize = 500;
 
 mod erlang;
 mod forecast;
+mod roster;
 mod routing;
 mod telephony;
 
@@ -71,6 +74,8 @@ struct Options {
     queues: usize,
     /// Staffing cases (`erlang`).
     cases: usize,
+    /// Seconds our roster solver searches (`roster`).
+    seconds: f64,
 }
 
 fn parse_options(args: &[String]) -> Result<Options, String> {
@@ -84,6 +89,7 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
         agents: 10_000,
         queues: 1_000,
         cases: 10_000,
+        seconds: 10.0,
     };
     let mut args = args.iter();
     while let Some(flag) = args.next() {
@@ -102,6 +108,7 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
             "--agents" => options.agents = value.max(1),
             "--queues" => options.queues = value.max(1),
             "--cases" => options.cases = value.max(2),
+            "--seconds" => options.seconds = value.max(1) as f64,
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -662,7 +669,8 @@ fn main() -> std::process::ExitCode {
              callcenter-bench telephony [--calls N] [--rate N]\n       \
              callcenter-bench routing [--decisions N] [--agents N] [--queues N]\n       \
              callcenter-bench erlang [--cases N]\n       \
-             callcenter-bench forecast"
+             callcenter-bench forecast\n       \
+             callcenter-bench roster [--seconds N]"
         );
         return std::process::ExitCode::FAILURE;
     };
@@ -683,9 +691,10 @@ fn main() -> std::process::ExitCode {
         "routing" => runtime.block_on(routing::routing(&options)),
         "erlang" => erlang::erlang(options.cases),
         "forecast" => forecast::forecast_bench(),
+        "roster" => roster::roster_bench(options.seconds),
         other => {
             eprintln!(
-                "callcenter-bench: unknown benchmark {other:?} (known: eventlog, telephony, routing, erlang, forecast)"
+                "callcenter-bench: unknown benchmark {other:?} (known: eventlog, telephony, routing, erlang, forecast, roster)"
             );
             return std::process::ExitCode::FAILURE;
         }

@@ -7,6 +7,7 @@
 //! - `callcenter token`: prints a token that a running instance accepts.
 
 mod demo;
+mod roster;
 mod run;
 mod simulate;
 mod staffing;
@@ -55,6 +56,10 @@ enum Command {
     /// level, average speed of answer and occupancy they give.
     #[command(subcommand)]
     Staffing(staffing::StaffingCommand),
+    /// Solves a roster (`callcenter-roster/v1`): every hard rule kept, coverage, requests and
+    /// preferences as the objective; each unmet requirement and broken request explained.
+    #[command(subcommand)]
+    Roster(roster::RosterCommand),
 }
 
 #[derive(clap::Args, Debug)]
@@ -250,6 +255,14 @@ async fn execute(command: Command) -> Result<(), CliError> {
         }
         Command::Token(args) => token(args),
         Command::Simulate(args) => simulate::simulate(args).await.map_err(CliError::Usage),
+        Command::Roster(command) => {
+            let line = roster::roster(&command).map_err(CliError::Usage)?;
+            #[allow(clippy::print_stdout)]
+            {
+                println!("{line}");
+            }
+            Ok(())
+        }
         Command::Staffing(command) => {
             let json = staffing::staffing(&command).map_err(CliError::Usage)?;
             #[allow(clippy::print_stdout)]

@@ -6,6 +6,7 @@
 //! - [`domain::erlang_a`]: the same with caller patience (Erlang A), with the probability of
 //!   abandoning;
 //! - [`domain::forecast`]: calls and handling time per interval for the weeks ahead, from interval
-//!   history with weekly and intraday seasonality and growth, with planners' overrides.
+//!   history with weekly and intraday seasonality and growth, with planners' overrides;
+//! - [`domain::roster`]: the roster solver for the `callcenter-roster/v1` format.
 
 pub mod domain;

@@ -2,4 +2,5 @@
 
 pub mod erlang_a;
 pub mod forecast;
+pub mod roster;
 pub mod staffing;
