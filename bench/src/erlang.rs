@@ -25,32 +25,16 @@ use std::time::Instant;
 use callcenter_workforce::domain::staffing::{
     ErlangCRequest, Staffing, ceil_exact, erlang_c_staffing, service_level,
 };
+use callcenter_workforce::random::Random;
 
-/// A small deterministic generator (xorshift64*).
-struct Random(u64);
-
-impl Random {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// A whole number from `low` to `high`.
-    fn between(&mut self, low: u64, high: u64) -> u64 {
-        low + self.next() % (high - low + 1)
-    }
-
-    /// Hundredths from `low` to `high` (both in hundredths).
-    fn hundredths(&mut self, low: u64, high: u64) -> f64 {
-        self.between(low, high) as f64 / 100.0
-    }
+/// Hundredths from `low` to `high` (both in hundredths).
+fn hundredths(random: &mut Random, low: u64, high: u64) -> f64 {
+    random.between(low, high) as f64 / 100.0
 }
 
 /// The cases: the README's two, then random ones.
 fn cases(count: usize) -> Vec<ErlangCRequest> {
-    let mut random = Random(20_261_122);
+    let mut random = Random::new(20_261_122);
     let mut cases = vec![
         // 106 calls, A = 10.6, 50% in 300 s: pyworkforce says 12, 11 suffices.
         ErlangCRequest {
@@ -79,9 +63,9 @@ fn cases(count: usize) -> Vec<ErlangCRequest> {
             interval_seconds: [900.0, 1800.0, 3600.0][random.between(0, 2) as usize],
             handle_seconds: random.between(30, 900) as f64,
             answer_seconds: random.between(5, 120) as f64,
-            service_level: random.hundredths(50, 95),
-            max_occupancy: random.hundredths(70, 100),
-            shrinkage: random.hundredths(0, 45),
+            service_level: hundredths(&mut random, 50, 95),
+            max_occupancy: hundredths(&mut random, 70, 100),
+            shrinkage: hundredths(&mut random, 0, 45),
         });
     }
     cases

@@ -11,35 +11,7 @@
 use std::collections::BTreeMap;
 
 use callcenter_workforce::domain::forecast::{History, errors, forecast};
-
-/// A small deterministic generator (xorshift64*).
-struct Random(u64);
-
-impl Random {
-    fn unit(&mut self) -> f64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        ((self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 + 0.5) / (1_u64 << 53) as f64
-    }
-
-    fn normal(&mut self) -> f64 {
-        (-2.0 * self.unit().ln()).sqrt() * (std::f64::consts::TAU * self.unit()).cos()
-    }
-
-    /// A Poisson draw (normal approximation above 30).
-    fn poisson(&mut self, mean: f64) -> f64 {
-        if mean > 30.0 {
-            return (mean + mean.sqrt() * self.normal()).round().max(0.0);
-        }
-        let (limit, mut product, mut count) = ((-mean).exp(), self.unit(), 0.0);
-        while product > limit {
-            product *= self.unit();
-            count += 1.0;
-        }
-        count
-    }
-}
+use callcenter_workforce::random::Random;
 
 const PER_WEEK: usize = 336;
 const WEEKS: usize = 12;
@@ -60,7 +32,7 @@ fn true_handle(slot: usize) -> f64 {
 
 /// Runs the benchmark.
 pub fn forecast_bench() -> BTreeMap<&'static str, serde_json::Value> {
-    let mut random = Random(0x005E_EDF0_CA57);
+    let mut random = Random::new(0x005E_EDF0_CA57);
     let mut offered = Vec::with_capacity(WEEKS * PER_WEEK);
     let mut handle_seconds = Vec::with_capacity(WEEKS * PER_WEEK);
     for index in 0..WEEKS * PER_WEEK {

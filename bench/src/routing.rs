@@ -41,18 +41,7 @@ use callcenter_testkit::unique_name;
 use tokio_util::sync::CancellationToken;
 
 use crate::Options;
-
-/// A small deterministic generator (xorshift64*), so that every run routes the same floor.
-struct Random(u64);
-
-impl Random {
-    fn below(&mut self, bound: usize) -> usize {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33) as usize % bound.max(1)
-    }
-}
+use callcenter_workforce::random::Random;
 
 fn name(value: String) -> Name {
     Name::new(value).expect("valid name")
@@ -216,7 +205,7 @@ async fn end_to_end(calls: usize, rate: usize, agents: usize) -> Vec<u64> {
 pub async fn routing(options: &Options) -> BTreeMap<&'static str, serde_json::Value> {
     let tenant = name("bench".into());
     let start = Timestamp::now();
-    let mut random = Random(0x9E37_79B9_7F4A_7C15);
+    let mut random = Random::new(0x9E37_79B9_7F4A_7C15);
     let mut router = Router::new();
     let skills: Vec<Name> = (0..50).map(|index| name(format!("s{index}"))).collect();
     let queues: Vec<Name> = (0..options.queues)

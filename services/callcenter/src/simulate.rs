@@ -29,6 +29,7 @@ use callcenter_proto::routing::v1::routing_service_client::RoutingServiceClient;
 use callcenter_proto::telephony::v1 as telephony;
 use callcenter_proto::telephony::v1::partner_call_intake_service_client::PartnerCallIntakeServiceClient;
 use callcenter_proto::telephony::v1::telephony_service_client::TelephonyServiceClient;
+use callcenter_workforce::random::Random;
 use futures_util::StreamExt;
 use prost::Message;
 use tonic::metadata::MetadataValue;
@@ -82,23 +83,6 @@ pub struct SimulateArgs {
     pub flat: bool,
 }
 
-/// A small deterministic generator (xorshift64*).
-struct Random(u64);
-
-impl Random {
-    fn unit(&mut self) -> f64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        let bits = self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11;
-        (bits as f64 + 0.5) / (1_u64 << 53) as f64
-    }
-
-    fn exponential(&mut self, mean: f64) -> f64 {
-        -mean * self.unit().ln()
-    }
-}
-
 /// The arrival rate at `t` seconds into a run of `length` seconds: an intraday curve from 40% at
 /// the ends to 100% in the middle, times the spike factor during the spike.
 pub fn arrival_rate(args: &SimulateArgs, t: f64) -> f64 {
@@ -117,7 +101,7 @@ pub fn arrival_rate(args: &SimulateArgs, t: f64) -> f64 {
 /// Arrival offsets (seconds) and patience of each caller: a Poisson process with the time-varying
 /// rate, drawn by thinning.
 pub fn arrivals(args: &SimulateArgs) -> Vec<(f64, f64)> {
-    let mut random = Random(args.seed.max(1));
+    let mut random = Random::new(args.seed.max(1));
     let peak = args.calls_per_second * args.spike_factor.max(1.0);
     let mut t = 0.0;
     let mut calls = Vec::new();
@@ -252,7 +236,7 @@ pub async fn simulate(args: SimulateArgs) -> Result<(), String> {
     let handler = {
         let (records, token, calls_client) =
             (Arc::clone(&records), token.clone(), calls_client.clone());
-        let mut random = Random(args.seed.wrapping_mul(31).max(1));
+        let mut random = Random::new(args.seed.wrapping_mul(31).max(1));
         let handle_seconds = args.handle_seconds;
         tokio::spawn(async move {
             while let Some(Ok(item)) = watch.next().await {
@@ -672,7 +656,7 @@ mod tests {
             flat: true,
             ..args()
         };
-        let mut random = Random(11);
+        let mut random = Random::new(11);
         let calls: Vec<IdealCall> = arrivals(&args)
             .into_iter()
             .map(|(arrival, patience)| IdealCall {

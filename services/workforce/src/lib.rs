@@ -10,3 +10,4 @@
 //! - [`domain::roster`]: the roster solver for the `callcenter-roster/v1` format.
 
 pub mod domain;
+pub mod random;

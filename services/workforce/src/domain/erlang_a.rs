@@ -291,13 +291,8 @@ mod tests {
 
     /// A discrete-event simulation of M/M/n+M, first come first served.
     fn simulate(agents: usize, rate: f64, handle: f64, patience: f64, target: f64) -> (f64, f64) {
-        let mut seed = 0x9E37_79B9_7F4A_7C15_u64;
-        let mut unit = move || {
-            seed ^= seed >> 12;
-            seed ^= seed << 25;
-            seed ^= seed >> 27;
-            ((seed.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 + 0.5) / (1_u64 << 53) as f64
-        };
+        let mut random = crate::random::Random::new(0x9E37_79B9_7F4A_7C15);
+        let mut unit = move || random.unit();
         let mut free = vec![0.0_f64; agents];
         let (mut t, mut within, mut abandoned, calls) = (0.0, 0, 0, 300_000);
         for _ in 0..calls {

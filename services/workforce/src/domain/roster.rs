@@ -16,6 +16,7 @@
 //! first, the roster depends on the seed alone. It explains what it could not meet: each short
 //! day and shift, each broken request.
 
+use crate::random::Random;
 use std::collections::BTreeMap;
 
 /// Why an instance cannot be read.
@@ -305,26 +306,6 @@ impl Solution {
     }
 }
 
-/// A small deterministic generator (xorshift64*).
-struct Random(u64);
-
-impl Random {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, bound: usize) -> usize {
-        (self.next() % bound.max(1) as u64) as usize
-    }
-
-    fn unit(&mut self) -> f64 {
-        ((self.next() >> 11) as f64 + 0.5) / (1_u64 << 53) as f64
-    }
-}
-
 /// One request as the solver checks it: the shift wanted (`None`: off) and its weight.
 type Wish = (Option<usize>, i64);
 
@@ -536,7 +517,7 @@ pub fn solve(
         rotation(instance).ok_or_else(|| invalid("rules", "no roster can keep every hard rule"))?;
     let agents = instance.agents.len();
     let days = instance.days;
-    let mut random = Random(seed.max(1));
+    let mut random = Random::new(seed.max(1));
     // Stagger the rotation between agents where the shift keeps the rules.
     let rows: Vec<Vec<usize>> = (0..agents).map(|_| base.clone()).collect();
     let mut state = State::new(instance, rows);
