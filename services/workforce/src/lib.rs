@@ -7,7 +7,9 @@
 //!   abandoning;
 //! - [`domain::forecast`]: calls and handling time per interval for the weeks ahead, from interval
 //!   history with weekly and intraday seasonality and growth, with planners' overrides;
-//! - [`domain::roster`]: the roster solver for the `callcenter-roster/v1` format.
+//! - [`domain::roster`]: the roster solver for the `callcenter-roster/v1` format;
+//! - [`domain::leave`]: leave and shift swaps with the handbook's rules, each refusal naming its
+//!   rule.
 
 pub mod domain;
 pub mod random;

@@ -2,5 +2,6 @@
 
 pub mod erlang_a;
 pub mod forecast;
+pub mod leave;
 pub mod roster;
 pub mod staffing;
