@@ -9,7 +9,8 @@
 //!   history with weekly and intraday seasonality and growth, with planners' overrides;
 //! - [`domain::roster`]: the roster solver for the `callcenter-roster/v1` format;
 //! - [`domain::leave`]: leave and shift swaps with the handbook's rules, each refusal naming its
-//!   rule.
+//!   rule;
+//! - [`domain::intraday`]: traffic anomalies against the forecast, with the extra agents needed.
 
 pub mod domain;
 pub mod random;

@@ -2,6 +2,7 @@
 
 pub mod erlang_a;
 pub mod forecast;
+pub mod intraday;
 pub mod leave;
 pub mod roster;
 pub mod staffing;
