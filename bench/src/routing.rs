@@ -424,7 +424,6 @@ pub async fn routing(options: &Options) -> BTreeMap<&'static str, serde_json::Va
 /// level and Erlang C's for the load that came, with agents that never refuse, callers who never
 /// give up and a constant arrival rate.
 pub async fn simulated_against_erlang_c() -> Result<(f64, f64, serde_json::Value), String> {
-    use tokio::io::AsyncBufReadExt;
     let binary = std::env::current_exe()
         .map_err(|error| error.to_string())?
         .with_file_name("callcenter");
@@ -439,30 +438,13 @@ pub async fn simulated_against_erlang_c() -> Result<(f64, f64, serde_json::Value
         .spawn()
         .map_err(|error| format!("cannot run {}: {error}", binary.display()))?;
     let stdout = platform.stdout.take().ok_or("no stdout")?;
-    let mut lines = tokio::io::BufReader::new(stdout).lines();
-    let started = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            if line.starts_with("callcenter started") {
-                return Some(line);
-            }
-        }
-        None
-    })
-    .await
-    .ok()
-    .flatten()
-    .ok_or("callcenter dev did not start")?;
-    let grpc = started
-        .split_whitespace()
-        .find_map(|field| field.strip_prefix("grpc="))
-        .map(|address| {
-            address
-                .strip_prefix("Some(")
-                .and_then(|address| address.strip_suffix(')'))
-                .unwrap_or(address)
-        })
-        .ok_or_else(|| format!("no gRPC address in {started:?}"))?
-        .to_owned();
+    let started = callcenter_testkit::callcenter_started(stdout)
+        .await
+        .ok_or("callcenter dev did not start")?;
+    let grpc = callcenter_testkit::started_field(&started, "grpc");
+    if grpc.is_empty() {
+        return Err(format!("no gRPC address in {started:?}"));
+    }
     let token = tokio::process::Command::new(&binary)
         .args([
             "token",

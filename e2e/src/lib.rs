@@ -15,7 +15,6 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 /// The path of the `callcenter` binary under test.
@@ -150,31 +149,15 @@ impl Instance {
             .kill_on_drop(true);
         let mut child = command.spawn().expect("start callcenter");
         let stdout = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let started = tokio::time::timeout(Duration::from_secs(60), async {
-            while let Ok(Some(line)) = lines.next_line().await {
-                if line.starts_with("callcenter started") {
-                    return Some(line);
-                }
-            }
-            None
-        })
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| {
-            panic!(
-                "callcenter did not start; its log:\n{}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            )
-        });
-        let field = |key: &str| {
-            started
-                .split_whitespace()
-                .find_map(|part| part.strip_prefix(&format!("{key}=")))
-                .map(str::to_owned)
-                .unwrap_or_default()
-        };
+        let started = callcenter_testkit::callcenter_started(stdout)
+            .await
+            .unwrap_or_else(|| {
+                panic!(
+                    "callcenter did not start; its log:\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                )
+            });
+        let field = |key: &str| callcenter_testkit::started_field(&started, key);
         let instance = Self {
             http: format!("http://{}", field("http")),
             grpc: format!("http://{}", field("grpc")),

@@ -39,6 +39,32 @@ pub fn unique_name(label: &str) -> String {
 }
 
 /// Turns on log output for a test when `TEST_LOG` is set (for example `TEST_LOG=debug`).
+/// Waits up to 60 s for the `callcenter started http=… grpc=… …` line a `callcenter` process
+/// prints on its standard output when it serves; `None` if it never comes.
+pub async fn callcenter_started(stdout: tokio::process::ChildStdout) -> Option<String> {
+    use tokio::io::AsyncBufReadExt;
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if line.starts_with("callcenter started") {
+                return Some(line);
+            }
+        }
+        None
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
+/// The value of `key=` in a `callcenter started` line (empty when absent).
+pub fn started_field(line: &str, key: &str) -> String {
+    line.split_whitespace()
+        .find_map(|part| part.strip_prefix(&format!("{key}=")))
+        .unwrap_or_default()
+        .to_owned()
+}
+
 pub fn init_logging() {
     if let Ok(filter) = std::env::var("TEST_LOG") {
         let _ = tracing_subscriber::fmt()

@@ -101,7 +101,7 @@ pub fn arrival_rate(args: &SimulateArgs, t: f64) -> f64 {
 /// Arrival offsets (seconds) and patience of each caller: a Poisson process with the time-varying
 /// rate, drawn by thinning.
 pub fn arrivals(args: &SimulateArgs) -> Vec<(f64, f64)> {
-    let mut random = Random::new(args.seed.max(1));
+    let mut random = Random::new(args.seed);
     let peak = args.calls_per_second * args.spike_factor.max(1.0);
     let mut t = 0.0;
     let mut calls = Vec::new();
@@ -236,7 +236,7 @@ pub async fn simulate(args: SimulateArgs) -> Result<(), String> {
     let handler = {
         let (records, token, calls_client) =
             (Arc::clone(&records), token.clone(), calls_client.clone());
-        let mut random = Random::new(args.seed.wrapping_mul(31).max(1));
+        let mut random = Random::new(args.seed.wrapping_mul(31));
         let handle_seconds = args.handle_seconds;
         tokio::spawn(async move {
             while let Some(Ok(item)) = watch.next().await {

@@ -285,20 +285,41 @@ impl Solution {
             .iter()
             .map(|row| row.iter().map(|s| instance.shifts[*s].as_str()).collect())
             .collect();
+        // Where everyone else was that day: what the shortfall competed with.
+        let elsewhere = |day: usize, short: &str| {
+            instance
+                .shifts
+                .iter()
+                .enumerate()
+                .filter(|(_, id)| id.as_str() != short)
+                .map(|(shift, id)| {
+                    let on = self
+                        .assignment
+                        .iter()
+                        .filter(|row| row[day] == shift)
+                        .count();
+                    format!("{on} on {id}")
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         serde_json::json!({
             "assignment": assignment,
             "objective": self.objective,
             "unmet_coverage": self.unmet.iter().map(|short| serde_json::json!({
                 "day": short.day, "shift": short.shift, "required": short.required,
                 "assigned": short.assigned,
-                "why": "every agent free of hard rules that day was needed on another shift"
+                "why": format!("the other agents that day: {}", elsewhere(short.day, &short.shift)),
             })).collect::<Vec<_>>(),
             "broken_requests": self.broken_requests.iter().map(|request| serde_json::json!({
                 "agent": instance.agents[request.agent], "day": request.day,
                 "kind": if request.shift.is_some() { "shift" } else { "day_off" },
                 "shift": request.shift.map(|s| instance.shifts[s].clone()),
                 "weight": request.weight,
-                "why": "keeping it would cost more: coverage, or the rules around that day",
+                "why": format!(
+                    "works {} that day",
+                    instance.shifts[self.assignment[request.agent][request.day]]
+                ),
             })).collect::<Vec<_>>(),
             "preference_violation_days": self.preference_days,
             "moves": self.moves,
@@ -468,7 +489,7 @@ impl<'a> State<'a> {
 }
 
 /// A feasible start: each agent on a rotation of the allowed transitions that keeps the rules
-/// (found by a depth-first search of one week, repeated), staggered by agent.
+/// (found by a depth-first search over the horizon); the search then spreads them.
 fn rotation(instance: &Instance) -> Option<Vec<usize>> {
     let (days, off) = (instance.days, instance.off());
     let mut row = Vec::with_capacity(days);
@@ -517,8 +538,8 @@ pub fn solve(
         rotation(instance).ok_or_else(|| invalid("rules", "no roster can keep every hard rule"))?;
     let agents = instance.agents.len();
     let days = instance.days;
-    let mut random = Random::new(seed.max(1));
-    // Stagger the rotation between agents where the shift keeps the rules.
+    let mut random = Random::new(seed);
+    // Every agent starts on the same feasible rotation; the moves spread them.
     let rows: Vec<Vec<usize>> = (0..agents).map(|_| base.clone()).collect();
     let mut state = State::new(instance, rows);
     let mut current = state.objective();
