@@ -93,7 +93,7 @@ def check_value_set(chart, values_file):
         if "CALLCENTER_JWT_SECRET" not in env:
             fail(f"{values_file.name}: {name} has no signing secret")
         if target == "gateway" and not {"CALLCENTER_TELEPHONY_URL", "CALLCENTER_ROUTING_URL",
-                                        "CALLCENTER_REPORTING_URL"} <= env:
+                                        "CALLCENTER_REPORTING_URL", "CALLCENTER_WORKFORCE_URL"} <= env:
             fail(f"{values_file.name}: the gateway lacks its upstreams")
         if target == "reporting" and "CALLCENTER_DATABASE_URL" not in env:
             fail(f"{values_file.name}: reporting has no database")

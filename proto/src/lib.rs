@@ -26,6 +26,13 @@ pub mod callcenter {
             include!(concat!(env!("OUT_DIR"), "/callcenter.routing.v1.rs"));
         }
     }
+    /// Workforce management: shifts, teams, rosters, leave, swaps and attendance.
+    pub mod workforce {
+        /// Version 1.
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/callcenter.workforce.v1.rs"));
+        }
+    }
     /// Read models.
     pub mod reporting {
         /// Version 1.
@@ -35,7 +42,7 @@ pub mod callcenter {
     }
 }
 
-pub use callcenter::{eventlog, reporting, routing, telephony};
+pub use callcenter::{eventlog, reporting, routing, telephony, workforce};
 
 /// The encoded `FileDescriptorSet` of every platform proto, for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =

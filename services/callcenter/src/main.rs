@@ -163,6 +163,9 @@ struct ServeArgs {
     /// The gateway's upstream for reporting (default: this process's gRPC address).
     #[arg(long, env = "CALLCENTER_REPORTING_URL")]
     reporting_url: Option<String>,
+    /// The gateway's upstream for workforce (default: this process's gRPC address).
+    #[arg(long, env = "CALLCENTER_WORKFORCE_URL")]
+    workforce_url: Option<String>,
     /// Routing partitions: tenants are split into this many, each routed by one replica at a
     /// time (every replica of a deployment must use the same number).
     #[arg(long, env = "CALLCENTER_ROUTING_PARTITIONS", default_value_t = 1,
@@ -432,6 +435,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         telephony: args.telephony_url,
         routing: args.routing_url,
         reporting: args.reporting_url,
+        workforce: args.workforce_url,
     };
     let config = RunConfig {
         targets: vec![args.target],

@@ -17,6 +17,7 @@ use callcenter_routing::{Routing, RoutingGrpc, run_partitioned_distributors};
 use callcenter_telephony::ring_timer::run_ring_timer;
 use callcenter_telephony::sip::{SipConfig, SipGateway};
 use callcenter_telephony::{PartnerIntakeGrpc, Ringer, Telephony, TelephonyGrpc};
+use callcenter_workforce::{Workforce, WorkforceGrpc, run_attendance_clerk};
 use sqlx::AnyPool;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -34,6 +35,8 @@ pub enum Target {
     Routing,
     /// Read models.
     Reporting,
+    /// Shifts, teams, rosters, leave, swaps and attendance.
+    Workforce,
     /// HTTP/JSON API.
     Gateway,
     /// Everything.
@@ -47,6 +50,7 @@ impl Target {
             Target::Telephony => "telephony",
             Target::Routing => "routing",
             Target::Reporting => "reporting",
+            Target::Workforce => "workforce",
             Target::Gateway => "gateway",
             Target::All => "all",
         }
@@ -73,6 +77,8 @@ pub struct UpstreamOverrides {
     pub routing: Option<String>,
     /// Reporting's gRPC URL.
     pub reporting: Option<String>,
+    /// Workforce's gRPC URL.
+    pub workforce: Option<String>,
 }
 
 /// What to run and where.
@@ -201,6 +207,15 @@ pub async fn run(backends: Backends, config: RunConfig) -> Result<(), RunError> 
             Ok(())
         });
     }
+    if config.runs(Target::Workforce) {
+        let app = Workforce::new(Arc::clone(&store));
+        grpc.add(WorkforceGrpc::server(app.clone()));
+        let (store, stop) = (Arc::clone(&store), shutdown.clone());
+        tasks.spawn(async move {
+            run_attendance_clerk(store, app, stop).await;
+            Ok(())
+        });
+    }
     if config.runs(Target::Reporting) {
         let pool = backends
             .read_models
@@ -254,7 +269,8 @@ pub async fn run(backends: Backends, config: RunConfig) -> Result<(), RunError> 
         let upstreams = Upstreams {
             telephony: overrides.telephony.unwrap_or_else(|| own.clone()),
             routing: overrides.routing.unwrap_or_else(|| own.clone()),
-            reporting: overrides.reporting.unwrap_or(own),
+            reporting: overrides.reporting.unwrap_or_else(|| own.clone()),
+            workforce: overrides.workforce.unwrap_or(own),
         };
         let gateway = Gateway::new(&upstreams, Arc::clone(&config.verifier))
             .map_err(|error| RunError::Server(error.to_string()))?

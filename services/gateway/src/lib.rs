@@ -6,6 +6,7 @@
 //! reason the gRPC API gives.
 
 pub mod json;
+pub mod workforce;
 
 use std::sync::Arc;
 
@@ -20,6 +21,7 @@ use callcenter_proto::routing::v1 as routing;
 use callcenter_proto::routing::v1::routing_service_client::RoutingServiceClient;
 use callcenter_proto::telephony::v1 as telephony;
 use callcenter_proto::telephony::v1::telephony_service_client::TelephonyServiceClient;
+use callcenter_proto::workforce::v1::workforce_service_client::WorkforceServiceClient;
 use http::HeaderMap;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::{Channel, Endpoint};
@@ -33,6 +35,8 @@ pub struct Upstreams {
     pub routing: String,
     /// The reporting service.
     pub reporting: String,
+    /// The workforce service.
+    pub workforce: String,
 }
 
 /// The gateway's state: one lazily connected channel per service and the token verifier.
@@ -41,6 +45,7 @@ pub struct Gateway {
     telephony: TelephonyServiceClient<Channel>,
     routing: RoutingServiceClient<Channel>,
     reporting: ReportingServiceClient<Channel>,
+    workforce: WorkforceServiceClient<Channel>,
     verifier: Arc<JwtVerifier>,
     /// Ends server-sent event streams, so that a shutdown need not wait for wallboards.
     shutdown: CancellationToken,
@@ -63,6 +68,7 @@ impl Gateway {
             telephony: TelephonyServiceClient::new(channel(&upstreams.telephony)?),
             routing: RoutingServiceClient::new(channel(&upstreams.routing)?),
             reporting: ReportingServiceClient::new(channel(&upstreams.reporting)?),
+            workforce: WorkforceServiceClient::new(channel(&upstreams.workforce)?),
             verifier,
             shutdown: CancellationToken::new(),
         })
@@ -131,6 +137,7 @@ impl Gateway {
                 "/v1/callers/{number}",
                 put(set_caller_class).get(get_caller_class),
             )
+            .merge(workforce::routes())
             .fallback(|| async {
                 ApiError::new(
                     callcenter_platform::ErrorCode::NotFound,

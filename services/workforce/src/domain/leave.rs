@@ -14,6 +14,8 @@
 //!
 //! Days are day numbers (days since 1970-01-01); months and years are the calendar's.
 
+use super::calendar::{civil, format_day};
+
 /// What kind of leave.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LeaveKind {
@@ -75,13 +77,31 @@ pub enum LeaveRefusal {
     #[error("vacation is asked a month ahead")]
     VacationNotice,
     /// Another person's vacation overlaps.
-    #[error("no second person's vacation in the same period (overlaps days {from} to {to})")]
+    #[error(
+        "no second person's vacation in the same period (another is approved from {} to {})",
+        format_day(*.from),
+        format_day(*.to)
+    )]
     VacationOverlap {
         /// The other vacation's first day.
         from: i64,
         /// Its last day.
         to: i64,
     },
+}
+
+impl LeaveRefusal {
+    /// The rule's code, for programs.
+    pub fn rule(&self) -> &'static str {
+        match self {
+            LeaveRefusal::NoLength => "no_length",
+            LeaveRefusal::SickReportedLate => "sick_reported_at_once",
+            LeaveRefusal::CertificateRequired => "sick_leave_certificate",
+            LeaveRefusal::PersonalNotice => "personal_leave_two_days_ahead",
+            LeaveRefusal::VacationNotice => "vacation_a_month_ahead",
+            LeaveRefusal::VacationOverlap { .. } => "one_vacation_at_a_time",
+        }
+    }
 }
 
 /// Half days from which the director approves (two days).
@@ -162,6 +182,18 @@ pub enum SwapRefusal {
     ConsecutiveNotice,
 }
 
+impl SwapRefusal {
+    /// The rule's code, for programs.
+    pub fn rule(&self) -> &'static str {
+        match self {
+            SwapRefusal::OnePerMonth => "one_swap_a_month",
+            SwapRefusal::PaybackInMonth => "paid_back_within_the_month",
+            SwapRefusal::TwiceAYear => "consecutive_swaps_twice_a_year",
+            SwapRefusal::ConsecutiveNotice => "consecutive_swap_a_month_ahead",
+        }
+    }
+}
+
 /// Whether the person may swap, given their swaps approved before (any order), or the rule it
 /// breaks.
 pub fn decide_swap(request: &SwapRequest, approved: &[SwapRequest]) -> Result<(), SwapRefusal> {
@@ -190,21 +222,6 @@ pub fn decide_swap(request: &SwapRequest, approved: &[SwapRequest]) -> Result<()
     Ok(())
 }
 
-/// The calendar date (year, month 1–12, day 1–31) of a day number (days since 1970-01-01).
-pub fn civil(day: i64) -> (i64, u32, u32) {
-    // Howard Hinnant's days-to-civil algorithm.
-    let z = day + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,13 +237,6 @@ mod tests {
             asked_on: NOV_2 + 40 - ahead,
             certificate: false,
         }
-    }
-
-    #[test]
-    fn the_calendar_is_the_civil_one() {
-        assert_eq!(civil(0), (1970, 1, 1));
-        assert_eq!(civil(NOV_2), (2026, 11, 2));
-        assert_eq!(civil(NOV_2 + 29), (2026, 12, 1));
     }
 
     #[test]

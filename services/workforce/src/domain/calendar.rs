@@ -1,0 +1,155 @@
+//! Days and times of day as people write them: days are day numbers (days since 1970-01-01) in
+//! the center's local calendar, written `YYYY-MM-DD`; times of day are seconds since midnight,
+//! written `HH:MM` or `HH:MM:SS`. A center's local time is UTC plus its offset.
+
+/// Seconds in a day.
+pub const DAY_SECONDS: i64 = 86_400;
+
+/// The calendar date (year, month 1–12, day 1–31) of a day number (days since 1970-01-01).
+pub fn civil(day: i64) -> (i64, u32, u32) {
+    // Howard Hinnant's days-to-civil algorithm.
+    let z = day + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// The day number of a calendar date (the inverse of [`civil`]).
+pub fn day_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = year - i64::from(month <= 2);
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Reads `YYYY-MM-DD`.
+pub fn parse_day(text: &str) -> Result<i64, String> {
+    let invalid = || format!("{text:?} is not a date YYYY-MM-DD");
+    let mut parts = text.split('-');
+    let (Some(y), Some(m), Some(d), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(invalid());
+    };
+    if y.len() != 4 || m.len() != 2 || d.len() != 2 {
+        return Err(invalid());
+    }
+    let year: i64 = y.parse().map_err(|_| invalid())?;
+    let month: u32 = m.parse().map_err(|_| invalid())?;
+    let day: u32 = d.parse().map_err(|_| invalid())?;
+    if !(1..=12).contains(&month) || day == 0 {
+        return Err(invalid());
+    }
+    let number = day_from_civil(year, month, day);
+    // 31 February and the like come back as another date.
+    if civil(number) != (year, month, day) {
+        return Err(invalid());
+    }
+    Ok(number)
+}
+
+/// Writes `YYYY-MM-DD`.
+pub fn format_day(day: i64) -> String {
+    let (y, m, d) = civil(day);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Reads `HH:MM` or `HH:MM:SS` (00:00 to 23:59:59) as seconds since midnight.
+pub fn parse_time_of_day(text: &str) -> Result<u32, String> {
+    let invalid = || format!("{text:?} is not a time of day HH:MM or HH:MM:SS");
+    let parts: Vec<&str> = text.split(':').collect();
+    if !(2..=3).contains(&parts.len()) || parts.iter().any(|part| part.len() != 2) {
+        return Err(invalid());
+    }
+    let mut fields = [0u32; 3];
+    for (field, part) in fields.iter_mut().zip(&parts) {
+        *field = part.parse().map_err(|_| invalid())?;
+    }
+    let [h, m, s] = fields;
+    if h > 23 || m > 59 || s > 59 {
+        return Err(invalid());
+    }
+    Ok(h * 3_600 + m * 60 + s)
+}
+
+/// Writes `HH:MM`, or `HH:MM:SS` when the seconds are not zero.
+pub fn format_time_of_day(seconds: u32) -> String {
+    let (h, m, s) = (seconds / 3_600, seconds / 60 % 60, seconds % 60);
+    if s == 0 {
+        format!("{h:02}:{m:02}")
+    } else {
+        format!("{h:02}:{m:02}:{s:02}")
+    }
+}
+
+/// The local day of an instant (Unix milliseconds) at a UTC offset in minutes.
+pub fn local_day(unix_millis: i64, utc_offset_minutes: i32) -> i64 {
+    (unix_millis / 1_000 + i64::from(utc_offset_minutes) * 60).div_euclid(DAY_SECONDS)
+}
+
+/// The instant (Unix milliseconds) of a local day and time of day at a UTC offset in minutes.
+pub fn instant(day: i64, seconds_of_day: i64, utc_offset_minutes: i32) -> i64 {
+    (day * DAY_SECONDS + seconds_of_day - i64::from(utc_offset_minutes) * 60) * 1_000
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 2026-11-02, a Monday.
+    const NOV_2: i64 = 20_759;
+
+    #[test]
+    fn the_calendar_is_the_civil_one() {
+        assert_eq!(civil(0), (1970, 1, 1));
+        assert_eq!(civil(NOV_2), (2026, 11, 2));
+        assert_eq!(civil(NOV_2 + 29), (2026, 12, 1));
+        for day in -800_000..800_000 {
+            let (y, m, d) = civil(day);
+            assert_eq!(day_from_civil(y, m, d), day);
+        }
+    }
+
+    #[test]
+    fn days_and_times_are_read_as_people_write_them() {
+        assert_eq!(parse_day("2026-11-02"), Ok(NOV_2));
+        assert_eq!(format_day(NOV_2), "2026-11-02");
+        assert_eq!(parse_day("2028-02-29").map(civil), Ok((2028, 2, 29)));
+        for bad in [
+            "2026-02-29",
+            "2026-13-01",
+            "2026-1-01",
+            "26-11-02",
+            "2026-11-02-1",
+            "",
+        ] {
+            assert!(parse_day(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_time_of_day("08:30"), Ok(30_600));
+        assert_eq!(parse_time_of_day("22:00:05"), Ok(79_205));
+        assert_eq!(format_time_of_day(30_600), "08:30");
+        assert_eq!(format_time_of_day(79_205), "22:00:05");
+        for bad in ["24:00", "8:30", "08:60", "08:30:60", "0830", "08:30:00:00"] {
+            assert!(parse_time_of_day(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_center_keeps_its_own_local_time() {
+        // 2026-11-02 08:30 in Beijing (UTC+8) is 00:30 UTC the same day.
+        let at = instant(NOV_2, 30_600, 480);
+        assert_eq!(at, (NOV_2 * DAY_SECONDS + 1_800) * 1_000);
+        assert_eq!(local_day(at, 480), NOV_2);
+        // 23:30 UTC on 1 November is already 2 November in Beijing.
+        assert_eq!(local_day(instant(NOV_2 - 1, 84_600, 0), 480), NOV_2);
+    }
+}

@@ -1,0 +1,1300 @@
+//! A center's workforce (DOMAIN.md §7): its local time and shift definitions, its teams, its
+//! published rosters, and the leave and swaps its people ask for. One aggregate per center, so
+//! that the rules that compare people ("no second person's vacation in the same period") are
+//! decided on one consistent state.
+//!
+//! - **Shifts** are defined per center in its local time, such as the handbook's early
+//!   08:30–17:30 and late 09:30–22:00 with lunch between 12:00 and 14:00; a shift that ends at
+//!   or before its start ends the next day.
+//! - **Teams**: a team leader leads at most [`MAX_TEAM_MEMBERS`] agents (the handbook's 8–12),
+//!   and an agent belongs to one team of the center.
+//! - **Rosters** are published for a run of days; each agent has one shift or a day off per day,
+//!   and no agent is in two rosters on the same day. A roster published again replaces itself.
+//! - **Leave and swaps** follow [`super::leave`]: a request breaking a rule is refused with the
+//!   rule; one that passes waits for its approver (the supervisor, or the director from two
+//!   days), who checks the rules again when deciding.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use callcenter_kit::{Aggregate, Name, Timestamp};
+
+use super::attendance::{LunchWindow, ShiftWindow};
+use super::calendar::{DAY_SECONDS, format_day, format_time_of_day, instant, local_day};
+use super::leave::{
+    Approver, LeaveKind, LeaveRefusal, LeaveRequest, SwapRefusal, SwapRequest, decide_leave,
+    decide_swap,
+};
+
+/// Most agents a team leader leads (the handbook: 8 to 12).
+pub const MAX_TEAM_MEMBERS: usize = 12;
+
+/// Most days one published roster covers.
+pub const MAX_ROSTER_DAYS: usize = 62;
+
+/// A lunch inside a shift: `minutes` long, taken between `from` and `to` (seconds of the day).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lunch {
+    /// The window's start.
+    pub from: u32,
+    /// The window's end.
+    pub to: u32,
+    /// How long the lunch is.
+    pub minutes: u32,
+}
+
+/// A shift of the center, in its local time (seconds of the day).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShiftDefinition {
+    /// Its id, such as `early`.
+    pub shift_id: Name,
+    /// When it starts.
+    pub start: u32,
+    /// When it ends; at or before the start: the next day.
+    pub end: u32,
+    /// Its lunch, if any.
+    pub lunch: Option<Lunch>,
+}
+
+impl ShiftDefinition {
+    /// Its length in seconds.
+    pub fn length_seconds(&self) -> i64 {
+        let (start, end) = (i64::from(self.start), i64::from(self.end));
+        if end > start {
+            end - start
+        } else {
+            end + DAY_SECONDS - start
+        }
+    }
+
+    /// Seconds from the shift's start to a time of day inside it.
+    fn offset_of(&self, time_of_day: u32) -> i64 {
+        (i64::from(time_of_day) - i64::from(self.start)).rem_euclid(DAY_SECONDS)
+    }
+
+    /// The shift worked on a local day, as instants.
+    pub fn window(&self, day: i64, utc_offset_minutes: i32) -> ShiftWindow {
+        let start = instant(day, i64::from(self.start), utc_offset_minutes);
+        ShiftWindow {
+            start,
+            end: start + self.length_seconds() * 1_000,
+            lunch: self.lunch.map(|lunch| LunchWindow {
+                from: start + self.offset_of(lunch.from) * 1_000,
+                to: start + self.offset_of(lunch.to) * 1_000,
+                allowance_ms: i64::from(lunch.minutes) * 60_000,
+            }),
+        }
+    }
+
+    /// What is wrong with it, if anything.
+    fn check(&self) -> Result<(), CenterError> {
+        let invalid = |reason: String| CenterError::InvalidShift {
+            shift_id: self.shift_id.clone(),
+            reason,
+        };
+        if let Some(lunch) = self.lunch {
+            let (from, to) = (self.offset_of(lunch.from), self.offset_of(lunch.to));
+            if from >= to || to > self.length_seconds() {
+                return Err(invalid(format!(
+                    "the lunch window {}–{} is not inside the shift",
+                    format_time_of_day(lunch.from),
+                    format_time_of_day(lunch.to)
+                )));
+            }
+            if lunch.minutes == 0 || i64::from(lunch.minutes) * 60 > to - from {
+                return Err(invalid(format!(
+                    "a lunch of {} minutes does not fit its window",
+                    lunch.minutes
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The center's settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CenterSettings {
+    /// Local time minus UTC, in minutes (Beijing: 480).
+    pub utc_offset_minutes: i32,
+    /// Its shifts.
+    pub shifts: Vec<ShiftDefinition>,
+}
+
+impl CenterSettings {
+    /// A shift by id.
+    pub fn shift(&self, shift_id: &Name) -> Option<&ShiftDefinition> {
+        self.shifts.iter().find(|shift| shift.shift_id == *shift_id)
+    }
+
+    /// The local day of an instant.
+    pub fn day_of(&self, at: Timestamp) -> i64 {
+        local_day(at.unix_millis(), self.utc_offset_minutes)
+    }
+}
+
+/// A team.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Team {
+    /// Its team leader.
+    pub leader_id: Name,
+    /// Its agents.
+    pub members: BTreeSet<Name>,
+}
+
+/// Where a request stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Waiting for its approver.
+    Pending,
+    /// Approved.
+    Approved,
+    /// Rejected, with why.
+    Rejected(String),
+}
+
+/// A leave request of the center.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Leave {
+    /// Whose.
+    pub agent_id: Name,
+    /// What.
+    pub request: LeaveRequest,
+    /// Who approves it.
+    pub approver: Approver,
+    /// Where it stands.
+    pub decision: Decision,
+}
+
+/// A swap of shifts between two agents of the center.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Swap {
+    /// Who gives the shift away.
+    pub agent_id: Name,
+    /// Who works it (and is paid back).
+    pub colleague_id: Name,
+    /// What.
+    pub request: SwapRequest,
+    /// Where it stands.
+    pub decision: Decision,
+}
+
+/// A published roster: per agent, each day's shift (`None`: a day off).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Roster {
+    /// Its first day.
+    pub first_day: i64,
+    /// Per agent, the shifts of its days.
+    pub assignments: BTreeMap<Name, Vec<Option<Name>>>,
+}
+
+impl Roster {
+    /// How many days it covers.
+    pub fn days(&self) -> usize {
+        self.assignments.values().map(Vec::len).max().unwrap_or(0)
+    }
+
+    /// The agent's shift on a day, if rostered to work.
+    pub fn shift_on(&self, agent_id: &Name, day: i64) -> Option<&Name> {
+        let index = usize::try_from(day - self.first_day).ok()?;
+        self.assignments.get(agent_id)?.get(index)?.as_ref()
+    }
+
+    fn covers(&self, agent_id: &Name, first_day: i64, days: usize) -> bool {
+        let Some(row) = self.assignments.get(agent_id) else {
+            return false;
+        };
+        let last = self.first_day + row.len() as i64 - 1;
+        first_day <= last && self.first_day < first_day + days as i64
+    }
+}
+
+/// A center's workforce.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Center {
+    /// Set once defined.
+    pub settings: Option<CenterSettings>,
+    /// Its teams.
+    pub teams: BTreeMap<Name, Team>,
+    /// Its published rosters.
+    pub rosters: BTreeMap<Name, Roster>,
+    /// Its leave requests.
+    pub leave: BTreeMap<Name, Leave>,
+    /// Its swaps.
+    pub swaps: BTreeMap<Name, Swap>,
+}
+
+/// What can be asked of a center.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CenterCommand {
+    /// Defines (or redefines) its local time and shifts.
+    Define(CenterSettings),
+    /// Sets a team's leader and members.
+    SetTeam {
+        /// The team.
+        team_id: Name,
+        /// Its leader.
+        leader_id: Name,
+        /// Its agents.
+        members: BTreeSet<Name>,
+    },
+    /// Publishes (or replaces) a roster.
+    PublishRoster {
+        /// The roster.
+        roster_id: Name,
+        /// What it holds.
+        roster: Roster,
+    },
+    /// An agent asks for leave (or reports sick).
+    RequestLeave {
+        /// The request.
+        leave_id: Name,
+        /// Whose.
+        agent_id: Name,
+        /// Which kind.
+        kind: LeaveKind,
+        /// Its first day.
+        start: i64,
+        /// Half days.
+        half_days: u32,
+        /// Whether a certificate comes with it.
+        certificate: bool,
+        /// When it is asked.
+        at: Timestamp,
+    },
+    /// The approver decides a leave request.
+    DecideLeave {
+        /// The request.
+        leave_id: Name,
+        /// Approve or reject.
+        approve: bool,
+        /// Why (for a rejection).
+        reason: String,
+        /// The highest approver the decider is.
+        by: Approver,
+    },
+    /// An agent asks to swap a shift with a colleague.
+    RequestSwap {
+        /// The request.
+        swap_id: Name,
+        /// Who gives the shift away.
+        agent_id: Name,
+        /// Who works it.
+        colleague_id: Name,
+        /// The (first) day given away.
+        day: i64,
+        /// Two consecutive shifts.
+        consecutive: bool,
+        /// When it is paid back.
+        payback_day: i64,
+        /// When it is asked.
+        at: Timestamp,
+    },
+    /// The supervisor decides a swap.
+    DecideSwap {
+        /// The request.
+        swap_id: Name,
+        /// Approve or reject.
+        approve: bool,
+        /// Why (for a rejection).
+        reason: String,
+    },
+}
+
+/// What a center records.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CenterEvent {
+    /// Defined or redefined.
+    Defined(CenterSettings),
+    /// A team set.
+    TeamSet {
+        /// The team.
+        team_id: Name,
+        /// Its leader.
+        leader_id: Name,
+        /// Its agents.
+        members: BTreeSet<Name>,
+    },
+    /// A roster published.
+    RosterPublished {
+        /// The roster.
+        roster_id: Name,
+        /// What it holds.
+        roster: Roster,
+    },
+    /// Leave asked, waiting for its approver.
+    LeaveRequested {
+        /// The request.
+        leave_id: Name,
+        /// Whose.
+        agent_id: Name,
+        /// What.
+        request: LeaveRequest,
+        /// Who approves.
+        approver: Approver,
+    },
+    /// Leave decided.
+    LeaveDecided {
+        /// The request.
+        leave_id: Name,
+        /// Approved or not.
+        approved: bool,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// A swap asked, waiting for the supervisor.
+    SwapRequested {
+        /// The request.
+        swap_id: Name,
+        /// Who gives the shift away.
+        agent_id: Name,
+        /// Who works it.
+        colleague_id: Name,
+        /// What.
+        request: SwapRequest,
+    },
+    /// A swap decided.
+    SwapDecided {
+        /// The request.
+        swap_id: Name,
+        /// Approved or not.
+        approved: bool,
+        /// Why it was rejected.
+        reason: String,
+    },
+}
+
+/// Why a center refuses a command.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CenterError {
+    /// Nothing can be planned before the center's time and shifts are defined.
+    #[error("the center's workforce settings are not defined")]
+    NotDefined,
+    /// A shift definition is wrong.
+    #[error("shift {shift_id}: {reason}")]
+    InvalidShift {
+        /// The shift.
+        shift_id: Name,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Other settings are wrong.
+    #[error("{field}: {reason}")]
+    Invalid {
+        /// Which.
+        field: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A redefinition drops a shift that a roster uses.
+    #[error("shift {shift_id} is used by roster {roster_id}")]
+    ShiftInUse {
+        /// The shift.
+        shift_id: Name,
+        /// The roster.
+        roster_id: Name,
+    },
+    /// A roster names a shift the center does not have.
+    #[error("the center has no shift {shift_id}")]
+    UnknownShift {
+        /// The shift.
+        shift_id: Name,
+    },
+    /// A team of more than twelve.
+    #[error("a team leader leads at most {MAX_TEAM_MEMBERS} agents (got {members})")]
+    TeamTooLarge {
+        /// How many were given.
+        members: usize,
+    },
+    /// An agent is already in another team.
+    #[error("agent {agent_id} is in team {team_id}")]
+    AgentInOtherTeam {
+        /// The agent.
+        agent_id: Name,
+        /// Their team.
+        team_id: Name,
+    },
+    /// An agent already rostered on those days.
+    #[error("agent {agent_id} is rostered on some of those days by roster {roster_id}")]
+    RosterOverlap {
+        /// The agent.
+        agent_id: Name,
+        /// The other roster.
+        roster_id: Name,
+    },
+    /// A leave request breaks a rule.
+    #[error(transparent)]
+    LeaveRefused(#[from] LeaveRefusal),
+    /// A swap breaks a rule.
+    #[error(transparent)]
+    SwapRefused(#[from] SwapRefusal),
+    /// A request id used for another request.
+    #[error("request {request_id} exists with other details")]
+    RequestIdTaken {
+        /// The id.
+        request_id: Name,
+    },
+    /// No such request.
+    #[error("no request {request_id}")]
+    RequestNotFound {
+        /// The id.
+        request_id: Name,
+    },
+    /// Decided otherwise already.
+    #[error("request {request_id} was already decided")]
+    AlreadyDecided {
+        /// The id.
+        request_id: Name,
+    },
+    /// The decider may not approve this request.
+    #[error("this request is approved by the {}", approver_label(*approver))]
+    ApproverRequired {
+        /// Who approves it.
+        approver: Approver,
+    },
+    /// A swap with oneself.
+    #[error("a swap is with a colleague")]
+    SwapWithSelf,
+}
+
+/// How people read an approver.
+pub fn approver_label(approver: Approver) -> &'static str {
+    match approver {
+        Approver::Supervisor => "supervisor",
+        Approver::Director => "director",
+    }
+}
+
+impl Center {
+    fn settings(&self) -> Result<&CenterSettings, CenterError> {
+        self.settings.as_ref().ok_or(CenterError::NotDefined)
+    }
+
+    /// The team of an agent.
+    pub fn team_of(&self, agent_id: &Name) -> Option<&Name> {
+        self.teams
+            .iter()
+            .find(|(_, team)| team.members.contains(agent_id))
+            .map(|(team_id, _)| team_id)
+    }
+
+    /// The agent's shift on a local day, from the published rosters.
+    pub fn rostered_shift(&self, agent_id: &Name, day: i64) -> Option<(&Name, &ShiftDefinition)> {
+        let settings = self.settings.as_ref()?;
+        self.rosters.iter().find_map(|(roster_id, roster)| {
+            let shift_id = roster.shift_on(agent_id, day)?;
+            Some((roster_id, settings.shift(shift_id)?))
+        })
+    }
+
+    /// The agent's approved leave covering a local day.
+    pub fn leave_on(&self, agent_id: &Name, day: i64) -> Option<&Leave> {
+        self.leave.values().find(|leave| {
+            leave.agent_id == *agent_id
+                && leave.decision == Decision::Approved
+                && leave.request.start <= day
+                && day <= leave.request.end()
+        })
+    }
+
+    /// Approved vacations of the people `agent_id` is compared with: their team, or the center
+    /// for an agent in no team.
+    fn others_vacations(&self, agent_id: &Name) -> Vec<(i64, i64)> {
+        let team = self
+            .team_of(agent_id)
+            .and_then(|team_id| self.teams.get(team_id));
+        self.leave
+            .values()
+            .filter(|leave| {
+                leave.agent_id != *agent_id
+                    && leave.request.kind == LeaveKind::Vacation
+                    && leave.decision == Decision::Approved
+                    && team.is_none_or(|team| team.members.contains(&leave.agent_id))
+            })
+            .map(|leave| (leave.request.start, leave.request.end()))
+            .collect()
+    }
+
+    fn approved_swaps(&self, agent_id: &Name) -> Vec<SwapRequest> {
+        self.swaps
+            .values()
+            .filter(|swap| swap.agent_id == *agent_id && swap.decision == Decision::Approved)
+            .map(|swap| swap.request)
+            .collect()
+    }
+
+    fn define(&self, settings: &CenterSettings) -> Result<Vec<CenterEvent>, CenterError> {
+        if settings.utc_offset_minutes.abs() > 14 * 60 {
+            return Err(CenterError::Invalid {
+                field: "utc_offset_minutes",
+                reason: "between -840 and 840".into(),
+            });
+        }
+        if settings.shifts.is_empty() {
+            return Err(CenterError::Invalid {
+                field: "shifts",
+                reason: "at least one shift".into(),
+            });
+        }
+        let mut seen = BTreeSet::new();
+        for shift in &settings.shifts {
+            if !seen.insert(&shift.shift_id) {
+                return Err(CenterError::InvalidShift {
+                    shift_id: shift.shift_id.clone(),
+                    reason: "defined twice".into(),
+                });
+            }
+            shift.check()?;
+        }
+        for (roster_id, roster) in &self.rosters {
+            if let Some(shift_id) = roster
+                .assignments
+                .values()
+                .flatten()
+                .flatten()
+                .find(|shift_id| settings.shift(shift_id).is_none())
+            {
+                return Err(CenterError::ShiftInUse {
+                    shift_id: shift_id.clone(),
+                    roster_id: roster_id.clone(),
+                });
+            }
+        }
+        if self.settings.as_ref() == Some(settings) {
+            return Ok(vec![]);
+        }
+        Ok(vec![CenterEvent::Defined(settings.clone())])
+    }
+
+    fn set_team(
+        &self,
+        team_id: &Name,
+        leader_id: &Name,
+        members: &BTreeSet<Name>,
+    ) -> Result<Vec<CenterEvent>, CenterError> {
+        if members.len() > MAX_TEAM_MEMBERS {
+            return Err(CenterError::TeamTooLarge {
+                members: members.len(),
+            });
+        }
+        if members.contains(leader_id) {
+            return Err(CenterError::Invalid {
+                field: "members",
+                reason: "the team leader leads the team, not in it".into(),
+            });
+        }
+        for agent_id in members {
+            if let Some(other) = self.team_of(agent_id).filter(|other| *other != team_id) {
+                return Err(CenterError::AgentInOtherTeam {
+                    agent_id: agent_id.clone(),
+                    team_id: other.clone(),
+                });
+            }
+        }
+        let team = Team {
+            leader_id: leader_id.clone(),
+            members: members.clone(),
+        };
+        if self.teams.get(team_id) == Some(&team) {
+            return Ok(vec![]);
+        }
+        Ok(vec![CenterEvent::TeamSet {
+            team_id: team_id.clone(),
+            leader_id: leader_id.clone(),
+            members: members.clone(),
+        }])
+    }
+
+    fn publish(&self, roster_id: &Name, roster: &Roster) -> Result<Vec<CenterEvent>, CenterError> {
+        let settings = self.settings()?;
+        let days = roster.days();
+        if roster.assignments.is_empty() || days == 0 {
+            return Err(CenterError::Invalid {
+                field: "assignments",
+                reason: "at least one agent and one day".into(),
+            });
+        }
+        if days > MAX_ROSTER_DAYS {
+            return Err(CenterError::Invalid {
+                field: "assignments",
+                reason: format!("at most {MAX_ROSTER_DAYS} days"),
+            });
+        }
+        for (agent_id, row) in &roster.assignments {
+            if row.len() != days {
+                return Err(CenterError::Invalid {
+                    field: "assignments",
+                    reason: format!("agent {agent_id} has {} days, not {days}", row.len()),
+                });
+            }
+            if let Some(shift_id) = row
+                .iter()
+                .flatten()
+                .find(|shift_id| settings.shift(shift_id).is_none())
+            {
+                return Err(CenterError::UnknownShift {
+                    shift_id: shift_id.clone(),
+                });
+            }
+            if let Some((other_id, _)) = self
+                .rosters
+                .iter()
+                .filter(|(other_id, _)| *other_id != roster_id)
+                .find(|(_, other)| other.covers(agent_id, roster.first_day, days))
+            {
+                return Err(CenterError::RosterOverlap {
+                    agent_id: agent_id.clone(),
+                    roster_id: other_id.clone(),
+                });
+            }
+        }
+        if self.rosters.get(roster_id) == Some(roster) {
+            return Ok(vec![]);
+        }
+        Ok(vec![CenterEvent::RosterPublished {
+            roster_id: roster_id.clone(),
+            roster: roster.clone(),
+        }])
+    }
+
+    fn decide_leave_request(
+        &self,
+        leave_id: &Name,
+        approve: bool,
+        reason: &str,
+        by: Approver,
+    ) -> Result<Vec<CenterEvent>, CenterError> {
+        let leave = self
+            .leave
+            .get(leave_id)
+            .ok_or_else(|| CenterError::RequestNotFound {
+                request_id: leave_id.clone(),
+            })?;
+        if !still_to_decide(&leave.decision, approve, leave_id)? {
+            return Ok(vec![]);
+        }
+        if leave.approver == Approver::Director && by == Approver::Supervisor {
+            return Err(CenterError::ApproverRequired {
+                approver: leave.approver,
+            });
+        }
+        if approve {
+            // Another vacation may have been approved since it was asked.
+            decide_leave(&leave.request, &self.others_vacations(&leave.agent_id))?;
+        }
+        Ok(vec![CenterEvent::LeaveDecided {
+            leave_id: leave_id.clone(),
+            approved: approve,
+            reason: if approve {
+                String::new()
+            } else {
+                reason.to_owned()
+            },
+        }])
+    }
+
+    fn decide_swap_request(
+        &self,
+        swap_id: &Name,
+        approve: bool,
+        reason: &str,
+    ) -> Result<Vec<CenterEvent>, CenterError> {
+        let swap = self
+            .swaps
+            .get(swap_id)
+            .ok_or_else(|| CenterError::RequestNotFound {
+                request_id: swap_id.clone(),
+            })?;
+        if !still_to_decide(&swap.decision, approve, swap_id)? {
+            return Ok(vec![]);
+        }
+        if approve {
+            decide_swap(&swap.request, &self.approved_swaps(&swap.agent_id))?;
+        }
+        Ok(vec![CenterEvent::SwapDecided {
+            swap_id: swap_id.clone(),
+            approved: approve,
+            reason: if approve {
+                String::new()
+            } else {
+                reason.to_owned()
+            },
+        }])
+    }
+}
+
+impl Aggregate for Center {
+    const CONTEXT: &'static str = "workforce";
+    const TYPE: &'static str = "center";
+    type Command = CenterCommand;
+    type Event = CenterEvent;
+    type Error = CenterError;
+
+    fn decide(&self, command: &CenterCommand) -> Result<Vec<CenterEvent>, CenterError> {
+        match command {
+            CenterCommand::Define(settings) => self.define(settings),
+            CenterCommand::SetTeam {
+                team_id,
+                leader_id,
+                members,
+            } => self.set_team(team_id, leader_id, members),
+            CenterCommand::PublishRoster { roster_id, roster } => self.publish(roster_id, roster),
+            CenterCommand::RequestLeave {
+                leave_id,
+                agent_id,
+                kind,
+                start,
+                half_days,
+                certificate,
+                at,
+            } => {
+                let request = LeaveRequest {
+                    kind: *kind,
+                    start: *start,
+                    half_days: *half_days,
+                    asked_on: self.settings()?.day_of(*at),
+                    certificate: *certificate,
+                };
+                if let Some(existing) = self.leave.get(leave_id) {
+                    // A retry asks the same again (on any day).
+                    let same = existing.agent_id == *agent_id
+                        && LeaveRequest {
+                            asked_on: existing.request.asked_on,
+                            ..request
+                        } == existing.request;
+                    return if same {
+                        Ok(vec![])
+                    } else {
+                        Err(CenterError::RequestIdTaken {
+                            request_id: leave_id.clone(),
+                        })
+                    };
+                }
+                let approver = decide_leave(&request, &self.others_vacations(agent_id))?;
+                Ok(vec![CenterEvent::LeaveRequested {
+                    leave_id: leave_id.clone(),
+                    agent_id: agent_id.clone(),
+                    request,
+                    approver,
+                }])
+            }
+            CenterCommand::DecideLeave {
+                leave_id,
+                approve,
+                reason,
+                by,
+            } => self.decide_leave_request(leave_id, *approve, reason, *by),
+            CenterCommand::RequestSwap {
+                swap_id,
+                agent_id,
+                colleague_id,
+                day,
+                consecutive,
+                payback_day,
+                at,
+            } => {
+                if agent_id == colleague_id {
+                    return Err(CenterError::SwapWithSelf);
+                }
+                let request = SwapRequest {
+                    day: *day,
+                    consecutive: *consecutive,
+                    payback_day: *payback_day,
+                    asked_on: self.settings()?.day_of(*at),
+                };
+                if let Some(existing) = self.swaps.get(swap_id) {
+                    let same = existing.agent_id == *agent_id
+                        && existing.colleague_id == *colleague_id
+                        && SwapRequest {
+                            asked_on: existing.request.asked_on,
+                            ..request
+                        } == existing.request;
+                    return if same {
+                        Ok(vec![])
+                    } else {
+                        Err(CenterError::RequestIdTaken {
+                            request_id: swap_id.clone(),
+                        })
+                    };
+                }
+                decide_swap(&request, &self.approved_swaps(agent_id))?;
+                Ok(vec![CenterEvent::SwapRequested {
+                    swap_id: swap_id.clone(),
+                    agent_id: agent_id.clone(),
+                    colleague_id: colleague_id.clone(),
+                    request,
+                }])
+            }
+            CenterCommand::DecideSwap {
+                swap_id,
+                approve,
+                reason,
+            } => self.decide_swap_request(swap_id, *approve, reason),
+        }
+    }
+
+    fn evolve(&mut self, event: &CenterEvent) {
+        match event {
+            CenterEvent::Defined(settings) => self.settings = Some(settings.clone()),
+            CenterEvent::TeamSet {
+                team_id,
+                leader_id,
+                members,
+            } => {
+                self.teams.insert(
+                    team_id.clone(),
+                    Team {
+                        leader_id: leader_id.clone(),
+                        members: members.clone(),
+                    },
+                );
+            }
+            CenterEvent::RosterPublished { roster_id, roster } => {
+                self.rosters.insert(roster_id.clone(), roster.clone());
+            }
+            CenterEvent::LeaveRequested {
+                leave_id,
+                agent_id,
+                request,
+                approver,
+            } => {
+                self.leave.insert(
+                    leave_id.clone(),
+                    Leave {
+                        agent_id: agent_id.clone(),
+                        request: *request,
+                        approver: *approver,
+                        decision: Decision::Pending,
+                    },
+                );
+            }
+            CenterEvent::LeaveDecided {
+                leave_id,
+                approved,
+                reason,
+            } => {
+                if let Some(leave) = self.leave.get_mut(leave_id) {
+                    leave.decision = decision(*approved, reason);
+                }
+            }
+            CenterEvent::SwapRequested {
+                swap_id,
+                agent_id,
+                colleague_id,
+                request,
+            } => {
+                self.swaps.insert(
+                    swap_id.clone(),
+                    Swap {
+                        agent_id: agent_id.clone(),
+                        colleague_id: colleague_id.clone(),
+                        request: *request,
+                        decision: Decision::Pending,
+                    },
+                );
+            }
+            CenterEvent::SwapDecided {
+                swap_id,
+                approved,
+                reason,
+            } => {
+                if let Some(swap) = self.swaps.get_mut(swap_id) {
+                    swap.decision = decision(*approved, reason);
+                }
+            }
+        }
+    }
+}
+
+/// Whether a request still waits for this decision: `false` when it was decided the same way
+/// (a retry), an error when it was decided otherwise.
+fn still_to_decide(
+    decision: &Decision,
+    approve: bool,
+    request_id: &Name,
+) -> Result<bool, CenterError> {
+    match (decision, approve) {
+        (Decision::Pending, _) => Ok(true),
+        (Decision::Approved, true) | (Decision::Rejected(_), false) => Ok(false),
+        _ => Err(CenterError::AlreadyDecided {
+            request_id: request_id.clone(),
+        }),
+    }
+}
+
+fn decision(approved: bool, reason: &str) -> Decision {
+    if approved {
+        Decision::Approved
+    } else {
+        Decision::Rejected(reason.to_owned())
+    }
+}
+
+/// How people read a day span of a roster (for messages).
+pub fn day_span(first_day: i64, days: usize) -> String {
+    format!(
+        "{} to {}",
+        format_day(first_day),
+        format_day(first_day + days as i64 - 1)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use callcenter_kit::testing::{given, name};
+
+    use super::super::calendar::{DAY_SECONDS, parse_day, parse_time_of_day};
+    use super::*;
+
+    fn time(text: &str) -> u32 {
+        parse_time_of_day(text).expect("a time")
+    }
+
+    /// The handbook's shifts: early 08:30–17:30, late 09:30–22:00 with lunch between 12:00 and
+    /// 14:00.
+    fn handbook() -> CenterSettings {
+        CenterSettings {
+            utc_offset_minutes: 480,
+            shifts: vec![
+                ShiftDefinition {
+                    shift_id: name("early"),
+                    start: time("08:30"),
+                    end: time("17:30"),
+                    lunch: None,
+                },
+                ShiftDefinition {
+                    shift_id: name("late"),
+                    start: time("09:30"),
+                    end: time("22:00"),
+                    lunch: Some(Lunch {
+                        from: time("12:00"),
+                        to: time("14:00"),
+                        minutes: 60,
+                    }),
+                },
+            ],
+        }
+    }
+
+    fn day(text: &str) -> i64 {
+        parse_day(text).expect("a day")
+    }
+
+    /// Noon in Beijing on a day.
+    fn noon(text: &str) -> Timestamp {
+        Timestamp::from_unix_millis(instant(day(text), 12 * 3_600, 480))
+    }
+
+    fn defined() -> CenterEvent {
+        CenterEvent::Defined(handbook())
+    }
+
+    fn team(members: &[&str]) -> CenterEvent {
+        CenterEvent::TeamSet {
+            team_id: name("team-1"),
+            leader_id: name("leader"),
+            members: members.iter().map(|m| name(m)).collect(),
+        }
+    }
+
+    #[test]
+    fn shifts_are_the_centers_local_hours_and_a_night_shift_ends_the_next_day() {
+        let late = &handbook().shifts[1];
+        let window = late.window(day("2026-12-01"), 480);
+        // 09:30 in Beijing is 01:30 UTC.
+        assert_eq!(
+            window.start,
+            (day("2026-12-01") * DAY_SECONDS + 5_400) * 1_000
+        );
+        assert_eq!(window.end - window.start, 45_000_000);
+        let lunch = window.lunch.expect("a lunch");
+        assert_eq!(lunch.from - window.start, 150 * 60_000);
+        assert_eq!(lunch.allowance_ms, 60 * 60_000);
+        let night = ShiftDefinition {
+            shift_id: name("night"),
+            start: time("22:00"),
+            end: time("06:00"),
+            lunch: None,
+        };
+        assert_eq!(night.length_seconds(), 8 * 3_600);
+        let mut bad = handbook();
+        bad.shifts[1].lunch = Some(Lunch {
+            from: time("07:00"),
+            to: time("08:00"),
+            minutes: 30,
+        });
+        given::<Center>(vec![])
+            .when(CenterCommand::Define(bad))
+            .then_refused();
+        given::<Center>(vec![])
+            .when(CenterCommand::Define(handbook()))
+            .then([defined()]);
+    }
+
+    #[test]
+    fn a_team_leader_leads_at_most_twelve_agents_each_in_one_team() {
+        let thirteen: BTreeSet<Name> = (1..=13).map(|i| name(&format!("a{i}"))).collect();
+        given::<Center>(vec![defined()])
+            .when(CenterCommand::SetTeam {
+                team_id: name("team-1"),
+                leader_id: name("leader"),
+                members: thirteen,
+            })
+            .then_error(CenterError::TeamTooLarge { members: 13 });
+        given::<Center>(vec![defined(), team(&["a1", "a2"])])
+            .when(CenterCommand::SetTeam {
+                team_id: name("team-2"),
+                leader_id: name("leader-2"),
+                members: [name("a2"), name("a3")].into(),
+            })
+            .then_error(CenterError::AgentInOtherTeam {
+                agent_id: name("a2"),
+                team_id: name("team-1"),
+            });
+    }
+
+    fn roster(first_day: &str, rows: &[(&str, &[&str])]) -> Roster {
+        Roster {
+            first_day: day(first_day),
+            assignments: rows
+                .iter()
+                .map(|(agent, shifts)| {
+                    let row = shifts
+                        .iter()
+                        .map(|shift| (*shift != "off").then(|| name(shift)))
+                        .collect();
+                    (name(agent), row)
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_roster_names_only_the_centers_shifts_and_no_agent_twice_on_a_day() {
+        let december = roster("2026-12-01", &[("a1", &["early", "late", "off"])]);
+        let published = given::<Center>(vec![defined()])
+            .when(CenterCommand::PublishRoster {
+                roster_id: name("december"),
+                roster: december.clone(),
+            })
+            .then([CenterEvent::RosterPublished {
+                roster_id: name("december"),
+                roster: december.clone(),
+            }]);
+        let (roster_id, shift) = published
+            .rostered_shift(&name("a1"), day("2026-12-02"))
+            .expect("rostered");
+        assert_eq!(
+            (roster_id.as_str(), shift.shift_id.as_str()),
+            ("december", "late")
+        );
+        assert!(
+            published
+                .rostered_shift(&name("a1"), day("2026-12-03"))
+                .is_none()
+        );
+
+        let history = vec![
+            defined(),
+            CenterEvent::RosterPublished {
+                roster_id: name("december"),
+                roster: december,
+            },
+        ];
+        given::<Center>(history.clone())
+            .when(CenterCommand::PublishRoster {
+                roster_id: name("other"),
+                roster: roster("2026-12-03", &[("a1", &["early"])]),
+            })
+            .then_error(CenterError::RosterOverlap {
+                agent_id: name("a1"),
+                roster_id: name("december"),
+            });
+        given::<Center>(history.clone())
+            .when(CenterCommand::PublishRoster {
+                roster_id: name("other"),
+                roster: roster("2026-12-04", &[("a1", &["night"])]),
+            })
+            .then_error(CenterError::UnknownShift {
+                shift_id: name("night"),
+            });
+        let mut without_late = handbook();
+        without_late.shifts.pop();
+        given::<Center>(history)
+            .when(CenterCommand::Define(without_late))
+            .then_error(CenterError::ShiftInUse {
+                shift_id: name("late"),
+                roster_id: name("december"),
+            });
+        given::<Center>(vec![])
+            .when(CenterCommand::PublishRoster {
+                roster_id: name("december"),
+                roster: roster("2026-12-01", &[("a1", &["early"])]),
+            })
+            .then_error(CenterError::NotDefined);
+    }
+
+    fn vacation(leave_id: &str, agent: &str, start: &str, asked: &str) -> CenterCommand {
+        CenterCommand::RequestLeave {
+            leave_id: name(leave_id),
+            agent_id: name(agent),
+            kind: LeaveKind::Vacation,
+            start: day(start),
+            half_days: 6,
+            certificate: false,
+            at: noon(asked),
+        }
+    }
+
+    fn decide(leave_id: &str, approve: bool, by: Approver) -> CenterCommand {
+        CenterCommand::DecideLeave {
+            leave_id: name(leave_id),
+            approve,
+            reason: if approve { "" } else { "busy month" }.into(),
+            by,
+        }
+    }
+
+    #[test]
+    fn no_second_persons_vacation_in_the_same_period_is_approved_in_a_team() {
+        let (events, _) = given::<Center>(vec![defined(), team(&["a1", "a2"])])
+            .when(vacation("v1", "a1", "2027-01-10", "2026-12-01"))
+            .accepted();
+        let CenterEvent::LeaveRequested { approver, .. } = &events[0] else {
+            panic!("requested");
+        };
+        // Three days: the director approves.
+        assert_eq!(*approver, Approver::Director);
+        let mut history = vec![defined(), team(&["a1", "a2"]), events[0].clone()];
+        given::<Center>(history.clone())
+            .when(decide("v1", true, Approver::Supervisor))
+            .then_error(CenterError::ApproverRequired {
+                approver: Approver::Director,
+            });
+        // a2 asks for an overlapping vacation before a1's is approved: it waits...
+        let (asked, _) = given::<Center>(history.clone())
+            .when(vacation("v2", "a2", "2027-01-12", "2026-12-01"))
+            .accepted();
+        let (approved, _) = given::<Center>(history.clone())
+            .when(decide("v1", true, Approver::Director))
+            .accepted();
+        history.extend(approved);
+        // ...and cannot be asked after, nor approved once a1's is.
+        given::<Center>(history.clone())
+            .when(vacation("v3", "a2", "2027-01-12", "2026-12-01"))
+            .then_error(CenterError::LeaveRefused(LeaveRefusal::VacationOverlap {
+                from: day("2027-01-10"),
+                to: day("2027-01-12"),
+            }));
+        history.extend(asked);
+        let refusal = given::<Center>(history.clone())
+            .when(decide("v2", true, Approver::Director))
+            .then_refused();
+        assert!(matches!(
+            refusal,
+            CenterError::LeaveRefused(LeaveRefusal::VacationOverlap { .. })
+        ));
+        // Another team's vacation does not count.
+        history.push(CenterEvent::TeamSet {
+            team_id: name("team-2"),
+            leader_id: name("leader-2"),
+            members: [name("b1")].into(),
+        });
+        given::<Center>(history)
+            .when(vacation("v4", "b1", "2027-01-12", "2026-12-01"))
+            .accepted();
+    }
+
+    #[test]
+    fn leave_is_approved_once_and_counts_on_its_days() {
+        let sick = CenterCommand::RequestLeave {
+            leave_id: name("s1"),
+            agent_id: name("a1"),
+            kind: LeaveKind::Sick,
+            start: day("2026-12-02"),
+            half_days: 2,
+            certificate: true,
+            at: noon("2026-12-02"),
+        };
+        let (requested, _) = given::<Center>(vec![defined()])
+            .when(sick.clone())
+            .accepted();
+        let mut history = vec![defined()];
+        history.extend(requested);
+        // The same request again is a no-op.
+        given::<Center>(history.clone()).when(sick).then([]);
+        let approved = given::<Center>(history.clone())
+            .when(decide("s1", true, Approver::Supervisor))
+            .then([CenterEvent::LeaveDecided {
+                leave_id: name("s1"),
+                approved: true,
+                reason: String::new(),
+            }]);
+        assert!(approved.leave_on(&name("a1"), day("2026-12-02")).is_some());
+        assert!(approved.leave_on(&name("a1"), day("2026-12-03")).is_none());
+        history.push(CenterEvent::LeaveDecided {
+            leave_id: name("s1"),
+            approved: true,
+            reason: String::new(),
+        });
+        given::<Center>(history)
+            .when(decide("s1", false, Approver::Director))
+            .then_error(CenterError::AlreadyDecided {
+                request_id: name("s1"),
+            });
+        // Sick leave reported the day after it started breaks a rule, and says which.
+        given::<Center>(vec![defined()])
+            .when(CenterCommand::RequestLeave {
+                leave_id: name("s2"),
+                agent_id: name("a1"),
+                kind: LeaveKind::Sick,
+                start: day("2026-12-01"),
+                half_days: 2,
+                certificate: true,
+                at: noon("2026-12-02"),
+            })
+            .then_error(CenterError::LeaveRefused(LeaveRefusal::SickReportedLate));
+    }
+
+    #[test]
+    fn at_most_one_swapped_shift_a_month_paid_back_within_it() {
+        let swap = |swap_id: &str, day_text: &str, payback: &str| CenterCommand::RequestSwap {
+            swap_id: name(swap_id),
+            agent_id: name("a1"),
+            colleague_id: name("a2"),
+            day: day(day_text),
+            consecutive: false,
+            payback_day: day(payback),
+            at: noon("2026-12-01"),
+        };
+        let (first, _) = given::<Center>(vec![defined()])
+            .when(swap("w1", "2026-12-10", "2026-12-20"))
+            .accepted();
+        let mut history = vec![defined()];
+        history.extend(first);
+        history.push(CenterEvent::SwapDecided {
+            swap_id: name("w1"),
+            approved: true,
+            reason: String::new(),
+        });
+        given::<Center>(history.clone())
+            .when(swap("w2", "2026-12-12", "2026-12-22"))
+            .then_error(CenterError::SwapRefused(SwapRefusal::OnePerMonth));
+        given::<Center>(history.clone())
+            .when(swap("w2", "2027-01-12", "2027-02-02"))
+            .then_error(CenterError::SwapRefused(SwapRefusal::PaybackInMonth));
+        given::<Center>(history)
+            .when(swap("w2", "2027-01-12", "2027-01-22"))
+            .accepted();
+        given::<Center>(vec![defined()])
+            .when(CenterCommand::RequestSwap {
+                swap_id: name("w3"),
+                agent_id: name("a1"),
+                colleague_id: name("a1"),
+                day: day("2026-12-10"),
+                consecutive: false,
+                payback_day: day("2026-12-11"),
+                at: noon("2026-12-01"),
+            })
+            .then_error(CenterError::SwapWithSelf);
+    }
+}

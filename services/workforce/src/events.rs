@@ -1,0 +1,445 @@
+//! The stored schema of workforce events (`callcenter.workforce.v1`), and how routing's agent
+//! events read as presence for attendance.
+
+use std::collections::BTreeMap;
+
+use callcenter_eventlog::RecordedEvent;
+use callcenter_kit::{DecodeError, EncodedEvent, Name, PersistedEvent, Timestamp, decode_message};
+use callcenter_proto::routing::v1 as routing;
+use callcenter_proto::workforce::v1 as pb;
+use prost::Name as _;
+
+use crate::domain::attendance::{
+    AttendanceEvent, Presence, ShiftAttendance, ShiftRecord, ShiftWindow,
+};
+use crate::domain::calendar::{format_day, format_time_of_day, parse_day, parse_time_of_day};
+use crate::domain::center::{CenterEvent, CenterSettings, Lunch, Roster, ShiftDefinition};
+use crate::domain::leave::{Approver, LeaveKind, LeaveRequest, SwapRequest};
+
+/// The message of a leave kind.
+pub fn leave_kind_to_proto(kind: LeaveKind) -> pb::LeaveKind {
+    match kind {
+        LeaveKind::Sick => pb::LeaveKind::Sick,
+        LeaveKind::Personal => pb::LeaveKind::Personal,
+        LeaveKind::Vacation => pb::LeaveKind::Vacation,
+    }
+}
+
+/// The leave kind of a message (`None`: unspecified).
+pub fn leave_kind_from_proto(kind: pb::LeaveKind) -> Option<LeaveKind> {
+    match kind {
+        pb::LeaveKind::Unspecified => None,
+        pb::LeaveKind::Sick => Some(LeaveKind::Sick),
+        pb::LeaveKind::Personal => Some(LeaveKind::Personal),
+        pb::LeaveKind::Vacation => Some(LeaveKind::Vacation),
+    }
+}
+
+/// The message of an approver.
+pub fn approver_to_proto(approver: Approver) -> pb::Approver {
+    match approver {
+        Approver::Supervisor => pb::Approver::Supervisor,
+        Approver::Director => pb::Approver::Director,
+    }
+}
+
+/// The message of a shift definition.
+pub fn shift_to_proto(shift: &ShiftDefinition) -> pb::ShiftDefinition {
+    pb::ShiftDefinition {
+        shift_id: shift.shift_id.to_string(),
+        start: format_time_of_day(shift.start),
+        end: format_time_of_day(shift.end),
+        lunch: shift.lunch.map(|lunch| pb::Lunch {
+            window_start: format_time_of_day(lunch.from),
+            window_end: format_time_of_day(lunch.to),
+            minutes: lunch.minutes,
+        }),
+    }
+}
+
+/// The shift definition of a message; `Err` is (field, reason).
+pub fn shift_from_proto(
+    index: usize,
+    shift: &pb::ShiftDefinition,
+) -> Result<ShiftDefinition, (String, String)> {
+    let field = |name: &str| format!("shifts[{index}].{name}");
+    let time = |name: &str, value: &str| parse_time_of_day(value).map_err(|e| (field(name), e));
+    Ok(ShiftDefinition {
+        shift_id: Name::new(&shift.shift_id)
+            .map_err(|_| (field("shift_id"), "1 to 64 of A-Z a-z 0-9 _ -".to_owned()))?,
+        start: time("start", &shift.start)?,
+        end: time("end", &shift.end)?,
+        lunch: shift
+            .lunch
+            .as_ref()
+            .map(|lunch| {
+                Ok::<_, (String, String)>(Lunch {
+                    from: time("lunch.window_start", &lunch.window_start)?,
+                    to: time("lunch.window_end", &lunch.window_end)?,
+                    minutes: lunch.minutes,
+                })
+            })
+            .transpose()?,
+    })
+}
+
+/// The messages of a roster's rows.
+pub fn rows_to_proto(roster: &Roster) -> Vec<pb::RosterRow> {
+    roster
+        .assignments
+        .iter()
+        .map(|(agent_id, row)| pb::RosterRow {
+            agent_id: agent_id.to_string(),
+            shift_ids: row
+                .iter()
+                .map(|shift| shift.as_ref().map(Name::to_string).unwrap_or_default())
+                .collect(),
+        })
+        .collect()
+}
+
+/// The roster of a first day and rows; `Err` is (field, reason).
+pub fn roster_from_proto(
+    first_day: &str,
+    rows: &[pb::RosterRow],
+) -> Result<Roster, (String, String)> {
+    let first_day = parse_day(first_day).map_err(|e| ("first_day".to_owned(), e))?;
+    let mut assignments = BTreeMap::new();
+    for (index, row) in rows.iter().enumerate() {
+        let agent_id = Name::new(&row.agent_id).map_err(|_| {
+            (
+                format!("rows[{index}].agent_id"),
+                "1 to 64 of A-Z a-z 0-9 _ -".to_owned(),
+            )
+        })?;
+        let shifts = row
+            .shift_ids
+            .iter()
+            .enumerate()
+            .map(|(day, shift)| {
+                (!shift.is_empty())
+                    .then(|| Name::new(shift))
+                    .transpose()
+                    .map_err(|_| {
+                        (
+                            format!("rows[{index}].shift_ids[{day}]"),
+                            "a shift id, or empty for a day off".to_owned(),
+                        )
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if assignments.insert(agent_id, shifts).is_some() {
+            return Err((
+                format!("rows[{index}].agent_id"),
+                format!("agent {} has two rows", row.agent_id),
+            ));
+        }
+    }
+    Ok(Roster {
+        first_day,
+        assignments,
+    })
+}
+
+fn name(event: &RecordedEvent, value: &str) -> Result<Name, DecodeError> {
+    Name::new(value).map_err(|error| DecodeError::new(event, error.to_string()))
+}
+
+fn day(event: &RecordedEvent, value: &str) -> Result<i64, DecodeError> {
+    parse_day(value).map_err(|reason| DecodeError::new(event, reason))
+}
+
+fn kind(event: &RecordedEvent, value: i32) -> Result<LeaveKind, DecodeError> {
+    pb::LeaveKind::try_from(value)
+        .ok()
+        .and_then(leave_kind_from_proto)
+        .ok_or_else(|| DecodeError::new(event, format!("unknown leave kind {value}")))
+}
+
+// Workforce events carry no instant of their own; they are stored at the time of the command.
+fn at_now() -> Timestamp {
+    Timestamp::now()
+}
+
+impl PersistedEvent for CenterEvent {
+    fn encode(&self) -> EncodedEvent {
+        let now = at_now();
+        match self {
+            CenterEvent::Defined(settings) => EncodedEvent::from_message(
+                now,
+                &pb::CenterDefined {
+                    utc_offset_minutes: settings.utc_offset_minutes,
+                    shifts: settings.shifts.iter().map(shift_to_proto).collect(),
+                },
+            ),
+            CenterEvent::TeamSet {
+                team_id,
+                leader_id,
+                members,
+            } => EncodedEvent::from_message(
+                now,
+                &pb::TeamSet {
+                    team_id: team_id.to_string(),
+                    leader_id: leader_id.to_string(),
+                    member_ids: members.iter().map(Name::to_string).collect(),
+                },
+            ),
+            CenterEvent::RosterPublished { roster_id, roster } => EncodedEvent::from_message(
+                now,
+                &pb::RosterPublished {
+                    roster_id: roster_id.to_string(),
+                    first_day: format_day(roster.first_day),
+                    rows: rows_to_proto(roster),
+                },
+            ),
+            CenterEvent::LeaveRequested {
+                leave_id,
+                agent_id,
+                request,
+                approver,
+            } => EncodedEvent::from_message(
+                now,
+                &pb::LeaveRequested {
+                    leave_id: leave_id.to_string(),
+                    agent_id: agent_id.to_string(),
+                    kind: leave_kind_to_proto(request.kind).into(),
+                    first_day: format_day(request.start),
+                    half_days: request.half_days,
+                    certificate: request.certificate,
+                    asked_on: format_day(request.asked_on),
+                    approver: approver_to_proto(*approver).into(),
+                },
+            ),
+            CenterEvent::LeaveDecided {
+                leave_id,
+                approved,
+                reason,
+            } => EncodedEvent::from_message(
+                now,
+                &pb::LeaveDecided {
+                    leave_id: leave_id.to_string(),
+                    approved: *approved,
+                    reason: reason.clone(),
+                },
+            ),
+            CenterEvent::SwapRequested {
+                swap_id,
+                agent_id,
+                colleague_id,
+                request,
+            } => EncodedEvent::from_message(
+                now,
+                &pb::SwapRequested {
+                    swap_id: swap_id.to_string(),
+                    agent_id: agent_id.to_string(),
+                    colleague_id: colleague_id.to_string(),
+                    day: format_day(request.day),
+                    consecutive: request.consecutive,
+                    payback_day: format_day(request.payback_day),
+                    asked_on: format_day(request.asked_on),
+                },
+            ),
+            CenterEvent::SwapDecided {
+                swap_id,
+                approved,
+                reason,
+            } => EncodedEvent::from_message(
+                now,
+                &pb::SwapDecided {
+                    swap_id: swap_id.to_string(),
+                    approved: *approved,
+                    reason: reason.clone(),
+                },
+            ),
+        }
+    }
+
+    fn decode(event: &RecordedEvent) -> Result<Self, DecodeError> {
+        let event_type = event.event_type.as_str();
+        if event_type == pb::CenterDefined::full_name() {
+            let defined: pb::CenterDefined = decode_message(event)?;
+            let shifts = defined
+                .shifts
+                .iter()
+                .enumerate()
+                .map(|(index, shift)| shift_from_proto(index, shift))
+                .collect::<Result<_, _>>()
+                .map_err(|(field, reason)| DecodeError::new(event, format!("{field}: {reason}")))?;
+            return Ok(CenterEvent::Defined(CenterSettings {
+                utc_offset_minutes: defined.utc_offset_minutes,
+                shifts,
+            }));
+        }
+        if event_type == pb::TeamSet::full_name() {
+            let team: pb::TeamSet = decode_message(event)?;
+            return Ok(CenterEvent::TeamSet {
+                team_id: name(event, &team.team_id)?,
+                leader_id: name(event, &team.leader_id)?,
+                members: team
+                    .member_ids
+                    .iter()
+                    .map(|member| name(event, member))
+                    .collect::<Result<_, _>>()?,
+            });
+        }
+        if event_type == pb::RosterPublished::full_name() {
+            let published: pb::RosterPublished = decode_message(event)?;
+            let roster = roster_from_proto(&published.first_day, &published.rows)
+                .map_err(|(field, reason)| DecodeError::new(event, format!("{field}: {reason}")))?;
+            return Ok(CenterEvent::RosterPublished {
+                roster_id: name(event, &published.roster_id)?,
+                roster,
+            });
+        }
+        if event_type == pb::LeaveRequested::full_name() {
+            let requested: pb::LeaveRequested = decode_message(event)?;
+            let approver = match pb::Approver::try_from(requested.approver) {
+                Ok(pb::Approver::Director) => Approver::Director,
+                Ok(pb::Approver::Supervisor) => Approver::Supervisor,
+                _ => return Err(DecodeError::new(event, "unknown approver")),
+            };
+            return Ok(CenterEvent::LeaveRequested {
+                leave_id: name(event, &requested.leave_id)?,
+                agent_id: name(event, &requested.agent_id)?,
+                request: LeaveRequest {
+                    kind: kind(event, requested.kind)?,
+                    start: day(event, &requested.first_day)?,
+                    half_days: requested.half_days,
+                    asked_on: day(event, &requested.asked_on)?,
+                    certificate: requested.certificate,
+                },
+                approver,
+            });
+        }
+        if event_type == pb::LeaveDecided::full_name() {
+            let decided: pb::LeaveDecided = decode_message(event)?;
+            return Ok(CenterEvent::LeaveDecided {
+                leave_id: name(event, &decided.leave_id)?,
+                approved: decided.approved,
+                reason: decided.reason,
+            });
+        }
+        if event_type == pb::SwapRequested::full_name() {
+            let requested: pb::SwapRequested = decode_message(event)?;
+            return Ok(CenterEvent::SwapRequested {
+                swap_id: name(event, &requested.swap_id)?,
+                agent_id: name(event, &requested.agent_id)?,
+                colleague_id: name(event, &requested.colleague_id)?,
+                request: SwapRequest {
+                    day: day(event, &requested.day)?,
+                    consecutive: requested.consecutive,
+                    payback_day: day(event, &requested.payback_day)?,
+                    asked_on: day(event, &requested.asked_on)?,
+                },
+            });
+        }
+        if event_type == pb::SwapDecided::full_name() {
+            let decided: pb::SwapDecided = decode_message(event)?;
+            return Ok(CenterEvent::SwapDecided {
+                swap_id: name(event, &decided.swap_id)?,
+                approved: decided.approved,
+                reason: decided.reason,
+            });
+        }
+        Err(DecodeError::unknown_type(event))
+    }
+}
+
+/// The message of a shift's attendance.
+pub fn record_to_proto(record: &ShiftRecord) -> pb::ShiftAttendanceRecorded {
+    let attendance = &record.attendance;
+    pb::ShiftAttendanceRecorded {
+        center_id: record.center_id.to_string(),
+        roster_id: record.roster_id.to_string(),
+        team_id: record
+            .team_id
+            .as_ref()
+            .map(Name::to_string)
+            .unwrap_or_default(),
+        day: format_day(record.day),
+        shift_id: record.shift_id.to_string(),
+        shift_start_ms: record.window.start,
+        shift_end_ms: record.window.end,
+        arrived_at_ms: attendance.arrived_at.unwrap_or(0),
+        late_minutes: attendance.late_minutes,
+        left_at_ms: attendance.left_at.unwrap_or(0),
+        left_early_minutes: attendance.left_early_minutes,
+        absent: attendance.absent(),
+        on_leave: record
+            .on_leave
+            .map_or(pb::LeaveKind::Unspecified, leave_kind_to_proto)
+            .into(),
+        adherence: attendance.adherence,
+        interval_adherence: attendance.interval_adherence.clone(),
+    }
+}
+
+impl PersistedEvent for AttendanceEvent {
+    fn encode(&self) -> EncodedEvent {
+        let AttendanceEvent::Recorded(record) = self;
+        EncodedEvent::from_message(
+            Timestamp::from_unix_millis(record.window.end),
+            &record_to_proto(record),
+        )
+    }
+
+    fn decode(event: &RecordedEvent) -> Result<Self, DecodeError> {
+        let recorded: pb::ShiftAttendanceRecorded = decode_message(event)?;
+        let optional = |value: i64| (value != 0).then_some(value);
+        Ok(AttendanceEvent::Recorded(ShiftRecord {
+            center_id: name(event, &recorded.center_id)?,
+            roster_id: name(event, &recorded.roster_id)?,
+            team_id: (!recorded.team_id.is_empty())
+                .then(|| name(event, &recorded.team_id))
+                .transpose()?,
+            day: day(event, &recorded.day)?,
+            shift_id: name(event, &recorded.shift_id)?,
+            // The lunch window is not stored: the adherence computed with it is.
+            window: ShiftWindow {
+                start: recorded.shift_start_ms,
+                end: recorded.shift_end_ms,
+                lunch: None,
+            },
+            attendance: ShiftAttendance {
+                arrived_at: optional(recorded.arrived_at_ms),
+                late_minutes: recorded.late_minutes,
+                left_at: optional(recorded.left_at_ms),
+                left_early_minutes: recorded.left_early_minutes,
+                adherence: recorded.adherence,
+                interval_adherence: recorded.interval_adherence,
+            },
+            on_leave: pb::LeaveKind::try_from(recorded.on_leave)
+                .ok()
+                .and_then(leave_kind_from_proto),
+        }))
+    }
+}
+
+/// What an event of routing's agent aggregate says of the agent's presence from then on
+/// (`None`: nothing that attendance counts, such as a skills change).
+pub fn agent_presence(event: &RecordedEvent) -> Option<Presence> {
+    let event_type = event.event_type.as_str();
+    if event_type == routing::AgentLoggedIn::full_name()
+        || event_type == routing::AgentNotReady::full_name()
+    {
+        Some(Presence::NotReady)
+    } else if event_type == routing::AgentLoggedOut::full_name() {
+        Some(Presence::Out)
+    } else if event_type == routing::AgentReady::full_name()
+        || event_type == routing::AgentReserved::full_name()
+        || event_type == routing::AgentCallStarted::full_name()
+        || event_type == routing::AgentCallEnded::full_name()
+        || event_type == routing::AgentAfterCallWorkOverrun::full_name()
+    {
+        Some(Presence::OnThePhones)
+    } else if event_type == routing::AgentReservationReleased::full_name() {
+        let released = decode_message::<routing::AgentReservationReleased>(event).ok()?;
+        Some(if released.missed {
+            Presence::NotReady
+        } else {
+            Presence::OnThePhones
+        })
+    } else {
+        None
+    }
+}
