@@ -95,6 +95,8 @@ def check_value_set(chart, values_file):
         if target == "gateway" and not {"CALLCENTER_TELEPHONY_URL", "CALLCENTER_ROUTING_URL",
                                         "CALLCENTER_REPORTING_URL", "CALLCENTER_WORKFORCE_URL"} <= env:
             fail(f"{values_file.name}: the gateway lacks its upstreams")
+        if target == "workforce" and "CALLCENTER_REPORTING_URL" not in env:
+            fail(f"{values_file.name}: workforce cannot reach reporting for its history")
         if target == "reporting" and "CALLCENTER_DATABASE_URL" not in env:
             fail(f"{values_file.name}: reporting has no database")
         if target == "routing" and not {"CALLCENTER_ROUTING_PARTITIONS",

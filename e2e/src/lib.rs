@@ -14,7 +14,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio::process::{Child, Command};
 
 /// The path of the `callcenter` binary under test.
@@ -93,6 +93,18 @@ impl Mode {
             secret: secret.into(),
         }
     }
+}
+
+/// `callcenter dev --no-demo` on a new data directory named after `label` (kept while the
+/// directory lives).
+pub async fn dev_instance(label: &str) -> (TempDir, Instance) {
+    let directory = TempDir::new(label);
+    let instance = Instance::start(Mode::Dev {
+        data_dir: directory.path().join("data"),
+        extra: vec!["--no-demo".into()],
+    })
+    .await;
+    (directory, instance)
 }
 
 /// A running `callcenter` process.
@@ -314,6 +326,20 @@ impl Instance {
                 .boxed(),
             buffer: String::new(),
         }
+    }
+
+    /// Queue `general` of center `langfang`, reached by number 4000 (as `admin`).
+    pub async fn open_general_queue(&self, admin: &str) {
+        let queue =
+            json!({"queue_id": "general", "display_name": "General", "center_id": "langfang"});
+        self.ok("POST", "/v1/queues", admin, Some(queue)).await;
+        self.ok(
+            "PUT",
+            "/v1/numbers/4000",
+            admin,
+            Some(json!({"queue_id": "general"})),
+        )
+        .await;
     }
 
     /// Sends `method path` and asserts a 200 answer; returns its body.

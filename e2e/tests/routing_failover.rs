@@ -36,16 +36,7 @@ async fn the_standby_routing_replica_takes_over_within_seconds_when_the_owner_is
     let gateway = Instance::start(serve("gateway", upstreams)).await;
 
     let admin = gateway.token("acme", "tenant_admin", "admin");
-    let queue = json!({"queue_id": "general", "display_name": "General", "center_id": "langfang"});
-    gateway.ok("POST", "/v1/queues", &admin, Some(queue)).await;
-    gateway
-        .ok(
-            "PUT",
-            "/v1/numbers/4000",
-            &admin,
-            Some(json!({"queue_id": "general"})),
-        )
-        .await;
+    gateway.open_general_queue(&admin).await;
     for agent_id in ["agent-1", "agent-2", "agent-3"] {
         let body = json!({"agent_id": agent_id, "display_name": agent_id, "center_id": "langfang",
                           "queue_ids": ["general"]});

@@ -1,20 +1,8 @@
 //! Routing rules through the running binary (DOMAIN.md §3): skills with a minimum proficiency,
 //! time-based widening, and overflow to a queue of another center, configured over HTTP.
 
-use callcenter_e2e::{Instance, Mode};
-use callcenter_testkit::TempDir;
+use callcenter_e2e::dev_instance;
 use serde_json::json;
-
-/// `callcenter dev` without the demo, on a data directory of its own (kept while it runs).
-async fn dev_instance(label: &str) -> (TempDir, Instance) {
-    let directory = TempDir::new(label);
-    let instance = Instance::start(Mode::Dev {
-        data_dir: directory.path().join("data"),
-        extra: vec!["--no-demo".into()],
-    })
-    .await;
-    (directory, instance)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn skills_then_widening_then_overflow_to_another_center() {

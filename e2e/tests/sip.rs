@@ -56,16 +56,7 @@ async fn set_up(instance: &Instance, agents: usize) -> String {
         "the start line names the SIP address"
     );
     let admin = instance.token("acme", "tenant_admin", "admin");
-    let queue = json!({"queue_id": "general", "display_name": "General", "center_id": "langfang"});
-    instance.ok("POST", "/v1/queues", &admin, Some(queue)).await;
-    instance
-        .ok(
-            "PUT",
-            "/v1/numbers/4000",
-            &admin,
-            Some(json!({"queue_id": "general"})),
-        )
-        .await;
+    instance.open_general_queue(&admin).await;
     for index in 1..=agents {
         let agent_id = format!("agent-{index}");
         let body = json!({"agent_id": agent_id, "display_name": agent_id, "center_id": "langfang",

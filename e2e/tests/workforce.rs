@@ -5,8 +5,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use callcenter_e2e::{Instance, Mode};
-use callcenter_testkit::TempDir;
+use callcenter_e2e::{Instance, dev_instance};
 use callcenter_workforce::domain::calendar::{DAY_SECONDS, format_day, format_time_of_day};
 use serde_json::{Value, json};
 
@@ -21,12 +20,7 @@ async fn refused(instance: &Instance, path: &str, token: &str, body: Value) -> (
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shift_is_counted_at_its_start_and_recorded_when_it_ends() {
-    let directory = TempDir::new("e2e-workforce");
-    let instance = Instance::start(Mode::Dev {
-        data_dir: directory.path().join("data"),
-        extra: vec!["--no-demo".into()],
-    })
-    .await;
+    let (_directory, instance) = dev_instance("e2e-workforce").await;
     let admin = instance.token("acme", "tenant_admin", "admin");
     let planner = instance.token("acme", "wfm_planner", "planner");
     let leader = instance.token("acme", "team_leader", "leader-1");
@@ -276,5 +270,236 @@ async fn a_shift_is_counted_at_its_start_and_recorded_when_it_ends() {
         )
         .await;
     assert_eq!(status, 403);
+
+    // The forecast reads the queue's history from reporting on the planner's behalf: a new queue
+    // has none, so it plans nobody, interval by interval of the center's local weeks.
+    let forecast = instance
+        .ok(
+            "POST",
+            "/v1/workforce/centers/langfang/queues/general/forecast",
+            &planner,
+            Some(
+                json!({"history_weeks": 3, "weeks": 1, "interval_minutes": 30,
+                        "targets": {"shrinkage": 0.3}}),
+            ),
+        )
+        .await;
+    let intervals = forecast["intervals"].as_array().expect("intervals");
+    assert_eq!(intervals.len(), 7 * 48, "{}", forecast["held_out_weeks"]);
+    let monday = intervals[0]["start_ms"].as_i64().expect("a start");
+    assert_eq!(
+        (monday / 1_000 + offset_minutes * 60) % (7 * DAY_SECONDS),
+        4 * DAY_SECONDS
+    );
+    assert!(intervals.iter().all(|i| i["agents"] == 0));
+    assert_eq!(
+        (&forecast["held_out_weeks"], &forecast["history_calls"]),
+        (&json!(1), &json!(0.0))
+    );
+    let (status, problem) = instance
+        .call(
+            "POST",
+            "/v1/workforce/centers/langfang/queues/general/forecast",
+            Some(&planner),
+            Some(json!({"interval_minutes": 20})),
+        )
+        .await;
+    assert_eq!(status, 400, "{problem}");
+    instance.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_surge_beyond_the_forecast_raises_a_traffic_anomaly_with_the_extra_agents() {
+    let (_directory, instance) = dev_instance("e2e-intraday").await;
+    let admin = instance.token("acme", "tenant_admin", "admin");
+    let planner = instance.token("acme", "wfm_planner", "planner");
+    instance.open_general_queue(&admin).await;
+
+    // Not within seconds of a quarter hour's end, so that the calls land in one interval.
+    let quarter_ms = 15 * 60_000;
+    let now_ms = || {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("after 1970")
+            .as_millis() as i64
+    };
+    let left = quarter_ms - now_ms().rem_euclid(quarter_ms);
+    if left < 10_000 {
+        tokio::time::sleep(Duration::from_millis(left as u64 + 100)).await;
+    }
+    let start = now_ms() - now_ms().rem_euclid(quarter_ms);
+    let plan = json!({"center_id": "langfang", "interval_minutes": 15, "threshold": 0.2,
+                      "targets": {"answer_seconds": 20, "service_level": 0.8},
+                      "intervals": [{"start_ms": start, "calls": 10, "handle_seconds": 180},
+                                    {"start_ms": start + quarter_ms, "calls": 10,
+                                     "handle_seconds": 180}]});
+    let published = instance
+        .ok(
+            "PUT",
+            "/v1/workforce/queues/general/intraday-plan",
+            &planner,
+            Some(plan),
+        )
+        .await;
+    assert_eq!(published["intervals"].as_array().map(Vec::len), Some(2));
+    // A plan off the interval boundaries is refused.
+    let (status, _) = instance
+        .call(
+            "PUT",
+            "/v1/workforce/queues/general/intraday-plan",
+            Some(&planner),
+            Some(json!({"center_id": "langfang", "interval_minutes": 15,
+                        "intervals": [{"start_ms": start + 1, "calls": 2, "handle_seconds": 180}]})),
+        )
+        .await;
+    assert_eq!(status, 400);
+
+    // Ten calls are the forecast; thirteen are 30% above it.
+    for _ in 0..13 {
+        let report = json!({"caller_number": "13800138000", "dialled_number": "4000"});
+        instance.ok("POST", "/v1/calls", &admin, Some(report)).await;
+    }
+    let plan = instance
+        .poll_until(
+            "/v1/workforce/queues/general/intraday-plan",
+            &planner,
+            |body| body["anomalies"].as_array().is_some_and(|a| !a.is_empty()),
+        )
+        .await;
+    let anomaly = &plan["anomalies"][0];
+    assert_eq!(anomaly["interval_start_ms"], start, "{plan}");
+    assert_eq!(anomaly["forecast_calls"], 10.0, "{plan}");
+    // The calls so far, or their pace over the interval once a third of it has passed.
+    assert!(
+        anomaly["actual_calls"].as_f64().is_some_and(|a| a > 12.0),
+        "{plan}"
+    );
+    assert!(
+        anomaly["departure"].as_f64().is_some_and(|d| d > 0.2),
+        "{plan}"
+    );
+    // 10 calls of 3 minutes in 15 minutes (2 erlangs) need 4 agents for 80% within 20 s; more
+    // than 12 need more.
+    assert_eq!(anomaly["planned_agents"], 4, "{plan}");
+    assert!(
+        anomaly["extra_agents"].as_u64().is_some_and(|n| n >= 1),
+        "{plan}"
+    );
+    instance.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_roster_solved_for_the_center_keeps_approved_leave_and_is_published() {
+    let (_directory, instance) = dev_instance("e2e-solve").await;
+    let planner = instance.token("acme", "wfm_planner", "planner");
+    let leader = instance.token("acme", "team_leader", "leader-1");
+    let shift =
+        |id: &str, start: &str, end: &str| json!({"shift_id": id, "start": start, "end": end});
+    let center = json!({"utc_offset_minutes": 480, "shifts": [
+        shift("early", "08:30", "17:30"), shift("middle", "09:00", "18:00"),
+        shift("late", "09:30", "22:00")]});
+    instance
+        .ok(
+            "PUT",
+            "/v1/workforce/centers/langfang",
+            &planner,
+            Some(center),
+        )
+        .await;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs() as i64;
+    let first_day = (now + 480 * 60).div_euclid(DAY_SECONDS) + 3;
+    // a3 takes a personal day on the roster's third day; the team leader approves.
+    let personal = json!({"agent_id": "a3", "kind": "personal",
+                          "first_day": format_day(first_day + 2), "half_days": 2});
+    instance
+        .ok(
+            "PUT",
+            "/v1/workforce/centers/langfang/leave/p1",
+            &leader,
+            Some(personal),
+        )
+        .await;
+    instance
+        .ok(
+            "POST",
+            "/v1/workforce/centers/langfang/leave/p1/decision",
+            &leader,
+            Some(json!({"approve": true})),
+        )
+        .await;
+
+    // The handbook's worked example, with the center's shift ids.
+    let agents: Vec<Value> = (1..=7).map(|i| json!({"id": format!("a{i}")})).collect();
+    let example = json!({
+        "schema": "callcenter-roster/v1",
+        "horizon": {"days": 7},
+        "shifts": [{"id": "early"}, {"id": "middle"}, {"id": "late"}],
+        "off_shift": "off",
+        "shift_order": ["early", "middle", "late"],
+        "agents": agents,
+        "rules": {"allowed_next": {"early": ["middle", "late"],
+                                   "middle": ["early", "middle", "late", "off"],
+                                   "late": ["off", "middle"], "off": ["early", "middle"]},
+                  "max_consecutive_working_days": 7, "min_days_off_per_week": 0},
+        "coverage": {"required_per_shift": vec![[2, 1, 2]; 7],
+                     "required_per_shift_order": ["early", "middle", "late"]},
+        "requests": [{"agent": 4, "day": 0, "kind": "shift", "shift": "middle", "weight": 10},
+                     {"agent": 3, "day": 6, "kind": "day_off", "weight": 10}],
+        "objective": {"unmet_coverage_weight": 100}
+    });
+    let solved = instance
+        .ok(
+            "POST",
+            "/v1/workforce/rosters/solve",
+            &planner,
+            Some(
+                json!({"instance": example, "seconds": 2, "center_id": "langfang",
+                        "first_day": format_day(first_day), "publish_as": "week-1"}),
+            ),
+        )
+        .await;
+    assert_eq!(
+        (&solved["objective"], &solved["leave_days_kept"]),
+        (&json!(0), &json!(1)),
+        "{solved}"
+    );
+    assert_eq!(solved["hard_violations"], json!([]));
+    let published = &solved["published"];
+    let row = |agent: &str| {
+        published["rows"]
+            .as_array()
+            .and_then(|rows| rows.iter().find(|row| row["agent_id"] == agent))
+            .map(|row| row["shift_ids"].clone())
+            .expect("a row")
+    };
+    assert_eq!(row("a3")[2], "", "a3's day of leave is off: {published}");
+    assert_eq!(row("a5")[0], "middle", "person 5 works middle on day 1");
+    assert_eq!(row("a4")[6], "", "person 4 is off on Sunday");
+    let stored = instance
+        .ok(
+            "GET",
+            "/v1/workforce/centers/langfang/rosters/week-1",
+            &planner,
+            None,
+        )
+        .await;
+    assert_eq!(stored["rows"], published["rows"]);
+    // Another solver's instance that breaks the format is refused with the field.
+    let (status, problem) = instance
+        .call(
+            "POST",
+            "/v1/workforce/rosters/solve",
+            Some(&planner),
+            Some(json!({"instance": {"schema": "other"}})),
+        )
+        .await;
+    assert_eq!(
+        (status, problem["violations"][0]["field"].as_str()),
+        (400, Some("instance_json.schema")),
+        "{problem}"
+    );
     instance.stop().await;
 }

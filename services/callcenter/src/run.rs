@@ -17,7 +17,7 @@ use callcenter_routing::{Routing, RoutingGrpc, run_partitioned_distributors};
 use callcenter_telephony::ring_timer::run_ring_timer;
 use callcenter_telephony::sip::{SipConfig, SipGateway};
 use callcenter_telephony::{PartnerIntakeGrpc, Ringer, Telephony, TelephonyGrpc};
-use callcenter_workforce::{Workforce, WorkforceGrpc, run_attendance_clerk};
+use callcenter_workforce::{Workforce, WorkforceGrpc, run_workforce_clerk};
 use sqlx::AnyPool;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -163,6 +163,28 @@ pub async fn run(backends: Backends, config: RunConfig) -> Result<(), RunError> 
     let mut tasks = JoinSet::new();
     let mut sip_address = None;
 
+    // Bound first, so that services calling each other in this process know its address.
+    let serves_grpc = [
+        Target::Telephony,
+        Target::Routing,
+        Target::Reporting,
+        Target::Workforce,
+    ]
+    .into_iter()
+    .any(|target| config.runs(target));
+    let grpc_listener = if serves_grpc {
+        Some(bind(config.grpc).await?)
+    } else {
+        None
+    };
+    let grpc_address = match &grpc_listener {
+        Some(listener) => listener.local_addr().ok(),
+        None => None,
+    };
+    let own = grpc_address
+        .map(local_url)
+        .unwrap_or_else(|| local_url(config.grpc));
+
     if config.runs(Target::Telephony) {
         let app = Telephony::new(Arc::clone(&store));
         grpc.add(TelephonyGrpc::server(app.clone()));
@@ -209,10 +231,18 @@ pub async fn run(backends: Backends, config: RunConfig) -> Result<(), RunError> 
     }
     if config.runs(Target::Workforce) {
         let app = Workforce::new(Arc::clone(&store));
-        grpc.add(WorkforceGrpc::server(app.clone()));
+        let reporting = config
+            .upstreams
+            .reporting
+            .clone()
+            .unwrap_or_else(|| own.clone());
+        grpc.add(
+            WorkforceGrpc::server(app.clone(), &reporting)
+                .map_err(|error| RunError::Server(error.to_string()))?,
+        );
         let (store, stop) = (Arc::clone(&store), shutdown.clone());
         tasks.spawn(async move {
-            run_attendance_clerk(store, app, stop).await;
+            run_workforce_clerk(store, app, stop).await;
             Ok(())
         });
     }
@@ -243,15 +273,6 @@ pub async fn run(backends: Backends, config: RunConfig) -> Result<(), RunError> 
         }
     }
 
-    let grpc_listener = if grpc.names().is_empty() {
-        None
-    } else {
-        Some(bind(config.grpc).await?)
-    };
-    let grpc_address = match &grpc_listener {
-        Some(listener) => listener.local_addr().ok(),
-        None => None,
-    };
     let http_listener = bind(config.http).await?;
     let http_address = http_listener
         .local_addr()
@@ -262,9 +283,6 @@ pub async fn run(backends: Backends, config: RunConfig) -> Result<(), RunError> 
 
     let mut http = health_router(readiness.clone());
     if config.runs(Target::Gateway) {
-        let own = grpc_address
-            .map(local_url)
-            .unwrap_or_else(|| local_url(config.grpc));
         let overrides = config.upstreams;
         let upstreams = Upstreams {
             telephony: overrides.telephony.unwrap_or_else(|| own.clone()),

@@ -6,8 +6,10 @@ use axum::extract::{Path, State};
 use axum::routing::{get, post, put};
 use callcenter_platform::ApiError;
 use callcenter_proto::workforce::v1 as pb;
+use callcenter_proto::workforce::v1::workforce_service_client::WorkforceServiceClient;
 use http::HeaderMap;
 use serde::{Deserialize, Serialize};
+use tonic::transport::Channel;
 
 use crate::{ApiResult, Caller, Gateway, JsonBody, upstream_error};
 
@@ -50,6 +52,33 @@ pub fn routes() -> axum::Router<Gateway> {
             "/v1/workforce/agents/{agent_id}/attendance",
             get(list_attendance),
         )
+        .route(
+            "/v1/workforce/centers/{center_id}/queues/{queue_id}/forecast",
+            post(forecast_queue),
+        )
+        .route(
+            "/v1/workforce/queues/{queue_id}/intraday-plan",
+            put(publish_intraday_plan).get(get_intraday_plan),
+        )
+        .route("/v1/workforce/rosters/solve", post(solve_roster))
+}
+
+/// Calls workforce on the caller's behalf and answers the JSON of its reply.
+async fn relay<M, R, J, F, Fut>(
+    gateway: &Gateway,
+    caller: &Caller,
+    message: M,
+    call: F,
+) -> ApiResult<J>
+where
+    F: FnOnce(WorkforceServiceClient<Channel>, tonic::Request<M>) -> Fut,
+    Fut: Future<Output = Result<tonic::Response<R>, tonic::Status>>,
+    J: From<R>,
+{
+    let response = call(gateway.workforce.clone(), caller.request(message))
+        .await
+        .map_err(upstream_error)?;
+    Ok(Json(response.into_inner().into()))
 }
 
 /// A lunch inside a shift.
@@ -528,13 +557,13 @@ async fn define_center(
         shifts: body.shifts.into_iter().map(Into::into).collect(),
         request_id: caller.request_id(body.request_id),
     };
-    let response = gateway
-        .workforce
-        .clone()
-        .define_center(caller.request(request))
-        .await
-        .map_err(upstream_error)?;
-    Ok(Json(response.into_inner().into()))
+    relay(
+        &gateway,
+        &caller,
+        request,
+        |mut client, request| async move { client.define_center(request).await },
+    )
+    .await
 }
 
 async fn get_center(
@@ -543,13 +572,13 @@ async fn get_center(
     Path(center_id): Path<String>,
 ) -> ApiResult<CenterWorkforce> {
     let caller = Caller::from_headers(&gateway, &headers)?;
-    let response = gateway
-        .workforce
-        .clone()
-        .get_center(caller.request(pb::GetCenterRequest { center_id }))
-        .await
-        .map_err(upstream_error)?;
-    Ok(Json(response.into_inner().into()))
+    relay(
+        &gateway,
+        &caller,
+        pb::GetCenterRequest { center_id },
+        |mut client, request| async move { client.get_center(request).await },
+    )
+    .await
 }
 
 async fn set_team(
@@ -566,13 +595,13 @@ async fn set_team(
         member_ids: body.member_ids,
         request_id: caller.request_id(body.request_id),
     };
-    let response = gateway
-        .workforce
-        .clone()
-        .set_team(caller.request(request))
-        .await
-        .map_err(upstream_error)?;
-    Ok(Json(response.into_inner().into()))
+    relay(
+        &gateway,
+        &caller,
+        request,
+        |mut client, request| async move { client.set_team(request).await },
+    )
+    .await
 }
 
 async fn publish_roster(
@@ -596,13 +625,13 @@ async fn publish_roster(
             .collect(),
         request_id: caller.request_id(body.request_id),
     };
-    let response = gateway
-        .workforce
-        .clone()
-        .publish_roster(caller.request(request))
-        .await
-        .map_err(upstream_error)?;
-    Ok(Json(response.into_inner().into()))
+    relay(
+        &gateway,
+        &caller,
+        request,
+        |mut client, request| async move { client.publish_roster(request).await },
+    )
+    .await
 }
 
 async fn get_roster(
@@ -611,16 +640,16 @@ async fn get_roster(
     Path((center_id, roster_id)): Path<(String, String)>,
 ) -> ApiResult<Roster> {
     let caller = Caller::from_headers(&gateway, &headers)?;
-    let response = gateway
-        .workforce
-        .clone()
-        .get_roster(caller.request(pb::GetRosterRequest {
+    relay(
+        &gateway,
+        &caller,
+        pb::GetRosterRequest {
             center_id,
             roster_id,
-        }))
-        .await
-        .map_err(upstream_error)?;
-    Ok(Json(response.into_inner().into()))
+        },
+        |mut client, request| async move { client.get_roster(request).await },
+    )
+    .await
 }
 
 async fn request_leave(
@@ -640,13 +669,13 @@ async fn request_leave(
         certificate: body.certificate,
         request_id: caller.request_id(body.request_id),
     };
-    let response = gateway
-        .workforce
-        .clone()
-        .request_leave(caller.request(request))
-        .await
-        .map_err(upstream_error)?;
-    Ok(Json(response.into_inner().into()))
+    relay(
+        &gateway,
+        &caller,
+        request,
+        |mut client, request| async move { client.request_leave(request).await },
+    )
+    .await
 }
 
 async fn decide_leave(
@@ -663,13 +692,13 @@ async fn decide_leave(
         reason: body.reason,
         request_id: caller.request_id(body.request_id),
     };
-    let response = gateway
-        .workforce
-        .clone()
-        .decide_leave(caller.request(request))
-        .await
-        .map_err(upstream_error)?;
-    Ok(Json(response.into_inner().into()))
+    relay(
+        &gateway,
+        &caller,
+        request,
+        |mut client, request| async move { client.decide_leave(request).await },
+    )
+    .await
 }
 
 async fn request_swap(
@@ -689,13 +718,13 @@ async fn request_swap(
         payback_day: body.payback_day,
         request_id: caller.request_id(body.request_id),
     };
-    let response = gateway
-        .workforce
-        .clone()
-        .request_swap(caller.request(request))
-        .await
-        .map_err(upstream_error)?;
-    Ok(Json(response.into_inner().into()))
+    relay(
+        &gateway,
+        &caller,
+        request,
+        |mut client, request| async move { client.request_swap(request).await },
+    )
+    .await
 }
 
 async fn decide_swap(
@@ -712,13 +741,13 @@ async fn decide_swap(
         reason: body.reason,
         request_id: caller.request_id(body.request_id),
     };
-    let response = gateway
-        .workforce
-        .clone()
-        .decide_swap(caller.request(request))
-        .await
-        .map_err(upstream_error)?;
-    Ok(Json(response.into_inner().into()))
+    relay(
+        &gateway,
+        &caller,
+        request,
+        |mut client, request| async move { client.decide_swap(request).await },
+    )
+    .await
 }
 
 async fn get_headcount(
@@ -727,13 +756,13 @@ async fn get_headcount(
     Path(center_id): Path<String>,
 ) -> ApiResult<Headcount> {
     let caller = Caller::from_headers(&gateway, &headers)?;
-    let response = gateway
-        .workforce
-        .clone()
-        .get_headcount(caller.request(pb::GetHeadcountRequest { center_id }))
-        .await
-        .map_err(upstream_error)?;
-    Ok(Json(response.into_inner().into()))
+    relay(
+        &gateway,
+        &caller,
+        pb::GetHeadcountRequest { center_id },
+        |mut client, request| async move { client.get_headcount(request).await },
+    )
+    .await
 }
 
 /// One agent's recorded shift.
@@ -819,11 +848,419 @@ async fn list_attendance(
     Path(agent_id): Path<String>,
 ) -> ApiResult<Attendance> {
     let caller = Caller::from_headers(&gateway, &headers)?;
-    let response = gateway
-        .workforce
-        .clone()
-        .list_attendance(caller.request(pb::ListAttendanceRequest { agent_id }))
-        .await
-        .map_err(upstream_error)?;
-    Ok(Json(response.into_inner().into()))
+    relay(
+        &gateway,
+        &caller,
+        pb::ListAttendanceRequest { agent_id },
+        |mut client, request| async move { client.list_attendance(request).await },
+    )
+    .await
+}
+
+/// The service asked of a queue (left out: the defaults).
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StaffingTargets {
+    /// Default 20.
+    #[serde(default)]
+    pub answer_seconds: f64,
+    /// Default 0.8.
+    #[serde(default)]
+    pub service_level: f64,
+    /// Default 1 (no limit).
+    #[serde(default)]
+    pub max_occupancy: f64,
+    /// Default 0.
+    #[serde(default)]
+    pub shrinkage: f64,
+    /// Erlang A when above 0.
+    #[serde(default)]
+    pub patience_seconds: f64,
+}
+
+/// A planner's value for one interval ahead.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntervalOverride {
+    /// The interval's start (Unix milliseconds).
+    pub interval_start_ms: i64,
+    /// Calls expected.
+    pub calls: f64,
+}
+
+/// `POST /v1/workforce/centers/{id}/queues/{queue_id}/forecast`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForecastQueue {
+    /// Weeks of history (default 8).
+    #[serde(default)]
+    pub history_weeks: u32,
+    /// Weeks ahead from this week's Monday (default 2).
+    #[serde(default)]
+    pub weeks: u32,
+    /// 15 (default) or 30.
+    #[serde(default)]
+    pub interval_minutes: u32,
+    /// Weeks held out to measure the error (default 1).
+    #[serde(default)]
+    pub held_out_weeks: Option<u32>,
+    /// Planners' values.
+    #[serde(default)]
+    pub overrides: Vec<IntervalOverride>,
+    /// The service asked.
+    #[serde(default)]
+    pub targets: StaffingTargets,
+}
+
+/// One interval of a queue's plan.
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct PlannedInterval {
+    /// Its start (Unix milliseconds).
+    pub start_ms: i64,
+    /// Calls expected.
+    pub calls: f64,
+    /// Average handling time expected.
+    pub handle_seconds: f64,
+    /// Agents on the phones.
+    pub agents: u32,
+    /// Agents to schedule with shrinkage.
+    pub agents_with_shrinkage: u32,
+}
+
+/// A queue's forecast and staffing.
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct QueueForecast {
+    /// The center.
+    pub center_id: String,
+    /// The queue.
+    pub queue_id: String,
+    /// 15 or 30.
+    pub interval_minutes: u32,
+    /// Interval by interval.
+    pub intervals: Vec<PlannedInterval>,
+    /// Weeks held out.
+    pub held_out_weeks: u32,
+    /// Their MAPE.
+    pub held_out_mape: f64,
+    /// Their WAPE.
+    pub held_out_wape: f64,
+    /// Calls in the history.
+    pub history_calls: f64,
+}
+
+async fn forecast_queue(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    Path((center_id, queue_id)): Path<(String, String)>,
+    JsonBody(body): JsonBody<ForecastQueue>,
+) -> ApiResult<QueueForecast> {
+    let caller = Caller::from_headers(&gateway, &headers)?;
+    let request = pb::ForecastQueueRequest {
+        center_id,
+        queue_id,
+        history_weeks: body.history_weeks,
+        weeks: body.weeks,
+        interval_minutes: body.interval_minutes,
+        held_out_weeks: body.held_out_weeks,
+        overrides: body
+            .overrides
+            .into_iter()
+            .map(|o| pb::IntervalOverride {
+                interval_start_ms: o.interval_start_ms,
+                calls: o.calls,
+            })
+            .collect(),
+        targets: Some(body.targets.into()),
+    };
+    relay(
+        &gateway,
+        &caller,
+        request,
+        |mut client, request| async move { client.forecast_queue(request).await },
+    )
+    .await
+}
+
+impl From<pb::ForecastQueueResponse> for QueueForecast {
+    fn from(forecast: pb::ForecastQueueResponse) -> Self {
+        Self {
+            center_id: forecast.center_id,
+            queue_id: forecast.queue_id,
+            interval_minutes: forecast.interval_minutes,
+            intervals: forecast
+                .intervals
+                .into_iter()
+                .map(|i| PlannedInterval {
+                    start_ms: i.start_ms,
+                    calls: i.calls,
+                    handle_seconds: i.handle_seconds,
+                    agents: i.agents,
+                    agents_with_shrinkage: i.agents_with_shrinkage,
+                })
+                .collect(),
+            held_out_weeks: forecast.held_out_weeks,
+            held_out_mape: forecast.held_out_mape,
+            held_out_wape: forecast.held_out_wape,
+            history_calls: forecast.history_calls,
+        }
+    }
+}
+
+impl From<StaffingTargets> for pb::StaffingTargets {
+    fn from(targets: StaffingTargets) -> Self {
+        Self {
+            answer_seconds: targets.answer_seconds,
+            service_level: targets.service_level,
+            max_occupancy: targets.max_occupancy,
+            shrinkage: targets.shrinkage,
+            patience_seconds: targets.patience_seconds,
+        }
+    }
+}
+
+impl From<pb::StaffingTargets> for StaffingTargets {
+    fn from(targets: pb::StaffingTargets) -> Self {
+        Self {
+            answer_seconds: targets.answer_seconds,
+            service_level: targets.service_level,
+            max_occupancy: targets.max_occupancy,
+            shrinkage: targets.shrinkage,
+            patience_seconds: targets.patience_seconds,
+        }
+    }
+}
+
+/// One interval of an intraday plan.
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PlanInterval {
+    /// Its start (Unix milliseconds, on a UTC interval boundary).
+    pub start_ms: i64,
+    /// Calls forecast.
+    pub calls: f64,
+    /// Average handling time forecast.
+    pub handle_seconds: f64,
+}
+
+/// `PUT /v1/workforce/queues/{queue_id}/intraday-plan`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishIntradayPlan {
+    /// The queue's center.
+    pub center_id: String,
+    /// 15 or 30.
+    pub interval_minutes: u32,
+    /// Departure that raises an alert (default 0.2).
+    #[serde(default)]
+    pub threshold: f64,
+    /// The service asked.
+    #[serde(default)]
+    pub targets: StaffingTargets,
+    /// The forecast.
+    pub intervals: Vec<PlanInterval>,
+    /// Idempotency key.
+    #[serde(default)]
+    pub request_id: String,
+}
+
+/// An alert: an interval's calls departed from the forecast.
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct TrafficAnomaly {
+    /// The interval's start.
+    pub interval_start_ms: i64,
+    /// Calls forecast.
+    pub forecast_calls: f64,
+    /// Calls that came (or the pace while under way).
+    pub actual_calls: f64,
+    /// actual / forecast - 1.
+    pub departure: f64,
+    /// Agents the forecast planned.
+    pub planned_agents: u32,
+    /// Agents the actual volume needs.
+    pub needed_agents: u32,
+    /// Agents to call in.
+    pub extra_agents: u32,
+}
+
+/// A queue's intraday plan and its alerts.
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct IntradayPlan {
+    /// The queue.
+    pub queue_id: String,
+    /// Its center.
+    pub center_id: String,
+    /// 15 or 30.
+    pub interval_minutes: u32,
+    /// Departure that raises an alert.
+    pub threshold: f64,
+    /// The service asked.
+    pub targets: StaffingTargets,
+    /// The forecast.
+    pub intervals: Vec<PlanInterval>,
+    /// Alerts raised.
+    pub anomalies: Vec<TrafficAnomaly>,
+    /// Its version.
+    pub version: u64,
+}
+
+impl From<pb::IntradayPlan> for IntradayPlan {
+    fn from(plan: pb::IntradayPlan) -> Self {
+        Self {
+            queue_id: plan.queue_id,
+            center_id: plan.center_id,
+            interval_minutes: plan.interval_minutes,
+            threshold: plan.threshold,
+            targets: plan.targets.unwrap_or_default().into(),
+            intervals: plan
+                .intervals
+                .into_iter()
+                .map(|i| PlanInterval {
+                    start_ms: i.start_ms,
+                    calls: i.calls,
+                    handle_seconds: i.handle_seconds,
+                })
+                .collect(),
+            anomalies: plan
+                .anomalies
+                .into_iter()
+                .map(|a| TrafficAnomaly {
+                    interval_start_ms: a.interval_start_ms,
+                    forecast_calls: a.forecast_calls,
+                    actual_calls: a.actual_calls,
+                    departure: a.departure,
+                    planned_agents: a.planned_agents,
+                    needed_agents: a.needed_agents,
+                    extra_agents: a.extra_agents,
+                })
+                .collect(),
+            version: plan.version,
+        }
+    }
+}
+
+async fn publish_intraday_plan(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    Path(queue_id): Path<String>,
+    JsonBody(body): JsonBody<PublishIntradayPlan>,
+) -> ApiResult<IntradayPlan> {
+    let caller = Caller::from_headers(&gateway, &headers)?;
+    let request = pb::PublishIntradayPlanRequest {
+        queue_id,
+        center_id: body.center_id,
+        interval_minutes: body.interval_minutes,
+        threshold: body.threshold,
+        targets: Some(body.targets.into()),
+        intervals: body
+            .intervals
+            .into_iter()
+            .map(|i| pb::PlanInterval {
+                start_ms: i.start_ms,
+                calls: i.calls,
+                handle_seconds: i.handle_seconds,
+            })
+            .collect(),
+        request_id: caller.request_id(body.request_id),
+    };
+    relay(
+        &gateway,
+        &caller,
+        request,
+        |mut client, request| async move { client.publish_intraday_plan(request).await },
+    )
+    .await
+}
+
+async fn get_intraday_plan(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    Path(queue_id): Path<String>,
+) -> ApiResult<IntradayPlan> {
+    let caller = Caller::from_headers(&gateway, &headers)?;
+    relay(
+        &gateway,
+        &caller,
+        pb::GetIntradayPlanRequest { queue_id },
+        |mut client, request| async move { client.get_intraday_plan(request).await },
+    )
+    .await
+}
+
+/// `POST /v1/workforce/rosters/solve`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SolveRoster {
+    /// A `callcenter-roster/v1` instance.
+    pub instance: serde_json::Value,
+    /// Time limit, 1 to 60 s (default 10).
+    #[serde(default)]
+    pub seconds: u32,
+    /// Default 1.
+    #[serde(default)]
+    pub seed: u64,
+    /// The center whose approved leave is kept as days off.
+    #[serde(default)]
+    pub center_id: String,
+    /// The horizon's first day (with `center_id`).
+    #[serde(default)]
+    pub first_day: String,
+    /// Publish the solution as this roster of the center.
+    #[serde(default)]
+    pub publish_as: String,
+    /// Idempotency key (of the publication).
+    #[serde(default)]
+    pub request_id: String,
+}
+
+/// A solved roster.
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct SolvedRoster {
+    /// The `callcenter-roster/v1` solution with its explanation.
+    pub solution: serde_json::Value,
+    /// Its objective.
+    pub objective: i64,
+    /// Hard rules it breaks.
+    pub hard_violations: Vec<String>,
+    /// Days of approved leave kept off.
+    pub leave_days_kept: u32,
+    /// The roster published, with `publish_as`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published: Option<Roster>,
+}
+
+impl From<pb::SolveRosterResponse> for SolvedRoster {
+    fn from(solved: pb::SolveRosterResponse) -> Self {
+        Self {
+            solution: serde_json::from_str(&solved.solution_json)
+                .unwrap_or(serde_json::Value::String(solved.solution_json)),
+            objective: solved.objective,
+            hard_violations: solved.hard_violations,
+            leave_days_kept: solved.leave_days_kept,
+            published: solved.published.map(Roster::from),
+        }
+    }
+}
+
+async fn solve_roster(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<SolveRoster>,
+) -> ApiResult<SolvedRoster> {
+    let caller = Caller::from_headers(&gateway, &headers)?;
+    let request = pb::SolveRosterRequest {
+        instance_json: body.instance.to_string(),
+        seconds: body.seconds,
+        seed: body.seed,
+        center_id: body.center_id,
+        first_day: body.first_day,
+        publish_as: body.publish_as,
+        request_id: caller.request_id(body.request_id),
+    };
+    relay(
+        &gateway,
+        &caller,
+        request,
+        |mut client, request| async move { client.solve_roster(request).await },
+    )
+    .await
 }

@@ -7,7 +7,7 @@ use sqlx::AnyPool;
 use tonic::{Request, Response, Status};
 
 use crate::queue_counts::list_queue_counts;
-use crate::queue_view::{LiveView, Totals, queue_view};
+use crate::queue_view::{LiveView, Totals, queue_intervals, queue_view};
 
 fn period_to_proto(totals: &Totals) -> pb::PeriodStats {
     pb::PeriodStats {
@@ -54,6 +54,9 @@ impl ReportingGrpc {
     }
 }
 
+/// The longest span of intervals one request reads (366 days).
+const MAX_INTERVAL_SPAN_MS: i64 = 366 * 24 * 60 * 60 * 1000;
+
 /// Who may read reports: the floor's supervisors, planners and the tenant's admin.
 const REPORT_READERS: &[Role] = &[
     Role::TeamLeader,
@@ -79,6 +82,47 @@ impl ReportingService for ReportingGrpc {
         Ok(Response::new(pb::GetQueueViewResponse {
             queues: queues.into_iter().map(live_to_proto).collect(),
             centers: centers.into_iter().map(live_to_proto).collect(),
+        }))
+    }
+
+    async fn list_queue_intervals(
+        &self,
+        request: Request<pb::ListQueueIntervalsRequest>,
+    ) -> Result<Response<pb::ListQueueIntervalsResponse>, Status> {
+        let caller = principal(&request)?;
+        caller.require_any(REPORT_READERS)?;
+        let body = request.into_inner();
+        let queue_id = validate::required_id("queue_id", &body.queue_id)?;
+        if !(body.start_ms < body.end_ms && body.end_ms - body.start_ms <= MAX_INTERVAL_SPAN_MS) {
+            return Err(ApiError::invalid_field(
+                "end_ms",
+                "after start_ms, at most 366 days later",
+            )
+            .into());
+        }
+        let rows = queue_intervals(
+            &self.pool,
+            caller.tenant.as_str(),
+            queue_id.as_str(),
+            body.start_ms,
+            body.end_ms,
+        )
+        .await
+        .map_err(|error| ApiError::unavailable(format!("read model: {error}")))?;
+        Ok(Response::new(pb::ListQueueIntervalsResponse {
+            intervals: rows
+                .into_iter()
+                .map(
+                    |(start, offered, answered, abandoned, handled, handle_ms)| pb::QueueInterval {
+                        interval_start_ms: start,
+                        offered,
+                        answered,
+                        abandoned,
+                        handled,
+                        handle_ms,
+                    },
+                )
+                .collect(),
         }))
     }
 

@@ -21,6 +21,31 @@ use sqlx::{AnyConnection, AnyPool};
 pub const INTERVAL_MS: i64 = 15 * 60 * 1000;
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
+/// One queue's interval as stored: (start, offered, answered, abandoned, handled, handle ms).
+pub type IntervalCounts = (i64, i64, i64, i64, i64, i64);
+
+/// A queue's intervals that had calls in `[start_ms, end_ms)`, oldest first.
+pub async fn queue_intervals(
+    pool: &AnyPool,
+    tenant: &str,
+    queue_id: &str,
+    start_ms: i64,
+    end_ms: i64,
+) -> Result<Vec<IntervalCounts>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT interval_start, offered, answered, abandoned, handled, handle_ms
+         FROM reporting_queue_intervals
+         WHERE tenant_id = $1 AND queue_id = $2 AND interval_start >= $3 AND interval_start < $4
+         ORDER BY interval_start",
+    )
+    .bind(tenant)
+    .bind(queue_id)
+    .bind(start_ms)
+    .bind(end_ms)
+    .fetch_all(pool)
+    .await
+}
+
 /// The projection that keeps the queue view's tables.
 #[derive(Debug, Default)]
 pub struct QueueViewProjection;

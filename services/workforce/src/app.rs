@@ -15,6 +15,7 @@ use crate::domain::attendance::{
 };
 use crate::domain::center::{Center, CenterCommand, CenterError, approver_label};
 use crate::domain::headcount::{ShiftHeadcount, headcount, shifts_at};
+use crate::domain::intraday::{IntradayCommand, IntradayError, IntradayPlan};
 use crate::events::agent_presence;
 
 impl From<CenterError> for ApiError {
@@ -75,6 +76,18 @@ impl From<CenterError> for ApiError {
     }
 }
 
+impl From<IntradayError> for ApiError {
+    fn from(error: IntradayError) -> Self {
+        let message = error.to_string();
+        match error {
+            IntradayError::Invalid { field, reason } => ApiError::invalid_field(field, reason),
+            IntradayError::NoPlan => {
+                ApiError::new(ErrorCode::FailedPrecondition, "NO_INTRADAY_PLAN", message)
+            }
+        }
+    }
+}
+
 impl From<NoRefusal> for ApiError {
     fn from(error: NoRefusal) -> Self {
         ApiError::internal(error.to_string())
@@ -87,6 +100,7 @@ pub struct Workforce {
     store: Arc<dyn EventStore>,
     centers: CommandHandler<Center>,
     attendance: CommandHandler<AgentAttendance>,
+    intraday: CommandHandler<IntradayPlan>,
 }
 
 impl Workforce {
@@ -95,6 +109,7 @@ impl Workforce {
         Self {
             centers: CommandHandler::new(Arc::clone(&store)),
             attendance: CommandHandler::new(Arc::clone(&store)),
+            intraday: CommandHandler::new(Arc::clone(&store)),
             store,
         }
     }
@@ -121,6 +136,33 @@ impl Workforce {
                 ErrorCode::NotFound,
                 "CENTER_NOT_FOUND",
                 format!("no workforce settings for center {center_id}"),
+            ));
+        }
+        Ok(loaded)
+    }
+
+    /// Handles a command of a queue's intraday plan.
+    pub async fn intraday_command(
+        &self,
+        meta: &CommandMeta,
+        queue_id: &Name,
+        command: &IntradayCommand,
+    ) -> Result<Outcome<IntradayPlan>, ApiError> {
+        Ok(self.intraday.handle(meta, queue_id, command).await?)
+    }
+
+    /// A queue's intraday plan (`INTRADAY_PLAN_NOT_FOUND` when none was published).
+    pub async fn intraday_plan(
+        &self,
+        tenant: &TenantId,
+        queue_id: &Name,
+    ) -> Result<Loaded<IntradayPlan>, ApiError> {
+        let loaded = self.intraday.load(tenant, queue_id).await?;
+        if !loaded.exists() {
+            return Err(ApiError::new(
+                ErrorCode::NotFound,
+                "INTRADAY_PLAN_NOT_FOUND",
+                format!("no intraday plan for queue {queue_id}"),
             ));
         }
         Ok(loaded)

@@ -1,6 +1,10 @@
-//! The attendance clerk: when a rostered shift has ended, it records what the agent did in it
-//! (late arrival, early leave, absence, adherence) from routing's agent states, once per agent
-//! and shift, for the appraisal.
+//! The workforce clerk:
+//! - **attendance**: when a rostered shift has ended, it records what the agent did in it (late
+//!   arrival, early leave, absence, adherence) from routing's agent states, once per agent and
+//!   shift, for the appraisal;
+//! - **traffic anomalies**: it counts the calls that enter each queue with a published intraday
+//!   plan and raises the alert of an interval whose traffic departs from the forecast
+//!   ([`crate::domain::intraday::judge_interval`]), once per interval.
 //!
 //! It rebuilds its view from the log on every start (centers, agents' states, what was already
 //! recorded), so a restart loses nothing; several workforce processes may run it, and the
@@ -21,7 +25,11 @@ use crate::domain::attendance::{
 };
 use crate::domain::calendar::{DAY_SECONDS, local_day};
 use crate::domain::center::{Center, CenterEvent};
+use crate::domain::intraday::{IntradayCommand, IntradayEvent, IntradayPlan, TrafficAnomaly};
 use crate::events::agent_presence;
+use callcenter_kit::decode_message;
+use callcenter_proto::telephony::v1 as telephony;
+use prost::Name as _;
 
 /// How often ended shifts are looked for when no event arrives.
 const TICK: Duration = Duration::from_millis(500);
@@ -152,14 +160,127 @@ impl AttendanceBook {
     }
 }
 
+/// A reporting quarter hour: calls are counted per UTC quarter hour (a 30-minute interval is two).
+const QUARTER_MS: i64 = 15 * 60_000;
+
+/// Calls counted longer ago than this are forgotten.
+const KEEP_COUNTS_MS: i64 = 2 * 3_600_000;
+
+/// What the traffic watch knows (pure): queues' intraday plans and the calls that entered them.
+#[derive(Debug, Default)]
+pub struct TrafficWatch {
+    plans: HashMap<(TenantId, Name), IntradayPlan>,
+    counts: HashMap<(TenantId, Name, i64), f64>,
+}
+
+impl TrafficWatch {
+    /// Folds a plan's event in.
+    pub fn plan_event(&mut self, tenant: &TenantId, queue_id: &Name, event: &IntradayEvent) {
+        self.plans
+            .entry((tenant.clone(), queue_id.clone()))
+            .or_default()
+            .evolve(event);
+    }
+
+    /// Counts a call that entered a queue at `at` (Unix milliseconds).
+    pub fn call_queued(&mut self, tenant: &TenantId, queue_id: &Name, at: i64) {
+        let quarter = at - at.rem_euclid(QUARTER_MS);
+        *self
+            .counts
+            .entry((tenant.clone(), queue_id.clone(), quarter))
+            .or_default() += 1.0;
+    }
+
+    fn count(&self, tenant: &TenantId, queue_id: &Name, start: i64, length: i64) -> f64 {
+        (0..length / QUARTER_MS)
+            .filter_map(|quarter| {
+                self.counts.get(&(
+                    tenant.clone(),
+                    queue_id.clone(),
+                    start + quarter * QUARTER_MS,
+                ))
+            })
+            .sum()
+    }
+
+    /// The alerts due at `now`: the interval under way and the one that has just ended, where
+    /// their calls depart from the plan and no alert was raised yet.
+    pub fn due(&mut self, now: i64) -> Vec<(TenantId, Name, i64, TrafficAnomaly)> {
+        self.counts
+            .retain(|(_, _, quarter), _| *quarter >= now - KEEP_COUNTS_MS);
+        let mut due = Vec::new();
+        for ((tenant, queue_id), state) in &self.plans {
+            let Some(plan) = &state.plan else {
+                continue;
+            };
+            let length = i64::from(plan.interval_minutes) * 60_000;
+            for at in [now, now - length] {
+                let Some((start, interval)) = plan.interval_at(at) else {
+                    continue;
+                };
+                if state.anomalies.contains_key(&start) {
+                    continue;
+                }
+                let elapsed = (now - start) as f64 / length as f64;
+                let count = self.count(tenant, queue_id, start, length);
+                match crate::domain::intraday::judge_interval(plan, interval, count, elapsed) {
+                    Ok(Some(anomaly)) => {
+                        due.push((tenant.clone(), queue_id.clone(), start, anomaly))
+                    }
+                    Ok(None) => {}
+                    Err(error) => {
+                        tracing::warn!(%error, %queue_id, "the intraday plan cannot be staffed");
+                    }
+                }
+            }
+        }
+        due
+    }
+
+    /// Notes an alert raised.
+    fn raised(&mut self, tenant: &TenantId, queue_id: &Name, start: i64, anomaly: TrafficAnomaly) {
+        self.plan_event(
+            tenant,
+            queue_id,
+            &IntradayEvent::AnomalyDetected {
+                interval_start: start,
+                anomaly,
+            },
+        );
+    }
+
+    /// Folds one event of the log in.
+    fn apply(&mut self, event: &RecordedEvent) {
+        let stream = event.stream();
+        let (tenant, id) = (&stream.tenant, &stream.aggregate_id);
+        match (stream.context.as_str(), stream.aggregate_type.as_str()) {
+            ("telephony", "call") if event.event_type == telephony::CallQueued::full_name() => {
+                match decode_message::<telephony::CallQueued>(event) {
+                    Ok(queued) => {
+                        if let Ok(queue_id) = Name::new(&queued.queue_id) {
+                            self.call_queued(tenant, &queue_id, event.occurred_at.unix_millis());
+                        }
+                    }
+                    Err(error) => tracing::warn!(%error, "traffic watch skips a call event"),
+                }
+            }
+            ("workforce", "intraday_plan") => match IntradayEvent::decode(event) {
+                Ok(plan_event) => self.plan_event(tenant, id, &plan_event),
+                Err(error) => tracing::warn!(%error, "traffic watch skips a plan event"),
+            },
+            _ => {}
+        }
+    }
+}
+
 /// Runs the clerk until `shutdown`; failures restart it from a fresh view.
-pub async fn run_attendance_clerk(
+pub async fn run_workforce_clerk(
     store: Arc<dyn EventStore>,
     app: Workforce,
     shutdown: CancellationToken,
 ) {
     run_with_restarts(
-        "attendance clerk",
+        "workforce clerk",
         &shutdown,
         || keep_attendance(&*store, &app, &shutdown),
         |_| {},
@@ -182,12 +303,15 @@ async fn keep_attendance(
         filter: Filter::all()
             .aggregate(name("routing")?, name("agent")?)
             .aggregate(name("workforce")?, name("center")?)
-            .aggregate(name("workforce")?, name("attendance")?),
+            .aggregate(name("workforce")?, name("attendance")?)
+            .aggregate(name("workforce")?, name("intraday_plan")?)
+            .aggregate(name("telephony")?, name("call")?),
         resume_after: Some(0),
         expire_when_idle: Some(Duration::from_secs(60)),
     };
     let mut subscription = store.subscribe(spec).await.map_err(|e| e.to_string())?;
     let mut book = AttendanceBook::default();
+    let mut watch = TrafficWatch::default();
     let result = loop {
         let batch = tokio::select! {
             () = shutdown.cancelled() => break Ok(()),
@@ -198,6 +322,7 @@ async fn keep_attendance(
         };
         for event in &batch.events {
             book.apply(event);
+            watch.apply(event);
         }
         if let Some(last) = batch.last_position()
             && let Err(error) = subscription.ack(last).await
@@ -220,6 +345,30 @@ async fn keep_attendance(
                 Err(error) => {
                     failure = Some(error.to_string());
                     break;
+                }
+            }
+        }
+        if failure.is_none() {
+            for (tenant, queue_id, start, anomaly) in watch.due(Timestamp::now().unix_millis()) {
+                let meta = CommandMeta::system(
+                    tenant.clone(),
+                    "traffic-watch",
+                    format!("traffic-anomaly-{queue_id}-{start}"),
+                );
+                let command = IntradayCommand::RaiseAnomaly {
+                    interval_start: start,
+                    anomaly,
+                };
+                match app.intraday_command(&meta, &queue_id, &command).await {
+                    Ok(_) => {
+                        tracing::warn!(%queue_id, start, extra_agents = anomaly.extra_agents(),
+                            departure = anomaly.departure, "traffic anomaly");
+                        watch.raised(&tenant, &queue_id, start, anomaly);
+                    }
+                    Err(error) => {
+                        failure = Some(error.to_string());
+                        break;
+                    }
                 }
             }
         }
@@ -299,5 +448,67 @@ mod tests {
             ..AttendanceBook::default()
         };
         assert!(old.due(at(17, 30) + 3 * DAY_SECONDS * 1_000).is_empty());
+    }
+
+    #[test]
+    fn a_queues_traffic_is_watched_against_its_plan_and_alerts_once_per_interval() {
+        use crate::domain::intraday::{PlanInterval, PublishedPlan};
+        use crate::domain::staffing::ErlangCRequest;
+        let (tenant, queue) = (name("acme"), name("general"));
+        let start = 1_800_000 * 1_000_000; // a UTC half hour
+        let mut watch = TrafficWatch::default();
+        watch.plan_event(
+            &tenant,
+            &queue,
+            &IntradayEvent::Published(PublishedPlan {
+                center_id: name("langfang"),
+                interval_minutes: 30,
+                threshold: 0.2,
+                targets: ErlangCRequest {
+                    calls: 0.0,
+                    interval_seconds: 0.0,
+                    handle_seconds: 0.0,
+                    answer_seconds: 20.0,
+                    service_level: 0.8,
+                    max_occupancy: 1.0,
+                    shrinkage: 0.0,
+                },
+                intervals: [(
+                    start,
+                    PlanInterval {
+                        calls: 10.0,
+                        handle_seconds: 180.0,
+                    },
+                )]
+                .into(),
+            }),
+        );
+        // Ten calls in the first minute: too early for a pace; the twelfth is 20% above the
+        // forecast, not beyond it; the thirteenth is.
+        for second in 0..10 {
+            watch.call_queued(&tenant, &queue, start + second * 1_000);
+        }
+        assert!(
+            watch.due(start + 60_000).is_empty(),
+            "10 calls of 10 so far"
+        );
+        watch.call_queued(&tenant, &queue, start + 5 * 60_000);
+        watch.call_queued(&tenant, &queue, start + 6 * 60_000);
+        assert!(
+            watch.due(start + 6 * 60_000).is_empty(),
+            "12 is 20%, not beyond"
+        );
+        watch.call_queued(&tenant, &queue, start + 7 * 60_000);
+        let due = watch.due(start + 7 * 60_000);
+        assert_eq!(due.len(), 1);
+        let (_, _, interval, anomaly) = due[0];
+        assert_eq!(interval, start);
+        assert!((anomaly.actual_calls - 13.0).abs() < 1e-9, "{anomaly:?}");
+        watch.raised(&tenant, &queue, interval, anomaly);
+        assert!(watch.due(start + 20 * 60_000).is_empty(), "raised once");
+        assert!(
+            watch.due(start + 31 * 60_000).is_empty(),
+            "not again at its end"
+        );
     }
 }

@@ -14,7 +14,9 @@ use crate::domain::attendance::{
 };
 use crate::domain::calendar::{format_day, format_time_of_day, parse_day, parse_time_of_day};
 use crate::domain::center::{CenterEvent, CenterSettings, Lunch, Roster, ShiftDefinition};
+use crate::domain::intraday::{IntradayEvent, PlanInterval, PublishedPlan, TrafficAnomaly};
 use crate::domain::leave::{Approver, LeaveKind, LeaveRequest, SwapRequest};
+use crate::domain::staffing::ErlangCRequest;
 
 /// The message of a leave kind.
 pub fn leave_kind_to_proto(kind: LeaveKind) -> pb::LeaveKind {
@@ -441,5 +443,129 @@ pub fn agent_presence(event: &RecordedEvent) -> Option<Presence> {
         })
     } else {
         None
+    }
+}
+
+/// A target's value, or its default when left at zero.
+fn or_default(value: f64, default: f64) -> f64 {
+    if value == 0.0 { default } else { value }
+}
+
+/// The service targets of a message, with the defaults for values left at zero (answer within
+/// 20 s, 80%, no occupancy limit, no shrinkage), and the patience for Erlang A (`None`: Erlang C).
+/// The request's `calls`, `interval_seconds` and `handle_seconds` are left for each interval.
+pub fn targets_from_proto(targets: &pb::StaffingTargets) -> (ErlangCRequest, Option<f64>) {
+    (
+        ErlangCRequest {
+            calls: 0.0,
+            interval_seconds: 0.0,
+            handle_seconds: 0.0,
+            answer_seconds: or_default(targets.answer_seconds, 20.0),
+            service_level: or_default(targets.service_level, 0.8),
+            max_occupancy: or_default(targets.max_occupancy, 1.0),
+            shrinkage: targets.shrinkage,
+        },
+        (targets.patience_seconds > 0.0).then_some(targets.patience_seconds),
+    )
+}
+
+/// The message of service targets.
+pub fn targets_to_proto(targets: &ErlangCRequest) -> pb::StaffingTargets {
+    pb::StaffingTargets {
+        answer_seconds: targets.answer_seconds,
+        service_level: targets.service_level,
+        max_occupancy: targets.max_occupancy,
+        shrinkage: targets.shrinkage,
+        patience_seconds: 0.0,
+    }
+}
+
+/// The messages of a plan's intervals.
+pub fn plan_intervals_to_proto(plan: &PublishedPlan) -> Vec<pb::PlanInterval> {
+    plan.intervals
+        .iter()
+        .map(|(start, interval)| pb::PlanInterval {
+            start_ms: *start,
+            calls: interval.calls,
+            handle_seconds: interval.handle_seconds,
+        })
+        .collect()
+}
+
+/// The message of an anomaly.
+pub fn anomaly_to_proto(
+    interval_start: i64,
+    anomaly: &TrafficAnomaly,
+) -> pb::TrafficAnomalyDetected {
+    pb::TrafficAnomalyDetected {
+        interval_start_ms: interval_start,
+        forecast_calls: anomaly.forecast_calls,
+        actual_calls: anomaly.actual_calls,
+        departure: anomaly.departure,
+        planned_agents: anomaly.planned_agents,
+        needed_agents: anomaly.needed_agents,
+        extra_agents: anomaly.extra_agents(),
+    }
+}
+
+impl PersistedEvent for IntradayEvent {
+    fn encode(&self) -> EncodedEvent {
+        match self {
+            IntradayEvent::Published(plan) => EncodedEvent::from_message(
+                at_now(),
+                &pb::IntradayPlanPublished {
+                    center_id: plan.center_id.to_string(),
+                    interval_minutes: plan.interval_minutes,
+                    threshold: plan.threshold,
+                    targets: Some(targets_to_proto(&plan.targets)),
+                    intervals: plan_intervals_to_proto(plan),
+                },
+            ),
+            IntradayEvent::AnomalyDetected {
+                interval_start,
+                anomaly,
+            } => EncodedEvent::from_message(at_now(), &anomaly_to_proto(*interval_start, anomaly)),
+        }
+    }
+
+    fn decode(event: &RecordedEvent) -> Result<Self, DecodeError> {
+        let event_type = event.event_type.as_str();
+        if event_type == pb::IntradayPlanPublished::full_name() {
+            let published: pb::IntradayPlanPublished = decode_message(event)?;
+            return Ok(IntradayEvent::Published(PublishedPlan {
+                center_id: name(event, &published.center_id)?,
+                interval_minutes: published.interval_minutes,
+                threshold: published.threshold,
+                targets: targets_from_proto(&published.targets.unwrap_or_default()).0,
+                intervals: published
+                    .intervals
+                    .iter()
+                    .map(|interval| {
+                        (
+                            interval.start_ms,
+                            PlanInterval {
+                                calls: interval.calls,
+                                handle_seconds: interval.handle_seconds,
+                            },
+                        )
+                    })
+                    .collect(),
+            }));
+        }
+        if event_type == pb::TrafficAnomalyDetected::full_name() {
+            let detected: pb::TrafficAnomalyDetected = decode_message(event)?;
+            return Ok(IntradayEvent::AnomalyDetected {
+                interval_start: detected.interval_start_ms,
+                anomaly: TrafficAnomaly {
+                    interval: 0,
+                    forecast_calls: detected.forecast_calls,
+                    actual_calls: detected.actual_calls,
+                    departure: detected.departure,
+                    planned_agents: detected.planned_agents,
+                    needed_agents: detected.needed_agents,
+                },
+            });
+        }
+        Err(DecodeError::unknown_type(event))
     }
 }

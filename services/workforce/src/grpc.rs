@@ -12,31 +12,66 @@ use std::collections::BTreeSet;
 use callcenter_kit::{Loaded, Name, Outcome, Timestamp};
 use callcenter_platform::validate;
 use callcenter_platform::{ApiError, Principal, Role, principal};
+use callcenter_proto::reporting::v1 as reporting;
+use callcenter_proto::reporting::v1::reporting_service_client::ReportingServiceClient;
 use callcenter_proto::workforce::v1 as pb;
 use pb::workforce_service_server::{WorkforceService, WorkforceServiceServer};
+use std::time::Duration;
+
+use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Response, Status};
 
 use crate::app::Workforce;
-use crate::domain::calendar::{format_day, parse_day};
+use crate::domain::calendar::{format_day, instant, local_day, parse_day};
 use crate::domain::center::{Center, CenterCommand, CenterSettings, Decision, Leave, Swap};
 use crate::domain::headcount::ShiftHeadcount;
+use crate::domain::intraday::{IntradayCommand, IntradayPlan, PlanInterval, PublishedPlan};
 use crate::domain::leave::Approver;
+use crate::domain::queue_plan::{IntervalRow, PlanRequest, WEEK_MS, plan_queue};
+use crate::domain::roster::{Instance, hard_violations, solve};
+use crate::domain::rostering::{LEAVE_WEIGHT_IN_SHORTFALLS, approved_leave_requests, roster_of};
 use crate::events::{
-    approver_to_proto, leave_kind_from_proto, leave_kind_to_proto, record_to_proto,
-    roster_from_proto, rows_to_proto, shift_from_proto, shift_to_proto,
+    anomaly_to_proto, approver_to_proto, leave_kind_from_proto, leave_kind_to_proto,
+    plan_intervals_to_proto, record_to_proto, roster_from_proto, rows_to_proto, shift_from_proto,
+    shift_to_proto, targets_from_proto, targets_to_proto,
 };
 
 /// The tonic service.
 #[derive(Clone, Debug)]
 pub struct WorkforceGrpc {
     app: Workforce,
+    reporting: ReportingServiceClient<Channel>,
 }
 
 impl WorkforceGrpc {
-    /// The gRPC server of `app`.
-    pub fn server(app: Workforce) -> WorkforceServiceServer<Self> {
-        WorkforceServiceServer::new(Self { app })
+    /// The gRPC server of `app`, reading interval history from reporting at `reporting_url`
+    /// (connected when first needed).
+    pub fn server(
+        app: Workforce,
+        reporting_url: &str,
+    ) -> Result<WorkforceServiceServer<Self>, ApiError> {
+        let endpoint = Endpoint::from_shared(reporting_url.to_owned())
+            .map_err(|error| ApiError::invalid_field("reporting_url", error.to_string()))?
+            .connect_timeout(Duration::from_secs(5));
+        Ok(WorkforceServiceServer::new(Self {
+            app,
+            reporting: ReportingServiceClient::new(endpoint.connect_lazy()),
+        }))
     }
+}
+
+/// A request to another service on behalf of the caller: their token and the current trace.
+fn on_behalf_of<T, U>(incoming: &Request<T>, message: U) -> Request<U> {
+    let mut headers = http::HeaderMap::new();
+    if let Some(authorization) = incoming.metadata().get("authorization")
+        && let Ok(value) = http::HeaderValue::from_bytes(authorization.as_bytes())
+    {
+        headers.insert(http::header::AUTHORIZATION, value);
+    }
+    callcenter_telemetry::inject_http(&mut headers);
+    let mut request = Request::new(message);
+    *request.metadata_mut() = tonic::metadata::MetadataMap::from_headers(headers);
+    request
 }
 
 /// Who plans: workforce planners, center managers and the tenant's admin.
@@ -83,6 +118,25 @@ fn loaded(outcome: Outcome<Center>) -> Loaded<Center> {
     Loaded {
         state: outcome.state,
         version: outcome.version,
+    }
+}
+
+fn intraday_to_proto(queue_id: &Name, loaded: &Loaded<IntradayPlan>) -> pb::IntradayPlan {
+    let plan = loaded.state.plan.as_ref();
+    pb::IntradayPlan {
+        queue_id: queue_id.to_string(),
+        center_id: plan.map(|p| p.center_id.to_string()).unwrap_or_default(),
+        interval_minutes: plan.map_or(0, |p| p.interval_minutes),
+        threshold: plan.map_or(0.0, |p| p.threshold),
+        targets: plan.map(|p| targets_to_proto(&p.targets)),
+        intervals: plan.map(plan_intervals_to_proto).unwrap_or_default(),
+        anomalies: loaded
+            .state
+            .anomalies
+            .iter()
+            .map(|(start, anomaly)| anomaly_to_proto(*start, anomaly))
+            .collect(),
+        version: loaded.version.version(),
     }
 }
 
@@ -419,6 +473,234 @@ impl WorkforceService for WorkforceGrpc {
             center_id: center_id.to_string(),
             at_ms: now.unix_millis(),
             shifts: shifts.iter().map(headcount_to_proto).collect(),
+        }))
+    }
+
+    async fn forecast_queue(
+        &self,
+        request: Request<pb::ForecastQueueRequest>,
+    ) -> Result<Response<pb::ForecastQueueResponse>, Status> {
+        let caller = principal(&request)?;
+        caller.require_any(PLANNERS)?;
+        let body = request.get_ref().clone();
+        let center_id = validate::required_id("center_id", &body.center_id)?;
+        let queue_id = validate::required_id("queue_id", &body.queue_id)?;
+        let center = self.app.center(&caller.tenant, &center_id).await?.state;
+        let offset = center
+            .settings
+            .as_ref()
+            .map(|settings| settings.utc_offset_minutes)
+            .ok_or(crate::domain::center::CenterError::NotDefined)
+            .map_err(ApiError::from)?;
+        let positive = |value: u32, default: u32| if value == 0 { default } else { value };
+        let history_weeks = positive(body.history_weeks, 8) as usize;
+        let interval_minutes = positive(body.interval_minutes, 15);
+        // This week's Monday 00:00, local time (day 0, 1970-01-01, was a Thursday).
+        let today = local_day(Timestamp::now().unix_millis(), offset);
+        let start_ms = instant(today - (today + 3).rem_euclid(7), 0, offset);
+        let (targets, patience_seconds) = targets_from_proto(&body.targets.unwrap_or_default());
+        let plan_request = PlanRequest {
+            start_ms,
+            history_weeks,
+            weeks: positive(body.weeks, 2) as usize,
+            interval_minutes,
+            held_out_weeks: body.held_out_weeks.unwrap_or(1) as usize,
+            overrides: body
+                .overrides
+                .iter()
+                .map(|o| (o.interval_start_ms, o.calls))
+                .collect(),
+            targets,
+            patience_seconds,
+        };
+        // Check the request before reading a year of history for it.
+        plan_queue(&[], &plan_request)
+            .map_err(|error| ApiError::invalid_field("request", error.to_string()))?;
+        let history = self
+            .reporting
+            .clone()
+            .list_queue_intervals(on_behalf_of(
+                &request,
+                reporting::ListQueueIntervalsRequest {
+                    queue_id: queue_id.to_string(),
+                    start_ms: start_ms - history_weeks as i64 * WEEK_MS,
+                    end_ms: start_ms,
+                },
+            ))
+            .await
+            .map_err(|status| ApiError::from_status(&status))?
+            .into_inner();
+        let rows: Vec<IntervalRow> = history
+            .intervals
+            .iter()
+            .map(|interval| IntervalRow {
+                start_ms: interval.interval_start_ms,
+                offered: interval.offered,
+                handled: interval.handled,
+                handle_ms: interval.handle_ms,
+            })
+            .collect();
+        let plan = plan_queue(&rows, &plan_request)
+            .map_err(|error| ApiError::invalid_field("request", error.to_string()))?;
+        let held_out = plan
+            .held_out
+            .unwrap_or(crate::domain::forecast::ForecastErrors {
+                mape: 0.0,
+                wape: 0.0,
+            });
+        Ok(Response::new(pb::ForecastQueueResponse {
+            center_id: center_id.to_string(),
+            queue_id: queue_id.to_string(),
+            interval_minutes,
+            intervals: plan
+                .intervals
+                .iter()
+                .map(|interval| pb::PlannedInterval {
+                    start_ms: interval.start_ms,
+                    calls: interval.calls,
+                    handle_seconds: interval.handle_seconds,
+                    agents: interval.agents,
+                    agents_with_shrinkage: interval.agents_with_shrinkage,
+                })
+                .collect(),
+            held_out_weeks: plan_request.held_out_weeks as u32,
+            held_out_mape: held_out.mape,
+            held_out_wape: held_out.wape,
+            history_calls: plan.history_calls,
+        }))
+    }
+
+    async fn publish_intraday_plan(
+        &self,
+        request: Request<pb::PublishIntradayPlanRequest>,
+    ) -> Result<Response<pb::IntradayPlan>, Status> {
+        let caller = principal(&request)?;
+        caller.require_any(PLANNERS)?;
+        let body = request.into_inner();
+        let queue_id = validate::required_id("queue_id", &body.queue_id)?;
+        let plan = PublishedPlan {
+            center_id: validate::required_id("center_id", &body.center_id)?,
+            interval_minutes: body.interval_minutes,
+            threshold: if body.threshold == 0.0 {
+                0.2
+            } else {
+                body.threshold
+            },
+            targets: targets_from_proto(&body.targets.unwrap_or_default()).0,
+            intervals: body
+                .intervals
+                .iter()
+                .map(|interval| {
+                    (
+                        interval.start_ms,
+                        PlanInterval {
+                            calls: interval.calls,
+                            handle_seconds: interval.handle_seconds,
+                        },
+                    )
+                })
+                .collect(),
+        };
+        if plan.intervals.len() != body.intervals.len() {
+            return Err(ApiError::invalid_field("intervals", "each start once").into());
+        }
+        let meta = caller.command_meta(validate::request_id(&body.request_id)?);
+        let outcome = self
+            .app
+            .intraday_command(&meta, &queue_id, &IntradayCommand::Publish(plan))
+            .await?;
+        Ok(Response::new(intraday_to_proto(
+            &queue_id,
+            &Loaded {
+                state: outcome.state,
+                version: outcome.version,
+            },
+        )))
+    }
+
+    async fn get_intraday_plan(
+        &self,
+        request: Request<pb::GetIntradayPlanRequest>,
+    ) -> Result<Response<pb::IntradayPlan>, Status> {
+        let caller = principal(&request)?;
+        if !caller.has_any(PLANNERS) {
+            caller.require_any(Role::SUPERVISORS)?;
+        }
+        let queue_id = validate::required_id("queue_id", &request.get_ref().queue_id)?;
+        let loaded = self.app.intraday_plan(&caller.tenant, &queue_id).await?;
+        Ok(Response::new(intraday_to_proto(&queue_id, &loaded)))
+    }
+
+    async fn solve_roster(
+        &self,
+        request: Request<pb::SolveRosterRequest>,
+    ) -> Result<Response<pb::SolveRosterResponse>, Status> {
+        let caller = principal(&request)?;
+        caller.require_any(PLANNERS)?;
+        let body = request.into_inner();
+        let json: serde_json::Value = serde_json::from_str(&body.instance_json)
+            .map_err(|error| ApiError::invalid_field("instance_json", error.to_string()))?;
+        let mut instance = Instance::from_json(&json).map_err(|error| {
+            ApiError::invalid_field(format!("instance_json.{}", error.field), error.reason)
+        })?;
+        let seconds = match body.seconds {
+            0 => 10,
+            seconds @ 1..=60 => seconds,
+            _ => return Err(ApiError::invalid_field("seconds", "1 to 60").into()),
+        };
+        let seed = if body.seed == 0 { 1 } else { body.seed };
+        let center_id = validate::optional_id("center_id", &body.center_id)?;
+        let publish_as = validate::optional_id("publish_as", &body.publish_as)?;
+        let mut context = None;
+        if let Some(center_id) = &center_id {
+            let center = self.app.center(&caller.tenant, center_id).await?;
+            let first_day = day("first_day", &body.first_day)?;
+            let leave = approved_leave_requests(&center.state, &instance, first_day);
+            context = Some((first_day, leave.len()));
+            instance.requests.extend(leave);
+        } else if publish_as.is_some() {
+            return Err(ApiError::invalid_field("center_id", "is required to publish").into());
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(u64::from(seconds));
+        let solved = tokio::task::spawn_blocking(move || {
+            let solution = solve(&instance, seed, u64::MAX, deadline);
+            (instance, solution)
+        })
+        .await
+        .map_err(|error| ApiError::internal(error.to_string()))?;
+        let (instance, solution) = solved;
+        let solution = solution.map_err(|error| {
+            ApiError::invalid_field(format!("instance_json.{}", error.field), error.reason)
+        })?;
+        let mut published = None;
+        if let (Some(center_id), Some(roster_id), Some((first_day, _))) =
+            (&center_id, &publish_as, context)
+        {
+            let roster = roster_of(&instance, &solution, first_day)
+                .map_err(|reason| ApiError::invalid_field("instance_json", reason))?;
+            let command = CenterCommand::PublishRoster {
+                roster_id: roster_id.clone(),
+                roster,
+            };
+            let meta = caller.command_meta(validate::request_id(&body.request_id)?);
+            let outcome = self.app.center_command(&meta, center_id, &command).await?;
+            published = Some(roster_to_proto(center_id, roster_id, &loaded(outcome))?);
+        }
+        Ok(Response::new(pb::SolveRosterResponse {
+            solution_json: solution.to_json(&instance).to_string(),
+            objective: solution.objective,
+            hard_violations: hard_violations(&instance, &solution.assignment),
+            leave_days_kept: context.map_or(0, |(_, leave)| {
+                let broken = solution
+                    .broken_requests
+                    .iter()
+                    .filter(|request| {
+                        request.weight >= instance.unmet_weight.max(1) * LEAVE_WEIGHT_IN_SHORTFALLS
+                    })
+                    .count();
+                u32::try_from(leave.saturating_sub(broken)).unwrap_or(u32::MAX)
+            }),
+            published,
         }))
     }
 

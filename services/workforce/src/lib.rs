@@ -27,5 +27,5 @@ pub mod grpc;
 pub mod random;
 
 pub use app::Workforce;
-pub use clerk::run_attendance_clerk;
+pub use clerk::run_workforce_clerk;
 pub use grpc::WorkforceGrpc;

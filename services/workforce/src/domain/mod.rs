@@ -8,5 +8,7 @@ pub mod forecast;
 pub mod headcount;
 pub mod intraday;
 pub mod leave;
+pub mod queue_plan;
 pub mod roster;
+pub mod rostering;
 pub mod staffing;
