@@ -306,11 +306,24 @@ impl Solution {
         serde_json::json!({
             "assignment": assignment,
             "objective": self.objective,
-            "unmet_coverage": self.unmet.iter().map(|short| serde_json::json!({
-                "day": short.day, "shift": short.shift, "required": short.required,
-                "assigned": short.assigned,
-                "why": format!("the other agents that day: {}", elsewhere(short.day, &short.shift)),
-            })).collect::<Vec<_>>(),
+            "unmet_coverage": self.unmet.iter().map(|short| {
+                let shift = instance.shifts.iter().position(|id| *id == short.shift).unwrap_or(0);
+                let blocked = blocking_reasons(instance, &self.assignment, short.day, shift);
+                let held: Vec<String> = blocked
+                    .iter()
+                    .map(|(reason, agents)| format!("{agents} {}", reason.replace('_', " ")))
+                    .collect();
+                serde_json::json!({
+                    "day": short.day, "shift": short.shift, "required": short.required,
+                    "assigned": short.assigned,
+                    "why": format!(
+                        "the other agents that day: {}; held back by: {}",
+                        elsewhere(short.day, &short.shift),
+                        held.join(", ")
+                    ),
+                    "blocked_by": blocked,
+                })
+            }).collect::<Vec<_>>(),
             "broken_requests": self.broken_requests.iter().map(|request| serde_json::json!({
                 "agent": instance.agents[request.agent], "day": request.day,
                 "kind": if request.shift.is_some() { "shift" } else { "day_off" },
@@ -742,42 +755,121 @@ fn explain(state: &State<'_>, moves: u64) -> Solution {
     }
 }
 
-/// Every hard rule the assignment breaks (empty for a valid roster), as the checker words them.
-pub fn hard_violations(instance: &Instance, assignment: &[Vec<usize>]) -> Vec<String> {
+/// A hard rule of a roster.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum HardRule {
+    /// Which shift may follow which.
+    Transition,
+    /// The most working days in a row.
+    MaxConsecutive,
+    /// The fewest days off in each 7-day block.
+    MinDaysOff,
+}
+
+impl HardRule {
+    /// Its name in the format.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HardRule::Transition => "shift_transition",
+            HardRule::MaxConsecutive => "max_consecutive_working_days",
+            HardRule::MinDaysOff => "min_days_off_per_week",
+        }
+    }
+}
+
+/// The hard rules one agent's row breaks, each with where.
+fn row_violations(instance: &Instance, agent: usize, row: &[usize]) -> Vec<(HardRule, String)> {
     let off = instance.off();
     let mut violations = Vec::new();
-    for (agent, row) in assignment.iter().enumerate() {
-        let last = if instance.cyclic {
-            instance.days
-        } else {
-            instance.days - 1
-        };
-        for day in 0..last {
-            let next = (day + 1) % instance.days;
-            if !instance.allowed[row[day]][row[next]] {
-                violations.push(format!("agent {agent} day {day}->{next}: transition"));
-            }
+    let last = if instance.cyclic {
+        instance.days
+    } else {
+        instance.days - 1
+    };
+    for day in 0..last {
+        let next = (day + 1) % instance.days;
+        if !instance.allowed[row[day]][row[next]] {
+            violations.push((
+                HardRule::Transition,
+                format!("agent {agent} day {day}->{next}: transition"),
+            ));
         }
-        let mut run = 0;
-        for (day, shift) in row.iter().enumerate() {
-            run = if *shift == off { 0 } else { run + 1 };
-            if run > instance.max_consecutive {
-                violations.push(format!(
-                    "agent {agent} day {day}: {run} working days in a row"
-                ));
-            }
+    }
+    let mut run = 0;
+    for (day, shift) in row.iter().enumerate() {
+        run = if *shift == off { 0 } else { run + 1 };
+        if run > instance.max_consecutive {
+            violations.push((
+                HardRule::MaxConsecutive,
+                format!("agent {agent} day {day}: {run} working days in a row"),
+            ));
         }
-        for week in 0..instance.days / 7 {
-            let offs = row[week * 7..week * 7 + 7]
-                .iter()
-                .filter(|s| **s == off)
-                .count();
-            if offs < instance.min_off_per_week {
-                violations.push(format!("agent {agent} week {week}: {offs} days off"));
-            }
+    }
+    for week in 0..instance.days / 7 {
+        let offs = row[week * 7..week * 7 + 7]
+            .iter()
+            .filter(|s| **s == off)
+            .count();
+        if offs < instance.min_off_per_week {
+            violations.push((
+                HardRule::MinDaysOff,
+                format!("agent {agent} week {week}: {offs} days off"),
+            ));
         }
     }
     violations
+}
+
+/// Every hard rule the assignment breaks, with where (empty for a valid roster).
+pub fn hard_violations(instance: &Instance, assignment: &[Vec<usize>]) -> Vec<String> {
+    assignment
+        .iter()
+        .enumerate()
+        .flat_map(|(agent, row)| row_violations(instance, agent, row))
+        .map(|(_, place)| place)
+        .collect()
+}
+
+/// Why no other agent fills a short day and shift: per reason, how many agents it holds back.
+/// A hard rule (`shift_transition`, `max_consecutive_working_days`, `min_days_off_per_week`) the
+/// move would break; `needed_on_their_shift` (their own shift is not above its headcount);
+/// `request` (a day-off or shift request of theirs that day); `free` (nothing: a move the search
+/// did not make).
+pub fn blocking_reasons(
+    instance: &Instance,
+    assignment: &[Vec<usize>],
+    day: usize,
+    shift: usize,
+) -> BTreeMap<&'static str, usize> {
+    let off = instance.off();
+    let on = |s: usize| assignment.iter().filter(|row| row[day] == s).count() as i64;
+    let mut reasons = BTreeMap::new();
+    for (agent, row) in assignment.iter().enumerate() {
+        let current = row[day];
+        if current == shift {
+            continue;
+        }
+        let mut moved = row.clone();
+        moved[day] = shift;
+        let reason = if let Some((rule, _)) = row_violations(instance, agent, &moved)
+            .into_iter()
+            .min_by_key(|(rule, _)| *rule)
+        {
+            rule.as_str()
+        } else if current != off && on(current) <= instance.required[day][current] {
+            "needed_on_their_shift"
+        } else if instance.requests.iter().any(|request| {
+            request.agent == agent
+                && request.day == day
+                && request.shift.map_or(shift != off, |wanted| wanted != shift)
+        }) {
+            "request"
+        } else {
+            "free"
+        };
+        *reasons.entry(reason).or_default() += 1;
+    }
+    reasons
 }
 
 /// Objective parts by name, for reports.
@@ -884,6 +976,20 @@ mod tests {
         assert_eq!(short_early.len(), 7, "{:?}", solution.unmet);
         let json = solution.to_json(&instance);
         assert!(json["unmet_coverage"][0]["why"].is_string());
+        // Each of the six others is held back by a rule or by their own shift's headcount.
+        let short = &json["unmet_coverage"][0];
+        let blocked: usize = short["blocked_by"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|n| n.as_u64().unwrap() as usize)
+            .sum();
+        assert_eq!(
+            blocked,
+            7 - short["assigned"].as_u64().unwrap() as usize,
+            "{short}"
+        );
+        assert!(short["blocked_by"].get("free").is_none(), "{short}");
         assert_eq!(json["assignment"].as_array().unwrap().len(), 7);
     }
 
