@@ -46,7 +46,8 @@ async fn a_shift_is_counted_at_its_start_and_recorded_when_it_ends() {
     let center = json!({"utc_offset_minutes": offset_minutes, "shifts": [
         {"shift_id": "early", "start": time_of_day(start), "end": time_of_day(end)},
         {"shift_id": "late", "start": "18:00", "end": "22:00",
-         "lunch": {"window_start": "19:00", "window_end": "20:00", "minutes": 30}}]});
+         "lunch": {"window_start": "19:00", "window_end": "20:00", "minutes": 30},
+         "days": ["mon", "tue", "wed", "thu", "fri"]}]});
     let defined = instance
         .ok(
             "PUT",
@@ -56,6 +57,10 @@ async fn a_shift_is_counted_at_its_start_and_recorded_when_it_ends() {
         )
         .await;
     assert_eq!(defined["shifts"][1]["lunch"]["minutes"], 30, "{defined}");
+    assert_eq!(
+        defined["shifts"][1]["days"].as_array().map(Vec::len),
+        Some(5)
+    );
     let team = json!({"leader_id": "leader-1", "member_ids": ["agent-1", "agent-2", "agent-3"]});
     instance
         .ok(

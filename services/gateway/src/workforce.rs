@@ -106,6 +106,9 @@ pub struct Shift {
     /// Its lunch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lunch: Option<Lunch>,
+    /// The days of the week it is worked on, `mon` … `sun` (none: every day).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub days: Vec<String>,
 }
 
 impl From<pb::ShiftDefinition> for Shift {
@@ -119,6 +122,7 @@ impl From<pb::ShiftDefinition> for Shift {
                 window_end: lunch.window_end,
                 minutes: lunch.minutes,
             }),
+            days: shift.days,
         }
     }
 }
@@ -134,6 +138,7 @@ impl From<Shift> for pb::ShiftDefinition {
                 window_end: lunch.window_end,
                 minutes: lunch.minutes,
             }),
+            days: shift.days,
         }
     }
 }

@@ -36,6 +36,13 @@ impl From<CenterError> for ApiError {
                 .with_metadata("shift_id", shift_id.as_str())
                 .with_metadata("roster_id", roster_id.as_str()),
             CenterError::UnknownShift { .. } => ApiError::invalid_field("rows", message),
+            CenterError::ShiftNotOnDay { shift_id, day, .. } => ApiError::new(
+                ErrorCode::FailedPrecondition,
+                "SHIFT_NOT_ON_THAT_DAY",
+                message,
+            )
+            .with_metadata("shift_id", shift_id.as_str())
+            .with_metadata("day", day),
             CenterError::TeamTooLarge { .. } => ApiError::invalid_field("member_ids", message),
             CenterError::AgentInOtherTeam { agent_id, team_id } => ApiError::new(
                 ErrorCode::FailedPrecondition,

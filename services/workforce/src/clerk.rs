@@ -404,6 +404,7 @@ mod tests {
                     start: parse_time_of_day("08:30").expect("a time"),
                     end: parse_time_of_day("17:30").expect("a time"),
                     lunch: None,
+                    days: crate::domain::calendar::Weekdays::ALL,
                 }],
             }),
         );

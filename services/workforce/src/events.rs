@@ -12,7 +12,9 @@ use prost::Name as _;
 use crate::domain::attendance::{
     AttendanceEvent, Presence, ShiftAttendance, ShiftRecord, ShiftWindow,
 };
-use crate::domain::calendar::{format_day, format_time_of_day, parse_day, parse_time_of_day};
+use crate::domain::calendar::{
+    Weekdays, format_day, format_time_of_day, parse_day, parse_time_of_day,
+};
 use crate::domain::center::{CenterEvent, CenterSettings, Lunch, Roster, ShiftDefinition};
 use crate::domain::intraday::{IntradayEvent, PlanInterval, PublishedPlan, TrafficAnomaly};
 use crate::domain::leave::{Approver, LeaveKind, LeaveRequest, SwapRequest};
@@ -56,6 +58,7 @@ pub fn shift_to_proto(shift: &ShiftDefinition) -> pb::ShiftDefinition {
             window_end: format_time_of_day(lunch.to),
             minutes: lunch.minutes,
         }),
+        days: shift.days.names().into_iter().map(str::to_owned).collect(),
     }
 }
 
@@ -82,6 +85,7 @@ pub fn shift_from_proto(
                 })
             })
             .transpose()?,
+        days: Weekdays::parse(&shift.days).map_err(|reason| (field("days"), reason))?,
     })
 }
 

@@ -31,6 +31,57 @@ pub fn day_from_civil(year: i64, month: u32, day: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// The day of the week of a day number: 0 Monday … 6 Sunday (1970-01-01 was a Thursday).
+pub fn weekday(day: i64) -> usize {
+    (day + 3).rem_euclid(7) as usize
+}
+
+/// Days of the week, written `mon` … `sun`.
+pub const WEEKDAY_NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+/// A set of days of the week (a shift's pattern: weekdays, the weekend, every day).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Weekdays(u8);
+
+impl Weekdays {
+    /// Every day.
+    pub const ALL: Weekdays = Weekdays(0b111_1111);
+
+    /// Whether the set holds the day of the week of a day number.
+    pub fn contains_day(self, day: i64) -> bool {
+        self.0 & (1 << weekday(day)) != 0
+    }
+
+    /// Reads day names (`mon` … `sun`); none is every day.
+    pub fn parse<S: AsRef<str>>(names: &[S]) -> Result<Self, String> {
+        if names.is_empty() {
+            return Ok(Self::ALL);
+        }
+        let mut bits = 0;
+        for name in names {
+            let index = WEEKDAY_NAMES
+                .iter()
+                .position(|known| *known == name.as_ref())
+                .ok_or_else(|| format!("{:?} is not one of mon … sun", name.as_ref()))?;
+            bits |= 1 << index;
+        }
+        Ok(Self(bits))
+    }
+
+    /// Its day names (none for every day).
+    pub fn names(self) -> Vec<&'static str> {
+        if self == Self::ALL {
+            return Vec::new();
+        }
+        WEEKDAY_NAMES
+            .iter()
+            .enumerate()
+            .filter(|(index, _)| self.0 & (1 << index) != 0)
+            .map(|(_, name)| *name)
+            .collect()
+    }
+}
+
 /// Reads `YYYY-MM-DD`.
 pub fn parse_day(text: &str) -> Result<i64, String> {
     let invalid = || format!("{text:?} is not a date YYYY-MM-DD");
@@ -141,6 +192,18 @@ mod tests {
         for bad in ["24:00", "8:30", "08:60", "08:30:60", "0830", "08:30:00:00"] {
             assert!(parse_time_of_day(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn shifts_follow_weekday_and_weekend_patterns() {
+        assert_eq!(weekday(NOV_2), 0, "2 November 2026 is a Monday");
+        let weekend = Weekdays::parse(&["sat", "sun"]).expect("days");
+        assert!(!weekend.contains_day(NOV_2));
+        assert!(weekend.contains_day(NOV_2 + 5) && weekend.contains_day(NOV_2 + 6));
+        assert_eq!(weekend.names(), ["sat", "sun"]);
+        assert_eq!(Weekdays::parse::<&str>(&[]), Ok(Weekdays::ALL));
+        assert!(Weekdays::ALL.names().is_empty());
+        assert!(Weekdays::parse(&["monday"]).is_err());
     }
 
     #[test]

@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use callcenter_kit::{Aggregate, Name, Timestamp};
 
 use super::attendance::{LunchWindow, ShiftWindow};
-use super::calendar::{DAY_SECONDS, format_day, format_time_of_day, instant, local_day};
+use super::calendar::{DAY_SECONDS, Weekdays, format_day, format_time_of_day, instant, local_day};
 use super::leave::{
     Approver, LeaveKind, LeaveRefusal, LeaveRequest, SwapRefusal, SwapRequest, decide_leave,
     decide_swap,
@@ -53,6 +53,9 @@ pub struct ShiftDefinition {
     pub end: u32,
     /// Its lunch, if any.
     pub lunch: Option<Lunch>,
+    /// The days of the week it is worked on (the handbook: some shifts Monday to Friday, some at
+    /// weekends).
+    pub days: Weekdays,
 }
 
 impl ShiftDefinition {
@@ -399,6 +402,16 @@ pub enum CenterError {
         /// The shift.
         shift_id: Name,
     },
+    /// A shift rostered on a day of the week it is not worked.
+    #[error("shift {shift_id} is not worked on {day} ({weekday})")]
+    ShiftNotOnDay {
+        /// The shift.
+        shift_id: Name,
+        /// The day, `YYYY-MM-DD`.
+        day: String,
+        /// Its day of the week.
+        weekday: &'static str,
+    },
     /// A team of more than twelve.
     #[error("a team leader leads at most {MAX_TEAM_MEMBERS} agents (got {members})")]
     TeamTooLarge {
@@ -626,14 +639,23 @@ impl Center {
                     reason: format!("agent {agent_id} has {} days, not {days}", row.len()),
                 });
             }
-            if let Some(shift_id) = row
-                .iter()
-                .flatten()
-                .find(|shift_id| settings.shift(shift_id).is_none())
-            {
-                return Err(CenterError::UnknownShift {
-                    shift_id: shift_id.clone(),
-                });
+            for (index, shift_id) in row.iter().enumerate() {
+                let Some(shift_id) = shift_id else {
+                    continue;
+                };
+                let Some(shift) = settings.shift(shift_id) else {
+                    return Err(CenterError::UnknownShift {
+                        shift_id: shift_id.clone(),
+                    });
+                };
+                let day = roster.first_day + index as i64;
+                if !shift.days.contains_day(day) {
+                    return Err(CenterError::ShiftNotOnDay {
+                        shift_id: shift_id.clone(),
+                        day: format_day(day),
+                        weekday: super::calendar::WEEKDAY_NAMES[super::calendar::weekday(day)],
+                    });
+                }
             }
             if let Some((other_id, _)) = self
                 .rosters
@@ -929,15 +951,6 @@ fn decision(approved: bool, reason: &str) -> Decision {
     }
 }
 
-/// How people read a day span of a roster (for messages).
-pub fn day_span(first_day: i64, days: usize) -> String {
-    format!(
-        "{} to {}",
-        format_day(first_day),
-        format_day(first_day + days as i64 - 1)
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use callcenter_kit::testing::{given, name};
@@ -960,6 +973,7 @@ mod tests {
                     start: time("08:30"),
                     end: time("17:30"),
                     lunch: None,
+                    days: Weekdays::ALL,
                 },
                 ShiftDefinition {
                     shift_id: name("late"),
@@ -970,6 +984,7 @@ mod tests {
                         to: time("14:00"),
                         minutes: 60,
                     }),
+                    days: Weekdays::ALL,
                 },
             ],
         }
@@ -1014,6 +1029,7 @@ mod tests {
             start: time("22:00"),
             end: time("06:00"),
             lunch: None,
+            days: Weekdays::ALL,
         };
         assert_eq!(night.length_seconds(), 8 * 3_600);
         let mut bad = handbook();
@@ -1131,6 +1147,38 @@ mod tests {
                 roster: roster("2026-12-01", &[("a1", &["early"])]),
             })
             .then_error(CenterError::NotDefined);
+    }
+
+    #[test]
+    fn a_shift_of_the_weekend_pattern_is_not_rostered_on_a_weekday() {
+        // The handbook: agents work early and late Monday to Friday, and a middle shift too at
+        // weekends.
+        let mut settings = handbook();
+        settings.shifts.push(ShiftDefinition {
+            shift_id: name("middle"),
+            start: time("08:30"),
+            end: time("17:30"),
+            lunch: None,
+            days: Weekdays::parse(&["sat", "sun"]).expect("days"),
+        });
+        let defined = CenterEvent::Defined(settings);
+        // 2026-12-05 is a Saturday.
+        given::<Center>(vec![defined.clone()])
+            .when(CenterCommand::PublishRoster {
+                roster_id: name("weekend"),
+                roster: roster("2026-12-05", &[("a1", &["middle", "middle"])]),
+            })
+            .accepted();
+        given::<Center>(vec![defined])
+            .when(CenterCommand::PublishRoster {
+                roster_id: name("weekend"),
+                roster: roster("2026-12-06", &[("a1", &["middle", "middle"])]),
+            })
+            .then_error(CenterError::ShiftNotOnDay {
+                shift_id: name("middle"),
+                day: "2026-12-07".into(),
+                weekday: "mon",
+            });
     }
 
     fn vacation(leave_id: &str, agent: &str, start: &str, asked: &str) -> CenterCommand {

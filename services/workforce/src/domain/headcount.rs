@@ -195,12 +195,14 @@ mod tests {
             start: parse_time_of_day("08:30").expect("a time"),
             end: parse_time_of_day("17:30").expect("a time"),
             lunch: None,
+            days: crate::domain::calendar::Weekdays::ALL,
         };
         let late = ShiftDefinition {
             shift_id: name("late"),
             start: parse_time_of_day("09:30").expect("a time"),
             end: parse_time_of_day("22:00").expect("a time"),
             lunch: None,
+            days: crate::domain::calendar::Weekdays::ALL,
         };
         let row = |shift: &str| vec![Some(name(shift))];
         let center = Center::replay(&[
