@@ -90,46 +90,41 @@ impl AttendanceBook {
                 continue;
             };
             let today = local_day(now, settings.utc_offset_minutes);
-            for (roster_id, roster) in &center.rosters {
-                for agent_id in roster.assignments.keys() {
-                    for day in today - 3..=today {
-                        if self
-                            .recorded
-                            .contains(&(tenant.clone(), agent_id.clone(), day))
-                        {
-                            continue;
-                        }
-                        let Some(shift) = roster
-                            .shift_on(agent_id, day)
-                            .and_then(|shift_id| settings.shift(shift_id))
-                        else {
-                            continue;
-                        };
-                        let window: ShiftWindow = shift.window(day, settings.utc_offset_minutes);
-                        if window.end > now || window.end < now - RECORD_WITHIN_MS {
-                            continue;
-                        }
-                        let marks = self
-                            .marks
-                            .get(&(tenant.clone(), agent_id.clone()))
-                            .map_or(&[][..], Vec::as_slice);
-                        due.push((
-                            tenant.clone(),
-                            agent_id.clone(),
-                            ShiftRecord {
-                                center_id: center_id.clone(),
-                                roster_id: roster_id.clone(),
-                                team_id: center.team_of(agent_id).cloned(),
-                                day,
-                                shift_id: shift.shift_id.clone(),
-                                window,
-                                attendance: shift_attendance(&window, marks),
-                                on_leave: center
-                                    .leave_on(agent_id, day)
-                                    .map(|leave| leave.request.kind),
-                            },
-                        ));
+            for agent_id in center.scheduled_agents() {
+                for day in today - 3..=today {
+                    if self
+                        .recorded
+                        .contains(&(tenant.clone(), agent_id.clone(), day))
+                    {
+                        continue;
                     }
+                    let Some((roster_id, shift)) = center.worked_shift(agent_id, day) else {
+                        continue;
+                    };
+                    let window: ShiftWindow = shift.window(day, settings.utc_offset_minutes);
+                    if window.end > now || window.end < now - RECORD_WITHIN_MS {
+                        continue;
+                    }
+                    let marks = self
+                        .marks
+                        .get(&(tenant.clone(), agent_id.clone()))
+                        .map_or(&[][..], Vec::as_slice);
+                    due.push((
+                        tenant.clone(),
+                        agent_id.clone(),
+                        ShiftRecord {
+                            center_id: center_id.clone(),
+                            roster_id: roster_id.clone(),
+                            team_id: center.team_of(agent_id).cloned(),
+                            day,
+                            shift_id: shift.shift_id.clone(),
+                            window,
+                            attendance: shift_attendance(&window, marks),
+                            on_leave: center
+                                .leave_on(agent_id, day)
+                                .map(|leave| leave.request.kind),
+                        },
+                    ));
                 }
             }
         }

@@ -60,6 +60,46 @@ impl WorkforceGrpc {
     }
 }
 
+impl WorkforceGrpc {
+    /// Runs a command of a center's leave request and answers the request as it stands.
+    async fn leave_command(
+        &self,
+        caller: &Principal,
+        center_id: &Name,
+        leave_id: &Name,
+        request_id: &str,
+        command: &CenterCommand,
+    ) -> Result<pb::LeaveRequest, ApiError> {
+        let meta = caller.command_meta(validate::request_id(request_id)?);
+        let outcome = self.app.center_command(&meta, center_id, command).await?;
+        let leave = outcome
+            .state
+            .leave
+            .get(leave_id)
+            .ok_or_else(|| ApiError::internal("the leave request is stored"))?;
+        Ok(leave_to_proto(center_id, leave_id, leave))
+    }
+
+    /// Runs a command of a center's swap and answers the swap as it stands.
+    async fn swap_command(
+        &self,
+        caller: &Principal,
+        center_id: &Name,
+        swap_id: &Name,
+        request_id: &str,
+        command: &CenterCommand,
+    ) -> Result<pb::ShiftSwap, ApiError> {
+        let meta = caller.command_meta(validate::request_id(request_id)?);
+        let outcome = self.app.center_command(&meta, center_id, command).await?;
+        let swap = outcome
+            .state
+            .swaps
+            .get(swap_id)
+            .ok_or_else(|| ApiError::internal("the swap is stored"))?;
+        Ok(swap_to_proto(center_id, swap_id, swap))
+    }
+}
+
 /// A request to another service on behalf of the caller: their token and the current trace.
 fn on_behalf_of<T, U>(incoming: &Request<T>, message: U) -> Request<U> {
     let mut headers = http::HeaderMap::new();
@@ -370,14 +410,10 @@ impl WorkforceService for WorkforceGrpc {
             certificate: body.certificate,
             at: Timestamp::now(),
         };
-        let meta = caller.command_meta(validate::request_id(&body.request_id)?);
-        let outcome = self.app.center_command(&meta, &center_id, &command).await?;
-        let leave = outcome
-            .state
-            .leave
-            .get(&leave_id)
-            .ok_or_else(|| ApiError::internal("a requested leave is stored"))?;
-        Ok(Response::new(leave_to_proto(&center_id, &leave_id, leave)))
+        let leave = self
+            .leave_command(&caller, &center_id, &leave_id, &body.request_id, &command)
+            .await?;
+        Ok(Response::new(leave))
     }
 
     async fn decide_leave(
@@ -395,14 +431,10 @@ impl WorkforceService for WorkforceGrpc {
             reason: decision_reason(body.approve, &body.reason)?,
             by,
         };
-        let meta = caller.command_meta(validate::request_id(&body.request_id)?);
-        let outcome = self.app.center_command(&meta, &center_id, &command).await?;
-        let leave = outcome
-            .state
-            .leave
-            .get(&leave_id)
-            .ok_or_else(|| ApiError::internal("a decided leave is stored"))?;
-        Ok(Response::new(leave_to_proto(&center_id, &leave_id, leave)))
+        let leave = self
+            .leave_command(&caller, &center_id, &leave_id, &body.request_id, &command)
+            .await?;
+        Ok(Response::new(leave))
     }
 
     async fn request_swap(
@@ -424,14 +456,10 @@ impl WorkforceService for WorkforceGrpc {
             payback_day: day("payback_day", &body.payback_day)?,
             at: Timestamp::now(),
         };
-        let meta = caller.command_meta(validate::request_id(&body.request_id)?);
-        let outcome = self.app.center_command(&meta, &center_id, &command).await?;
-        let swap = outcome
-            .state
-            .swaps
-            .get(&swap_id)
-            .ok_or_else(|| ApiError::internal("a requested swap is stored"))?;
-        Ok(Response::new(swap_to_proto(&center_id, &swap_id, swap)))
+        let swap = self
+            .swap_command(&caller, &center_id, &swap_id, &body.request_id, &command)
+            .await?;
+        Ok(Response::new(swap))
     }
 
     async fn decide_swap(
@@ -448,14 +476,10 @@ impl WorkforceService for WorkforceGrpc {
             approve: body.approve,
             reason: decision_reason(body.approve, &body.reason)?,
         };
-        let meta = caller.command_meta(validate::request_id(&body.request_id)?);
-        let outcome = self.app.center_command(&meta, &center_id, &command).await?;
-        let swap = outcome
-            .state
-            .swaps
-            .get(&swap_id)
-            .ok_or_else(|| ApiError::internal("a decided swap is stored"))?;
-        Ok(Response::new(swap_to_proto(&center_id, &swap_id, swap)))
+        let swap = self
+            .swap_command(&caller, &center_id, &swap_id, &body.request_id, &command)
+            .await?;
+        Ok(Response::new(swap))
     }
 
     async fn get_headcount(

@@ -499,6 +499,45 @@ impl Center {
         })
     }
 
+    /// The agent's shift on a local day as it is worked: the rostered one, with approved swaps
+    /// applied (the colleague works the given days, the agent works the colleague's shift on the
+    /// payback day).
+    pub fn worked_shift(&self, agent_id: &Name, day: i64) -> Option<(&Name, &ShiftDefinition)> {
+        for swap in self
+            .swaps
+            .values()
+            .filter(|swap| swap.decision == Decision::Approved)
+        {
+            let request = &swap.request;
+            let given = request.day == day || (request.consecutive && request.day + 1 == day);
+            match (swap.agent_id == *agent_id, swap.colleague_id == *agent_id) {
+                (true, _) if given => return None,
+                (_, true) if given => return self.rostered_shift(&swap.agent_id, day),
+                (true, _) if request.payback_day == day => {
+                    return self.rostered_shift(&swap.colleague_id, day);
+                }
+                (_, true) if request.payback_day == day => return None,
+                _ => {}
+            }
+        }
+        self.rostered_shift(agent_id, day)
+    }
+
+    /// Every agent who may work a shift: those of the published rosters, and the colleagues of
+    /// approved swaps.
+    pub fn scheduled_agents(&self) -> BTreeSet<&Name> {
+        self.rosters
+            .values()
+            .flat_map(|roster| roster.assignments.keys())
+            .chain(
+                self.swaps
+                    .values()
+                    .filter(|swap| swap.decision == Decision::Approved)
+                    .map(|swap| &swap.colleague_id),
+            )
+            .collect()
+    }
+
     /// The agent's approved leave covering a local day.
     pub fn leave_on(&self, agent_id: &Name, day: i64) -> Option<&Leave> {
         self.leave.values().find(|leave| {
@@ -1147,6 +1186,67 @@ mod tests {
                 roster: roster("2026-12-01", &[("a1", &["early"])]),
             })
             .then_error(CenterError::NotDefined);
+    }
+
+    #[test]
+    fn an_approved_swap_changes_who_works_the_shift_and_the_payback_day() {
+        let december = roster(
+            "2026-12-01",
+            &[
+                ("a1", &["early", "off", "late"]),
+                ("a2", &["late", "early", "off"]),
+            ],
+        );
+        let mut history = vec![
+            defined(),
+            CenterEvent::RosterPublished {
+                roster_id: name("december"),
+                roster: december,
+            },
+        ];
+        let (requested, _) = given::<Center>(history.clone())
+            .when(CenterCommand::RequestSwap {
+                swap_id: name("w1"),
+                agent_id: name("a1"),
+                colleague_id: name("a2"),
+                day: day("2026-12-01"),
+                consecutive: false,
+                payback_day: day("2026-12-02"),
+                at: noon("2026-11-20"),
+            })
+            .accepted();
+        history.extend(requested);
+        let pending = Center::replay(&history);
+        let shift = |center: &Center, agent: &str, on: &str| {
+            center
+                .worked_shift(&name(agent), day(on))
+                .map(|(_, shift)| shift.shift_id.to_string())
+        };
+        assert_eq!(
+            shift(&pending, "a1", "2026-12-01").as_deref(),
+            Some("early")
+        );
+        history.push(CenterEvent::SwapDecided {
+            swap_id: name("w1"),
+            approved: true,
+            reason: String::new(),
+        });
+        let approved = Center::replay(&history);
+        // a2 works a1's early shift; a1 pays it back on a2's early shift the day after.
+        assert_eq!(shift(&approved, "a1", "2026-12-01"), None);
+        assert_eq!(
+            shift(&approved, "a2", "2026-12-01").as_deref(),
+            Some("early")
+        );
+        assert_eq!(
+            shift(&approved, "a1", "2026-12-02").as_deref(),
+            Some("early")
+        );
+        assert_eq!(shift(&approved, "a2", "2026-12-02"), None);
+        assert_eq!(
+            shift(&approved, "a1", "2026-12-03").as_deref(),
+            Some("late")
+        );
     }
 
     #[test]

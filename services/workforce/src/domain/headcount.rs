@@ -69,13 +69,12 @@ pub fn shifts_at(center: &Center, now: i64) -> Vec<(i64, &ShiftDefinition, Vec<N
                 continue;
             }
             let agents: Vec<Name> = center
-                .rosters
-                .values()
-                .flat_map(|roster| {
-                    roster
-                        .assignments
-                        .keys()
-                        .filter(move |agent| roster.shift_on(agent, day) == Some(&shift.shift_id))
+                .scheduled_agents()
+                .into_iter()
+                .filter(|agent| {
+                    center
+                        .worked_shift(agent, day)
+                        .is_some_and(|(_, worked)| worked.shift_id == shift.shift_id)
                 })
                 .cloned()
                 .collect();
@@ -109,14 +108,6 @@ fn why_missing(center: &Center, agent_id: &Name, day: i64) -> String {
             leave_label(leave.request.kind),
             approver_label(leave.approver)
         );
-    }
-    if let Some(swap) = center.swaps.values().find(|swap| {
-        swap.agent_id == *agent_id
-            && swap.decision == Decision::Approved
-            && (swap.request.day == day
-                || (swap.request.consecutive && swap.request.day + 1 == day))
-    }) {
-        return format!("shift swapped to {}", swap.colleague_id);
     }
     "not signed in".to_owned()
 }
