@@ -31,6 +31,12 @@ pub const MAX_TEAM_MEMBERS: usize = 12;
 /// Most days one published roster covers.
 pub const MAX_ROSTER_DAYS: usize = 62;
 
+/// Most agents one published roster holds.
+pub const MAX_ROSTER_AGENTS: usize = 5_000;
+
+/// Most shifts a center defines.
+pub const MAX_SHIFTS: usize = 24;
+
 /// A lunch inside a shift: `minutes` long, taken between `from` and `to` (seconds of the day).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Lunch {
@@ -581,10 +587,10 @@ impl Center {
                 reason: "between -840 and 840".into(),
             });
         }
-        if settings.shifts.is_empty() {
+        if settings.shifts.is_empty() || settings.shifts.len() > MAX_SHIFTS {
             return Err(CenterError::Invalid {
                 field: "shifts",
-                reason: "at least one shift".into(),
+                reason: format!("1 to {MAX_SHIFTS} shifts"),
             });
         }
         let mut seen = BTreeSet::new();
@@ -661,20 +667,20 @@ impl Center {
         let days = roster.days();
         if roster.assignments.is_empty() || days == 0 {
             return Err(CenterError::Invalid {
-                field: "assignments",
+                field: "rows",
                 reason: "at least one agent and one day".into(),
             });
         }
-        if days > MAX_ROSTER_DAYS {
+        if days > MAX_ROSTER_DAYS || roster.assignments.len() > MAX_ROSTER_AGENTS {
             return Err(CenterError::Invalid {
-                field: "assignments",
-                reason: format!("at most {MAX_ROSTER_DAYS} days"),
+                field: "rows",
+                reason: format!("at most {MAX_ROSTER_DAYS} days and {MAX_ROSTER_AGENTS} agents"),
             });
         }
         for (agent_id, row) in &roster.assignments {
             if row.len() != days {
                 return Err(CenterError::Invalid {
-                    field: "assignments",
+                    field: "rows",
                     reason: format!("agent {agent_id} has {} days, not {days}", row.len()),
                 });
             }

@@ -64,6 +64,9 @@ pub enum LeaveRefusal {
     /// Leave of no length.
     #[error("leave of at least half a day")]
     NoLength,
+    /// More than a year in one request.
+    #[error("at most a year ({MAX_LEAVE_HALF_DAYS} half days) in one request")]
+    TooLong,
     /// Sick leave reported after it started.
     #[error("sick leave is reported at once, by the day it starts")]
     SickReportedLate,
@@ -95,6 +98,7 @@ impl LeaveRefusal {
     pub fn rule(&self) -> &'static str {
         match self {
             LeaveRefusal::NoLength => "no_length",
+            LeaveRefusal::TooLong => "at_most_a_year",
             LeaveRefusal::SickReportedLate => "sick_reported_at_once",
             LeaveRefusal::CertificateRequired => "sick_leave_certificate",
             LeaveRefusal::PersonalNotice => "personal_leave_two_days_ahead",
@@ -103,6 +107,9 @@ impl LeaveRefusal {
         }
     }
 }
+
+/// The longest leave one request may ask for, in half days (a year).
+pub const MAX_LEAVE_HALF_DAYS: u32 = 730;
 
 /// Half days from which the director approves (two days).
 const DIRECTOR_FROM_HALF_DAYS: u32 = 4;
@@ -115,6 +122,9 @@ pub fn decide_leave(
 ) -> Result<Approver, LeaveRefusal> {
     if request.half_days == 0 {
         return Err(LeaveRefusal::NoLength);
+    }
+    if request.half_days > MAX_LEAVE_HALF_DAYS {
+        return Err(LeaveRefusal::TooLong);
     }
     match request.kind {
         LeaveKind::Sick => {
@@ -250,6 +260,22 @@ mod tests {
         assert_eq!(
             decide_leave(&tomorrow, &[]),
             Err(LeaveRefusal::PersonalNotice)
+        );
+    }
+
+    #[test]
+    fn leave_is_at_least_half_a_day_and_at_most_a_year_in_one_request() {
+        assert_eq!(
+            decide_leave(&leave(LeaveKind::Personal, 0, 5), &[]),
+            Err(LeaveRefusal::NoLength)
+        );
+        assert_eq!(
+            decide_leave(&leave(LeaveKind::Personal, MAX_LEAVE_HALF_DAYS, 5), &[]),
+            Ok(Approver::Director)
+        );
+        assert_eq!(
+            decide_leave(&leave(LeaveKind::Personal, MAX_LEAVE_HALF_DAYS + 1, 5), &[]),
+            Err(LeaveRefusal::TooLong)
         );
     }
 

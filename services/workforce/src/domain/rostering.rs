@@ -32,18 +32,19 @@ pub fn approved_leave_requests(
         else {
             continue;
         };
-        for day in leave.request.start..=leave.request.end() {
-            let Ok(index) = usize::try_from(day - first_day) else {
-                continue;
-            };
-            if index < instance.days {
-                requests.push(Request {
-                    agent,
-                    day: index,
-                    shift: None,
-                    weight,
-                });
-            }
+        // Only the days inside the horizon.
+        let from = leave.request.start.max(first_day);
+        let to = leave
+            .request
+            .end()
+            .min(first_day + instance.days as i64 - 1);
+        for day in from..=to {
+            requests.push(Request {
+                agent,
+                day: (day - first_day) as usize,
+                shift: None,
+                weight,
+            });
         }
     }
     requests
