@@ -5,17 +5,12 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use callcenter_e2e::{Instance, dev_instance};
+use callcenter_e2e::dev_instance;
 use callcenter_workforce::domain::calendar::{DAY_SECONDS, format_day, format_time_of_day};
 use serde_json::{Value, json};
 
 fn time_of_day(local_seconds: i64) -> String {
     format_time_of_day(u32::try_from(local_seconds.rem_euclid(DAY_SECONDS)).expect("a time"))
-}
-
-async fn refused(instance: &Instance, path: &str, token: &str, body: Value) -> (u16, Value) {
-    let (status, problem) = instance.call("PUT", path, Some(token), Some(body)).await;
-    (status, problem)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -85,14 +80,15 @@ async fn a_shift_is_counted_at_its_start_and_recorded_when_it_ends() {
         .await;
     assert_eq!(published["rows"][0]["shift_ids"], json!(["early", ""]));
     // A roster naming a shift the center does not have is refused.
-    let (status, problem) = refused(
-        &instance,
-        "/v1/workforce/centers/langfang/rosters/other",
-        &planner,
-        json!({"first_day": format_day(today + 7),
-               "rows": [{"agent_id": "agent-1", "shift_ids": ["night"]}]}),
-    )
-    .await;
+    let (status, problem) = instance
+        .call(
+            "PUT",
+            "/v1/workforce/centers/langfang/rosters/other",
+            Some(&planner),
+            Some(json!({"first_day": format_day(today + 7),
+               "rows": [{"agent_id": "agent-1", "shift_ids": ["night"]}]})),
+        )
+        .await;
     assert_eq!(status, 400, "{problem}");
 
     // agent-3 reports sick today with a certificate; their team leader approves.
@@ -123,14 +119,10 @@ async fn a_shift_is_counted_at_its_start_and_recorded_when_it_ends() {
 
     // Vacation three days ahead breaks a rule, and says which.
     let agent_1 = instance.token("acme", "agent", "agent-1");
-    let (status, problem) = refused(
-        &instance,
-        "/v1/workforce/centers/langfang/leave/vacation-1",
-        &agent_1,
-        json!({"agent_id": "agent-1", "kind": "vacation", "first_day": format_day(today + 3),
-               "half_days": 10}),
-    )
-    .await;
+    let (status, problem) = instance
+        .call("PUT", "/v1/workforce/centers/langfang/leave/vacation-1", Some(&agent_1), Some(json!({"agent_id": "agent-1", "kind": "vacation", "first_day": format_day(today + 3),
+               "half_days": 10})))
+        .await;
     assert_eq!(
         (
             status,
@@ -141,14 +133,10 @@ async fn a_shift_is_counted_at_its_start_and_recorded_when_it_ends() {
         "{problem}"
     );
     // An agent cannot ask for someone else.
-    let (status, _) = refused(
-        &instance,
-        "/v1/workforce/centers/langfang/leave/personal-9",
-        &agent_1,
-        json!({"agent_id": "agent-2", "kind": "personal", "first_day": format_day(today + 5),
-               "half_days": 1}),
-    )
-    .await;
+    let (status, _) = instance
+        .call("PUT", "/v1/workforce/centers/langfang/leave/personal-9", Some(&agent_1), Some(json!({"agent_id": "agent-2", "kind": "personal", "first_day": format_day(today + 5),
+               "half_days": 1})))
+        .await;
     assert_eq!(status, 403);
     // Two days of personal leave: the director approves, not the team leader.
     let personal = json!({"agent_id": "agent-2", "kind": "personal",
@@ -181,14 +169,17 @@ async fn a_shift_is_counted_at_its_start_and_recorded_when_it_ends() {
     assert_eq!(approved["status"], "approved");
 
     // A swap paid back in another month is refused with its rule.
-    let (status, problem) = refused(
-        &instance,
-        "/v1/workforce/centers/langfang/swaps/swap-1",
-        &agent_1,
-        json!({"agent_id": "agent-1", "colleague_id": "agent-2", "day": format_day(today),
+    let (status, problem) = instance
+        .call(
+            "PUT",
+            "/v1/workforce/centers/langfang/swaps/swap-1",
+            Some(&agent_1),
+            Some(
+                json!({"agent_id": "agent-1", "colleague_id": "agent-2", "day": format_day(today),
                "payback_day": format_day(today + 40)}),
-    )
-    .await;
+            ),
+        )
+        .await;
     assert_eq!(
         (status, problem["metadata"]["rule"].as_str()),
         (400, Some("paid_back_within_the_month")),

@@ -1,7 +1,7 @@
 //! The pure shape of an aggregate, and how its events are persisted.
 
 use bytes::Bytes;
-use callcenter_eventlog::{RecordedEvent, Timestamp};
+use callcenter_eventlog::{Name, RecordedEvent, Timestamp};
 
 /// An event-sourced aggregate: a decision function and a fold, with no I/O and no clock.
 ///
@@ -99,6 +99,11 @@ impl DecodeError {
     pub fn unknown_type(event: &RecordedEvent) -> Self {
         Self::new(event, "unknown event type")
     }
+}
+
+/// A name stored in `event` (an id), or the error that says the event is malformed.
+pub fn decode_name(event: &RecordedEvent, value: &str) -> Result<Name, DecodeError> {
+    Name::new(value).map_err(|error| DecodeError::new(event, error.to_string()))
 }
 
 /// Decodes the payload of `event` as protobuf message `M`, checking its type name.

@@ -82,6 +82,16 @@ pub struct Outcome<A: Aggregate> {
     pub duplicate: bool,
 }
 
+impl<A: Aggregate> Outcome<A> {
+    /// The aggregate as the command left it.
+    pub fn into_loaded(self) -> Loaded<A> {
+        Loaded {
+            state: self.state,
+            version: self.version,
+        }
+    }
+}
+
 /// Why a command did not go through.
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError<E: std::error::Error + 'static> {

@@ -17,7 +17,9 @@ pub mod reactor;
 pub mod restart;
 pub mod testing;
 
-pub use aggregate::{Aggregate, DecodeError, EncodedEvent, PersistedEvent, decode_message};
+pub use aggregate::{
+    Aggregate, DecodeError, EncodedEvent, PersistedEvent, decode_message, decode_name,
+};
 pub use callcenter_eventlog::{Name, TenantId, Timestamp};
 pub use handler::{
     CommandError, CommandHandler, CommandMeta, Loaded, Outcome, is_reserved_tenant, platform_tenant,

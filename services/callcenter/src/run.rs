@@ -164,14 +164,11 @@ pub async fn run(backends: Backends, config: RunConfig) -> Result<(), RunError> 
     let mut sip_address = None;
 
     // Bound first, so that services calling each other in this process know its address.
-    let serves_grpc = [
-        Target::Telephony,
-        Target::Routing,
-        Target::Reporting,
-        Target::Workforce,
-    ]
-    .into_iter()
-    .any(|target| config.runs(target));
+    // Every target but the gateway serves gRPC.
+    let serves_grpc = config
+        .targets
+        .iter()
+        .any(|target| *target != Target::Gateway);
     let grpc_listener = if serves_grpc {
         Some(bind(config.grpc).await?)
     } else {
@@ -184,6 +181,15 @@ pub async fn run(backends: Backends, config: RunConfig) -> Result<(), RunError> 
     let own = grpc_address
         .map(local_url)
         .unwrap_or_else(|| local_url(config.grpc));
+    // Where services reach each other: as given, or else this process.
+    let overrides = &config.upstreams;
+    let upstream = |given: &Option<String>| given.clone().unwrap_or_else(|| own.clone());
+    let upstreams = Upstreams {
+        telephony: upstream(&overrides.telephony),
+        routing: upstream(&overrides.routing),
+        reporting: upstream(&overrides.reporting),
+        workforce: upstream(&overrides.workforce),
+    };
 
     if config.runs(Target::Telephony) {
         let app = Telephony::new(Arc::clone(&store));
@@ -231,13 +237,8 @@ pub async fn run(backends: Backends, config: RunConfig) -> Result<(), RunError> 
     }
     if config.runs(Target::Workforce) {
         let app = Workforce::new(Arc::clone(&store));
-        let reporting = config
-            .upstreams
-            .reporting
-            .clone()
-            .unwrap_or_else(|| own.clone());
         grpc.add(
-            WorkforceGrpc::server(app.clone(), &reporting)
+            WorkforceGrpc::server(app.clone(), &upstreams.reporting)
                 .map_err(|error| RunError::Server(error.to_string()))?,
         );
         let (store, stop) = (Arc::clone(&store), shutdown.clone());
@@ -283,13 +284,6 @@ pub async fn run(backends: Backends, config: RunConfig) -> Result<(), RunError> 
 
     let mut http = health_router(readiness.clone());
     if config.runs(Target::Gateway) {
-        let overrides = config.upstreams;
-        let upstreams = Upstreams {
-            telephony: overrides.telephony.unwrap_or_else(|| own.clone()),
-            routing: overrides.routing.unwrap_or_else(|| own.clone()),
-            reporting: overrides.reporting.unwrap_or_else(|| own.clone()),
-            workforce: overrides.workforce.unwrap_or(own),
-        };
         let gateway = Gateway::new(&upstreams, Arc::clone(&config.verifier))
             .map_err(|error| RunError::Server(error.to_string()))?
             .ending_streams_on(shutdown.clone());

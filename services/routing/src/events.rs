@@ -1,7 +1,9 @@
 //! The stored schema of routing events: `callcenter.routing.v1` protobuf messages.
 
 use callcenter_eventlog::RecordedEvent;
-use callcenter_kit::{DecodeError, EncodedEvent, Name, PersistedEvent, decode_message};
+use callcenter_kit::{
+    DecodeError, EncodedEvent, Name, PersistedEvent, decode_message, decode_name,
+};
 use callcenter_proto::routing::v1 as pb;
 use prost::Name as _;
 
@@ -12,17 +14,15 @@ use crate::domain::{
     WideningStep,
 };
 
-fn name(event: &RecordedEvent, value: &str) -> Result<Name, DecodeError> {
-    Name::new(value).map_err(|error| DecodeError::new(event, error.to_string()))
-}
-
 /// The message of an optional name, such as a routing domain (empty: none, the default).
 pub fn domain_to_proto(domain: Option<&Name>) -> String {
     domain.map(Name::to_string).unwrap_or_default()
 }
 
 fn domain_from_proto(event: &RecordedEvent, value: &str) -> Result<Option<Name>, DecodeError> {
-    (!value.is_empty()).then(|| name(event, value)).transpose()
+    (!value.is_empty())
+        .then(|| decode_name(event, value))
+        .transpose()
 }
 
 /// The message of skills (skill → proficiency).
@@ -285,11 +285,11 @@ impl PersistedEvent for AgentEvent {
             let created: pb::AgentCreated = decode_message(event)?;
             return Ok(AgentEvent::Created {
                 display_name: created.display_name,
-                center_id: name(event, &created.center_id)?,
+                center_id: decode_name(event, &created.center_id)?,
                 queue_ids: created
                     .queue_ids
                     .iter()
-                    .map(|queue_id| name(event, queue_id))
+                    .map(|queue_id| decode_name(event, queue_id))
                     .collect::<Result<_, _>>()?,
                 routing_domain: domain_from_proto(event, &created.routing_domain)?,
                 at,
@@ -307,14 +307,14 @@ impl PersistedEvent for AgentEvent {
             let seat = if logged_in.seat.is_empty() {
                 default_seat()
             } else {
-                name(event, &logged_in.seat)?
+                decode_name(event, &logged_in.seat)?
             };
             return Ok(AgentEvent::LoggedIn { seat, at });
         }
         if event_type == pb::AgentSecondLoginRefused::full_name() {
             let refused: pb::AgentSecondLoginRefused = decode_message(event)?;
             return Ok(AgentEvent::SecondLoginRefused {
-                seat: name(event, &refused.seat)?,
+                seat: decode_name(event, &refused.seat)?,
                 at,
             });
         }
@@ -329,7 +329,7 @@ impl PersistedEvent for AgentEvent {
         if event_type == pb::AgentAfterCallWorkOverrun::full_name() {
             let overrun: pb::AgentAfterCallWorkOverrun = decode_message(event)?;
             return Ok(AgentEvent::AfterCallWorkOverrun {
-                call_id: name(event, &overrun.call_id)?,
+                call_id: decode_name(event, &overrun.call_id)?,
                 at,
             });
         }
@@ -339,14 +339,14 @@ impl PersistedEvent for AgentEvent {
         if event_type == pb::AgentReserved::full_name() {
             let reserved: pb::AgentReserved = decode_message(event)?;
             return Ok(AgentEvent::Reserved {
-                call_id: name(event, &reserved.call_id)?,
-                queue_id: name(event, &reserved.queue_id)?,
+                call_id: decode_name(event, &reserved.call_id)?,
+                queue_id: decode_name(event, &reserved.queue_id)?,
                 why: Why {
                     rule: reserved.rule,
                     candidates: reserved
                         .candidates
                         .iter()
-                        .map(|candidate| name(event, candidate))
+                        .map(|candidate| decode_name(event, candidate))
                         .collect::<Result<_, _>>()?,
                 },
                 at,
@@ -371,7 +371,7 @@ impl PersistedEvent for AgentEvent {
         if event_type == pb::AgentReservationReleased::full_name() {
             let released: pb::AgentReservationReleased = decode_message(event)?;
             return Ok(AgentEvent::ReservationReleased {
-                call_id: name(event, &released.call_id)?,
+                call_id: decode_name(event, &released.call_id)?,
                 missed: released.missed,
                 at,
             });
@@ -379,14 +379,14 @@ impl PersistedEvent for AgentEvent {
         if event_type == pb::AgentCallStarted::full_name() {
             let started: pb::AgentCallStarted = decode_message(event)?;
             return Ok(AgentEvent::CallStarted {
-                call_id: name(event, &started.call_id)?,
+                call_id: decode_name(event, &started.call_id)?,
                 at,
             });
         }
         if event_type == pb::AgentCallEnded::full_name() {
             let ended: pb::AgentCallEnded = decode_message(event)?;
             return Ok(AgentEvent::CallEnded {
-                call_id: name(event, &ended.call_id)?,
+                call_id: decode_name(event, &ended.call_id)?,
                 after_call_work_until: (ended.after_call_work_seconds > 0)
                     .then(|| at.plus_millis(i64::from(ended.after_call_work_seconds) * 1000)),
                 at,
@@ -438,7 +438,7 @@ impl PersistedEvent for QueueEvent {
         let created: pb::QueueCreated = decode_message(event)?;
         Ok(QueueEvent::Created {
             display_name: created.display_name,
-            center_id: name(event, &created.center_id)?,
+            center_id: decode_name(event, &created.center_id)?,
             after_call_work_seconds: created.after_call_work_seconds,
             routing_domain: domain_from_proto(event, &created.routing_domain)?,
             at: event.occurred_at,
@@ -486,7 +486,7 @@ impl PersistedEvent for CaseEvent {
         if event_type == pb::CaseOpened::full_name() {
             let opened: pb::CaseOpened = decode_message(event)?;
             return Ok(CaseEvent::Opened {
-                owner_agent_id: name(event, &opened.owner_agent_id)?,
+                owner_agent_id: decode_name(event, &opened.owner_agent_id)?,
                 caller_number: opened.caller_number,
                 at,
             });
@@ -494,7 +494,7 @@ impl PersistedEvent for CaseEvent {
         if event_type == pb::CaseOwnerChanged::full_name() {
             let changed: pb::CaseOwnerChanged = decode_message(event)?;
             return Ok(CaseEvent::OwnerChanged {
-                owner_agent_id: name(event, &changed.owner_agent_id)?,
+                owner_agent_id: decode_name(event, &changed.owner_agent_id)?,
                 caller_number: changed.caller_number,
                 at,
             });

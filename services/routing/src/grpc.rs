@@ -133,13 +133,7 @@ impl RoutingGrpc {
         may_act_for_agent(caller, &agent_id)?;
         let meta = caller.command_meta(validate::request_id(request_id)?);
         let outcome = self.app.agent_command(&meta, &agent_id, command).await?;
-        Ok(agent_to_proto(
-            &agent_id,
-            &Loaded {
-                state: outcome.state,
-                version: outcome.version,
-            },
-        ))
+        Ok(agent_to_proto(&agent_id, &outcome.into_loaded()))
     }
 }
 
@@ -215,13 +209,7 @@ impl RoutingService for RoutingGrpc {
         };
         let outcome = self.app.agent_command(&meta, &agent_id, command).await?;
         Ok(Response::new(pb::SetAgentSkillsResponse {
-            agent: Some(agent_to_proto(
-                &agent_id,
-                &Loaded {
-                    state: outcome.state,
-                    version: outcome.version,
-                },
-            )),
+            agent: Some(agent_to_proto(&agent_id, &outcome.into_loaded())),
         }))
     }
 
@@ -263,13 +251,7 @@ impl RoutingService for RoutingGrpc {
                 .await?;
         }
         Ok(Response::new(pb::CreateAgentResponse {
-            agent: Some(agent_to_proto(
-                &agent_id,
-                &Loaded {
-                    state: outcome.state,
-                    version: outcome.version,
-                },
-            )),
+            agent: Some(agent_to_proto(&agent_id, &outcome.into_loaded())),
         }))
     }
 
@@ -361,13 +343,7 @@ impl RoutingService for RoutingGrpc {
             .move_agent_to_routing_domain(&meta, &agent_id, routing_domain, Timestamp::now())
             .await?;
         Ok(Response::new(pb::MoveAgentToRoutingDomainResponse {
-            agent: Some(agent_to_proto(
-                &agent_id,
-                &Loaded {
-                    state: outcome.state,
-                    version: outcome.version,
-                },
-            )),
+            agent: Some(agent_to_proto(&agent_id, &outcome.into_loaded())),
         }))
     }
 
@@ -387,13 +363,7 @@ impl RoutingService for RoutingGrpc {
             .set_case_owner(&meta, &case_id, caller_number, owner, Timestamp::now())
             .await?;
         Ok(Response::new(pb::SetCaseOwnerResponse {
-            case: Some(case_to_proto(
-                &case_id,
-                &Loaded {
-                    state: outcome.state,
-                    version: outcome.version,
-                },
-            )),
+            case: Some(case_to_proto(&case_id, &outcome.into_loaded())),
         }))
     }
 
@@ -413,13 +383,7 @@ impl RoutingService for RoutingGrpc {
             .close_case(&meta, &case_id, Timestamp::now())
             .await?;
         Ok(Response::new(pb::CloseCaseResponse {
-            case: Some(case_to_proto(
-                &case_id,
-                &Loaded {
-                    state: outcome.state,
-                    version: outcome.version,
-                },
-            )),
+            case: Some(case_to_proto(&case_id, &outcome.into_loaded())),
         }))
     }
 

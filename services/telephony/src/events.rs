@@ -1,7 +1,9 @@
 //! The stored schema of telephony events: `callcenter.telephony.v1` protobuf messages.
 
 use callcenter_eventlog::RecordedEvent;
-use callcenter_kit::{DecodeError, EncodedEvent, Name, PersistedEvent, decode_message};
+use callcenter_kit::{
+    DecodeError, EncodedEvent, Name, PersistedEvent, decode_message, decode_name,
+};
 use callcenter_proto::telephony::v1 as pb;
 use prost::Name as _;
 
@@ -14,12 +16,10 @@ use crate::domain::{
     QueueTarget, ReportedCallEvent, ReportedFact, SupervisionMode,
 };
 
-fn name(event: &RecordedEvent, value: &str) -> Result<Name, DecodeError> {
-    Name::new(value).map_err(|error| DecodeError::new(event, error.to_string()))
-}
-
 fn optional_name(event: &RecordedEvent, value: &str) -> Result<Option<Name>, DecodeError> {
-    (!value.is_empty()).then(|| name(event, value)).transpose()
+    (!value.is_empty())
+        .then(|| decode_name(event, value))
+        .transpose()
 }
 
 fn phone(event: &RecordedEvent, value: &str) -> Result<PhoneNumber, DecodeError> {
@@ -640,7 +640,7 @@ impl PersistedEvent for CallEvent {
                 caller_id: phone(event, &started.caller_id)?,
                 purpose: purpose_from_proto(started.purpose)
                     .ok_or_else(|| DecodeError::new(event, "unknown outbound purpose"))?,
-                agent_id: name(event, &started.agent_id)?,
+                agent_id: decode_name(event, &started.agent_id)?,
                 at,
             });
         }
@@ -669,7 +669,7 @@ impl PersistedEvent for CallEvent {
                         menu_id,
                         version: entered.menu_version,
                     },
-                    node_id: name(event, &entered.node_id)?,
+                    node_id: decode_name(event, &entered.node_id)?,
                     attempts: 0,
                 }),
             };
@@ -687,15 +687,15 @@ impl PersistedEvent for CallEvent {
         if is(pb::CallSelfServed::full_name()) {
             let served: pb::CallSelfServed = decode_message(event)?;
             return Ok(CallEvent::SelfServed {
-                node_id: name(event, &served.node_id)?,
-                service: name(event, &served.service)?,
+                node_id: decode_name(event, &served.node_id)?,
+                service: decode_name(event, &served.service)?,
                 at,
             });
         }
         if is(pb::CallQueued::full_name()) {
             let queued: pb::CallQueued = decode_message(event)?;
             return Ok(CallEvent::Queued {
-                queue_id: name(event, &queued.queue_id)?,
+                queue_id: decode_name(event, &queued.queue_id)?,
                 priority: priority_from_proto(queued.priority),
                 target_agent_id: optional_name(event, &queued.target_agent_id)?,
                 required_skill: optional_name(event, &queued.required_skill)?,
@@ -705,14 +705,14 @@ impl PersistedEvent for CallEvent {
         if is(pb::CallRinging::full_name()) {
             let ringing: pb::CallRinging = decode_message(event)?;
             return Ok(CallEvent::Ringing {
-                agent_id: name(event, &ringing.agent_id)?,
+                agent_id: decode_name(event, &ringing.agent_id)?,
                 at,
             });
         }
         if is(pb::CallReturnedToQueue::full_name()) {
             let returned: pb::CallReturnedToQueue = decode_message(event)?;
             return Ok(CallEvent::ReturnedToQueue {
-                agent_id: name(event, &returned.agent_id)?,
+                agent_id: decode_name(event, &returned.agent_id)?,
                 missed: returned.missed,
                 at,
             });
@@ -720,8 +720,8 @@ impl PersistedEvent for CallEvent {
         if is(pb::CallAnswered::full_name()) {
             let answered: pb::CallAnswered = decode_message(event)?;
             return Ok(CallEvent::Answered {
-                agent_id: name(event, &answered.agent_id)?,
-                queue_id: name(event, &answered.queue_id)?,
+                agent_id: decode_name(event, &answered.agent_id)?,
+                queue_id: decode_name(event, &answered.queue_id)?,
                 at,
             });
         }
@@ -734,16 +734,16 @@ impl PersistedEvent for CallEvent {
         if is(pb::CallMaxWaitReached::full_name()) {
             let reached: pb::CallMaxWaitReached = decode_message(event)?;
             return Ok(CallEvent::MaxWaitReached {
-                queue_id: name(event, &reached.queue_id)?,
-                to_queue_id: name(event, &reached.to_queue_id)?,
+                queue_id: decode_name(event, &reached.queue_id)?,
+                to_queue_id: decode_name(event, &reached.to_queue_id)?,
                 at,
             });
         }
         if is(pb::CallTransferred::full_name()) {
             let transferred: pb::CallTransferred = decode_message(event)?;
             return Ok(CallEvent::Transferred {
-                from_agent_id: name(event, &transferred.from_agent_id)?,
-                to_queue_id: name(event, &transferred.to_queue_id)?,
+                from_agent_id: decode_name(event, &transferred.from_agent_id)?,
+                to_queue_id: decode_name(event, &transferred.to_queue_id)?,
                 to_agent_id: optional_name(event, &transferred.to_agent_id)?,
                 at,
             });
@@ -751,7 +751,7 @@ impl PersistedEvent for CallEvent {
         if is(pb::CallSupervisorJoined::full_name()) {
             let joined: pb::CallSupervisorJoined = decode_message(event)?;
             return Ok(CallEvent::SupervisorJoined {
-                supervisor_id: name(event, &joined.supervisor_id)?,
+                supervisor_id: decode_name(event, &joined.supervisor_id)?,
                 mode: supervision_mode_from_proto(joined.mode)
                     .ok_or_else(|| DecodeError::new(event, "unknown supervision mode"))?,
                 at,
@@ -760,7 +760,7 @@ impl PersistedEvent for CallEvent {
         if is(pb::CallSupervisorLeft::full_name()) {
             let left: pb::CallSupervisorLeft = decode_message(event)?;
             return Ok(CallEvent::SupervisorLeft {
-                supervisor_id: name(event, &left.supervisor_id)?,
+                supervisor_id: decode_name(event, &left.supervisor_id)?,
                 at,
             });
         }
@@ -789,8 +789,8 @@ impl PersistedEvent for CallEvent {
         if is(pb::CallDispositionSet::full_name()) {
             let set: pb::CallDispositionSet = decode_message(event)?;
             return Ok(CallEvent::DispositionSet {
-                agent_id: name(event, &set.agent_id)?,
-                code: name(event, &set.code)?,
+                agent_id: decode_name(event, &set.agent_id)?,
+                code: decode_name(event, &set.code)?,
                 at,
             });
         }
@@ -820,9 +820,9 @@ impl PersistedEvent for NumberEvent {
     fn decode(event: &RecordedEvent) -> Result<Self, DecodeError> {
         let assigned: pb::NumberAssigned = decode_message(event)?;
         let route = if assigned.ivr_menu_id.is_empty() {
-            NumberRoute::Queue(name(event, &assigned.queue_id)?)
+            NumberRoute::Queue(decode_name(event, &assigned.queue_id)?)
         } else {
-            NumberRoute::Menu(name(event, &assigned.ivr_menu_id)?)
+            NumberRoute::Menu(decode_name(event, &assigned.ivr_menu_id)?)
         };
         Ok(NumberEvent::Assigned {
             route,
@@ -846,7 +846,7 @@ impl PersistedEvent for NumberClaimEvent {
     fn decode(event: &RecordedEvent) -> Result<Self, DecodeError> {
         let claimed: pb::NumberClaimed = decode_message(event)?;
         Ok(NumberClaimEvent::Claimed {
-            tenant: name(event, &claimed.tenant)?,
+            tenant: decode_name(event, &claimed.tenant)?,
             at: event.occurred_at,
         })
     }

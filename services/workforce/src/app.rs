@@ -13,7 +13,7 @@ use crate::domain::attendance::{
     AgentAttendance, AttendanceCommand, AttendanceEvent, NoRefusal, PresenceMark, ShiftRecord,
     signed_in_at,
 };
-use crate::domain::center::{Center, CenterCommand, CenterError, approver_label};
+use crate::domain::center::{Center, CenterCommand, CenterError};
 use crate::domain::headcount::{ShiftHeadcount, headcount, shifts_at};
 use crate::domain::intraday::{IntradayCommand, IntradayError, IntradayPlan};
 use crate::events::agent_presence;
@@ -76,7 +76,7 @@ impl From<CenterError> for ApiError {
             }
             CenterError::ApproverRequired { approver } => {
                 ApiError::new(ErrorCode::PermissionDenied, "APPROVER_REQUIRED", message)
-                    .with_metadata("approver", approver_label(approver))
+                    .with_metadata("approver", approver.as_str())
             }
             CenterError::SwapWithSelf => ApiError::invalid_field("colleague_id", message),
         }
@@ -175,18 +175,17 @@ impl Workforce {
         Ok(loaded)
     }
 
-    /// Records one shift's attendance of an agent (once).
+    /// Records one shift's attendance of an agent (once; again is a no-op).
     pub async fn record_attendance(
         &self,
         meta: &CommandMeta,
         agent_id: &Name,
         record: ShiftRecord,
-    ) -> Result<bool, ApiError> {
-        let outcome = self
-            .attendance
+    ) -> Result<(), ApiError> {
+        self.attendance
             .handle(meta, agent_id, &AttendanceCommand::Record(record))
             .await?;
-        Ok(!outcome.new_events.is_empty())
+        Ok(())
     }
 
     /// An agent's recorded shifts, oldest first.
@@ -214,12 +213,8 @@ impl Workforce {
         tenant: &TenantId,
         agent_id: &Name,
     ) -> Result<Vec<PresenceMark>, ApiError> {
-        let stream = StreamKey {
-            tenant: tenant.clone(),
-            context: Name::new("routing").map_err(|e| ApiError::internal(e.to_string()))?,
-            aggregate_type: Name::new("agent").map_err(|e| ApiError::internal(e.to_string()))?,
-            aggregate_id: agent_id.clone(),
-        };
+        let stream = StreamKey::new(tenant, "routing", "agent", agent_id)
+            .map_err(|error| ApiError::internal(error.to_string()))?;
         let events = self.store.read_stream(&stream, 0).await?;
         Ok(events
             .events
@@ -242,16 +237,14 @@ impl Workforce {
     ) -> Result<Vec<ShiftHeadcount>, ApiError> {
         let center = self.center(tenant, center_id).await?.state;
         let now = at.unix_millis();
-        let expected: BTreeSet<Name> = shifts_at(&center, now)
-            .into_iter()
-            .flat_map(|(_, _, agents)| agents)
-            .collect();
+        let shifts = shifts_at(&center, now);
+        let expected: BTreeSet<&Name> = shifts.iter().flat_map(|shift| &shift.agents).collect();
         let mut signed_in = BTreeSet::new();
         for agent_id in expected {
-            if signed_in_at(&self.presence(tenant, &agent_id).await?, now) {
-                signed_in.insert(agent_id);
+            if signed_in_at(&self.presence(tenant, agent_id).await?, now) {
+                signed_in.insert(agent_id.clone());
             }
         }
-        Ok(headcount(&center, now, &signed_in))
+        Ok(headcount(&center, &shifts, &signed_in))
     }
 }

@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 
 use callcenter_eventlog::RecordedEvent;
-use callcenter_kit::{DecodeError, EncodedEvent, Name, PersistedEvent, Timestamp, decode_message};
+use callcenter_kit::{
+    DecodeError, EncodedEvent, Name, PersistedEvent, Timestamp, decode_message, decode_name,
+};
 use callcenter_proto::routing::v1 as routing;
 use callcenter_proto::workforce::v1 as pb;
 use prost::Name as _;
@@ -29,9 +31,9 @@ pub fn leave_kind_to_proto(kind: LeaveKind) -> pb::LeaveKind {
     }
 }
 
-/// The leave kind of a message (`None`: unspecified).
-pub fn leave_kind_from_proto(kind: pb::LeaveKind) -> Option<LeaveKind> {
-    match kind {
+/// The leave kind of a message's field (`None`: unspecified or unknown).
+pub fn leave_kind_from_proto(kind: i32) -> Option<LeaveKind> {
+    match pb::LeaveKind::try_from(kind).ok()? {
         pb::LeaveKind::Unspecified => None,
         pb::LeaveKind::Sick => Some(LeaveKind::Sick),
         pb::LeaveKind::Personal => Some(LeaveKind::Personal),
@@ -147,29 +149,20 @@ pub fn roster_from_proto(
     })
 }
 
-fn name(event: &RecordedEvent, value: &str) -> Result<Name, DecodeError> {
-    Name::new(value).map_err(|error| DecodeError::new(event, error.to_string()))
-}
-
 fn day(event: &RecordedEvent, value: &str) -> Result<i64, DecodeError> {
     parse_day(value).map_err(|reason| DecodeError::new(event, reason))
 }
 
 fn kind(event: &RecordedEvent, value: i32) -> Result<LeaveKind, DecodeError> {
-    pb::LeaveKind::try_from(value)
-        .ok()
-        .and_then(leave_kind_from_proto)
+    leave_kind_from_proto(value)
         .ok_or_else(|| DecodeError::new(event, format!("unknown leave kind {value}")))
 }
 
-// Workforce events carry no instant of their own; they are stored at the time of the command.
-fn at_now() -> Timestamp {
-    Timestamp::now()
-}
-
+// Center and plan events carry no instant of their own: they are stored at the time of the
+// command.
 impl PersistedEvent for CenterEvent {
     fn encode(&self) -> EncodedEvent {
-        let now = at_now();
+        let now = Timestamp::now();
         match self {
             CenterEvent::Defined(settings) => EncodedEvent::from_message(
                 now,
@@ -279,12 +272,12 @@ impl PersistedEvent for CenterEvent {
         if event_type == pb::TeamSet::full_name() {
             let team: pb::TeamSet = decode_message(event)?;
             return Ok(CenterEvent::TeamSet {
-                team_id: name(event, &team.team_id)?,
-                leader_id: name(event, &team.leader_id)?,
+                team_id: decode_name(event, &team.team_id)?,
+                leader_id: decode_name(event, &team.leader_id)?,
                 members: team
                     .member_ids
                     .iter()
-                    .map(|member| name(event, member))
+                    .map(|member| decode_name(event, member))
                     .collect::<Result<_, _>>()?,
             });
         }
@@ -293,7 +286,7 @@ impl PersistedEvent for CenterEvent {
             let roster = roster_from_proto(&published.first_day, &published.rows)
                 .map_err(|(field, reason)| DecodeError::new(event, format!("{field}: {reason}")))?;
             return Ok(CenterEvent::RosterPublished {
-                roster_id: name(event, &published.roster_id)?,
+                roster_id: decode_name(event, &published.roster_id)?,
                 roster,
             });
         }
@@ -305,8 +298,8 @@ impl PersistedEvent for CenterEvent {
                 _ => return Err(DecodeError::new(event, "unknown approver")),
             };
             return Ok(CenterEvent::LeaveRequested {
-                leave_id: name(event, &requested.leave_id)?,
-                agent_id: name(event, &requested.agent_id)?,
+                leave_id: decode_name(event, &requested.leave_id)?,
+                agent_id: decode_name(event, &requested.agent_id)?,
                 request: LeaveRequest {
                     kind: kind(event, requested.kind)?,
                     start: day(event, &requested.first_day)?,
@@ -320,7 +313,7 @@ impl PersistedEvent for CenterEvent {
         if event_type == pb::LeaveDecided::full_name() {
             let decided: pb::LeaveDecided = decode_message(event)?;
             return Ok(CenterEvent::LeaveDecided {
-                leave_id: name(event, &decided.leave_id)?,
+                leave_id: decode_name(event, &decided.leave_id)?,
                 approved: decided.approved,
                 reason: decided.reason,
             });
@@ -328,9 +321,9 @@ impl PersistedEvent for CenterEvent {
         if event_type == pb::SwapRequested::full_name() {
             let requested: pb::SwapRequested = decode_message(event)?;
             return Ok(CenterEvent::SwapRequested {
-                swap_id: name(event, &requested.swap_id)?,
-                agent_id: name(event, &requested.agent_id)?,
-                colleague_id: name(event, &requested.colleague_id)?,
+                swap_id: decode_name(event, &requested.swap_id)?,
+                agent_id: decode_name(event, &requested.agent_id)?,
+                colleague_id: decode_name(event, &requested.colleague_id)?,
                 request: SwapRequest {
                     day: day(event, &requested.day)?,
                     consecutive: requested.consecutive,
@@ -342,7 +335,7 @@ impl PersistedEvent for CenterEvent {
         if event_type == pb::SwapDecided::full_name() {
             let decided: pb::SwapDecided = decode_message(event)?;
             return Ok(CenterEvent::SwapDecided {
-                swap_id: name(event, &decided.swap_id)?,
+                swap_id: decode_name(event, &decided.swap_id)?,
                 approved: decided.approved,
                 reason: decided.reason,
             });
@@ -393,13 +386,13 @@ impl PersistedEvent for AttendanceEvent {
         let recorded: pb::ShiftAttendanceRecorded = decode_message(event)?;
         let optional = |value: i64| (value != 0).then_some(value);
         Ok(AttendanceEvent::Recorded(ShiftRecord {
-            center_id: name(event, &recorded.center_id)?,
-            roster_id: name(event, &recorded.roster_id)?,
+            center_id: decode_name(event, &recorded.center_id)?,
+            roster_id: decode_name(event, &recorded.roster_id)?,
             team_id: (!recorded.team_id.is_empty())
-                .then(|| name(event, &recorded.team_id))
+                .then(|| decode_name(event, &recorded.team_id))
                 .transpose()?,
             day: day(event, &recorded.day)?,
-            shift_id: name(event, &recorded.shift_id)?,
+            shift_id: decode_name(event, &recorded.shift_id)?,
             // The lunch window is not stored: the adherence computed with it is.
             window: ShiftWindow {
                 start: recorded.shift_start_ms,
@@ -414,9 +407,7 @@ impl PersistedEvent for AttendanceEvent {
                 adherence: recorded.adherence,
                 interval_adherence: recorded.interval_adherence,
             },
-            on_leave: pb::LeaveKind::try_from(recorded.on_leave)
-                .ok()
-                .and_then(leave_kind_from_proto),
+            on_leave: leave_kind_from_proto(recorded.on_leave),
         }))
     }
 }
@@ -516,7 +507,7 @@ impl PersistedEvent for IntradayEvent {
     fn encode(&self) -> EncodedEvent {
         match self {
             IntradayEvent::Published(plan) => EncodedEvent::from_message(
-                at_now(),
+                Timestamp::now(),
                 &pb::IntradayPlanPublished {
                     center_id: plan.center_id.to_string(),
                     interval_minutes: plan.interval_minutes,
@@ -528,7 +519,10 @@ impl PersistedEvent for IntradayEvent {
             IntradayEvent::AnomalyDetected {
                 interval_start,
                 anomaly,
-            } => EncodedEvent::from_message(at_now(), &anomaly_to_proto(*interval_start, anomaly)),
+            } => EncodedEvent::from_message(
+                Timestamp::now(),
+                &anomaly_to_proto(*interval_start, anomaly),
+            ),
         }
     }
 
@@ -537,7 +531,7 @@ impl PersistedEvent for IntradayEvent {
         if event_type == pb::IntradayPlanPublished::full_name() {
             let published: pb::IntradayPlanPublished = decode_message(event)?;
             return Ok(IntradayEvent::Published(PublishedPlan {
-                center_id: name(event, &published.center_id)?,
+                center_id: decode_name(event, &published.center_id)?,
                 interval_minutes: published.interval_minutes,
                 threshold: published.threshold,
                 targets: targets_from_proto(&published.targets.unwrap_or_default()).0,

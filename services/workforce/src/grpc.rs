@@ -9,7 +9,7 @@
 
 use std::collections::BTreeSet;
 
-use callcenter_kit::{Loaded, Name, Outcome, Timestamp};
+use callcenter_kit::{Loaded, Name, Timestamp};
 use callcenter_platform::validate;
 use callcenter_platform::{ApiError, Principal, Role, principal};
 use callcenter_proto::reporting::v1 as reporting;
@@ -22,14 +22,14 @@ use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Response, Status};
 
 use crate::app::Workforce;
-use crate::domain::calendar::{format_day, instant, local_day, parse_day};
+use crate::domain::calendar::{format_day, instant, local_day, parse_day, weekday};
 use crate::domain::center::{Center, CenterCommand, CenterSettings, Decision, Leave, Swap};
 use crate::domain::headcount::ShiftHeadcount;
 use crate::domain::intraday::{IntradayCommand, IntradayPlan, PlanInterval, PublishedPlan};
 use crate::domain::leave::Approver;
 use crate::domain::queue_plan::{IntervalRow, PlanRequest, WEEK_MS, plan_queue};
 use crate::domain::roster::{Instance, hard_violations, solve};
-use crate::domain::rostering::{LEAVE_WEIGHT_IN_SHORTFALLS, approved_leave_requests, roster_of};
+use crate::domain::rostering::{approved_leave_requests, roster_of};
 use crate::events::{
     anomaly_to_proto, approver_to_proto, leave_kind_from_proto, leave_kind_to_proto,
     plan_intervals_to_proto, record_to_proto, roster_from_proto, rows_to_proto, shift_from_proto,
@@ -100,10 +100,11 @@ impl WorkforceGrpc {
     }
 }
 
-/// A request to another service on behalf of the caller: their token and the current trace.
-fn on_behalf_of<T, U>(incoming: &Request<T>, message: U) -> Request<U> {
+/// A request to another service on behalf of the caller (`incoming`: the metadata of their
+/// request): their token and the current trace.
+fn on_behalf_of<U>(incoming: &tonic::metadata::MetadataMap, message: U) -> Request<U> {
     let mut headers = http::HeaderMap::new();
-    if let Some(authorization) = incoming.metadata().get("authorization")
+    if let Some(authorization) = incoming.get("authorization")
         && let Ok(value) = http::HeaderValue::from_bytes(authorization.as_bytes())
     {
         headers.insert(http::header::AUTHORIZATION, value);
@@ -151,14 +152,6 @@ fn invalid((field, reason): (String, String)) -> ApiError {
 
 fn day(field: &str, value: &str) -> Result<i64, ApiError> {
     parse_day(value).map_err(|reason| ApiError::invalid_field(field, reason))
-}
-
-/// The center as a command left it.
-fn loaded(outcome: Outcome<Center>) -> Loaded<Center> {
-    Loaded {
-        state: outcome.state,
-        version: outcome.version,
-    }
 }
 
 fn intraday_to_proto(queue_id: &Name, loaded: &Loaded<IntradayPlan>) -> pb::IntradayPlan {
@@ -316,7 +309,10 @@ impl WorkforceService for WorkforceGrpc {
         });
         let meta = caller.command_meta(validate::request_id(&body.request_id)?);
         let outcome = self.app.center_command(&meta, &center_id, &command).await?;
-        Ok(Response::new(center_to_proto(&center_id, &loaded(outcome))))
+        Ok(Response::new(center_to_proto(
+            &center_id,
+            &outcome.into_loaded(),
+        )))
     }
 
     async fn get_center(
@@ -347,7 +343,10 @@ impl WorkforceService for WorkforceGrpc {
         };
         let meta = caller.command_meta(validate::request_id(&body.request_id)?);
         let outcome = self.app.center_command(&meta, &center_id, &command).await?;
-        Ok(Response::new(center_to_proto(&center_id, &loaded(outcome))))
+        Ok(Response::new(center_to_proto(
+            &center_id,
+            &outcome.into_loaded(),
+        )))
     }
 
     async fn publish_roster(
@@ -369,7 +368,7 @@ impl WorkforceService for WorkforceGrpc {
         Ok(Response::new(roster_to_proto(
             &center_id,
             &roster_id,
-            &loaded(outcome),
+            &outcome.into_loaded(),
         )?))
     }
 
@@ -397,9 +396,7 @@ impl WorkforceService for WorkforceGrpc {
         let leave_id = validate::required_id("leave_id", &body.leave_id)?;
         let agent_id = validate::required_id("agent_id", &body.agent_id)?;
         may_ask_for(&caller, &agent_id)?;
-        let kind = pb::LeaveKind::try_from(body.kind)
-            .ok()
-            .and_then(leave_kind_from_proto)
+        let kind = leave_kind_from_proto(body.kind)
             .ok_or_else(|| ApiError::invalid_field("kind", "sick, personal or vacation"))?;
         let command = CenterCommand::RequestLeave {
             leave_id: leave_id.clone(),
@@ -506,7 +503,7 @@ impl WorkforceService for WorkforceGrpc {
     ) -> Result<Response<pb::ForecastQueueResponse>, Status> {
         let caller = principal(&request)?;
         caller.require_any(PLANNERS)?;
-        let body = request.get_ref().clone();
+        let (metadata, _, body) = request.into_parts();
         let center_id = validate::required_id("center_id", &body.center_id)?;
         let queue_id = validate::required_id("queue_id", &body.queue_id)?;
         let center = self.app.center(&caller.tenant, &center_id).await?.state;
@@ -519,9 +516,9 @@ impl WorkforceService for WorkforceGrpc {
         let positive = |value: u32, default: u32| if value == 0 { default } else { value };
         let history_weeks = positive(body.history_weeks, 8) as usize;
         let interval_minutes = positive(body.interval_minutes, 15);
-        // This week's Monday 00:00, local time (day 0, 1970-01-01, was a Thursday).
+        // This week's Monday 00:00, local time.
         let today = local_day(Timestamp::now().unix_millis(), offset);
-        let start_ms = instant(today - (today + 3).rem_euclid(7), 0, offset);
+        let start_ms = instant(today - weekday(today) as i64, 0, offset);
         let (targets, patience_seconds) = targets_from_proto(&body.targets.unwrap_or_default());
         let plan_request = PlanRequest {
             start_ms,
@@ -538,13 +535,14 @@ impl WorkforceService for WorkforceGrpc {
             patience_seconds,
         };
         // Check the request before reading a year of history for it.
-        plan_queue(&[], &plan_request)
+        plan_request
+            .check()
             .map_err(|error| ApiError::invalid_field("request", error.to_string()))?;
         let history = self
             .reporting
             .clone()
             .list_queue_intervals(on_behalf_of(
-                &request,
+                &metadata,
                 reporting::ListQueueIntervalsRequest {
                     queue_id: queue_id.to_string(),
                     start_ms: start_ms - history_weeks as i64 * WEEK_MS,
@@ -635,10 +633,7 @@ impl WorkforceService for WorkforceGrpc {
             .await?;
         Ok(Response::new(intraday_to_proto(
             &queue_id,
-            &Loaded {
-                state: outcome.state,
-                version: outcome.version,
-            },
+            &outcome.into_loaded(),
         )))
     }
 
@@ -680,8 +675,8 @@ impl WorkforceService for WorkforceGrpc {
             let center = self.app.center(&caller.tenant, center_id).await?;
             let first_day = day("first_day", &body.first_day)?;
             let leave = approved_leave_requests(&center.state, &instance, first_day);
-            context = Some((first_day, leave.len()));
-            instance.requests.extend(leave);
+            instance.requests.extend(leave.iter().cloned());
+            context = Some((first_day, leave));
         } else if publish_as.is_some() {
             return Err(ApiError::invalid_field("center_id", "is required to publish").into());
         }
@@ -698,9 +693,9 @@ impl WorkforceService for WorkforceGrpc {
         })?;
         let mut published = None;
         if let (Some(center_id), Some(roster_id), Some((first_day, _))) =
-            (&center_id, &publish_as, context)
+            (&center_id, &publish_as, &context)
         {
-            let roster = roster_of(&instance, &solution, first_day)
+            let roster = roster_of(&instance, &solution, *first_day)
                 .map_err(|reason| ApiError::invalid_field("instance_json", reason))?;
             let command = CenterCommand::PublishRoster {
                 roster_id: roster_id.clone(),
@@ -708,21 +703,22 @@ impl WorkforceService for WorkforceGrpc {
             };
             let meta = caller.command_meta(validate::request_id(&body.request_id)?);
             let outcome = self.app.center_command(&meta, center_id, &command).await?;
-            published = Some(roster_to_proto(center_id, roster_id, &loaded(outcome))?);
+            published = Some(roster_to_proto(
+                center_id,
+                roster_id,
+                &outcome.into_loaded(),
+            )?);
         }
         Ok(Response::new(pb::SolveRosterResponse {
             solution_json: solution.to_json(&instance).to_string(),
             objective: solution.objective,
             hard_violations: hard_violations(&instance, &solution.assignment),
             leave_days_kept: context.map_or(0, |(_, leave)| {
-                let broken = solution
-                    .broken_requests
+                let kept = leave
                     .iter()
-                    .filter(|request| {
-                        request.weight >= instance.unmet_weight.max(1) * LEAVE_WEIGHT_IN_SHORTFALLS
-                    })
+                    .filter(|day_off| !solution.broken_requests.contains(day_off))
                     .count();
-                u32::try_from(leave.saturating_sub(broken)).unwrap_or(u32::MAX)
+                u32::try_from(kept).unwrap_or(u32::MAX)
             }),
             published,
         }))

@@ -19,7 +19,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use callcenter_kit::{Aggregate, Name, Timestamp};
 
 use super::attendance::{LunchWindow, ShiftWindow};
-use super::calendar::{DAY_SECONDS, Weekdays, format_day, format_time_of_day, instant, local_day};
+use super::calendar::{
+    DAY_SECONDS, WEEKDAY_NAMES, Weekdays, format_day, format_time_of_day, instant, local_day,
+    weekday,
+};
 use super::leave::{
     Approver, LeaveKind, LeaveRefusal, LeaveRequest, SwapRefusal, SwapRequest, decide_leave,
     decide_swap,
@@ -138,6 +141,31 @@ impl CenterSettings {
     /// The local day of an instant.
     pub fn day_of(&self, at: Timestamp) -> i64 {
         local_day(at.unix_millis(), self.utc_offset_minutes)
+    }
+
+    /// Whether a roster names only these shifts, each on a day of the week it is worked.
+    fn check_roster(&self, roster: &Roster) -> Result<(), CenterError> {
+        for row in roster.assignments.values() {
+            for (index, shift_id) in row.iter().enumerate() {
+                let Some(shift_id) = shift_id else {
+                    continue;
+                };
+                let Some(shift) = self.shift(shift_id) else {
+                    return Err(CenterError::UnknownShift {
+                        shift_id: shift_id.clone(),
+                    });
+                };
+                let day = roster.first_day + index as i64;
+                if !shift.days.contains_day(day) {
+                    return Err(CenterError::ShiftNotOnDay {
+                        shift_id: shift_id.clone(),
+                        day: format_day(day),
+                        weekday: WEEKDAY_NAMES[weekday(day)],
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -465,7 +493,7 @@ pub enum CenterError {
         request_id: Name,
     },
     /// The decider may not approve this request.
-    #[error("this request is approved by the {}", approver_label(*approver))]
+    #[error("this request is approved by the {}", approver.as_str())]
     ApproverRequired {
         /// Who approves it.
         approver: Approver,
@@ -473,14 +501,6 @@ pub enum CenterError {
     /// A swap with oneself.
     #[error("a swap is with a colleague")]
     SwapWithSelf,
-}
-
-/// How people read an approver.
-pub fn approver_label(approver: Approver) -> &'static str {
-    match approver {
-        Approver::Supervisor => "supervisor",
-        Approver::Director => "director",
-    }
 }
 
 impl Center {
@@ -549,8 +569,7 @@ impl Center {
         self.leave.values().find(|leave| {
             leave.agent_id == *agent_id
                 && leave.decision == Decision::Approved
-                && leave.request.start <= day
-                && day <= leave.request.end()
+                && leave.request.covers(day)
         })
     }
 
@@ -603,19 +622,15 @@ impl Center {
             }
             shift.check()?;
         }
+        // The published rosters must still hold under the new shifts (ids and days of the week).
         for (roster_id, roster) in &self.rosters {
-            if let Some(shift_id) = roster
-                .assignments
-                .values()
-                .flatten()
-                .flatten()
-                .find(|shift_id| settings.shift(shift_id).is_none())
-            {
-                return Err(CenterError::ShiftInUse {
-                    shift_id: shift_id.clone(),
+            settings.check_roster(roster).map_err(|error| match error {
+                CenterError::UnknownShift { shift_id } => CenterError::ShiftInUse {
+                    shift_id,
                     roster_id: roster_id.clone(),
-                });
-            }
+                },
+                other => other,
+            })?;
         }
         if self.settings.as_ref() == Some(settings) {
             return Ok(vec![]);
@@ -677,30 +692,13 @@ impl Center {
                 reason: format!("at most {MAX_ROSTER_DAYS} days and {MAX_ROSTER_AGENTS} agents"),
             });
         }
+        settings.check_roster(roster)?;
         for (agent_id, row) in &roster.assignments {
             if row.len() != days {
                 return Err(CenterError::Invalid {
                     field: "rows",
                     reason: format!("agent {agent_id} has {} days, not {days}", row.len()),
                 });
-            }
-            for (index, shift_id) in row.iter().enumerate() {
-                let Some(shift_id) = shift_id else {
-                    continue;
-                };
-                let Some(shift) = settings.shift(shift_id) else {
-                    return Err(CenterError::UnknownShift {
-                        shift_id: shift_id.clone(),
-                    });
-                };
-                let day = roster.first_day + index as i64;
-                if !shift.days.contains_day(day) {
-                    return Err(CenterError::ShiftNotOnDay {
-                        shift_id: shift_id.clone(),
-                        day: format_day(day),
-                        weekday: super::calendar::WEEKDAY_NAMES[super::calendar::weekday(day)],
-                    });
-                }
             }
             if let Some((other_id, _)) = self
                 .rosters
@@ -751,11 +749,7 @@ impl Center {
         Ok(vec![CenterEvent::LeaveDecided {
             leave_id: leave_id.clone(),
             approved: approve,
-            reason: if approve {
-                String::new()
-            } else {
-                reason.to_owned()
-            },
+            reason: rejection_reason(approve, reason),
         }])
     }
 
@@ -780,11 +774,7 @@ impl Center {
         Ok(vec![CenterEvent::SwapDecided {
             swap_id: swap_id.clone(),
             approved: approve,
-            reason: if approve {
-                String::new()
-            } else {
-                reason.to_owned()
-            },
+            reason: rejection_reason(approve, reason),
         }])
     }
 }
@@ -988,6 +978,15 @@ fn still_to_decide(
     }
 }
 
+/// The reason a decision keeps: only a rejection's.
+fn rejection_reason(approve: bool, reason: &str) -> String {
+    if approve {
+        String::new()
+    } else {
+        reason.to_owned()
+    }
+}
+
 fn decision(approved: bool, reason: &str) -> Decision {
     if approved {
         Decision::Approved
@@ -1083,9 +1082,12 @@ mod tests {
             to: time("08:00"),
             minutes: 30,
         });
-        given::<Center>(vec![])
-            .when(CenterCommand::Define(bad))
-            .then_refused();
+        assert!(matches!(
+            given::<Center>(vec![])
+                .when(CenterCommand::Define(bad))
+                .then_refused(),
+            CenterError::InvalidShift { shift_id, .. } if shift_id.as_str() == "late"
+        ));
         given::<Center>(vec![])
             .when(CenterCommand::Define(handbook()))
             .then([defined()]);
@@ -1285,6 +1287,23 @@ mod tests {
                 day: "2026-12-07".into(),
                 weekday: "mon",
             });
+        // Nor can a redefinition move a rostered shift off its days.
+        let mut weekdays_only = handbook();
+        weekdays_only.shifts[0].days =
+            Weekdays::parse(&["mon", "tue", "wed", "thu", "fri"]).expect("days");
+        given::<Center>(vec![
+            CenterEvent::Defined(handbook()),
+            CenterEvent::RosterPublished {
+                roster_id: name("weekend"),
+                roster: roster("2026-12-05", &[("a1", &["early"])]),
+            },
+        ])
+        .when(CenterCommand::Define(weekdays_only))
+        .then_error(CenterError::ShiftNotOnDay {
+            shift_id: name("early"),
+            day: "2026-12-05".into(),
+            weekday: "sat",
+        });
     }
 
     fn vacation(leave_id: &str, agent: &str, start: &str, asked: &str) -> CenterCommand {

@@ -2,13 +2,12 @@
 //! before a shift, and at sign-in every team leader reports the expected and actual headcount
 //! and who is missing and why. Pure: the caller says who is signed in.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use callcenter_kit::Name;
 
 use super::attendance::ARRIVAL_WINDOW_MS;
-use super::center::{Center, Decision, ShiftDefinition, approver_label};
-use super::leave::LeaveKind;
+use super::center::{Center, Decision, ShiftDefinition};
 
 /// An agent rostered for a shift, not signed in.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,13 +52,26 @@ pub struct ShiftHeadcount {
     pub teams: Vec<TeamCount>,
 }
 
-/// The shifts that start within the hour or are under way at `now` (Unix milliseconds), each
-/// with its local day and the agents rostered for it.
-pub fn shifts_at(center: &Center, now: i64) -> Vec<(i64, &ShiftDefinition, Vec<Name>)> {
+/// A shift that starts within the hour or is under way, with the agents who work it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShiftUnderWay<'a> {
+    /// Its local day.
+    pub day: i64,
+    /// The shift.
+    pub shift: &'a ShiftDefinition,
+    /// When it starts (Unix milliseconds).
+    pub start: i64,
+    /// Who works it (rostered, with approved swaps applied).
+    pub agents: Vec<Name>,
+}
+
+/// The shifts that start within the hour or are under way at `now` (Unix milliseconds).
+pub fn shifts_at(center: &Center, now: i64) -> Vec<ShiftUnderWay<'_>> {
     let Some(settings) = &center.settings else {
         return Vec::new();
     };
     let today = super::calendar::local_day(now, settings.utc_offset_minutes);
+    let scheduled = center.scheduled_agents();
     let mut shifts = Vec::new();
     // Yesterday's night shift may still be under way.
     for day in [today - 1, today, today + 1] {
@@ -68,101 +80,88 @@ pub fn shifts_at(center: &Center, now: i64) -> Vec<(i64, &ShiftDefinition, Vec<N
             if !(window.start - ARRIVAL_WINDOW_MS <= now && now < window.end) {
                 continue;
             }
-            let agents: Vec<Name> = center
-                .scheduled_agents()
-                .into_iter()
+            let agents = scheduled
+                .iter()
                 .filter(|agent| {
                     center
                         .worked_shift(agent, day)
                         .is_some_and(|(_, worked)| worked.shift_id == shift.shift_id)
                 })
-                .cloned()
+                .map(|agent| (*agent).clone())
                 .collect();
-            shifts.push((day, shift, agents));
+            shifts.push(ShiftUnderWay {
+                day,
+                shift,
+                start: window.start,
+                agents,
+            });
         }
     }
     shifts
 }
 
-fn leave_label(kind: LeaveKind) -> &'static str {
-    match kind {
-        LeaveKind::Sick => "sick",
-        LeaveKind::Personal => "personal",
-        LeaveKind::Vacation => "vacation",
-    }
-}
-
 /// Why a rostered agent is not signed in, as far as the center knows.
 fn why_missing(center: &Center, agent_id: &Name, day: i64) -> String {
     if let Some(leave) = center.leave_on(agent_id, day) {
-        return format!("on approved {} leave", leave_label(leave.request.kind));
+        return format!("on approved {} leave", leave.request.kind.as_str());
     }
     if let Some(leave) = center.leave.values().find(|leave| {
         leave.agent_id == *agent_id
             && leave.decision == Decision::Pending
-            && leave.request.start <= day
-            && day <= leave.request.end()
+            && leave.request.covers(day)
     }) {
         return format!(
             "{} leave asked, waiting for the {}",
-            leave_label(leave.request.kind),
-            approver_label(leave.approver)
+            leave.request.kind.as_str(),
+            leave.approver.as_str()
         );
     }
     "not signed in".to_owned()
 }
 
-/// The headcount at `now`: per shift starting within the hour or under way, expected, present,
-/// who is missing and why, and the same per team.
-pub fn headcount(center: &Center, now: i64, signed_in: &BTreeSet<Name>) -> Vec<ShiftHeadcount> {
-    let settings_offset = center
-        .settings
-        .as_ref()
-        .map_or(0, |settings| settings.utc_offset_minutes);
-    shifts_at(center, now)
-        .into_iter()
-        .map(|(day, shift, agents)| {
-            let mut teams: Vec<TeamCount> = Vec::new();
+/// The headcount of `shifts` (from [`shifts_at`]): expected, present, who is missing and why,
+/// and the same per team.
+pub fn headcount(
+    center: &Center,
+    shifts: &[ShiftUnderWay<'_>],
+    signed_in: &BTreeSet<Name>,
+) -> Vec<ShiftHeadcount> {
+    shifts
+        .iter()
+        .map(|under_way| {
+            let mut teams: BTreeMap<Option<Name>, TeamCount> = BTreeMap::new();
             let mut missing = Vec::new();
-            for agent_id in &agents {
+            for agent_id in &under_way.agents {
                 let team_id = center.team_of(agent_id).cloned();
-                let present = signed_in.contains(agent_id);
-                let index = match teams.iter().position(|team| team.team_id == team_id) {
-                    Some(index) => index,
-                    None => {
-                        teams.push(TeamCount {
-                            leader_id: team_id
-                                .as_ref()
-                                .and_then(|team| center.teams.get(team))
-                                .map(|team| team.leader_id.clone()),
-                            team_id: team_id.clone(),
-                            expected: 0,
-                            present: 0,
-                        });
-                        teams.len() - 1
-                    }
-                };
-                teams[index].expected += 1;
-                if present {
-                    teams[index].present += 1;
+                let team = teams.entry(team_id.clone()).or_insert_with(|| TeamCount {
+                    leader_id: team_id
+                        .as_ref()
+                        .and_then(|team| center.teams.get(team))
+                        .map(|team| team.leader_id.clone()),
+                    team_id: team_id.clone(),
+                    expected: 0,
+                    present: 0,
+                });
+                team.expected += 1;
+                if signed_in.contains(agent_id) {
+                    team.present += 1;
                 } else {
                     missing.push(MissingAgent {
                         agent_id: agent_id.clone(),
                         team_id,
-                        why: why_missing(center, agent_id, day),
+                        why: why_missing(center, agent_id, under_way.day),
                     });
                 }
             }
-            teams.sort_by(|a, b| a.team_id.cmp(&b.team_id));
-            let expected = u32::try_from(agents.len()).unwrap_or(u32::MAX);
+            let expected = u32::try_from(under_way.agents.len()).unwrap_or(u32::MAX);
             ShiftHeadcount {
-                shift_id: shift.shift_id.clone(),
-                day,
-                start: shift.window(day, settings_offset).start,
+                shift_id: under_way.shift.shift_id.clone(),
+                day: under_way.day,
+                start: under_way.start,
                 expected,
                 present: expected - u32::try_from(missing.len()).unwrap_or(expected),
                 missing,
-                teams,
+                teams: teams.into_values().collect(),
             }
         })
         .collect()
@@ -175,7 +174,7 @@ mod tests {
 
     use super::super::calendar::{instant, parse_day, parse_time_of_day};
     use super::super::center::{CenterEvent, CenterSettings, Roster};
-    use super::super::leave::{Approver, LeaveRequest};
+    use super::super::leave::{Approver, LeaveKind, LeaveRequest};
     use super::*;
 
     #[test]
@@ -240,7 +239,7 @@ mod tests {
         ]);
         // 08:00 in Beijing: the early shift starts within the hour, the late one not yet.
         let now = instant(day, 8 * 3_600, 480);
-        let counts = headcount(&center, now, &[name("a1")].into());
+        let counts = headcount(&center, &shifts_at(&center, now), &[name("a1")].into());
         assert_eq!(counts.len(), 1);
         let early = &counts[0];
         assert_eq!(early.shift_id.as_str(), "early");
@@ -276,7 +275,8 @@ mod tests {
             ]
         );
         // At 09:00 both shifts count.
-        let later = headcount(&center, instant(day, 9 * 3_600, 480), &BTreeSet::new());
+        let nine = instant(day, 9 * 3_600, 480);
+        let later = headcount(&center, &shifts_at(&center, nine), &BTreeSet::new());
         assert_eq!(later.len(), 2);
     }
 }

@@ -145,10 +145,9 @@ pub fn judge_interval(
     count: f64,
     elapsed: f64,
 ) -> Result<Option<TrafficAnomaly>, StaffingError> {
-    let actual = if elapsed >= 1.0 {
-        count
-    } else if elapsed >= 1.0 / 3.0 {
-        (count / elapsed).max(count)
+    // From a third of the interval until its end, the pace over the whole interval.
+    let actual = if (1.0 / 3.0..1.0).contains(&elapsed) {
+        count / elapsed
     } else {
         count
     };

@@ -42,7 +42,23 @@ pub struct LeaveRequest {
     pub certificate: bool,
 }
 
+impl LeaveKind {
+    /// Its name, as people and the HTTP API write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeaveKind::Sick => "sick",
+            LeaveKind::Personal => "personal",
+            LeaveKind::Vacation => "vacation",
+        }
+    }
+}
+
 impl LeaveRequest {
+    /// Whether it covers a day.
+    pub fn covers(&self, day: i64) -> bool {
+        self.start <= day && day <= self.end()
+    }
+
     /// The last day it covers.
     pub fn end(&self) -> i64 {
         self.start + i64::from(self.half_days.max(1).div_ceil(2)) - 1
@@ -56,6 +72,16 @@ pub enum Approver {
     Supervisor,
     /// The center's director.
     Director,
+}
+
+impl Approver {
+    /// Its name, as people and the HTTP API write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Approver::Supervisor => "supervisor",
+            Approver::Director => "director",
+        }
+    }
 }
 
 /// Why a request is refused: the rule it breaks.

@@ -105,6 +105,57 @@ fn invalid(field: &'static str, reason: impl Into<String>) -> PlanError {
     }
 }
 
+impl PlanRequest {
+    /// What is wrong with the request, before any history is read; otherwise the planners'
+    /// overrides as intervals of the forecast.
+    pub fn check(&self) -> Result<Vec<Override>, PlanError> {
+        if ![15, 30].contains(&self.interval_minutes) {
+            return Err(invalid("interval_minutes", "15 or 30"));
+        }
+        if !(1..=6).contains(&self.weeks) {
+            return Err(invalid("weeks", "1 to 6"));
+        }
+        if !(2..=52).contains(&self.history_weeks) {
+            return Err(invalid("history_weeks", "2 to 52"));
+        }
+        if self.history_weeks < self.held_out_weeks + 2 || self.held_out_weeks > 4 {
+            return Err(invalid(
+                "held_out_weeks",
+                "0 to 4, leaving at least two weeks of history before them",
+            ));
+        }
+        let interval_ms = i64::from(self.interval_minutes) * 60_000;
+        super::staffing::check(&ErlangCRequest {
+            calls: 0.0,
+            interval_seconds: interval_ms as f64 / 1_000.0,
+            handle_seconds: 1.0,
+            ..self.targets
+        })?;
+        if self
+            .patience_seconds
+            .is_some_and(|patience| !(patience.is_finite() && patience > 0.0))
+        {
+            return Err(invalid("patience_seconds", "above 0"));
+        }
+        self.overrides
+            .iter()
+            .map(|(start_ms, calls)| {
+                let offset = start_ms - self.start_ms;
+                if offset < 0 || offset % interval_ms != 0 {
+                    return Err(invalid(
+                        "overrides",
+                        format!("{start_ms} is not the start of an interval of the forecast"),
+                    ));
+                }
+                Ok(Override {
+                    interval: (offset / interval_ms) as usize,
+                    offered: *calls,
+                })
+            })
+            .collect()
+    }
+}
+
 /// The history of `weeks` weeks before `start_ms`, in intervals of `interval_minutes`.
 pub fn history_from_rows(
     rows: &[IntervalRow],
@@ -153,21 +204,7 @@ pub fn history_from_rows(
 
 /// The queue's plan from its stored intervals.
 pub fn plan_queue(rows: &[IntervalRow], request: &PlanRequest) -> Result<QueuePlan, PlanError> {
-    if ![15, 30].contains(&request.interval_minutes) {
-        return Err(invalid("interval_minutes", "15 or 30"));
-    }
-    if !(1..=6).contains(&request.weeks) {
-        return Err(invalid("weeks", "1 to 6"));
-    }
-    if !(2..=52).contains(&request.history_weeks) {
-        return Err(invalid("history_weeks", "2 to 52"));
-    }
-    if request.history_weeks < request.held_out_weeks + 2 || request.held_out_weeks > 4 {
-        return Err(invalid(
-            "held_out_weeks",
-            "0 to 4, leaving at least two weeks of history before them",
-        ));
-    }
+    let overrides = request.check()?;
     let history = history_from_rows(
         rows,
         request.start_ms,
@@ -188,20 +225,6 @@ pub fn plan_queue(rows: &[IntervalRow], request: &PlanRequest) -> Result<QueuePl
             Ok::<_, ForecastError>(errors(&predicted.offered, &history.offered[cut..]))
         })
         .transpose()?;
-    let mut overrides = Vec::with_capacity(request.overrides.len());
-    for (start_ms, calls) in &request.overrides {
-        let offset = start_ms - request.start_ms;
-        if offset < 0 || offset % interval_ms != 0 {
-            return Err(invalid(
-                "overrides",
-                format!("{start_ms} is not the start of an interval of the forecast"),
-            ));
-        }
-        overrides.push(Override {
-            interval: (offset / interval_ms) as usize,
-            offered: *calls,
-        });
-    }
     let Forecast {
         offered,
         handle_seconds,
