@@ -8,7 +8,9 @@
 //!   publishes of the very bodies the event log stores, without a header (what the envelope
 //!   costs) and with the header it sends (what the sequence check adds: together the server's
 //!   share of the gap), and with `Nats-Msg-Id` too (what the duplicate window would cost); and the
-//!   embedded SQLite backend with the same workload;
+//!   embedded SQLite backend with the same workload. Each run also counts the CPU this process and
+//!   the NATS server spent per append (from `/proc`), which says where the throughput goes on a
+//!   machine whose cores both sides share;
 //! - projection catch-up (ProjectionRunner reading JetStream, writing PostgreSQL with its
 //!   checkpoint) against a plain batched PostgreSQL upsert of the same rows.
 //!
@@ -80,7 +82,7 @@ struct Options {
 
 fn parse_options(args: &[String]) -> Result<Options, String> {
     let mut options = Options {
-        commits: 30_000,
+        commits: 100_000,
         concurrency: 256,
         rows: 100_000,
         calls: 3_000,
@@ -188,6 +190,92 @@ async fn append_workload(
     });
     join_all(workers).await;
     started.elapsed()
+}
+
+/// The environment variable naming the NATS server's process id (`scripts/with-services` sets
+/// it), for the server's share of the CPU.
+const NATS_PID_VAR: &str = "CALLCENTER_TEST_NATS_PID";
+
+/// The measured append workloads in the order of the table: our backend (`None`), then raw
+/// publishes with what they send.
+const MODES: [(Option<RawHeaders>, &str); 5] = [
+    (None, "JetStream backend appends"),
+    (Some(RawHeaders::None), "raw async-nats JetStream publishes"),
+    (Some(RawHeaders::StoredBody), "  stored bodies, no header"),
+    (
+        Some(RawHeaders::ExpectedSequence),
+        "  stored bodies + expected-sequence header",
+    ),
+    (
+        Some(RawHeaders::ExpectedSequenceAndMsgId),
+        "  stored bodies + expected-sequence + msg-id headers",
+    ),
+];
+
+/// CPU seconds used so far by this process and by the NATS server (user and system time from
+/// `/proc`, so Linux only; `None` where it cannot be read). On a machine where client and server
+/// share the cores, CPU per append says where throughput goes more steadily than the rate.
+#[derive(Clone, Copy)]
+struct CpuUse {
+    client: Option<f64>,
+    server: Option<f64>,
+}
+
+impl CpuUse {
+    fn now(nats_pid: Option<&str>) -> Self {
+        Self {
+            client: cpu_seconds("self"),
+            server: nats_pid.and_then(cpu_seconds),
+        }
+    }
+}
+
+/// User plus system CPU seconds of process `pid` (`self` for this one).
+fn cpu_seconds(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name start with the state (field 3); utime and stime are 14 and
+    // 15, counted in clock ticks of 1/100 s on Linux.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |index: usize| fields.get(index)?.parse::<f64>().ok();
+    Some((ticks(11)? + ticks(12)?) / 100.0)
+}
+
+/// One measured run: its rate and the CPU each side spent per append.
+#[derive(Clone, Copy, Debug)]
+struct Run {
+    per_second: f64,
+    client_micros: Option<f64>,
+    server_micros: Option<f64>,
+}
+
+impl Run {
+    fn new(appends: usize, elapsed: Duration, before: CpuUse, after: CpuUse) -> Self {
+        let micros = |before: Option<f64>, after: Option<f64>| {
+            Some((after? - before?) * 1e6 / appends.max(1) as f64)
+        };
+        let micros =
+            |before, after| micros(before, after).map(|value| (value * 10.0).round() / 10.0);
+        Self {
+            per_second: per_second(appends, elapsed),
+            client_micros: micros(before.client, after.client),
+            server_micros: micros(before.server, after.server),
+        }
+    }
+
+    /// The median of each figure on its own.
+    fn median(runs: Vec<Run>) -> Run {
+        let median = |values: Vec<Option<f64>>| -> Option<f64> {
+            let mut values: Vec<f64> = values.into_iter().collect::<Option<_>>()?;
+            values.sort_by(f64::total_cmp);
+            values.get(values.len() / 2).copied()
+        };
+        Run {
+            per_second: median(runs.iter().map(|run| Some(run.per_second)).collect())
+                .unwrap_or_default(),
+            client_micros: median(runs.iter().map(|run| run.client_micros).collect()),
+            server_micros: median(runs.iter().map(|run| run.server_micros).collect()),
+        }
+    }
 }
 
 /// What a raw publish sends.
@@ -446,88 +534,41 @@ async fn eventlog(options: &Options) -> BTreeMap<&'static str, serde_json::Value
     )
     .await;
     warm.delete_stream().await.expect("clean up");
-    let mut ours = Vec::new();
-    let mut theirs = Vec::new();
-    let mut theirs_with_headers = Vec::new();
-    let mut theirs_with_sequence = Vec::new();
-    let mut theirs_stored_bodies = Vec::new();
+    // Each measured run appends to fresh aggregates in a stream of its own; the rounds alternate
+    // the modes so that a slow spell of the machine falls on all of them.
+    let nats_pid = std::env::var(NATS_PID_VAR).ok();
+    let mut runs: [Vec<Run>; MODES.len()] = std::array::from_fn(|_| Vec::new());
     for round in 0..3 {
-        // Each measured run appends to fresh aggregates in a stream of its own.
-        let fresh_stream = async |label: &str| {
-            let round_prefix = format!("{prefix}{label}{round}");
-            let store = JetStreamEventStore::connect(
+        for (index, (mode, _)) in MODES.iter().enumerate() {
+            let round_prefix = format!("{prefix}{index}r{round}");
+            let stream = JetStreamEventStore::connect(
                 &nats_url,
                 JetStreamConfig::new(Name::new(&round_prefix).expect("prefix")),
             )
             .await
             .expect("connect");
-            (round_prefix, store)
-        };
-        let (_, ours_stream) = fresh_stream("o").await;
-        ours.push(per_second(
-            appended,
-            append_workload(Arc::new(ours_stream.clone()), commits, concurrency).await,
-        ));
-        let (raw_prefix, raw_stream) = fresh_stream("r").await;
-        theirs.push(per_second(
-            appended,
-            raw_publish_workload(&raw, &raw_prefix, commits, concurrency, RawHeaders::None).await,
-        ));
-        let (bodies_prefix, bodies_stream) = fresh_stream("b").await;
-        theirs_stored_bodies.push(per_second(
-            appended,
-            raw_publish_workload(
-                &raw,
-                &bodies_prefix,
-                commits,
-                concurrency,
-                RawHeaders::StoredBody,
-            )
-            .await,
-        ));
-        let (sequence_prefix, sequence_stream) = fresh_stream("s").await;
-        theirs_with_sequence.push(per_second(
-            appended,
-            raw_publish_workload(
-                &raw,
-                &sequence_prefix,
-                commits,
-                concurrency,
-                RawHeaders::ExpectedSequence,
-            )
-            .await,
-        ));
-        let (headers_prefix, headers_stream) = fresh_stream("h").await;
-        theirs_with_headers.push(per_second(
-            appended,
-            raw_publish_workload(
-                &raw,
-                &headers_prefix,
-                commits,
-                concurrency,
-                RawHeaders::ExpectedSequenceAndMsgId,
-            )
-            .await,
-        ));
-        for stream in [
-            ours_stream,
-            raw_stream,
-            bodies_stream,
-            sequence_stream,
-            headers_stream,
-        ] {
+            let cpu_before = CpuUse::now(nats_pid.as_deref());
+            let elapsed = match mode {
+                None => append_workload(Arc::new(stream.clone()), commits, concurrency).await,
+                Some(with) => {
+                    raw_publish_workload(&raw, &round_prefix, commits, concurrency, *with).await
+                }
+            };
+            runs[index].push(Run::new(
+                appended,
+                elapsed,
+                cpu_before,
+                CpuUse::now(nats_pid.as_deref()),
+            ));
             let _ = stream.delete_stream().await;
         }
     }
-    let median = |values: &mut Vec<f64>| {
-        values.sort_by(f64::total_cmp);
-        values[values.len() / 2]
-    };
-    let jetstream_rate = median(&mut ours);
-    let raw_rate = median(&mut theirs);
-    let raw_headers_rate = median(&mut theirs_with_headers);
-    let raw_sequence_rate = median(&mut theirs_with_sequence);
-    let raw_bodies_rate = median(&mut theirs_stored_bodies);
+    let [ours, raw_bare, raw_bodies, raw_sequence, raw_msg_id] = runs.map(Run::median);
+    let (jetstream_rate, raw_rate, raw_sequence_rate) = (
+        ours.per_second,
+        raw_bare.per_second,
+        raw_sequence.per_second,
+    );
     let sqlite_rate = per_second(
         appended,
         append_workload(Arc::clone(&sqlite), commits, concurrency).await,
@@ -572,27 +613,22 @@ async fn eventlog(options: &Options) -> BTreeMap<&'static str, serde_json::Value
     println!(
         "eventlog benchmark: {appended} appends ({concurrency} in flight, {PAYLOAD_BYTES}-byte payloads), {rows} projected rows"
     );
-    println!("{:<52} {:>14}", "measure", "per second");
     println!(
-        "{:<52} {:>14.0}",
-        "JetStream backend appends (median of 3)", jetstream_rate
+        "{:<52} {:>14} {:>14} {:>14}",
+        "measure (median of 3)", "per second", "client µs/op", "server µs/op"
     );
-    println!(
-        "{:<52} {:>14.0}",
-        "raw async-nats JetStream publishes (median of 3)", raw_rate
-    );
-    println!(
-        "{:<52} {:>14.0}",
-        "  stored bodies, no header", raw_bodies_rate
-    );
-    println!(
-        "{:<52} {:>14.0}",
-        "  stored bodies + expected-sequence header", raw_sequence_rate
-    );
-    println!(
-        "{:<52} {:>14.0}",
-        "  stored bodies + expected-sequence + msg-id headers", raw_headers_rate
-    );
+    for (run, (_, label)) in [&ours, &raw_bare, &raw_bodies, &raw_sequence, &raw_msg_id]
+        .into_iter()
+        .zip(MODES)
+    {
+        let micros = |value: Option<f64>| value.map_or("-".to_owned(), |v| format!("{v:.1}"));
+        println!(
+            "{label:<52} {:>14.0} {:>14} {:>14}",
+            run.per_second,
+            micros(run.client_micros),
+            micros(run.server_micros)
+        );
+    }
     println!("{:<52} {:>14.0}", "SQLite backend appends", sqlite_rate);
     println!(
         "{:<52} {:>14.0}",
@@ -604,9 +640,11 @@ async fn eventlog(options: &Options) -> BTreeMap<&'static str, serde_json::Value
     );
     println!(
         "ratios: JetStream backend / raw = {:.2} (target >= 0.8), / raw with the same bodies and header = {:.2}; \
+         raw with the same bodies and header / raw = {:.2} (what the server's check leaves any backend that sends it); \
          projection / plain upsert = {:.2} (target >= 0.5)",
         jetstream_rate / raw_rate,
         jetstream_rate / raw_sequence_rate,
+        raw_sequence_rate / raw_rate,
         projection_rate / plain_rate
     );
 
@@ -627,7 +665,7 @@ async fn eventlog(options: &Options) -> BTreeMap<&'static str, serde_json::Value
         ),
         (
             "raw_same_bodies_no_header_per_s",
-            serde_json::json!(raw_bodies_rate.round()),
+            serde_json::json!(raw_bodies.per_second.round()),
         ),
         (
             "raw_same_bodies_and_header_per_s",
@@ -639,7 +677,28 @@ async fn eventlog(options: &Options) -> BTreeMap<&'static str, serde_json::Value
         ),
         (
             "raw_same_bodies_with_msg_id_per_s",
-            serde_json::json!(raw_headers_rate.round()),
+            serde_json::json!(raw_msg_id.per_second.round()),
+        ),
+        (
+            "raw_same_bodies_and_header_vs_raw",
+            serde_json::json!(round2(raw_sequence_rate / raw_rate)),
+        ),
+        (
+            "client_cpu_us_per_append",
+            serde_json::json!({
+                "jetstream": ours.client_micros,
+                "raw": raw_bare.client_micros,
+                "raw_same_bodies_and_header": raw_sequence.client_micros,
+            }),
+        ),
+        (
+            "server_cpu_us_per_append",
+            serde_json::json!({
+                "jetstream": ours.server_micros,
+                "raw": raw_bare.server_micros,
+                "raw_same_bodies_no_header": raw_bodies.server_micros,
+                "raw_same_bodies_and_header": raw_sequence.server_micros,
+            }),
         ),
         (
             "sqlite_appends_per_s",
