@@ -84,6 +84,8 @@ impl std::fmt::Debug for ProjectionRunner {
 
 /// How long a subscription waits for commits before the runner reports itself caught up.
 const IDLE_WAIT: Duration = Duration::from_millis(500);
+/// How long a stopping projection waits to acknowledge its last batch.
+const SHUTDOWN_ACK_WAIT: Duration = Duration::from_secs(1);
 
 impl ProjectionRunner {
     /// A runner that applies up to 500 commits per transaction.
@@ -213,12 +215,27 @@ impl ProjectionRunner {
             .await?;
         self.status
             .send_modify(|status| status.checkpoint = checkpoint);
+        // A batch is acknowledged while the next one is applied: the acknowledgement only has to
+        // follow the batch's commit, and waiting for it would leave the database idle for a round
+        // trip to the log on every batch (a tenth of catch-up time on the benchmark).
+        let mut to_acknowledge: Option<Position> = None;
         loop {
             let batch = tokio::select! {
-                () = shutdown.cancelled() => return Ok(()),
-                batch = subscription.next_batch(self.batch_size, IDLE_WAIT) => batch?,
+                () = shutdown.cancelled() => None,
+                batch = subscription.next_batch(self.batch_size, IDLE_WAIT) => Some(batch?),
+            };
+            let Some(batch) = batch else {
+                // Best effort: a commit left unacknowledged comes back and the checkpoint skips it.
+                if let Some(position) = to_acknowledge {
+                    let _ =
+                        tokio::time::timeout(SHUTDOWN_ACK_WAIT, subscription.ack(position)).await;
+                }
+                return Ok(());
             };
             let Some(last_position) = batch.last_position() else {
+                if let Some(position) = to_acknowledge.take() {
+                    subscription.ack(position).await?;
+                }
                 self.status.send_modify(|status| {
                     status.caught_up = true;
                     status.lag = 0;
@@ -229,6 +246,12 @@ impl ProjectionRunner {
                 .events
                 .iter()
                 .position(|event| event.position() > checkpoint);
+            let acknowledge = async {
+                match to_acknowledge.take() {
+                    Some(position) => subscription.ack(position).await,
+                    None => Ok(()),
+                }
+            };
             if let Some(first_fresh) = first_fresh {
                 let fresh = &batch.events[first_fresh..];
                 let span = tracing::info_span!(
@@ -241,14 +264,18 @@ impl ProjectionRunner {
                     callcenter_telemetry::continue_trace(&span, &first.commit.metadata.trace);
                 }
                 // Instrument the future: an entered span guard must not live across awaits.
-                tracing::Instrument::instrument(
+                let apply = tracing::Instrument::instrument(
                     self.apply_with_checkpoint(&name, fresh, last_position),
                     span,
-                )
-                .await?;
+                );
+                let (applied, acknowledged) = tokio::join!(apply, acknowledge);
+                applied?;
+                acknowledged?;
                 checkpoint = last_position;
+            } else {
+                acknowledge.await?;
             }
-            subscription.ack(last_position).await?;
+            to_acknowledge = Some(last_position);
             self.status.send_modify(|status| {
                 status.checkpoint = checkpoint;
                 status.lag = batch.pending;
