@@ -241,7 +241,6 @@ fn cpu_seconds(pid: &str) -> Option<f64> {
 }
 
 /// One measured run: its rate and the CPU each side spent per append.
-#[derive(Clone, Copy, Debug)]
 struct Run {
     per_second: f64,
     client_micros: Option<f64>,
@@ -250,11 +249,10 @@ struct Run {
 
 impl Run {
     fn new(appends: usize, elapsed: Duration, before: CpuUse, after: CpuUse) -> Self {
+        // Per append, to a tenth of a microsecond.
         let micros = |before: Option<f64>, after: Option<f64>| {
-            Some((after? - before?) * 1e6 / appends.max(1) as f64)
+            Some(((after? - before?) * 1e7 / appends.max(1) as f64).round() / 10.0)
         };
-        let micros =
-            |before, after| micros(before, after).map(|value| (value * 10.0).round() / 10.0);
         Self {
             per_second: per_second(appends, elapsed),
             client_micros: micros(before.client, after.client),
@@ -262,18 +260,17 @@ impl Run {
         }
     }
 
-    /// The median of each figure on its own.
+    /// The median of each figure on its own (a CPU figure only if every run has it).
     fn median(runs: Vec<Run>) -> Run {
-        let median = |values: Vec<Option<f64>>| -> Option<f64> {
-            let mut values: Vec<f64> = values.into_iter().collect::<Option<_>>()?;
+        let median = |figure: fn(&Run) -> Option<f64>| -> Option<f64> {
+            let mut values: Vec<f64> = runs.iter().map(figure).collect::<Option<_>>()?;
             values.sort_by(f64::total_cmp);
             values.get(values.len() / 2).copied()
         };
         Run {
-            per_second: median(runs.iter().map(|run| Some(run.per_second)).collect())
-                .unwrap_or_default(),
-            client_micros: median(runs.iter().map(|run| run.client_micros).collect()),
-            server_micros: median(runs.iter().map(|run| run.server_micros).collect()),
+            per_second: median(|run| Some(run.per_second)).unwrap_or_default(),
+            client_micros: median(|run| run.client_micros),
+            server_micros: median(|run| run.server_micros),
         }
     }
 }
@@ -563,7 +560,18 @@ async fn eventlog(options: &Options) -> BTreeMap<&'static str, serde_json::Value
             let _ = stream.delete_stream().await;
         }
     }
-    let [ours, raw_bare, raw_bodies, raw_sequence, raw_msg_id] = runs.map(Run::median);
+    let medians = runs.map(Run::median);
+    let mut table = String::new();
+    for (run, (_, label)) in medians.iter().zip(MODES) {
+        let micros = |value: Option<f64>| value.map_or("-".to_owned(), |v| format!("{v:.1}"));
+        table += &format!(
+            "{label:<52} {:>14.0} {:>14} {:>14}\n",
+            run.per_second,
+            micros(run.client_micros),
+            micros(run.server_micros)
+        );
+    }
+    let [ours, raw_bare, raw_bodies, raw_sequence, raw_msg_id] = medians;
     let (jetstream_rate, raw_rate, raw_sequence_rate) = (
         ours.per_second,
         raw_bare.per_second,
@@ -617,18 +625,7 @@ async fn eventlog(options: &Options) -> BTreeMap<&'static str, serde_json::Value
         "{:<52} {:>14} {:>14} {:>14}",
         "measure (median of 3)", "per second", "client µs/op", "server µs/op"
     );
-    for (run, (_, label)) in [&ours, &raw_bare, &raw_bodies, &raw_sequence, &raw_msg_id]
-        .into_iter()
-        .zip(MODES)
-    {
-        let micros = |value: Option<f64>| value.map_or("-".to_owned(), |v| format!("{v:.1}"));
-        println!(
-            "{label:<52} {:>14.0} {:>14} {:>14}",
-            run.per_second,
-            micros(run.client_micros),
-            micros(run.server_micros)
-        );
-    }
+    print!("{table}");
     println!("{:<52} {:>14.0}", "SQLite backend appends", sqlite_rate);
     println!(
         "{:<52} {:>14.0}",

@@ -34,16 +34,16 @@ pub fn encode_commit(request: &AppendRequest, first_version: u64) -> Bytes {
         (8, &metadata.causation_id),
         (9, &metadata.actor),
     ];
-    let event_lengths: Vec<usize> = request.events.iter().map(event_len).collect();
     let length = head
         .iter()
         .chain(&tail)
         .map(|(tag, value)| bytes_len(*tag, value.as_bytes()))
         .sum::<usize>()
         + varint_len(5, first_version)
-        + event_lengths
+        + request
+            .events
             .iter()
-            .map(|length| message_len(10, *length))
+            .map(|event| message_len(10, event_len(event)))
             .sum::<usize>();
     let mut buffer = BytesMut::with_capacity(length);
     for (tag, value) in head {
@@ -53,9 +53,9 @@ pub fn encode_commit(request: &AppendRequest, first_version: u64) -> Bytes {
     for (tag, value) in tail {
         put_bytes(&mut buffer, tag, value.as_bytes());
     }
-    for (event, length) in request.events.iter().zip(event_lengths) {
+    for event in &request.events {
         encoding::encode_key(10, WireType::LengthDelimited, &mut buffer);
-        encoding::encode_varint(length as u64, &mut buffer);
+        encoding::encode_varint(event_len(event) as u64, &mut buffer);
         put_event(&mut buffer, event);
     }
     debug_assert_eq!(buffer.len(), length);
