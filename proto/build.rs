@@ -3,8 +3,6 @@
 
 use std::path::{Path, PathBuf};
 
-use prost::Message;
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
@@ -16,11 +14,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("cargo:rerun-if-changed=callcenter");
 
-    let descriptor_set = protox::compile(&proto_files, [&manifest_dir])?;
+    println!("cargo:rerun-if-changed=google");
+
+    let mut compiler = protox::Compiler::new([&manifest_dir])?;
+    compiler
+        .include_source_info(true)
+        .include_imports(true)
+        .open_files(&proto_files)?;
+    // The encoded set keeps extension options (the `google.api.http` routes the gateway
+    // transcodes) and the comments (the OpenAPI document's descriptions).
     std::fs::write(
         out_dir.join("callcenter_descriptor.bin"),
-        descriptor_set.encode_to_vec(),
+        compiler.encode_file_descriptor_set(),
     )?;
+    let descriptor_set = compiler.file_descriptor_set();
 
     let grpc = std::env::var_os("CARGO_FEATURE_GRPC").is_some();
     let mut config = tonic_prost_build::Config::new();

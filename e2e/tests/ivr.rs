@@ -44,16 +44,16 @@ fn never_today() -> Value {
 /// Business hours, then 1 repairs (skill plumbing), 2 balance, 9 emergency; fallback general.
 fn menu(open: Value, welcome: &str) -> Value {
     json!({
-        "entry": "hours",
+        "entry_node_id": "hours",
         "nodes": {
-            "hours": {"type": "hours", "open": open, "when_open": "main", "when_closed": "closed"},
-            "main": {"type": "menu", "prompt": welcome, "max_attempts": 2, "fallback": "general",
-                     "choices": {"1": "repairs", "2": "balance", "9": "emergency"}},
-            "repairs": {"type": "queue", "queue_id": "repairs", "skill": "plumbing"},
-            "general": {"type": "queue", "queue_id": "general"},
-            "emergency": {"type": "queue", "queue_id": "general", "priority": "emergency"},
-            "balance": {"type": "self_service", "prompt": "Your balance is", "service": "balance"},
-            "closed": {"type": "self_service", "prompt": "We are closed", "service": "closed"}
+            "hours": {"hours": {"open": open, "open_node_id": "main", "closed_node_id": "closed"}},
+            "main": {"menu": {"prompt": welcome, "max_attempts": 2, "fallback_node_id": "general",
+                              "choices": {"1": "repairs", "2": "balance", "9": "emergency"}}},
+            "repairs": {"queue": {"queue_id": "repairs", "skill": "plumbing"}},
+            "general": {"queue": {"queue_id": "general"}},
+            "emergency": {"queue": {"queue_id": "general", "priority": "emergency"}},
+            "balance": {"self_service": {"prompt": "Your balance is", "service": "balance"}},
+            "closed": {"self_service": {"prompt": "We are closed", "service": "closed"}}
         },
         "straight_to_person": ["elderly"],
         "person_queue": {"queue_id": "general"}
@@ -101,8 +101,8 @@ async fn a_menu_with_a_loop_a_dead_end_or_an_unknown_queue_is_rejected_when_save
     let (_directory, instance) = start().await;
     let admin = set_up(&instance).await;
     let mut looped = menu(always(), "Welcome");
-    looped["nodes"]["general"] = json!({"type": "menu", "prompt": "Back?", "fallback": "main",
-                                        "choices": {"0": "main"}});
+    looped["nodes"]["general"] = json!({"menu": {"prompt": "Back?", "fallback_node_id": "main",
+                                                 "choices": {"0": "main"}}});
     let (status, problem) = save_as(&instance, &admin, looped).await;
     assert_eq!(
         (status, problem["reason"].as_str()),
@@ -111,31 +111,31 @@ async fn a_menu_with_a_loop_a_dead_end_or_an_unknown_queue_is_rejected_when_save
     assert_eq!(
         violations(&problem),
         [
-            "menu.nodes.general.choices.0: loop: main → general → main",
-            "menu.nodes.general.fallback: loop: main → general → main",
+            "menu.nodes.general.menu.choices.0: loop: main → general → main",
+            "menu.nodes.general.menu.fallback_node_id: loop: main → general → main",
         ]
     );
 
     let mut dead_end = menu(always(), "Welcome");
-    dead_end["nodes"]["main"]["choices"]["3"] = json!("billing");
+    dead_end["nodes"]["main"]["menu"]["choices"]["3"] = json!("billing");
     let (status, problem) = save_as(&instance, &admin, dead_end).await;
     assert_eq!(status, 400);
     assert_eq!(
         violations(&problem),
-        ["menu.nodes.main.choices.3: dead end: no node billing"]
+        ["menu.nodes.main.menu.choices.3: dead end: no node billing"]
     );
 
     let mut unknown_queue = menu(always(), "Welcome");
-    unknown_queue["nodes"]["repairs"]["queue_id"] = json!("plumbing");
+    unknown_queue["nodes"]["repairs"]["queue"]["queue_id"] = json!("plumbing");
     let (status, problem) = save_as(&instance, &admin, unknown_queue).await;
     assert_eq!(status, 400);
     assert_eq!(
         violations(&problem),
-        ["menu.nodes.repairs.queue_id: unknown queue plumbing"]
+        ["menu.nodes.repairs.queue.queue_id: unknown queue plumbing"]
     );
 
     let mut malformed = menu(always(), "Welcome");
-    malformed["nodes"]["main"]["choices"]["12"] = json!("general");
+    malformed["nodes"]["main"]["menu"]["choices"]["12"] = json!("general");
     let (status, problem) = save_as(&instance, &admin, malformed).await;
     assert_eq!(status, 400, "{problem}");
     assert_eq!(violations(&problem).len(), 1, "{problem}");
@@ -319,7 +319,10 @@ async fn callers_move_through_the_menu_by_keys_and_keep_the_version_they_entered
     let first = instance
         .ok("GET", "/v1/ivr-menus/main?version=1", &admin, None)
         .await;
-    assert_eq!(first["menu"]["nodes"]["main"]["prompt"], "Welcome, v1");
+    assert_eq!(
+        first["menu"]["nodes"]["main"]["menu"]["prompt"],
+        "Welcome, v1"
+    );
     instance.stop().await;
 }
 
@@ -362,12 +365,9 @@ fn request<T>(token: &str, message: T) -> tonic::Request<T> {
     request
 }
 
-/// One menu node for the gRPC API.
-fn node(node_id: &str, kind: pb::ivr_node::Kind) -> pb::IvrNode {
-    pb::IvrNode {
-        node_id: node_id.into(),
-        kind: Some(kind),
-    }
+/// One menu node for the gRPC API, by its id.
+fn node(node_id: &str, kind: pb::ivr_node::Kind) -> (String, pb::IvrNode) {
+    (node_id.into(), pb::IvrNode { kind: Some(kind) })
 }
 
 fn queue_node(queue_id: &str, priority: pb::Priority) -> pb::ivr_node::Kind {
@@ -406,11 +406,12 @@ async fn voice_menus_work_over_grpc_on_jetstream_and_postgres() {
     });
     let mut menu = pb::IvrMenu {
         entry_node_id: "main".into(),
-        nodes: vec![
+        nodes: [
             node("main", choice),
             node("emergency", queue_node("general", pb::Priority::Emergency)),
             node("general", queue_node("nowhere", pb::Priority::Normal)),
-        ],
+        ]
+        .into(),
         ..Default::default()
     };
     let save = |menu: &pb::IvrMenu| pb::SaveIvrMenuRequest {
@@ -434,10 +435,11 @@ async fn voice_menus_work_over_grpc_on_jetstream_and_postgres() {
             violations[0].field.as_str(),
             violations[0].description.as_str()
         ),
-        ("menu.nodes.general.queue_id", "unknown queue nowhere")
+        ("menu.nodes.general.queue.queue_id", "unknown queue nowhere")
     );
 
-    menu.nodes[2] = node("general", queue_node("general", pb::Priority::Normal));
+    menu.nodes
+        .extend([node("general", queue_node("general", pb::Priority::Normal))]);
     let saved = telephony
         .save_ivr_menu(request(&admin, save(&menu)))
         .await

@@ -119,7 +119,12 @@ async fn the_queue_view_shows_waiting_calls_agents_and_todays_figures_live() {
     );
     assert_eq!(center(&view, "langfang")["waiting"], 1, "{view}");
     assert_eq!(center(&view, "beijing")["waiting"], 0, "{view}");
-    assert!(queue(&view, "repairs")["longest_wait_ms"].as_i64().unwrap() >= 0);
+    assert!(
+        queue(&view, "repairs")["longest_wait_seconds"]
+            .as_f64()
+            .unwrap()
+            >= 0.0
+    );
     // The repairs call waits past the queue's maximum wait of one second.
     let late = instance
         .poll_until("/v1/queues/view", &supervisor, |view| {

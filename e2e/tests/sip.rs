@@ -269,7 +269,7 @@ async fn sipp(instance: &Instance, scenario: &str, label: &str, args: &[&str]) -
 }
 
 async fn queue_stats(instance: &Instance, admin: &str, expected: Value) {
-    let expected = json!({"queue_stats": [expected]});
+    let expected = json!({"queue_stats": [expected], "next_page_token": ""});
     instance
         .poll_until("/v1/queues/stats", admin, |stats| *stats == expected)
         .await;
@@ -315,11 +315,11 @@ async fn a_call_answered_by_an_agent_and_hung_up_by_the_caller_over_udp_and_tcp(
 async fn a_caller_in_a_voice_menu_presses_a_key_by_sip_info_and_reaches_an_agent() {
     let (_directory, instance, admin) = start(1).await;
     let menu = json!({"menu": {
-        "entry": "main",
+        "entry_node_id": "main",
         "nodes": {
-            "main": {"type": "menu", "prompt": "For a person press 1", "fallback": "general",
-                     "choices": {"1": "general"}},
-            "general": {"type": "queue", "queue_id": "general"}
+            "main": {"menu": {"prompt": "For a person press 1", "fallback_node_id": "general",
+                              "choices": {"1": "general"}}},
+            "general": {"queue": {"queue_id": "general"}}
         }
     }});
     instance

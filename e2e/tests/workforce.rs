@@ -6,8 +6,15 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use callcenter_e2e::dev_instance;
+use callcenter_types::Timestamp;
+use callcenter_types::calendar::parse_rfc3339;
 use callcenter_workforce::domain::calendar::{DAY_SECONDS, format_day, format_time_of_day};
 use serde_json::{Value, json};
+
+/// The API's text of an instant in Unix milliseconds.
+fn rfc3339(unix_millis: i64) -> String {
+    Timestamp::from_unix_millis(unix_millis).to_rfc3339()
+}
 
 fn time_of_day(local_seconds: i64) -> String {
     format_time_of_day(u32::try_from(local_seconds.rem_euclid(DAY_SECONDS)).expect("a time"))
@@ -236,7 +243,7 @@ async fn a_shift_is_counted_at_its_start_and_recorded_when_it_ends() {
         (&json!(10), &json!(false), &json!("team-1")),
         "{attendance}"
     );
-    assert!(shift["left_at_ms"].is_null(), "{attendance}");
+    assert!(shift["left_at"].is_null(), "{attendance}");
     assert!(
         shift["adherence"]
             .as_f64()
@@ -282,7 +289,8 @@ async fn a_shift_is_counted_at_its_start_and_recorded_when_it_ends() {
         .await;
     let intervals = forecast["intervals"].as_array().expect("intervals");
     assert_eq!(intervals.len(), 7 * 48, "{}", forecast["held_out_weeks"]);
-    let monday = intervals[0]["start_ms"].as_i64().expect("a start");
+    let monday = intervals[0]["start"].as_str().expect("a start");
+    let monday = parse_rfc3339(monday).expect("an instant").0 * 1_000;
     assert_eq!(
         (monday / 1_000 + offset_minutes * 60) % (7 * DAY_SECONDS),
         4 * DAY_SECONDS
@@ -326,8 +334,8 @@ async fn a_surge_beyond_the_forecast_raises_a_traffic_anomaly_with_the_extra_age
     let start = now_ms() - now_ms().rem_euclid(quarter_ms);
     let plan = json!({"center_id": "langfang", "interval_minutes": 15, "threshold": 0.2,
                       "targets": {"answer_seconds": 20, "service_level": 0.8},
-                      "intervals": [{"start_ms": start, "calls": 10, "handle_seconds": 180},
-                                    {"start_ms": start + quarter_ms, "calls": 10,
+                      "intervals": [{"start": rfc3339(start), "calls": 10, "handle_seconds": 180},
+                                    {"start": rfc3339(start + quarter_ms), "calls": 10,
                                      "handle_seconds": 180}]});
     let published = instance
         .ok(
@@ -345,7 +353,8 @@ async fn a_surge_beyond_the_forecast_raises_a_traffic_anomaly_with_the_extra_age
             "/v1/workforce/queues/general/intraday-plan",
             Some(&planner),
             Some(json!({"center_id": "langfang", "interval_minutes": 15,
-                        "intervals": [{"start_ms": start + 1, "calls": 2, "handle_seconds": 180}]})),
+                        "intervals": [{"start": rfc3339(start + 1), "calls": 2,
+                                       "handle_seconds": 180}]})),
         )
         .await;
     assert_eq!(status, 400);
@@ -363,7 +372,7 @@ async fn a_surge_beyond_the_forecast_raises_a_traffic_anomaly_with_the_extra_age
         )
         .await;
     let anomaly = &plan["anomalies"][0];
-    assert_eq!(anomaly["interval_start_ms"], start, "{plan}");
+    assert_eq!(anomaly["interval_start"], rfc3339(start), "{plan}");
     assert_eq!(anomaly["forecast_calls"], 10.0, "{plan}");
     // The calls so far, or their pace over the interval once a third of it has passed.
     assert!(
@@ -494,7 +503,7 @@ async fn a_roster_solved_for_the_center_keeps_approved_leave_and_is_published() 
         .await;
     assert_eq!(
         (status, problem["violations"][0]["field"].as_str()),
-        (400, Some("instance_json.schema")),
+        (400, Some("instance.schema")),
         "{problem}"
     );
     instance.stop().await;

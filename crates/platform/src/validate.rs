@@ -79,6 +79,31 @@ pub fn request_id(value: &str) -> Result<&str, ApiError> {
     ))
 }
 
+/// A required instant, in Unix milliseconds (sub-millisecond digits are dropped).
+pub fn required_time(
+    field: &str,
+    value: Option<&prost_types::Timestamp>,
+) -> Result<callcenter_eventlog::Timestamp, ApiError> {
+    match value {
+        None => Err(ApiError::invalid_field(field, "is required")),
+        Some(value) if !(0..1_000_000_000).contains(&value.nanos) => Err(ApiError::invalid_field(
+            field,
+            "nanos must be between 0 and 999,999,999",
+        )),
+        Some(value) => Ok(callcenter_eventlog::from_proto_timestamp(*value)),
+    }
+}
+
+/// An optional instant (absent: `None`).
+pub fn optional_time(
+    field: &str,
+    value: Option<&prost_types::Timestamp>,
+) -> Result<Option<callcenter_eventlog::Timestamp>, ApiError> {
+    value
+        .map(|value| required_time(field, Some(value)))
+        .transpose()
+}
+
 /// A page size: 0 means `default`; above `max` is refused.
 pub fn page_size(value: i32, default: u32, max: u32) -> Result<u32, ApiError> {
     match u32::try_from(value) {

@@ -184,12 +184,32 @@ pub async fn run(backends: Backends, config: RunConfig) -> Result<(), RunError> 
     // Where services reach each other: as given, or else this process.
     let overrides = &config.upstreams;
     let upstream = |given: &Option<String>| given.clone().unwrap_or_else(|| own.clone());
-    let upstreams = Upstreams {
-        telephony: upstream(&overrides.telephony),
-        routing: upstream(&overrides.routing),
-        reporting: upstream(&overrides.reporting),
-        workforce: upstream(&overrides.workforce),
-    };
+    let reporting_url = upstream(&overrides.reporting);
+    let upstreams: Upstreams = [
+        (
+            "callcenter.telephony.v1.TelephonyService",
+            upstream(&overrides.telephony),
+        ),
+        (
+            "callcenter.telephony.v1.PartnerCallIntakeService",
+            upstream(&overrides.telephony),
+        ),
+        (
+            "callcenter.routing.v1.RoutingService",
+            upstream(&overrides.routing),
+        ),
+        (
+            "callcenter.reporting.v1.ReportingService",
+            reporting_url.clone(),
+        ),
+        (
+            "callcenter.workforce.v1.WorkforceService",
+            upstream(&overrides.workforce),
+        ),
+    ]
+    .into_iter()
+    .map(|(service, url)| (service.to_owned(), url))
+    .collect();
 
     if config.runs(Target::Telephony) {
         let app = Telephony::new(Arc::clone(&store));
@@ -238,7 +258,7 @@ pub async fn run(backends: Backends, config: RunConfig) -> Result<(), RunError> 
     if config.runs(Target::Workforce) {
         let app = Workforce::new(Arc::clone(&store));
         grpc.add(
-            WorkforceGrpc::server(app.clone(), &upstreams.reporting)
+            WorkforceGrpc::server(app.clone(), &reporting_url)
                 .map_err(|error| RunError::Server(error.to_string()))?,
         );
         let (store, stop) = (Arc::clone(&store), shutdown.clone());

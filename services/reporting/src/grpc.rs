@@ -1,5 +1,6 @@
 //! The gRPC face of reporting.
 
+use callcenter_eventlog::{Timestamp, to_proto_timestamp};
 use callcenter_platform::{ApiError, Role, principal, validate};
 use callcenter_proto::reporting::v1 as pb;
 use pb::reporting_service_server::{ReportingService, ReportingServiceServer};
@@ -15,9 +16,9 @@ fn period_to_proto(totals: &Totals) -> pb::PeriodStats {
         answered: totals.answered,
         abandoned: totals.abandoned,
         service_level: totals.service_level(),
-        average_speed_of_answer_ms: totals.average_speed_of_answer_ms().round() as i64,
+        average_speed_of_answer_seconds: totals.average_speed_of_answer_ms() / 1000.0,
         abandonment_rate: totals.abandonment_rate(),
-        average_handling_time_ms: totals.average_handling_time_ms().round() as i64,
+        average_handling_time_seconds: totals.average_handling_time_ms() / 1000.0,
     }
 }
 
@@ -26,7 +27,7 @@ fn live_to_proto(view: LiveView) -> pb::LiveQueue {
         queue_id: view.queue_id,
         center_id: view.center_id,
         waiting: view.waiting,
-        longest_wait_ms: view.longest_wait_ms,
+        longest_wait_seconds: view.longest_wait_ms as f64 / 1000.0,
         over_max_wait: view.over_max_wait,
         agents: Some(pb::AgentCounts {
             ready: view.agents.ready,
@@ -37,8 +38,13 @@ fn live_to_proto(view: LiveView) -> pb::LiveQueue {
         }),
         today: Some(period_to_proto(&view.today)),
         current_interval: Some(period_to_proto(&view.interval)),
-        interval_start_ms: view.interval_start,
+        interval_start: Some(millis(view.interval_start)),
     }
+}
+
+/// The API timestamp of Unix milliseconds.
+fn millis(unix_millis: i64) -> prost_types::Timestamp {
+    to_proto_timestamp(Timestamp::from_unix_millis(unix_millis))
 }
 
 /// The tonic service.
@@ -75,7 +81,7 @@ impl ReportingService for ReportingGrpc {
     ) -> Result<Response<pb::GetQueueViewResponse>, Status> {
         let caller = principal(&request)?;
         caller.require_any(REPORT_READERS)?;
-        let now = callcenter_eventlog::Timestamp::now().unix_millis();
+        let now = Timestamp::now().unix_millis();
         let (queues, centers) = queue_view(&self.pool, caller.tenant.as_str(), now)
             .await
             .map_err(|error| ApiError::unavailable(format!("read model: {error}")))?;
@@ -93,19 +99,19 @@ impl ReportingService for ReportingGrpc {
         caller.require_any(REPORT_READERS)?;
         let body = request.into_inner();
         let queue_id = validate::required_id("queue_id", &body.queue_id)?;
-        if !(body.start_ms < body.end_ms && body.end_ms - body.start_ms <= MAX_INTERVAL_SPAN_MS) {
-            return Err(ApiError::invalid_field(
-                "end_ms",
-                "after start_ms, at most 366 days later",
-            )
-            .into());
+        let start = validate::required_time("start", body.start.as_ref())?.unix_millis();
+        let end = validate::required_time("end", body.end.as_ref())?.unix_millis();
+        if !(start < end && end - start <= MAX_INTERVAL_SPAN_MS) {
+            return Err(
+                ApiError::invalid_field("end", "after start, at most 366 days later").into(),
+            );
         }
         let rows = queue_intervals(
             &self.pool,
             caller.tenant.as_str(),
             queue_id.as_str(),
-            body.start_ms,
-            body.end_ms,
+            start,
+            end,
         )
         .await
         .map_err(|error| ApiError::unavailable(format!("read model: {error}")))?;
@@ -114,12 +120,12 @@ impl ReportingService for ReportingGrpc {
                 .into_iter()
                 .map(
                     |(start, offered, answered, abandoned, handled, handle_ms)| pb::QueueInterval {
-                        interval_start_ms: start,
+                        interval_start: Some(millis(start)),
                         offered,
                         answered,
                         abandoned,
                         handled,
-                        handle_ms,
+                        handle_seconds: handle_ms as f64 / 1000.0,
                     },
                 )
                 .collect(),

@@ -52,14 +52,14 @@ pub fn skills_from_proto(
 }
 
 /// The message of routing rules.
-pub fn routing_to_proto(routing: &QueueRouting) -> pb::QueueRouting {
-    pb::QueueRouting {
+pub fn routing_to_record(routing: &QueueRouting) -> pb::QueueRoutingRecord {
+    pb::QueueRoutingRecord {
         priority: u32::from(routing.priority),
         required_skills: skills_to_proto(&routing.required_skills),
         widening: routing
             .widening
             .iter()
-            .map(|step| pb::WideningStep {
+            .map(|step| pb::WideningStepRecord {
                 after_seconds: step.after_seconds,
                 min_proficiency: u32::from(step.min_proficiency),
                 drop_skills: step.drop_skills.iter().map(Name::to_string).collect(),
@@ -68,7 +68,7 @@ pub fn routing_to_proto(routing: &QueueRouting) -> pb::QueueRouting {
         overflow: routing
             .overflow
             .iter()
-            .map(|step| pb::OverflowStep {
+            .map(|step| pb::OverflowStepRecord {
                 after_seconds: step.after_seconds,
                 queue_id: step.queue_id.to_string(),
             })
@@ -83,7 +83,9 @@ pub fn routing_to_proto(routing: &QueueRouting) -> pb::QueueRouting {
 
 /// The routing rules of a message; `Err` names the field that is malformed (soundness is
 /// [`QueueRouting::problem`]'s).
-pub fn routing_from_proto(routing: &pb::QueueRouting) -> Result<QueueRouting, (String, String)> {
+pub fn routing_from_record(
+    routing: &pb::QueueRoutingRecord,
+) -> Result<QueueRouting, (String, String)> {
     let small = |field: &str, value: u32| {
         u8::try_from(value).map_err(|_| (field.to_owned(), "out of range".to_owned()))
     };
@@ -420,7 +422,7 @@ impl PersistedEvent for QueueEvent {
             QueueEvent::RoutingSet { routing, at } => EncodedEvent::from_message(
                 *at,
                 &pb::QueueRoutingSet {
-                    routing: Some(routing_to_proto(routing)),
+                    routing: Some(routing_to_record(routing)),
                 },
             ),
         }
@@ -430,7 +432,7 @@ impl PersistedEvent for QueueEvent {
         if event.event_type == pb::QueueRoutingSet::full_name() {
             let set: pb::QueueRoutingSet = decode_message(event)?;
             return Ok(QueueEvent::RoutingSet {
-                routing: routing_from_proto(&set.routing.unwrap_or_default())
+                routing: routing_from_record(&set.routing.unwrap_or_default())
                     .map_err(|(_, reason)| DecodeError::new(event, reason))?,
                 at: event.occurred_at,
             });

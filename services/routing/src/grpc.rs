@@ -7,12 +7,13 @@ use callcenter_proto::routing::v1 as pb;
 use pb::routing_service_server::{RoutingService, RoutingServiceServer};
 use tonic::{Request, Response, Status};
 
+use crate::api::{routing_from_api, routing_to_api};
 use crate::app::{NewAgent, NewQueue, Routing};
 use crate::domain::agent::MAX_CHATS;
 use crate::domain::{Agent, AgentCommand, MAX_AFTER_CALL_WORK_SECONDS, NotReadyReason, Presence};
 use crate::events::{
     default_seat, domain_to_proto, not_ready_reason_from_proto, not_ready_reason_to_proto,
-    routing_from_proto, routing_to_proto, skills_from_proto, skills_to_proto,
+    skills_from_proto, skills_to_proto,
 };
 
 /// The tonic service.
@@ -116,7 +117,7 @@ fn queue_to_proto(queue_id: &Name, queue: crate::domain::Queue) -> Result<pb::Qu
         display_name: definition.display_name,
         center_id: definition.center_id.to_string(),
         after_call_work_seconds: definition.after_call_work_seconds,
-        routing: Some(routing_to_proto(&definition.routing)),
+        routing: Some(routing_to_api(&definition.routing)),
         routing_domain: domain_to_proto(definition.routing_domain.as_ref()),
     })
 }
@@ -180,7 +181,7 @@ impl RoutingService for RoutingGrpc {
         caller.require_any(&[Role::TenantAdmin])?;
         let body = request.into_inner();
         let queue_id = validate::required_id("queue_id", &body.queue_id)?;
-        let routing = routing_from_proto(&body.routing.unwrap_or_default())
+        let routing = routing_from_api(&body.routing.unwrap_or_default())
             .map_err(|(field, reason)| ApiError::invalid_field(field, reason))?;
         let meta = caller.command_meta(validate::request_id(&body.request_id)?);
         let outcome = self

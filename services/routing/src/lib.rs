@@ -7,6 +7,7 @@
 //! - [`placement`]: which partition routes which tenant and routing domain;
 //! - [`distributor`]: carries out the router's decisions.
 
+pub mod api;
 pub mod app;
 pub mod distributor;
 pub mod domain;

@@ -124,7 +124,7 @@ pub fn not_reached_to_proto(reason: NotReachedReason) -> pb::NotReachedReason {
 }
 
 /// The domain calling hours of a message; `Err` says what is malformed.
-pub fn calling_hours_from_proto(hours: &pb::CallingHours) -> Result<CallingHours, String> {
+pub fn calling_hours_from_record(hours: &pb::CallingHoursRecord) -> Result<CallingHours, String> {
     let weekdays: [bool; 7] = hours
         .weekdays
         .as_slice()
@@ -140,8 +140,8 @@ pub fn calling_hours_from_proto(hours: &pb::CallingHours) -> Result<CallingHours
 }
 
 /// The message of domain calling hours.
-pub fn calling_hours_to_proto(hours: &CallingHours) -> pb::CallingHours {
-    pb::CallingHours {
+pub fn calling_hours_to_record(hours: &CallingHours) -> pb::CallingHoursRecord {
+    pb::CallingHoursRecord {
         utc_offset_minutes: hours.utc_offset_minutes,
         start_minute: u32::from(hours.start_minute),
         end_minute: u32::from(hours.end_minute),
@@ -173,19 +173,19 @@ pub fn caller_class_to_proto(class: Option<CallerClass>) -> pb::CallerClass {
 const DEFAULT_MAX_ATTEMPTS: u8 = 3;
 
 /// The message of a domain menu.
-pub fn menu_to_proto(menu: &IvrMenu) -> pb::IvrMenu {
-    use pb::ivr_node::Kind;
-    let target = |target: &QueueTarget| pb::IvrQueueTarget {
+pub fn menu_to_record(menu: &IvrMenu) -> pb::IvrMenuRecord {
+    use pb::ivr_node_record::Kind;
+    let target = |target: &QueueTarget| pb::IvrQueueTargetRecord {
         queue_id: target.queue_id.to_string(),
         skill: text(target.skill.as_ref()),
         priority: priority_to_proto(target.priority).into(),
     };
-    pb::IvrMenu {
+    pb::IvrMenuRecord {
         entry_node_id: menu.entry.to_string(),
         nodes: menu
             .nodes
             .iter()
-            .map(|(id, node)| pb::IvrNode {
+            .map(|(id, node)| pb::IvrNodeRecord {
                 node_id: id.to_string(),
                 kind: Some(match node {
                     IvrNode::Menu {
@@ -193,7 +193,7 @@ pub fn menu_to_proto(menu: &IvrMenu) -> pb::IvrMenu {
                         choices,
                         max_attempts,
                         fallback,
-                    } => Kind::Menu(pb::IvrChoiceMenu {
+                    } => Kind::Menu(pb::IvrChoiceMenuRecord {
                         prompt: prompt.clone(),
                         choices: choices
                             .iter()
@@ -206,14 +206,14 @@ pub fn menu_to_proto(menu: &IvrMenu) -> pb::IvrMenu {
                         open,
                         when_open,
                         when_closed,
-                    } => Kind::Hours(pb::IvrBusinessHours {
-                        open: open.iter().map(calling_hours_to_proto).collect(),
+                    } => Kind::Hours(pb::IvrBusinessHoursRecord {
+                        open: open.iter().map(calling_hours_to_record).collect(),
                         open_node_id: when_open.to_string(),
                         closed_node_id: when_closed.to_string(),
                     }),
                     IvrNode::Queue(queue) => Kind::Queue(target(queue)),
                     IvrNode::SelfService { prompt, service } => {
-                        Kind::SelfService(pb::IvrSelfService {
+                        Kind::SelfService(pb::IvrSelfServiceRecord {
                             prompt: prompt.clone(),
                             service: service.to_string(),
                         })
@@ -232,8 +232,8 @@ pub fn menu_to_proto(menu: &IvrMenu) -> pb::IvrMenu {
 
 /// The domain menu of a message; `Err` lists every malformed field (the soundness checks of
 /// [`IvrMenu::problems`] come after).
-pub fn menu_from_proto(menu: &pb::IvrMenu) -> Result<IvrMenu, Vec<IvrMenuProblem>> {
-    use pb::ivr_node::Kind;
+pub fn menu_from_record(menu: &pb::IvrMenuRecord) -> Result<IvrMenu, Vec<IvrMenuProblem>> {
+    use pb::ivr_node_record::Kind;
     let mut problems = Vec::new();
     let mut id = |field: String, value: &str| match Name::new(value) {
         Ok(name) => Some(name),
@@ -249,7 +249,13 @@ pub fn menu_from_proto(menu: &pb::IvrMenu) -> Result<IvrMenu, Vec<IvrMenuProblem
     let mut targets = Vec::new();
     let mut nodes = BTreeMap::new();
     for (index, node) in menu.nodes.iter().enumerate() {
-        let field = |rest: &str| format!("nodes.{index}.{rest}");
+        // Nodes are named by their id (by their place when the id is missing).
+        let label = if node.node_id.is_empty() {
+            index.to_string()
+        } else {
+            node.node_id.clone()
+        };
+        let field = |rest: &str| format!("nodes.{label}.{rest}");
         let node_id = id(field("node_id"), &node.node_id);
         let decoded =
             match &node.kind {
@@ -294,7 +300,7 @@ pub fn menu_from_proto(menu: &pb::IvrMenu) -> Result<IvrMenu, Vec<IvrMenuProblem
                 Some(Kind::Hours(hours)) => {
                     let mut open = Vec::new();
                     for (window, hours) in hours.open.iter().enumerate() {
-                        match calling_hours_from_proto(hours) {
+                        match calling_hours_from_record(hours) {
                             Ok(hours) => open.push(hours),
                             Err(reason) => {
                                 targets.push((field(&format!("hours.open.{window}")), reason))
@@ -383,7 +389,7 @@ impl PersistedEvent for IvrMenuEvent {
                 *at,
                 &pb::IvrMenuPublished {
                     version: *version,
-                    menu: Some(menu_to_proto(menu)),
+                    menu: Some(menu_to_record(menu)),
                 },
             ),
         }
@@ -391,7 +397,7 @@ impl PersistedEvent for IvrMenuEvent {
 
     fn decode(event: &RecordedEvent) -> Result<Self, DecodeError> {
         let published: pb::IvrMenuPublished = decode_message(event)?;
-        let menu = menu_from_proto(&published.menu.unwrap_or_default())
+        let menu = menu_from_record(&published.menu.unwrap_or_default())
             .map_err(|problems| DecodeError::new(event, format!("malformed menu: {problems:?}")))?;
         Ok(IvrMenuEvent::Published {
             version: published.version,
@@ -852,9 +858,11 @@ impl PersistedEvent for NumberClaimEvent {
     }
 }
 
-/// The domain fact of a reported fact message; `Err` names the field that is wrong.
-pub fn fact_from_proto(fact: &pb::PartnerCallFact) -> Result<ReportedFact, (String, String)> {
-    use pb::partner_call_fact::Fact;
+/// The domain fact of a stored (or reported) fact; `Err` names the field that is wrong.
+pub fn fact_from_record(
+    fact: &pb::ReportedCallFactRecord,
+) -> Result<ReportedFact, (String, String)> {
+    use pb::reported_call_fact_record::Fact;
     let id = |field: &str, value: &str| {
         Name::new(value).map_err(|_| {
             (
@@ -904,8 +912,8 @@ pub fn fact_from_proto(fact: &pb::PartnerCallFact) -> Result<ReportedFact, (Stri
 }
 
 /// The stored message of a domain fact.
-pub fn fact_to_proto(fact: &ReportedFact) -> pb::PartnerCallFact {
-    use pb::partner_call_fact::{self as f, Fact};
+pub fn fact_to_record(fact: &ReportedFact) -> pb::ReportedCallFactRecord {
+    use pb::reported_call_fact_record::{self as f, Fact};
     let fact = match fact {
         ReportedFact::Offered {
             caller_number,
@@ -944,7 +952,7 @@ pub fn fact_to_proto(fact: &ReportedFact) -> pb::PartnerCallFact {
             ended_by: party_to_proto(*ended_by).into(),
         }),
     };
-    pb::PartnerCallFact { fact: Some(fact) }
+    pb::ReportedCallFactRecord { fact: Some(fact) }
 }
 
 impl PersistedEvent for ReportedCallEvent {
@@ -954,7 +962,7 @@ impl PersistedEvent for ReportedCallEvent {
             event.occurred_at,
             &pb::PartnerCallEventRecorded {
                 event_id: event.event_id.clone(),
-                fact: Some(fact_to_proto(&event.fact)),
+                fact: Some(fact_to_record(&event.fact)),
             },
         )
     }
@@ -966,7 +974,7 @@ impl PersistedEvent for ReportedCallEvent {
             .as_ref()
             .ok_or_else(|| DecodeError::new(event, "a recorded partner event without its fact"))
             .and_then(|fact| {
-                fact_from_proto(fact).map_err(|(field, reason)| {
+                fact_from_record(fact).map_err(|(field, reason)| {
                     DecodeError::new(event, format!("{field}: {reason}"))
                 })
             })?;
@@ -996,7 +1004,7 @@ impl PersistedEvent for OutboundPolicyEvent {
             OutboundPolicyEvent::CallingHoursSet { hours, at } => EncodedEvent::from_message(
                 *at,
                 &pb::CallingHoursSet {
-                    hours: hours.as_ref().map(calling_hours_to_proto),
+                    hours: hours.as_ref().map(calling_hours_to_record),
                 },
             ),
         }
@@ -1024,7 +1032,7 @@ impl PersistedEvent for OutboundPolicyEvent {
             let hours = set
                 .hours
                 .as_ref()
-                .map(calling_hours_from_proto)
+                .map(calling_hours_from_record)
                 .transpose()
                 .map_err(|reason| DecodeError::new(event, reason))?;
             return Ok(OutboundPolicyEvent::CallingHoursSet { hours, at });

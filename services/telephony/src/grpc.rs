@@ -8,6 +8,7 @@ use callcenter_proto::telephony::v1 as pb;
 use pb::telephony_service_server::{TelephonyService, TelephonyServiceServer};
 use tonic::{Request, Response, Status};
 
+use crate::api::{calling_hours_from_api, calling_hours_to_api, menu_from_api, menu_to_api};
 use crate::app::invalid_menu;
 use crate::app::{NewCall, NewOutboundCall, Telephony};
 use crate::domain::{
@@ -15,10 +16,9 @@ use crate::domain::{
     OutboundPolicyCommand, PhoneNumber,
 };
 use crate::events::{
-    caller_class_from_proto, caller_class_to_proto, calling_hours_from_proto,
-    calling_hours_to_proto, menu_from_proto, menu_to_proto, not_reached_from_proto,
-    not_reached_to_proto, party_from_proto, priority_from_proto, priority_to_proto,
-    purpose_from_proto, purpose_to_proto, supervision_mode_from_proto, supervision_mode_to_proto,
+    caller_class_from_proto, caller_class_to_proto, not_reached_from_proto, not_reached_to_proto,
+    party_from_proto, priority_from_proto, priority_to_proto, purpose_from_proto, purpose_to_proto,
+    supervision_mode_from_proto, supervision_mode_to_proto,
 };
 
 /// The tonic service.
@@ -53,6 +53,16 @@ fn may_act_as_agent(caller: &Principal, agent_id: &Name) -> Result<(), ApiError>
     let mut allowed = CALL_REPORTERS.to_vec();
     allowed.extend_from_slice(Role::SUPERVISORS);
     caller.require_any(&allowed)
+}
+
+/// The agent a request names in `field`, or else the caller's own id when the caller is an agent
+/// (an agent's desktop need not repeat who it is).
+fn agent_or_self(caller: &Principal, field: &str, value: &str) -> Result<Name, ApiError> {
+    match validate::optional_id(field, value)? {
+        Some(agent_id) => Ok(agent_id),
+        None if caller.has_any(&[Role::Agent]) => validate::required_id("subject", &caller.subject),
+        None => Err(ApiError::invalid_field(field, "is required")),
+    }
 }
 
 fn phone(field: &str, value: &str) -> Result<PhoneNumber, ApiError> {
@@ -145,11 +155,11 @@ fn with_prompt(mut view: pb::Call, menu: Option<&IvrMenu>) -> pb::Call {
     view
 }
 
-fn policy_to_proto(policy: &OutboundPolicy) -> pb::GetOutboundPolicyResponse {
-    pb::GetOutboundPolicyResponse {
+fn policy_to_proto(policy: &OutboundPolicy) -> Option<pb::OutboundPolicy> {
+    Some(pb::OutboundPolicy {
         do_not_call: policy.do_not_call.iter().cloned().collect(),
-        calling_hours: policy.calling_hours.as_ref().map(calling_hours_to_proto),
-    }
+        calling_hours: policy.calling_hours.as_ref().map(calling_hours_to_api),
+    })
 }
 
 fn outcome_to_proto(call_id: &Name, outcome: Outcome<Call>) -> Option<pb::Call> {
@@ -232,7 +242,7 @@ impl TelephonyService for TelephonyGrpc {
         let caller = principal(&request)?;
         let body = request.into_inner();
         let call_id = validate::required_id("call_id", &body.call_id)?;
-        let agent_id = validate::required_id("agent_id", &body.agent_id)?;
+        let agent_id = agent_or_self(&caller, "agent_id", &body.agent_id)?;
         may_act_as_agent(&caller, &agent_id)?;
         let meta = caller.command_meta(validate::request_id(&body.request_id)?);
         let command = CallCommand::Answer {
@@ -252,7 +262,7 @@ impl TelephonyService for TelephonyGrpc {
         let caller = principal(&request)?;
         let body = request.into_inner();
         let call_id = validate::required_id("call_id", &body.call_id)?;
-        let agent_id = validate::required_id("agent_id", &body.agent_id)?;
+        let agent_id = agent_or_self(&caller, "agent_id", &body.agent_id)?;
         may_act_as_agent(&caller, &agent_id)?;
         let meta = caller.command_meta(validate::request_id(&body.request_id)?);
         let command = CallCommand::ReturnToQueue {
@@ -402,13 +412,7 @@ impl TelephonyService for TelephonyGrpc {
         let caller = principal(&request)?;
         let body = request.into_inner();
         let call_id = validate::required_id("call_id", &body.call_id)?;
-        let agent_id = match validate::optional_id("agent_id", &body.agent_id)? {
-            Some(agent_id) => agent_id,
-            None if caller.has_any(&[Role::Agent]) => {
-                validate::required_id("subject", &caller.subject)?
-            }
-            None => return Err(ApiError::invalid_field("agent_id", "is required").into()),
-        };
+        let agent_id = agent_or_self(&caller, "agent_id", &body.agent_id)?;
         let command = CallCommand::SetDisposition {
             agent_id: agent_id.clone(),
             code: validate::required_id("code", &body.code)?,
@@ -428,13 +432,7 @@ impl TelephonyService for TelephonyGrpc {
     ) -> Result<Response<pb::DialOutboundCallResponse>, Status> {
         let caller = principal(&request)?;
         let body = request.into_inner();
-        let agent_id = match validate::optional_id("agent_id", &body.agent_id)? {
-            Some(agent_id) => agent_id,
-            None if caller.has_any(&[Role::Agent]) => {
-                validate::required_id("subject", &caller.subject)?
-            }
-            None => return Err(ApiError::invalid_field("agent_id", "is required").into()),
-        };
+        let agent_id = agent_or_self(&caller, "agent_id", &body.agent_id)?;
         may_act_as_agent(&caller, &agent_id)?;
         let purpose = purpose_from_proto(body.purpose).ok_or_else(|| {
             ApiError::invalid_field("purpose", "one of CALLBACK, SURVEY, MARKETING")
@@ -486,7 +484,9 @@ impl TelephonyService for TelephonyGrpc {
         allowed.extend_from_slice(Role::SUPERVISORS);
         caller.require_any(&allowed)?;
         let policy = self.app.outbound_policy(&caller.tenant).await?;
-        Ok(Response::new(policy_to_proto(&policy)))
+        Ok(Response::new(pb::GetOutboundPolicyResponse {
+            policy: policy_to_proto(&policy),
+        }))
     }
 
     async fn update_do_not_call(
@@ -522,7 +522,7 @@ impl TelephonyService for TelephonyGrpc {
             policy = self.app.change_outbound_policy(&meta, command).await?;
         }
         Ok(Response::new(pb::UpdateDoNotCallResponse {
-            do_not_call: policy.do_not_call.iter().cloned().collect(),
+            policy: policy_to_proto(&policy),
         }))
     }
 
@@ -536,7 +536,7 @@ impl TelephonyService for TelephonyGrpc {
         let hours = body
             .hours
             .as_ref()
-            .map(calling_hours_from_proto)
+            .map(calling_hours_from_api)
             .transpose()
             .map_err(|reason| ApiError::invalid_field("hours", reason))?;
         let meta = caller.command_meta(validate::request_id(&body.request_id)?);
@@ -546,7 +546,7 @@ impl TelephonyService for TelephonyGrpc {
         };
         let policy = self.app.change_outbound_policy(&meta, &command).await?;
         Ok(Response::new(pb::SetCallingHoursResponse {
-            calling_hours: policy.calling_hours.as_ref().map(calling_hours_to_proto),
+            policy: policy_to_proto(&policy),
         }))
     }
 
@@ -626,7 +626,7 @@ impl TelephonyService for TelephonyGrpc {
             .menu
             .as_ref()
             .ok_or_else(|| ApiError::invalid_field("menu", "is required"))?;
-        let menu = menu_from_proto(menu).map_err(invalid_menu)?;
+        let menu = menu_from_api(menu).map_err(invalid_menu)?;
         let meta = caller.command_meta(validate::request_id(&body.request_id)?);
         let version = self
             .app
@@ -659,7 +659,7 @@ impl TelephonyService for TelephonyGrpc {
         Ok(Response::new(pb::GetIvrMenuResponse {
             menu_id: menu_id.to_string(),
             version,
-            menu: Some(menu_to_proto(&menu)),
+            menu: Some(menu_to_api(&menu)),
         }))
     }
 

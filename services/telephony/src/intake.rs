@@ -18,9 +18,9 @@ use pb::partner_call_intake_service_server::{
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
+use crate::api::fact_from_api;
 use crate::app::Telephony;
 use crate::domain::{PartnerEvent, ReportedCall};
-use crate::events::fact_from_proto;
 use crate::grpc::call_to_proto;
 
 /// Most events one `ReportCallEvents` request may carry.
@@ -75,7 +75,7 @@ fn parse_event(event: &pb::PartnerCallEvent) -> Result<(Name, PartnerEvent), Str
         .as_ref()
         .ok_or_else(|| "fact: is required".to_owned())
         .and_then(|fact| {
-            fact_from_proto(fact).map_err(|(field, reason)| format!("{field}: {reason}"))
+            fact_from_api(fact).map_err(|(field, reason)| format!("{field}: {reason}"))
         })?;
     Ok((
         call_id,

@@ -9,6 +9,7 @@
 //! - [`ring_timer`]: a call unanswered after three rings goes back to its queue;
 //! - [`sip`]: SIP over UDP and TCP: INVITEs become calls, the calls' fate goes back as SIP.
 
+pub mod api;
 pub mod app;
 pub mod domain;
 pub mod events;

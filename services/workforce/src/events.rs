@@ -50,12 +50,12 @@ pub fn approver_to_proto(approver: Approver) -> pb::Approver {
 }
 
 /// The message of a shift definition.
-pub fn shift_to_proto(shift: &ShiftDefinition) -> pb::ShiftDefinition {
-    pb::ShiftDefinition {
+pub fn shift_to_record(shift: &ShiftDefinition) -> pb::ShiftDefinitionRecord {
+    pb::ShiftDefinitionRecord {
         shift_id: shift.shift_id.to_string(),
         start: format_time_of_day(shift.start),
         end: format_time_of_day(shift.end),
-        lunch: shift.lunch.map(|lunch| pb::Lunch {
+        lunch: shift.lunch.map(|lunch| pb::LunchRecord {
             window_start: format_time_of_day(lunch.from),
             window_end: format_time_of_day(lunch.to),
             minutes: lunch.minutes,
@@ -65,9 +65,9 @@ pub fn shift_to_proto(shift: &ShiftDefinition) -> pb::ShiftDefinition {
 }
 
 /// The shift definition of a message; `Err` is (field, reason).
-pub fn shift_from_proto(
+pub fn shift_from_record(
     index: usize,
-    shift: &pb::ShiftDefinition,
+    shift: &pb::ShiftDefinitionRecord,
 ) -> Result<ShiftDefinition, (String, String)> {
     let field = |name: &str| format!("shifts[{index}].{name}");
     let time = |name: &str, value: &str| parse_time_of_day(value).map_err(|e| (field(name), e));
@@ -92,11 +92,11 @@ pub fn shift_from_proto(
 }
 
 /// The messages of a roster's rows.
-pub fn rows_to_proto(roster: &Roster) -> Vec<pb::RosterRow> {
+pub fn rows_to_record(roster: &Roster) -> Vec<pb::RosterRowRecord> {
     roster
         .assignments
         .iter()
-        .map(|(agent_id, row)| pb::RosterRow {
+        .map(|(agent_id, row)| pb::RosterRowRecord {
             agent_id: agent_id.to_string(),
             shift_ids: row
                 .iter()
@@ -107,9 +107,9 @@ pub fn rows_to_proto(roster: &Roster) -> Vec<pb::RosterRow> {
 }
 
 /// The roster of a first day and rows; `Err` is (field, reason).
-pub fn roster_from_proto(
+pub fn roster_from_record(
     first_day: &str,
-    rows: &[pb::RosterRow],
+    rows: &[pb::RosterRowRecord],
 ) -> Result<Roster, (String, String)> {
     let first_day = parse_day(first_day).map_err(|e| ("first_day".to_owned(), e))?;
     let mut assignments = BTreeMap::new();
@@ -168,7 +168,7 @@ impl PersistedEvent for CenterEvent {
                 now,
                 &pb::CenterDefined {
                     utc_offset_minutes: settings.utc_offset_minutes,
-                    shifts: settings.shifts.iter().map(shift_to_proto).collect(),
+                    shifts: settings.shifts.iter().map(shift_to_record).collect(),
                 },
             ),
             CenterEvent::TeamSet {
@@ -188,7 +188,7 @@ impl PersistedEvent for CenterEvent {
                 &pb::RosterPublished {
                     roster_id: roster_id.to_string(),
                     first_day: format_day(roster.first_day),
-                    rows: rows_to_proto(roster),
+                    rows: rows_to_record(roster),
                 },
             ),
             CenterEvent::LeaveRequested {
@@ -261,7 +261,7 @@ impl PersistedEvent for CenterEvent {
                 .shifts
                 .iter()
                 .enumerate()
-                .map(|(index, shift)| shift_from_proto(index, shift))
+                .map(|(index, shift)| shift_from_record(index, shift))
                 .collect::<Result<_, _>>()
                 .map_err(|(field, reason)| DecodeError::new(event, format!("{field}: {reason}")))?;
             return Ok(CenterEvent::Defined(CenterSettings {
@@ -283,7 +283,7 @@ impl PersistedEvent for CenterEvent {
         }
         if event_type == pb::RosterPublished::full_name() {
             let published: pb::RosterPublished = decode_message(event)?;
-            let roster = roster_from_proto(&published.first_day, &published.rows)
+            let roster = roster_from_record(&published.first_day, &published.rows)
                 .map_err(|(field, reason)| DecodeError::new(event, format!("{field}: {reason}")))?;
             return Ok(CenterEvent::RosterPublished {
                 roster_id: decode_name(event, &published.roster_id)?,
@@ -345,7 +345,7 @@ impl PersistedEvent for CenterEvent {
 }
 
 /// The message of a shift's attendance.
-pub fn record_to_proto(record: &ShiftRecord) -> pb::ShiftAttendanceRecorded {
+pub fn attendance_to_record(record: &ShiftRecord) -> pb::ShiftAttendanceRecorded {
     let attendance = &record.attendance;
     pb::ShiftAttendanceRecorded {
         center_id: record.center_id.to_string(),
@@ -378,7 +378,7 @@ impl PersistedEvent for AttendanceEvent {
         let AttendanceEvent::Recorded(record) = self;
         EncodedEvent::from_message(
             Timestamp::from_unix_millis(record.window.end),
-            &record_to_proto(record),
+            &attendance_to_record(record),
         )
     }
 
@@ -449,7 +449,7 @@ fn or_default(value: f64, default: f64) -> f64 {
 /// The service targets of a message, with the defaults for values left at zero (answer within
 /// 20 s, 80%, no occupancy limit, no shrinkage), and the patience for Erlang A (`None`: Erlang C).
 /// The request's `calls`, `interval_seconds` and `handle_seconds` are left for each interval.
-pub fn targets_from_proto(targets: &pb::StaffingTargets) -> (ErlangCRequest, Option<f64>) {
+pub fn targets_from_record(targets: &pb::StaffingTargetsRecord) -> (ErlangCRequest, Option<f64>) {
     (
         ErlangCRequest {
             calls: 0.0,
@@ -465,8 +465,8 @@ pub fn targets_from_proto(targets: &pb::StaffingTargets) -> (ErlangCRequest, Opt
 }
 
 /// The message of service targets.
-pub fn targets_to_proto(targets: &ErlangCRequest) -> pb::StaffingTargets {
-    pb::StaffingTargets {
+pub fn targets_to_record(targets: &ErlangCRequest) -> pb::StaffingTargetsRecord {
+    pb::StaffingTargetsRecord {
         answer_seconds: targets.answer_seconds,
         service_level: targets.service_level,
         max_occupancy: targets.max_occupancy,
@@ -476,10 +476,10 @@ pub fn targets_to_proto(targets: &ErlangCRequest) -> pb::StaffingTargets {
 }
 
 /// The messages of a plan's intervals.
-pub fn plan_intervals_to_proto(plan: &PublishedPlan) -> Vec<pb::PlanInterval> {
+pub fn plan_intervals_to_record(plan: &PublishedPlan) -> Vec<pb::PlanIntervalRecord> {
     plan.intervals
         .iter()
-        .map(|(start, interval)| pb::PlanInterval {
+        .map(|(start, interval)| pb::PlanIntervalRecord {
             start_ms: *start,
             calls: interval.calls,
             handle_seconds: interval.handle_seconds,
@@ -488,7 +488,7 @@ pub fn plan_intervals_to_proto(plan: &PublishedPlan) -> Vec<pb::PlanInterval> {
 }
 
 /// The message of an anomaly.
-pub fn anomaly_to_proto(
+pub fn anomaly_to_record(
     interval_start: i64,
     anomaly: &TrafficAnomaly,
 ) -> pb::TrafficAnomalyDetected {
@@ -512,8 +512,8 @@ impl PersistedEvent for IntradayEvent {
                     center_id: plan.center_id.to_string(),
                     interval_minutes: plan.interval_minutes,
                     threshold: plan.threshold,
-                    targets: Some(targets_to_proto(&plan.targets)),
-                    intervals: plan_intervals_to_proto(plan),
+                    targets: Some(targets_to_record(&plan.targets)),
+                    intervals: plan_intervals_to_record(plan),
                 },
             ),
             IntradayEvent::AnomalyDetected {
@@ -521,7 +521,7 @@ impl PersistedEvent for IntradayEvent {
                 anomaly,
             } => EncodedEvent::from_message(
                 Timestamp::now(),
-                &anomaly_to_proto(*interval_start, anomaly),
+                &anomaly_to_record(*interval_start, anomaly),
             ),
         }
     }
@@ -534,7 +534,7 @@ impl PersistedEvent for IntradayEvent {
                 center_id: decode_name(event, &published.center_id)?,
                 interval_minutes: published.interval_minutes,
                 threshold: published.threshold,
-                targets: targets_from_proto(&published.targets.unwrap_or_default()).0,
+                targets: targets_from_record(&published.targets.unwrap_or_default()).0,
                 intervals: published
                     .intervals
                     .iter()

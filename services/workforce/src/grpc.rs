@@ -9,18 +9,24 @@
 
 use std::collections::BTreeSet;
 
+use callcenter_eventlog::from_proto_timestamp;
 use callcenter_kit::{Loaded, Name, Timestamp};
 use callcenter_platform::validate;
 use callcenter_platform::{ApiError, Principal, Role, principal};
 use callcenter_proto::reporting::v1 as reporting;
 use callcenter_proto::reporting::v1::reporting_service_client::ReportingServiceClient;
 use callcenter_proto::workforce::v1 as pb;
+use callcenter_protojson::{json_to_struct, struct_to_json};
 use pb::workforce_service_server::{WorkforceService, WorkforceServiceServer};
 use std::time::Duration;
 
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Response, Status};
 
+use crate::api::{
+    anomaly_to_api, attendance_to_api, plan_intervals_to_api, roster_from_api, rows_to_api,
+    shift_from_api, shift_to_api, targets_from_api, targets_to_api, time,
+};
 use crate::app::Workforce;
 use crate::domain::calendar::{format_day, instant, local_day, parse_day, weekday};
 use crate::domain::center::{Center, CenterCommand, CenterSettings, Decision, Leave, Swap};
@@ -30,11 +36,7 @@ use crate::domain::leave::Approver;
 use crate::domain::queue_plan::{IntervalRow, PlanRequest, WEEK_MS, plan_queue};
 use crate::domain::roster::{Instance, hard_violations, solve};
 use crate::domain::rostering::{approved_leave_requests, roster_of};
-use crate::events::{
-    anomaly_to_proto, approver_to_proto, leave_kind_from_proto, leave_kind_to_proto,
-    plan_intervals_to_proto, record_to_proto, roster_from_proto, rows_to_proto, shift_from_proto,
-    shift_to_proto, targets_from_proto, targets_to_proto,
-};
+use crate::events::{approver_to_proto, leave_kind_from_proto, leave_kind_to_proto};
 
 /// The tonic service.
 #[derive(Clone, Debug)]
@@ -161,13 +163,13 @@ fn intraday_to_proto(queue_id: &Name, loaded: &Loaded<IntradayPlan>) -> pb::Intr
         center_id: plan.map(|p| p.center_id.to_string()).unwrap_or_default(),
         interval_minutes: plan.map_or(0, |p| p.interval_minutes),
         threshold: plan.map_or(0.0, |p| p.threshold),
-        targets: plan.map(|p| targets_to_proto(&p.targets)),
-        intervals: plan.map(plan_intervals_to_proto).unwrap_or_default(),
+        targets: plan.map(|p| targets_to_api(&p.targets)),
+        intervals: plan.map(plan_intervals_to_api).unwrap_or_default(),
         anomalies: loaded
             .state
             .anomalies
             .iter()
-            .map(|(start, anomaly)| anomaly_to_proto(*start, anomaly))
+            .map(|(start, anomaly)| anomaly_to_api(*start, anomaly))
             .collect(),
         version: loaded.version.version(),
     }
@@ -180,7 +182,7 @@ fn center_to_proto(center_id: &Name, loaded: &Loaded<Center>) -> pb::CenterWorkf
         center_id: center_id.to_string(),
         utc_offset_minutes: settings.map_or(0, |s| s.utc_offset_minutes),
         shifts: settings
-            .map(|s| s.shifts.iter().map(shift_to_proto).collect())
+            .map(|s| s.shifts.iter().map(shift_to_api).collect())
             .unwrap_or_default(),
         teams: center
             .teams
@@ -251,7 +253,7 @@ fn roster_to_proto(
         center_id: center_id.to_string(),
         roster_id: roster_id.to_string(),
         first_day: format_day(roster.first_day),
-        rows: rows_to_proto(roster),
+        rows: rows_to_api(roster),
         version: loaded.version.version(),
     })
 }
@@ -261,7 +263,7 @@ fn headcount_to_proto(shift: &ShiftHeadcount) -> pb::ShiftHeadcount {
     pb::ShiftHeadcount {
         shift_id: shift.shift_id.to_string(),
         day: format_day(shift.day),
-        start_ms: shift.start,
+        start: time(shift.start),
         expected: shift.expected,
         present: shift.present,
         missing: shift
@@ -300,7 +302,7 @@ impl WorkforceService for WorkforceGrpc {
             .shifts
             .iter()
             .enumerate()
-            .map(|(index, shift)| shift_from_proto(index, shift))
+            .map(|(index, shift)| shift_from_api(index, shift))
             .collect::<Result<Vec<_>, _>>()
             .map_err(invalid)?;
         let command = CenterCommand::Define(CenterSettings {
@@ -358,7 +360,7 @@ impl WorkforceService for WorkforceGrpc {
         let body = request.into_inner();
         let center_id = validate::required_id("center_id", &body.center_id)?;
         let roster_id = validate::required_id("roster_id", &body.roster_id)?;
-        let roster = roster_from_proto(&body.first_day, &body.rows).map_err(invalid)?;
+        let roster = roster_from_api(&body.first_day, &body.rows).map_err(invalid)?;
         let command = CenterCommand::PublishRoster {
             roster_id: roster_id.clone(),
             roster,
@@ -492,7 +494,7 @@ impl WorkforceService for WorkforceGrpc {
         let shifts = self.app.headcount(&caller.tenant, &center_id, now).await?;
         Ok(Response::new(pb::Headcount {
             center_id: center_id.to_string(),
-            at_ms: now.unix_millis(),
+            at: time(now.unix_millis()),
             shifts: shifts.iter().map(headcount_to_proto).collect(),
         }))
     }
@@ -519,7 +521,7 @@ impl WorkforceService for WorkforceGrpc {
         // This week's Monday 00:00, local time.
         let today = local_day(Timestamp::now().unix_millis(), offset);
         let start_ms = instant(today - weekday(today) as i64, 0, offset);
-        let (targets, patience_seconds) = targets_from_proto(&body.targets.unwrap_or_default());
+        let (targets, patience_seconds) = targets_from_api(&body.targets.unwrap_or_default());
         let plan_request = PlanRequest {
             start_ms,
             history_weeks,
@@ -529,8 +531,13 @@ impl WorkforceService for WorkforceGrpc {
             overrides: body
                 .overrides
                 .iter()
-                .map(|o| (o.interval_start_ms, o.calls))
-                .collect(),
+                .enumerate()
+                .map(|(index, o)| {
+                    let field = format!("overrides[{index}].interval_start");
+                    validate::required_time(&field, o.interval_start.as_ref())
+                        .map(|start| (start.unix_millis(), o.calls))
+                })
+                .collect::<Result<_, _>>()?,
             targets,
             patience_seconds,
         };
@@ -545,8 +552,8 @@ impl WorkforceService for WorkforceGrpc {
                 &metadata,
                 reporting::ListQueueIntervalsRequest {
                     queue_id: queue_id.to_string(),
-                    start_ms: start_ms - history_weeks as i64 * WEEK_MS,
-                    end_ms: start_ms,
+                    start: time(start_ms - history_weeks as i64 * WEEK_MS),
+                    end: time(start_ms),
                 },
             ))
             .await
@@ -556,10 +563,12 @@ impl WorkforceService for WorkforceGrpc {
             .intervals
             .iter()
             .map(|interval| IntervalRow {
-                start_ms: interval.interval_start_ms,
+                start_ms: interval
+                    .interval_start
+                    .map_or(0, |start| from_proto_timestamp(start).unix_millis()),
                 offered: interval.offered,
                 handled: interval.handled,
-                handle_ms: interval.handle_ms,
+                handle_ms: (interval.handle_seconds * 1000.0).round() as i64,
             })
             .collect();
         let plan = plan_queue(&rows, &plan_request)
@@ -578,7 +587,7 @@ impl WorkforceService for WorkforceGrpc {
                 .intervals
                 .iter()
                 .map(|interval| pb::PlannedInterval {
-                    start_ms: interval.start_ms,
+                    start: time(interval.start_ms),
                     calls: interval.calls,
                     handle_seconds: interval.handle_seconds,
                     agents: interval.agents,
@@ -608,20 +617,21 @@ impl WorkforceService for WorkforceGrpc {
             } else {
                 body.threshold
             },
-            targets: targets_from_proto(&body.targets.unwrap_or_default()).0,
+            targets: targets_from_api(&body.targets.unwrap_or_default()).0,
             intervals: body
                 .intervals
                 .iter()
-                .map(|interval| {
-                    (
-                        interval.start_ms,
-                        PlanInterval {
-                            calls: interval.calls,
-                            handle_seconds: interval.handle_seconds,
-                        },
-                    )
+                .enumerate()
+                .map(|(index, interval)| {
+                    let field = format!("intervals[{index}].start");
+                    let start = validate::required_time(&field, interval.start.as_ref())?;
+                    let planned = PlanInterval {
+                        calls: interval.calls,
+                        handle_seconds: interval.handle_seconds,
+                    };
+                    Ok::<_, ApiError>((start.unix_millis(), planned))
                 })
-                .collect(),
+                .collect::<Result<_, _>>()?,
         };
         if plan.intervals.len() != body.intervals.len() {
             return Err(ApiError::invalid_field("intervals", "each start once").into());
@@ -657,10 +667,13 @@ impl WorkforceService for WorkforceGrpc {
         let caller = principal(&request)?;
         caller.require_any(PLANNERS)?;
         let body = request.into_inner();
-        let json: serde_json::Value = serde_json::from_str(&body.instance_json)
-            .map_err(|error| ApiError::invalid_field("instance_json", error.to_string()))?;
+        let json = struct_to_json(
+            body.instance
+                .as_ref()
+                .ok_or_else(|| ApiError::invalid_field("instance", "is required"))?,
+        );
         let mut instance = Instance::from_json(&json).map_err(|error| {
-            ApiError::invalid_field(format!("instance_json.{}", error.field), error.reason)
+            ApiError::invalid_field(format!("instance.{}", error.field), error.reason)
         })?;
         let seconds = match body.seconds {
             0 => 10,
@@ -689,14 +702,14 @@ impl WorkforceService for WorkforceGrpc {
         .map_err(|error| ApiError::internal(error.to_string()))?;
         let (instance, solution) = solved;
         let solution = solution.map_err(|error| {
-            ApiError::invalid_field(format!("instance_json.{}", error.field), error.reason)
+            ApiError::invalid_field(format!("instance.{}", error.field), error.reason)
         })?;
         let mut published = None;
         if let (Some(center_id), Some(roster_id), Some((first_day, _))) =
             (&center_id, &publish_as, &context)
         {
             let roster = roster_of(&instance, &solution, *first_day)
-                .map_err(|reason| ApiError::invalid_field("instance_json", reason))?;
+                .map_err(|reason| ApiError::invalid_field("instance", reason))?;
             let command = CenterCommand::PublishRoster {
                 roster_id: roster_id.clone(),
                 roster,
@@ -710,7 +723,7 @@ impl WorkforceService for WorkforceGrpc {
             )?);
         }
         Ok(Response::new(pb::SolveRosterResponse {
-            solution_json: solution.to_json(&instance).to_string(),
+            solution: json_to_struct(&solution.to_json(&instance)),
             objective: solution.objective,
             hard_violations: hard_violations(&instance, &solution.assignment),
             leave_days_kept: context.map_or(0, |(_, leave)| {
@@ -736,7 +749,7 @@ impl WorkforceService for WorkforceGrpc {
         let records = self.app.attendance(&caller.tenant, &agent_id).await?;
         Ok(Response::new(pb::ListAttendanceResponse {
             agent_id: agent_id.to_string(),
-            shifts: records.iter().map(record_to_proto).collect(),
+            shifts: records.iter().map(attendance_to_api).collect(),
         }))
     }
 }

@@ -19,6 +19,7 @@
 //! - [`events`]: the stored schema (`callcenter.workforce.v1`);
 //! - [`app`] and [`grpc`]: the service; [`clerk`]: records attendance when shifts end.
 
+pub mod api;
 pub mod app;
 pub mod clerk;
 pub mod domain;

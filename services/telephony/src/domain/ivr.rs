@@ -100,22 +100,33 @@ pub enum IvrNode {
 
 impl IvrNode {
     /// The nodes this one leads to, with the field that names each.
+    /// The name of the node's kind where a menu is written (`menu`, `hours`, `queue`,
+    /// `self_service`).
+    fn kind(&self) -> &'static str {
+        match self {
+            IvrNode::Menu { .. } => "menu",
+            IvrNode::Hours { .. } => "hours",
+            IvrNode::Queue(_) => "queue",
+            IvrNode::SelfService { .. } => "self_service",
+        }
+    }
+
     fn exits(&self) -> Vec<(String, &Name)> {
         match self {
             IvrNode::Menu {
                 choices, fallback, ..
             } => choices
                 .iter()
-                .map(|(key, next)| (format!("choices.{key}"), next))
-                .chain([("fallback".to_owned(), fallback)])
+                .map(|(key, next)| (format!("menu.choices.{key}"), next))
+                .chain([("menu.fallback_node_id".to_owned(), fallback)])
                 .collect(),
             IvrNode::Hours {
                 when_open,
                 when_closed,
                 ..
             } => vec![
-                ("when_open".to_owned(), when_open),
-                ("when_closed".to_owned(), when_closed),
+                ("hours.open_node_id".to_owned(), when_open),
+                ("hours.closed_node_id".to_owned(), when_closed),
             ],
             IvrNode::Queue(_) | IvrNode::SelfService { .. } => vec![],
         }
@@ -144,7 +155,7 @@ pub const MAX_PROMPT: usize = 2000;
 /// One thing wrong with a menu: the field and what is wrong with it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IvrMenuProblem {
-    /// Where, such as `nodes.main.choices.9`.
+    /// Where, such as `nodes.main.menu.choices.9`.
     pub field: String,
     /// What.
     pub description: String,
@@ -199,16 +210,17 @@ impl IvrMenu {
         }
         if !self.nodes.is_empty() && !self.nodes.contains_key(&self.entry) {
             problems.push(IvrMenuProblem::new(
-                "entry",
+                "entry_node_id",
                 format!("dead end: no node {}", self.entry),
             ));
         }
         for (id, node) in &self.nodes {
-            let field = |rest: &str| format!("nodes.{id}.{rest}");
+            // Fields are named as the menu is written: the node's kind, then the field.
+            let field = |rest: &str| format!("nodes.{id}.{}.{rest}", node.kind());
             for (exit, next) in node.exits() {
                 if !self.nodes.contains_key(next) {
                     problems.push(IvrMenuProblem::new(
-                        field(&exit),
+                        format!("nodes.{id}.{exit}"),
                         format!("dead end: no node {next}"),
                     ));
                 }
@@ -848,7 +860,7 @@ mod tests {
         );
         assert_eq!(
             descriptions(&menu),
-            ["nodes.general.choices.0: loop: main → general → main"]
+            ["nodes.general.menu.choices.0: loop: main → general → main"]
         );
     }
 
@@ -868,13 +880,16 @@ mod tests {
         assert_eq!(
             descriptions(&menu),
             [
-                "nodes.main.fallback: dead end: no node nowhere",
-                "nodes.main.choices: dead end: a menu needs at least one choice",
+                "nodes.main.menu.fallback_node_id: dead end: no node nowhere",
+                "nodes.main.menu.choices: dead end: a menu needs at least one choice",
             ]
         );
         let mut menu = sample();
         menu.entry = name("start");
-        assert_eq!(descriptions(&menu), ["entry: dead end: no node start"]);
+        assert_eq!(
+            descriptions(&menu),
+            ["entry_node_id: dead end: no node start"]
+        );
     }
 
     #[test]
@@ -883,7 +898,7 @@ mod tests {
         set_node(&mut menu, "repairs", queue("plumbing", Priority::Normal));
         assert_eq!(
             descriptions(&menu),
-            ["nodes.repairs.queue_id: unknown queue plumbing"]
+            ["nodes.repairs.queue.queue_id: unknown queue plumbing"]
         );
         let mut menu = sample();
         menu.person_queue = None;
@@ -928,10 +943,10 @@ mod tests {
         assert_eq!(
             descriptions(&menu),
             [
-                "nodes.hours.open.0: need 0 <= start_minute < end_minute <= 1440",
-                "nodes.main.prompt: a prompt is required",
-                "nodes.main.choices.x: a key is one of 0-9, * and #",
-                "nodes.main.max_attempts: between 1 and 5",
+                "nodes.hours.hours.open.0: need 0 <= start_minute < end_minute <= 1440",
+                "nodes.main.menu.prompt: a prompt is required",
+                "nodes.main.menu.choices.x: a key is one of 0-9, * and #",
+                "nodes.main.menu.max_attempts: between 1 and 5",
             ]
         );
     }
@@ -1091,7 +1106,7 @@ mod tests {
         broken.entry = name("nowhere");
         let refused = given::<IvrMenuVersions>([]).when(publish(broken, None));
         refused.then_error(IvrMenuError::Invalid(vec![IvrMenuProblem::new(
-            "entry",
+            "entry_node_id",
             "dead end: no node nowhere",
         )]));
     }

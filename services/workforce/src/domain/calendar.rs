@@ -2,34 +2,7 @@
 //! the center's local calendar, written `YYYY-MM-DD`; times of day are seconds since midnight,
 //! written `HH:MM` or `HH:MM:SS`. A center's local time is UTC plus its offset.
 
-/// Seconds in a day.
-pub const DAY_SECONDS: i64 = 86_400;
-
-/// The calendar date (year, month 1–12, day 1–31) of a day number (days since 1970-01-01).
-pub fn civil(day: i64) -> (i64, u32, u32) {
-    // Howard Hinnant's days-to-civil algorithm.
-    let z = day + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
-/// The day number of a calendar date (the inverse of [`civil`]).
-pub fn day_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = year - i64::from(month <= 2);
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = i64::from(month);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
+pub use callcenter_types::calendar::{DAY_SECONDS, civil, day_from_civil};
 
 /// The day of the week of a day number: 0 Monday … 6 Sunday (1970-01-01 was a Thursday).
 pub fn weekday(day: i64) -> usize {
