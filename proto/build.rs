@@ -28,6 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         compiler.encode_file_descriptor_set(),
     )?;
     let descriptor_set = compiler.file_descriptor_set();
+    write_module_tree(&descriptor_set, &out_dir)?;
 
     let grpc = std::env::var_os("CARGO_FEATURE_GRPC").is_some();
     let mut config = tonic_prost_build::Config::new();
@@ -40,6 +41,43 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .type_attribute(".", "#[allow(clippy::all, missing_debug_implementations)]")
         .compile_fds_with_config(descriptor_set, config)?;
     Ok(())
+}
+
+/// Writes `packages.rs`: one module per `callcenter.<context>.v<N>` package, nested as the
+/// package's name, each including its generated code; a new context's protos need no edit here.
+fn write_module_tree(
+    descriptor_set: &prost_types::FileDescriptorSet,
+    out_dir: &Path,
+) -> std::io::Result<()> {
+    let mut packages: Vec<&str> = descriptor_set
+        .file
+        .iter()
+        .filter_map(|file| file.package.as_deref())
+        .filter(|package| package.starts_with("callcenter."))
+        .collect();
+    packages.sort_unstable();
+    packages.dedup();
+    let mut contexts: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for package in &packages {
+        let mut parts = package.split('.').skip(1);
+        if let (Some(context), Some(version), None) = (parts.next(), parts.next(), parts.next()) {
+            contexts.entry(context).or_default().push(version);
+        }
+    }
+    let mut code = String::new();
+    for (context, versions) in &contexts {
+        code.push_str(&format!(
+            "/// The `callcenter.{context}` packages.\npub mod {context} {{\n"
+        ));
+        for version in versions {
+            code.push_str(&format!(
+                "    /// `callcenter.{context}.{version}`.\n    pub mod {version} {{\n        \
+                 include!(concat!(env!(\"OUT_DIR\"), \"/callcenter.{context}.{version}.rs\"));\n    }}\n"
+            ));
+        }
+        code.push_str("}\n");
+    }
+    std::fs::write(out_dir.join("packages.rs"), code)
 }
 
 fn collect_proto_files(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {

@@ -1,10 +1,14 @@
 """Renders charts/callcenter with Helm's own library for every value set in charts/callcenter/ci,
 validates each object against the Kubernetes schemas, checks what the platform relies on (probes,
-targets, upstreams), and checks that bad values are refused.
+targets, upstreams), checks that the chart's services agree with the binary's list of services
+(`callcenter services`), and checks that bad values are refused.
 
 Run by `just chart` (part of `just test`); needs scripts/setup's tools."""
 
+import json
+import os
 import pathlib
+import subprocess
 import sys
 
 import helm_python as helm
@@ -22,20 +26,48 @@ INVALID = {
     "short signing secret": {"auth": {"jwtSecret": "too-short"}},
     "missing signing secret": {"database": {"url": "postgres://x@y/z"}},
     "not a NATS URL": {"nats": {"url": "http://nats:4222"}},
-    "unknown autoscaling mode": {"routingAutoscaling": {"mode": "magic"}},
+    "unknown autoscaling mode": {"services": {"routing": {"enabled": True, "replicas": 1,
+                                                          "autoscaling": {"mode": "magic"}}}},
     "zero routing partitions": {"services": {"routing": {"enabled": True, "replicas": 1,
                                                          "partitions": 0}}},
+    "a setting that is no environment variable": {
+        "services": {"routing": {"enabled": True, "replicas": 1, "settings": {"lease": 5}}}},
 }
 
 # Kinds from CRDs that Kubernetes' own schemas do not know; checked by hand below.
-CUSTOM_KINDS = {("keda.sh/v1alpha1", "ScaledObject")}
+CUSTOM_KINDS = {("keda.sh/v1alpha1", "ScaledObject"), ("monitoring.coreos.com/v1", "ServiceMonitor")}
+
+
+def declared_services():
+    """The binary's list of services (`callcenter services`)."""
+    binary = os.environ.get("CALLCENTER_BIN") or str(ROOT / "target" / "debug" / "callcenter")
+    command = [binary, "services"]
+    if not pathlib.Path(binary).exists():
+        command = ["cargo", "run", "-q", "-p", "callcenter", "--", "services"]
+    output = subprocess.run(command, cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    return {service["name"]: service for service in json.loads(output)}
+
+
+def check_services_agree(declared):
+    """The chart's services map is the binary's list: the same names, each with the upstreams
+    its service calls and a database when it keeps read models."""
+    services = yaml.safe_load((CHART / "values.yaml").read_text())["services"]
+    if sorted(services) != sorted(declared):
+        fail(f"values.yaml services {sorted(services)} differ from the binary's {sorted(declared)}")
+    for name, service in declared.items():
+        values = services[name]
+        if sorted(values.get("upstreams") or []) != sorted(service["upstreams"]):
+            fail(f"values.yaml: {name} calls {service['upstreams']}, "
+                 f"the chart gives it {values.get('upstreams')}")
+        if bool(values.get("database")) != service["database"]:
+            fail(f"values.yaml: {name} database should be {service['database']}")
 
 
 def check_scaled_object(values_file, document, deployments):
     spec = document["spec"]
     target = spec["scaleTargetRef"]["name"]
-    if target not in deployments or not target.endswith("-routing"):
-        fail(f"{values_file.name}: the ScaledObject scales {target}, not routing")
+    if target not in deployments:
+        fail(f"{values_file.name}: the ScaledObject scales {target}, which does not exist")
     triggers = spec["triggers"]
     consumers = [trigger["metadata"]["consumer"] for trigger in triggers]
     if any(trigger["type"] != "nats-jetstream" for trigger in triggers) or not consumers:
@@ -73,8 +105,9 @@ def check_value_set(chart, values_file):
             kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
         except kubernetes_validate.ValidationError as error:
             fail(f"{values_file.name}: {path} {document.get('kind')}: {error.message}")
-    merged = {**yaml.safe_load((CHART / "values.yaml").read_text())["services"],
-              **(values.get("services") or {})}
+    defaults = yaml.safe_load((CHART / "values.yaml").read_text())["services"]
+    merged = {name: {**defaults.get(name, {}), **(values.get("services") or {}).get(name, {})}
+              for name in {*defaults, *(values.get("services") or {})}}
     enabled = sorted(name for name, service in merged.items() if service.get("enabled"))
     deployments = {d["metadata"]["name"]: d for _, d in objects if d["kind"] == "Deployment"}
     services = {d["metadata"]["name"] for _, d in objects if d["kind"] == "Service"}
@@ -92,19 +125,28 @@ def check_value_set(chart, values_file):
         env = {e["name"] for e in container["env"]}
         if "CALLCENTER_JWT_SECRET" not in env:
             fail(f"{values_file.name}: {name} has no signing secret")
-        if target == "gateway" and not {"CALLCENTER_TELEPHONY_URL", "CALLCENTER_ROUTING_URL",
-                                        "CALLCENTER_REPORTING_URL", "CALLCENTER_WORKFORCE_URL"} <= env:
-            fail(f"{values_file.name}: the gateway lacks its upstreams")
-        if target == "workforce" and "CALLCENTER_REPORTING_URL" not in env:
-            fail(f"{values_file.name}: workforce cannot reach reporting for its history")
-        if target == "reporting" and "CALLCENTER_DATABASE_URL" not in env:
-            fail(f"{values_file.name}: reporting has no database")
-        if target == "routing" and not {"CALLCENTER_ROUTING_PARTITIONS",
-                                        "CALLCENTER_LEASE_SECONDS"} <= env:
-            fail(f"{values_file.name}: routing lacks its partitions and lease")
+        service = merged[target]
+        for upstream in service.get("upstreams") or []:
+            if f"CALLCENTER_UPSTREAM_{upstream.upper()}" not in env:
+                fail(f"{values_file.name}: {name} cannot reach its upstream {upstream}")
+        if service.get("database") and "CALLCENTER_DATABASE_URL" not in env:
+            fail(f"{values_file.name}: {name} has no database")
+        if service.get("partitions") and f"CALLCENTER_{target.upper()}_PARTITIONS" not in env:
+            fail(f"{values_file.name}: {name} lacks its partitions")
+        for key in service.get("settings") or {}:
+            if f"CALLCENTER_{key}" not in env:
+                fail(f"{values_file.name}: {name} lacks its setting {key}")
+        annotations = deployment["spec"]["template"]["metadata"].get("annotations") or {}
+        scraped = annotations.get("prometheus.io/path") == "/metrics"
+        if scraped != values.get("metrics", {}).get("scrapeAnnotations", True):
+            fail(f"{values_file.name}: {name} scrape annotations do not follow the values")
     for _, document in objects:
         if document["kind"] == "ScaledObject":
             check_scaled_object(values_file, document, deployments)
+        if document["kind"] == "ServiceMonitor":
+            endpoint = document["spec"]["endpoints"][0]
+            if (endpoint["port"], endpoint["path"]) != ("http", "/metrics"):
+                fail(f"{values_file.name}: a ServiceMonitor scrapes {endpoint}")
         if document["kind"] == "HorizontalPodAutoscaler":
             target = document["spec"]["scaleTargetRef"]["name"]
             if target not in deployments:
@@ -116,6 +158,7 @@ def main():
     value_sets = sorted((CHART / "ci").glob("*-values.yaml"))
     if not value_sets:
         fail("no value sets in charts/callcenter/ci")
+    check_services_agree(declared_services())
     with helm.Chart.load(str(CHART)) as chart:
         total = 0
         for values_file in value_sets:

@@ -243,7 +243,7 @@ async fn gateway(
         .map_err(|e| e.to_string())?;
     let local = sip.local_addr();
     tokio::spawn(async move {
-        if let Err(error) = sip.run(stop).await {
+        if let Err(error) = sip.run(stop, tokio::sync::watch::Sender::default()).await {
             eprintln!("SIP gateway failed: {error}");
         }
     });

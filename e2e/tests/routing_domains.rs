@@ -53,12 +53,12 @@ async fn routing_domains_of_one_tenant_are_routed_apart_by_two_replicas() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let upstreams = vec![
-        "--telephony-url".to_owned(),
-        telephony.grpc.clone(),
-        "--routing-url".to_owned(),
-        first.grpc.clone(),
-        "--reporting-url".to_owned(),
-        telephony.grpc.clone(),
+        "--upstream".to_owned(),
+        format!("telephony={}", telephony.grpc),
+        "--upstream".to_owned(),
+        format!("routing={}", first.grpc),
+        "--upstream".to_owned(),
+        format!("reporting={}", telephony.grpc),
     ];
     let gateway = Instance::start(serve("gateway", upstreams)).await;
     let admin = gateway.token("bigbank", "tenant_admin", "admin");

@@ -26,12 +26,12 @@ async fn the_standby_routing_replica_takes_over_within_seconds_when_the_owner_is
     }
     let standby = Instance::start(serve("routing", lease())).await;
     let upstreams = vec![
-        "--telephony-url".to_owned(),
-        telephony.grpc.clone(),
-        "--routing-url".to_owned(),
-        standby.grpc.clone(),
-        "--reporting-url".to_owned(),
-        telephony.grpc.clone(),
+        "--upstream".to_owned(),
+        format!("telephony={}", telephony.grpc),
+        "--upstream".to_owned(),
+        format!("routing={}", standby.grpc),
+        "--upstream".to_owned(),
+        format!("reporting={}", telephony.grpc),
     ];
     let gateway = Instance::start(serve("gateway", upstreams)).await;
 

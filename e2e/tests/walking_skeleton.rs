@@ -218,16 +218,45 @@ async fn the_skeleton_works_with_one_process_per_service() {
     let routing = Instance::start(serve("routing", vec![])).await;
     let reporting = Instance::start(serve("reporting", vec![])).await;
     let upstreams = vec![
-        "--telephony-url".to_owned(),
-        telephony.grpc.clone(),
-        "--routing-url".to_owned(),
-        routing.grpc.clone(),
-        "--reporting-url".to_owned(),
-        reporting.grpc.clone(),
+        "--upstream".to_owned(),
+        format!("telephony={}", telephony.grpc),
+        "--upstream".to_owned(),
+        format!("routing={}", routing.grpc),
+        "--upstream".to_owned(),
+        format!("reporting={}", reporting.grpc),
     ];
     let gateway = Instance::start(serve("gateway", upstreams)).await;
     skeleton(&gateway, "acme").await;
     for instance in [gateway, reporting, routing, telephony] {
+        instance.stop().await;
+    }
+    delete_event_log(&prefix).await;
+    schema.drop_schema().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_runs_any_subset_of_the_services() {
+    let schema = PgSchema::create("e2esubset").await;
+    let prefix = unique_name("subset");
+    let secret = unique_name("secret-of-at-least-32-characters");
+    let serve = |target: &str, extra: Vec<String>| Mode::Serve {
+        target: target.into(),
+        extra,
+        nats_url: callcenter_testkit::nats_url(),
+        database_url: schema.url(),
+        prefix: prefix.clone(),
+        secret: secret.clone(),
+    };
+    // Calls and routing in one process; read models and the HTTP API in another, which migrates
+    // its own read models when it starts.
+    let calls = Instance::start(serve("routing,telephony", vec![])).await;
+    let upstreams = ["telephony", "routing"]
+        .into_iter()
+        .flat_map(|name| ["--upstream".to_owned(), format!("{name}={}", calls.grpc)])
+        .collect();
+    let edge = Instance::start(serve("reporting,gateway", upstreams)).await;
+    skeleton(&edge, "acme").await;
+    for instance in [edge, calls] {
         instance.stop().await;
     }
     delete_event_log(&prefix).await;

@@ -2,47 +2,13 @@
 //!
 //! Messages are always built; gRPC clients and servers only with the `grpc` feature.
 
-/// Packages under `callcenter.*`, one module per protobuf package.
+/// Packages under `callcenter.*`, one module per protobuf package (generated from the protos).
 #[allow(unused_qualifications)]
 pub mod callcenter {
-    /// The event log's storage format.
-    pub mod eventlog {
-        /// Version 1.
-        pub mod v1 {
-            include!(concat!(env!("OUT_DIR"), "/callcenter.eventlog.v1.rs"));
-        }
-    }
-    /// Calls entering the platform.
-    pub mod telephony {
-        /// Version 1.
-        pub mod v1 {
-            include!(concat!(env!("OUT_DIR"), "/callcenter.telephony.v1.rs"));
-        }
-    }
-    /// Queues, agents and the automatic call distributor.
-    pub mod routing {
-        /// Version 1.
-        pub mod v1 {
-            include!(concat!(env!("OUT_DIR"), "/callcenter.routing.v1.rs"));
-        }
-    }
-    /// Workforce management: shifts, teams, rosters, leave, swaps and attendance.
-    pub mod workforce {
-        /// Version 1.
-        pub mod v1 {
-            include!(concat!(env!("OUT_DIR"), "/callcenter.workforce.v1.rs"));
-        }
-    }
-    /// Read models.
-    pub mod reporting {
-        /// Version 1.
-        pub mod v1 {
-            include!(concat!(env!("OUT_DIR"), "/callcenter.reporting.v1.rs"));
-        }
-    }
+    include!(concat!(env!("OUT_DIR"), "/packages.rs"));
 }
 
-pub use callcenter::{eventlog, reporting, routing, telephony, workforce};
+pub use callcenter::*;
 
 /// The encoded `FileDescriptorSet` of every platform proto, for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =

@@ -4,12 +4,15 @@
 //!   `evolve(state, event) → state`, and the mapping of events to their stored schema;
 //! - [`handler`]: load, decide, append with the expected version, retry on conflict;
 //! - [`projection`]: read models updated in one transaction with their checkpoint;
+//! - [`consumer`]: the runner of background consumers (timers, distributors, watchers), with
+//!   the cause of what they do carried into the commands they issue;
 //! - [`reactor`]: process managers that turn events into commands;
 //! - [`restart`]: keeps background loops running through failures;
 //! - [`db`]: read-model pools and embedded migrations;
 //! - [`testing`]: given/when/then for aggregates.
 
 pub mod aggregate;
+pub mod consumer;
 pub mod db;
 pub mod handler;
 pub mod projection;
@@ -21,6 +24,9 @@ pub use aggregate::{
     Aggregate, DecodeError, EncodedEvent, PersistedEvent, decode_message, decode_name,
 };
 pub use callcenter_eventlog::{Name, TenantId, Timestamp};
+pub use consumer::{
+    Cause, Consumer, ConsumerError, ConsumerStatus, StartFrom, Subscribe, run_consumer,
+};
 pub use handler::{
     CommandError, CommandHandler, CommandMeta, Loaded, Outcome, is_reserved_tenant, platform_tenant,
 };

@@ -7,8 +7,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use callcenter_eventlog::{EventStore, Filter, Name, RecordedEvent, StoreError, SubscriptionSpec};
+use callcenter_eventlog::{EventStore, Filter, Name, RecordedEvent, StoreError};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
+
+use crate::consumer::{Consumer, ConsumerError, ConsumerStatus, Subscribe, run_consumer};
 
 /// Something that reacts to events.
 #[async_trait::async_trait]
@@ -35,53 +38,44 @@ impl From<StoreError> for ReactionError {
     }
 }
 
-/// Runs a reactor until `shutdown`; failures are logged and retried with a growing pause.
-pub async fn run_reactor(
-    store: Arc<dyn EventStore>,
-    reactor: Arc<dyn Reactor>,
-    shutdown: CancellationToken,
-) {
-    let component = format!("reactor {}", reactor.name());
-    crate::restart::run_with_restarts(
-        &component,
-        &shutdown,
-        || react_until_error(&*store, &*reactor, &shutdown),
-        |_| {},
-    )
-    .await;
-}
+/// A reactor as a consumer of its durable subscription: each event is reacted to in a span that
+/// continues the trace of its commit, so the commands it issues join the caller's trace.
+struct Reacting(Arc<dyn Reactor>);
 
-async fn react_until_error(
-    store: &dyn EventStore,
-    reactor: &dyn Reactor,
-    shutdown: &CancellationToken,
-) -> Result<(), ReactionError> {
-    let mut subscription = store
-        .subscribe(SubscriptionSpec {
-            name: reactor.name(),
-            filter: reactor.filter(),
-            resume_after: None,
-            expire_when_idle: None,
-        })
-        .await?;
-    loop {
-        let batch = tokio::select! {
-            () = shutdown.cancelled() => return Ok(()),
-            batch = subscription.next_batch(100, Duration::from_secs(1)) => batch?,
-        };
-        let Some(last) = batch.last_position() else {
-            continue;
-        };
-        for event in &batch.events {
+#[async_trait::async_trait]
+impl Consumer for Reacting {
+    fn subscription(&self) -> Subscribe {
+        Subscribe {
+            batch_size: 100,
+            tick: Duration::from_secs(1),
+            ..Subscribe::durable(self.0.name(), self.0.filter())
+        }
+    }
+
+    async fn apply(&mut self, events: &[RecordedEvent]) -> Result<(), ConsumerError> {
+        for event in events {
             let span = tracing::info_span!(
                 "reactor.react",
-                reactor = %reactor.name(),
+                reactor = %self.0.name(),
                 event_type = %event.event_type,
                 position = event.position()
             );
             callcenter_telemetry::continue_trace(&span, &event.commit.metadata.trace);
-            tracing::Instrument::instrument(reactor.react(event), span).await?;
+            tracing::Instrument::instrument(self.0.react(event), span)
+                .await
+                .map_err(|error| ConsumerError(error.0))?;
         }
-        subscription.ack(last).await?;
+        Ok(())
     }
+}
+
+/// Runs a reactor until `shutdown` on the consumer runner; failures are logged and retried with a
+/// growing pause.
+pub async fn run_reactor(
+    store: Arc<dyn EventStore>,
+    reactor: Arc<dyn Reactor>,
+    status: &watch::Sender<ConsumerStatus>,
+    shutdown: CancellationToken,
+) {
+    run_consumer(&*store, &mut Reacting(reactor), status, &shutdown).await;
 }

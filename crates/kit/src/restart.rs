@@ -13,6 +13,31 @@ const LONGEST_PAUSE: Duration = Duration::from_secs(10);
 /// An attempt that ran this long counts as healthy: the next failure starts from the first pause.
 const HEALTHY_RUN: Duration = Duration::from_secs(30);
 
+/// The pause before each restart of a loop that keeps failing: it doubles with each failure in
+/// a row, up to a limit, and starts again from the first pause after a healthy run.
+#[derive(Clone, Copy, Debug)]
+pub struct Backoff {
+    pause: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self { pause: FIRST_PAUSE }
+    }
+}
+
+impl Backoff {
+    /// The pause after a failure of an attempt that ran for `ran_for`.
+    pub fn after_failure(&mut self, ran_for: Duration) -> Duration {
+        if ran_for >= HEALTHY_RUN {
+            self.pause = FIRST_PAUSE;
+        }
+        let pause = self.pause;
+        self.pause = (self.pause * 2).min(LONGEST_PAUSE);
+        pause
+    }
+}
+
 /// Runs `attempt` until it returns `Ok` or `shutdown` is cancelled. After each failure it logs
 /// the error under `component`, passes it to `on_failure`, and waits a pause that grows with
 /// failures in a row.
@@ -26,22 +51,19 @@ pub async fn run_with_restarts<F, Fut, E>(
     Fut: Future<Output = Result<(), E>>,
     E: Display,
 {
-    let mut pause = FIRST_PAUSE;
+    let mut backoff = Backoff::default();
     while !shutdown.is_cancelled() {
         let started = Instant::now();
         let Err(error) = attempt().await else {
             return;
         };
-        if started.elapsed() >= HEALTHY_RUN {
-            pause = FIRST_PAUSE;
-        }
+        let pause = backoff.after_failure(started.elapsed());
         tracing::warn!(component, %error, retry_in = ?pause, "failed, restarting");
         on_failure(&error);
         tokio::select! {
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(pause) => {}
         }
-        pause = (pause * 2).min(LONGEST_PAUSE);
     }
 }
 

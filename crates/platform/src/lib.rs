@@ -5,6 +5,7 @@
 //! - [`auth`]: JWT verification as a tower layer, principals and roles;
 //! - [`grpc`]: the gRPC server with health, reflection, tracing and graceful shutdown;
 //! - [`health`]: readiness checks and `GET /healthz`;
+//! - [`service`]: how a service declares itself, and what it gets when it starts;
 //! - [`config`]: flags and environment;
 //! - [`shutdown`]: SIGTERM and Ctrl-C;
 //! - [`trace`]: a span per request that continues the caller's W3C trace.
@@ -14,6 +15,7 @@ pub mod config;
 pub mod error;
 pub mod grpc;
 pub mod health;
+pub mod service;
 pub mod shutdown;
 pub mod trace;
 pub mod validate;
@@ -22,3 +24,4 @@ pub use auth::{JwtIssuer, JwtVerifier, Principal, Role, Secret, principal};
 pub use error::{ApiError, ErrorCode, FieldViolation, Problem};
 pub use grpc::GrpcServices;
 pub use health::Readiness;
+pub use service::{Context, Migrations, Service, StartError};

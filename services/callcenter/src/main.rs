@@ -9,6 +9,7 @@
 mod demo;
 mod roster;
 mod run;
+mod services;
 mod simulate;
 mod staffing;
 
@@ -17,16 +18,19 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use std::collections::BTreeMap;
+use std::time::Duration;
+
 use callcenter_eventlog::jetstream::{JetStreamConfig, JetStreamEventStore};
 use callcenter_eventlog::lease::{JetStreamLeases, Leases, LocalLeases};
 use callcenter_eventlog::sqlite::SqliteEventStore;
-use callcenter_eventlog::{EventStore, Name};
+use callcenter_eventlog::{EventStore, Name, StoreError};
 use callcenter_platform::config::TelemetryArgs;
-use callcenter_platform::{JwtIssuer, JwtVerifier, Role, Secret};
-use callcenter_telephony::sip::SipConfig;
-use clap::{Parser, Subcommand};
+use callcenter_platform::service::LeaseSource;
+use callcenter_platform::{JwtIssuer, JwtVerifier, Role, Secret, Service};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::run::{Backends, RunConfig, Target};
+use crate::run::{Backends, RunConfig};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -56,6 +60,9 @@ enum Command {
     /// level, average speed of answer and occupancy they give.
     #[command(subcommand)]
     Staffing(staffing::StaffingCommand),
+    /// Prints the services as JSON: name, gRPC services, the services each calls, and whether
+    /// it keeps read models (what the Helm chart's `services` map must agree with).
+    Services,
     /// Solves a roster (`callcenter-roster/v1`): every hard rule kept, coverage, requests and
     /// preferences as the objective; each unmet requirement and broken request explained.
     #[command(subcommand)]
@@ -80,55 +87,19 @@ struct DevArgs {
     #[arg(long, env = "CALLCENTER_JWT_SECRET", hide_env_values = true)]
     jwt_secret: Option<String>,
     #[command(flatten)]
-    telephony: TelephonyArgs,
-    #[command(flatten)]
     telemetry: TelemetryArgs,
-}
-
-/// Telephony: the SIP gateway and the ring timeout.
-#[derive(clap::Args, Debug)]
-struct TelephonyArgs {
-    /// Seconds a call may ring an agent before it counts as missed and waits in its queue again
-    /// (agents answer within three rings).
-    #[arg(long, env = "CALLCENTER_RING_TIMEOUT_SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=300))]
-    ring_timeout_seconds: u64,
-    /// Accept SIP calls on this UDP and TCP address (such as `0.0.0.0:5060`); off without it.
-    #[arg(long, env = "CALLCENTER_SIP")]
-    sip: Option<SocketAddr>,
-    /// The media server that receives callers' RTP, put in the SDP answer (default: the SIP
-    /// address's host, port 10000). This process handles no media.
-    #[arg(long, env = "CALLCENTER_SIP_MEDIA")]
-    sip_media: Option<SocketAddr>,
-}
-
-impl TelephonyArgs {
-    fn ring_timeout(&self) -> std::time::Duration {
-        std::time::Duration::from_secs(self.ring_timeout_seconds)
-    }
-
-    fn sip_config(&self) -> Result<Option<SipConfig>, CliError> {
-        let Some(listen) = self.sip else {
-            return Ok(None);
-        };
-        let media = match self.sip_media {
-            Some(media) => media,
-            None if listen.ip().is_unspecified() => {
-                return Err(CliError::Usage(
-                    "--sip on every interface needs --sip-media: the address callers send media to"
-                        .into(),
-                ));
-            }
-            None => SocketAddr::new(listen.ip(), 10_000),
-        };
-        Ok(Some(SipConfig { listen, media }))
-    }
 }
 
 #[derive(clap::Args, Debug)]
 struct ServeArgs {
-    /// Which service to run, or all of them.
-    #[arg(long, env = "CALLCENTER_TARGET", value_enum)]
-    target: Target,
+    /// Which services to run: `all`, or names separated by commas (`routing,telephony`).
+    #[arg(
+        long,
+        env = "CALLCENTER_TARGET",
+        value_delimiter = ',',
+        required = true
+    )]
+    target: Vec<String>,
     /// NATS server with JetStream.
     #[arg(
         long,
@@ -154,30 +125,10 @@ struct ServeArgs {
     /// Token signing secret (HS256), shared by every service.
     #[arg(long, env = "CALLCENTER_JWT_SECRET", hide_env_values = true)]
     jwt_secret: String,
-    /// The gateway's upstream for telephony (default: this process's gRPC address).
-    #[arg(long, env = "CALLCENTER_TELEPHONY_URL")]
-    telephony_url: Option<String>,
-    /// The gateway's upstream for routing (default: this process's gRPC address).
-    #[arg(long, env = "CALLCENTER_ROUTING_URL")]
-    routing_url: Option<String>,
-    /// The gateway's upstream for reporting (default: this process's gRPC address).
-    #[arg(long, env = "CALLCENTER_REPORTING_URL")]
-    reporting_url: Option<String>,
-    /// The gateway's upstream for workforce (default: this process's gRPC address).
-    #[arg(long, env = "CALLCENTER_WORKFORCE_URL")]
-    workforce_url: Option<String>,
-    /// Routing partitions: tenants are split into this many, each routed by one replica at a
-    /// time (every replica of a deployment must use the same number).
-    #[arg(long, env = "CALLCENTER_ROUTING_PARTITIONS", default_value_t = 1,
-          value_parser = clap::value_parser!(u32).range(1..=256))]
-    routing_partitions: u32,
-    /// How long a routing replica's lease on a partition lasts without renewal: a dead owner's
-    /// partitions are taken over within this time.
-    #[arg(long, env = "CALLCENTER_LEASE_SECONDS", default_value_t = 5,
-          value_parser = clap::value_parser!(u64).range(1..=60))]
-    lease_seconds: u64,
-    #[command(flatten)]
-    telephony: TelephonyArgs,
+    /// Where a service that this process does not run is reached: `name=http://host:port`
+    /// (repeatable; or `CALLCENTER_UPSTREAM_<NAME>`). Services without one are this process.
+    #[arg(long = "upstream", value_name = "NAME=URL")]
+    upstreams: Vec<String>,
     #[command(flatten)]
     telemetry: TelemetryArgs,
 }
@@ -220,8 +171,51 @@ enum CliError {
     Run(#[from] run::RunError),
 }
 
+/// Parses the command line, with each service's own settings on `dev` and `serve`, and
+/// configures the services from it.
+fn parse(services: &mut [Box<dyn Service>]) -> Result<Cli, clap::Error> {
+    let names: Vec<&str> = services.iter().map(|service| service.name()).collect();
+    let mut targets = String::from("the services:");
+    for service in services.iter() {
+        targets.push_str(&format!("\n  {}: {}", service.name(), service.about()));
+    }
+    let mut command = Cli::command();
+    for subcommand in ["dev", "serve"] {
+        command = command.mut_subcommand(subcommand, |mut command| {
+            for service in services.iter() {
+                command = command.args(service.args());
+            }
+            command.after_help(targets.clone())
+        });
+    }
+    let matches = command.get_matches();
+    let cli = Cli::from_arg_matches(&matches)?;
+    if let Some((_, matches)) = matches.subcommand()
+        && matches!(cli.command, Command::Dev(_) | Command::Serve(_))
+    {
+        for service in services.iter_mut() {
+            service.configure(matches).map_err(|message| {
+                Cli::command().error(clap::error::ErrorKind::ValueValidation, message)
+            })?;
+        }
+    }
+    if let Command::Serve(args) = &cli.command {
+        for target in &args.target {
+            if target != "all" && !names.contains(&target.as_str()) {
+                let message = format!("--target {target}: one of all, {}", names.join(", "));
+                return Err(Cli::command().error(clap::error::ErrorKind::InvalidValue, message));
+            }
+        }
+    }
+    Ok(cli)
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut services = services::all();
+    let cli = match parse(&mut services) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -232,7 +226,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(execute(cli.command)) {
+    match runtime.block_on(execute(cli.command, services)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("callcenter: {error}");
@@ -241,15 +235,15 @@ fn main() -> ExitCode {
     }
 }
 
-async fn execute(command: Command) -> Result<(), CliError> {
+async fn execute(command: Command, services: Vec<Box<dyn Service>>) -> Result<(), CliError> {
     match command {
-        Command::Dev(args) => dev(args).await,
-        Command::Serve(args) => serve(args).await,
+        Command::Dev(args) => dev(args, services).await,
+        Command::Serve(args) => serve(args, services).await,
         Command::Migrate(args) => {
             let pool = callcenter_kit::db::connect(&args.database_url)
                 .await
                 .map_err(run::RunError::from)?;
-            callcenter_reporting::migrate(&pool)
+            run::migrate_all(&pool, &services)
                 .await
                 .map_err(run::RunError::from)?;
             pool.close().await;
@@ -257,6 +251,13 @@ async fn execute(command: Command) -> Result<(), CliError> {
             Ok(())
         }
         Command::Token(args) => token(args),
+        Command::Services => {
+            #[allow(clippy::print_stdout)]
+            {
+                println!("{}", services::describe(&services));
+            }
+            Ok(())
+        }
         Command::Simulate(args) => simulate::simulate(args).await.map_err(CliError::Usage),
         Command::Roster(command) => {
             let line = roster::roster(&command).map_err(CliError::Usage)?;
@@ -345,7 +346,62 @@ fn token(args: TokenArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-async fn dev(args: DevArgs) -> Result<(), CliError> {
+/// The process's own leases (the embedded mode runs every service once).
+#[derive(Debug, Default)]
+struct ProcessLeases(Arc<LocalLeases>);
+
+#[async_trait::async_trait]
+impl LeaseSource for ProcessLeases {
+    async fn open(&self, _time_to_live: Duration) -> Result<Arc<dyn Leases>, StoreError> {
+        Ok(Arc::clone(&self.0) as Arc<dyn Leases>)
+    }
+}
+
+/// Leases in a JetStream key-value bucket of the event log's NATS.
+#[derive(Debug)]
+struct NatsLeases {
+    url: String,
+    prefix: Name,
+}
+
+#[async_trait::async_trait]
+impl LeaseSource for NatsLeases {
+    async fn open(&self, time_to_live: Duration) -> Result<Arc<dyn Leases>, StoreError> {
+        let leases = JetStreamLeases::connect(&self.url, &self.prefix, time_to_live).await?;
+        Ok(Arc::new(leases))
+    }
+}
+
+/// Where services this process does not run are reached: `--upstream name=url`, then
+/// `CALLCENTER_UPSTREAM_<NAME>`.
+fn upstream_overrides(
+    given: &[String],
+    services: &[Box<dyn Service>],
+) -> Result<BTreeMap<String, String>, CliError> {
+    let mut upstreams = BTreeMap::new();
+    for service in services {
+        let variable = format!("CALLCENTER_UPSTREAM_{}", service.name().to_uppercase());
+        if let Ok(url) = std::env::var(&variable)
+            && !url.is_empty()
+        {
+            upstreams.insert(service.name().to_owned(), url);
+        }
+    }
+    for entry in given {
+        let (name, url) = entry
+            .split_once('=')
+            .ok_or_else(|| CliError::Usage(format!("--upstream {entry}: expected NAME=URL")))?;
+        if !services.iter().any(|service| service.name() == name) {
+            return Err(CliError::Usage(format!(
+                "--upstream {entry}: no service {name}"
+            )));
+        }
+        upstreams.insert(name.to_owned(), url.to_owned());
+    }
+    Ok(upstreams)
+}
+
+async fn dev(args: DevArgs, services: Vec<Box<dyn Service>>) -> Result<(), CliError> {
     let _telemetry = callcenter_telemetry::init(&args.telemetry.config("callcenter-dev"))
         .map_err(|error| CliError::Usage(error.to_string()))?;
     std::fs::create_dir_all(&args.data_dir).map_err(|error| {
@@ -376,30 +432,30 @@ async fn dev(args: DevArgs) -> Result<(), CliError> {
         );
     }
     let config = RunConfig {
-        targets: vec![Target::All],
+        targets: services.iter().map(|s| s.name().to_owned()).collect(),
+        services,
         http: args.http,
         grpc: args.grpc,
         verifier: Arc::new(JwtVerifier::hs256(&secret)),
-        upstreams: run::UpstreamOverrides::default(),
-        sip: args.telephony.sip_config()?,
-        ring_timeout: args.telephony.ring_timeout(),
-        routing_partitions: 1,
+        upstreams: BTreeMap::new(),
         data_dir: Some(args.data_dir),
     };
-    run::run(
-        Backends {
-            store,
-            read_models: Some(pool),
-            leases: Arc::new(LocalLeases::default()),
-        },
-        config,
-    )
-    .await?;
+    let backends = Backends {
+        store,
+        read_models: Some(pool),
+        leases: Arc::new(ProcessLeases::default()),
+    };
+    run::run(backends, config).await?;
     Ok(())
 }
 
-async fn serve(args: ServeArgs) -> Result<(), CliError> {
-    let service_name = format!("callcenter-{}", args.target.as_str());
+async fn serve(args: ServeArgs, services: Vec<Box<dyn Service>>) -> Result<(), CliError> {
+    let targets: Vec<String> = if args.target.iter().any(|target| target == "all") {
+        services.iter().map(|s| s.name().to_owned()).collect()
+    } else {
+        args.target.clone()
+    };
+    let service_name = format!("callcenter-{}", args.target.join("-"));
     let _telemetry = callcenter_telemetry::init(&args.telemetry.config(&service_name))
         .map_err(|error| CliError::Usage(error.to_string()))?;
     if args.jwt_secret.len() < 32 {
@@ -407,6 +463,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
             "--jwt-secret (CALLCENTER_JWT_SECRET) must be at least 32 characters".into(),
         ));
     }
+    let upstreams = upstream_overrides(&args.upstreams, &services)?;
     let prefix =
         Name::new(&args.stream_prefix).map_err(|error| CliError::Usage(error.to_string()))?;
     let mut jetstream = JetStreamConfig::new(prefix.clone());
@@ -416,8 +473,10 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
             .await
             .map_err(run::RunError::from)?,
     );
-    let needs_database = matches!(args.target, Target::Reporting | Target::All);
-    let read_models = match (&args.database_url, needs_database) {
+    let read_models = match (
+        &args.database_url,
+        run::needs_read_models(&services, &targets),
+    ) {
         (Some(url), true) => Some(
             callcenter_kit::db::connect(url)
                 .await
@@ -426,46 +485,28 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         (None, true) => {
             return Err(CliError::Usage(format!(
                 "--database-url (CALLCENTER_DATABASE_URL) is needed for --target {}",
-                args.target.as_str()
+                args.target.join(",")
             )));
         }
         (_, false) => None,
     };
-    let upstreams = run::UpstreamOverrides {
-        telephony: args.telephony_url,
-        routing: args.routing_url,
-        reporting: args.reporting_url,
-        workforce: args.workforce_url,
-    };
     let config = RunConfig {
-        targets: vec![args.target],
+        services,
+        targets,
         http: args.http,
         grpc: args.grpc,
         verifier: Arc::new(JwtVerifier::hs256(&Secret::new(args.jwt_secret))),
         upstreams,
-        sip: args.telephony.sip_config()?,
-        ring_timeout: args.telephony.ring_timeout(),
-        routing_partitions: args.routing_partitions,
         data_dir: None,
     };
-    let leases: Arc<dyn Leases> = if matches!(args.target, Target::Routing | Target::All) {
-        let time_to_live = std::time::Duration::from_secs(args.lease_seconds);
-        Arc::new(
-            JetStreamLeases::connect(&args.nats_url, &prefix, time_to_live)
-                .await
-                .map_err(run::RunError::from)?,
-        )
-    } else {
-        Arc::new(LocalLeases::default())
+    let backends = Backends {
+        store,
+        read_models,
+        leases: Arc::new(NatsLeases {
+            url: args.nats_url,
+            prefix,
+        }),
     };
-    run::run(
-        Backends {
-            store,
-            read_models,
-            leases,
-        },
-        config,
-    )
-    .await?;
+    run::run(backends, config).await?;
     Ok(())
 }

@@ -1,23 +1,18 @@
-//! Composes services into one process: binds the listeners, starts the gRPC services, reactors and
-//! projections of the selected targets, serves HTTP, and shuts everything down gracefully.
+//! Composes services into one process: binds the listeners, starts the selected services (each
+//! puts what it serves and runs into a [`Context`]), serves gRPC and HTTP, runs their tasks, and
+//! shuts everything down gracefully. Nothing here names a service.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use callcenter_eventlog::{EventStore, StoreError};
-use callcenter_gateway::{Gateway, Upstreams};
 use callcenter_kit::db::DbError;
-use callcenter_kit::{ProjectionRunner, run_reactor};
-use callcenter_platform::health::{DatabaseCheck, EventLogCheck, ProjectionCheck, health_router};
+use callcenter_platform::health::health_router;
+use callcenter_platform::service::{LeaseSource, Started, migrate};
 use callcenter_platform::trace::TraceContextLayer;
-use callcenter_platform::{GrpcServices, JwtVerifier, Readiness};
-use callcenter_reporting::{QueueCountsProjection, QueueViewProjection, ReportingGrpc};
-use callcenter_routing::{Routing, RoutingGrpc, run_partitioned_distributors};
-use callcenter_telephony::ring_timer::run_ring_timer;
-use callcenter_telephony::sip::{SipConfig, SipGateway};
-use callcenter_telephony::{PartnerIntakeGrpc, Ringer, Telephony, TelephonyGrpc};
-use callcenter_workforce::{Workforce, WorkforceGrpc, run_workforce_clerk};
+use callcenter_platform::{Context, JwtVerifier, Service, StartError};
 use sqlx::AnyPool;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -26,82 +21,52 @@ use tokio::task::JoinSet;
 /// by default before it kills the pod).
 const DRAIN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
 
-/// A service the process can run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Target {
-    /// Calls in.
-    Telephony,
-    /// Agents, queues and the call distributor.
-    Routing,
-    /// Read models.
-    Reporting,
-    /// Shifts, teams, rosters, leave, swaps and attendance.
-    Workforce,
-    /// HTTP/JSON API.
-    Gateway,
-    /// Everything.
-    All,
-}
-
-impl Target {
-    /// The target's name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Target::Telephony => "telephony",
-            Target::Routing => "routing",
-            Target::Reporting => "reporting",
-            Target::Workforce => "workforce",
-            Target::Gateway => "gateway",
-            Target::All => "all",
-        }
-    }
-}
-
-/// The event log and the read-model database.
-#[derive(Debug)]
+/// The event log, the read-model database and leases.
 pub struct Backends {
     /// The event log.
     pub store: Arc<dyn EventStore>,
-    /// The read models (reporting needs them).
+    /// The read models (for services with migrations).
     pub read_models: Option<AnyPool>,
     /// Leases for single-writer work (routing partitions).
-    pub leases: Arc<dyn callcenter_eventlog::lease::Leases>,
+    pub leases: Arc<dyn LeaseSource>,
 }
 
-/// Gateway upstreams given on the command line; the rest default to this process.
-#[derive(Debug, Default)]
-pub struct UpstreamOverrides {
-    /// Telephony's gRPC URL.
-    pub telephony: Option<String>,
-    /// Routing's gRPC URL.
-    pub routing: Option<String>,
-    /// Reporting's gRPC URL.
-    pub reporting: Option<String>,
-    /// Workforce's gRPC URL.
-    pub workforce: Option<String>,
+impl std::fmt::Debug for Backends {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backends")
+            .field("store", &self.store.backend())
+            .field("read_models", &self.read_models.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// What to run and where.
-#[derive(Debug)]
 pub struct RunConfig {
-    /// The services.
-    pub targets: Vec<Target>,
+    /// Every service of the platform (configured).
+    pub services: Vec<Box<dyn Service>>,
+    /// The names of those this process runs.
+    pub targets: Vec<String>,
     /// HTTP address.
     pub http: SocketAddr,
     /// gRPC address.
     pub grpc: SocketAddr,
     /// Token verifier.
     pub verifier: Arc<JwtVerifier>,
-    /// Gateway upstreams.
-    pub upstreams: UpstreamOverrides,
-    /// The SIP gateway, if telephony takes SIP calls.
-    pub sip: Option<SipConfig>,
-    /// How long a call may ring an agent.
-    pub ring_timeout: std::time::Duration,
-    /// How many partitions routing splits the tenants into (one writer each).
-    pub routing_partitions: u32,
+    /// Where services run elsewhere (name to gRPC URL); the others are this process.
+    pub upstreams: BTreeMap<String, String>,
     /// The data directory, for the ready message.
     pub data_dir: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for RunConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunConfig")
+            .field("targets", &self.targets)
+            .field("http", &self.http)
+            .field("grpc", &self.grpc)
+            .field("upstreams", &self.upstreams)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why the process could not run.
@@ -121,21 +86,15 @@ pub enum RunError {
         /// Why.
         source: std::io::Error,
     },
-    /// The SIP gateway could not start.
+    /// A service could not start.
     #[error(transparent)]
-    Sip(#[from] callcenter_telephony::sip::SipError),
+    Start(#[from] StartError),
     /// The demo tenant could not be loaded.
     #[error("loading the demo tenant: {0}")]
     Demo(callcenter_platform::ApiError),
     /// A server failed.
     #[error("{0}")]
     Server(String),
-}
-
-impl RunConfig {
-    fn runs(&self, target: Target) -> bool {
-        self.targets.contains(&Target::All) || self.targets.contains(&target)
-    }
 }
 
 async fn bind(address: SocketAddr) -> Result<TcpListener, RunError> {
@@ -154,145 +113,66 @@ fn local_url(address: SocketAddr) -> String {
     format!("http://{host}:{}", address.port())
 }
 
+/// Whether the selected services need the read-model database.
+pub fn needs_read_models(services: &[Box<dyn Service>], targets: &[String]) -> bool {
+    services.iter().any(|service| {
+        targets.iter().any(|t| t == service.name()) && !service.migrations().is_empty()
+    })
+}
+
 /// Runs until SIGTERM or Ctrl-C, then drains.
 pub async fn run(backends: Backends, config: RunConfig) -> Result<(), RunError> {
     let shutdown = callcenter_platform::shutdown::on_signals();
     let store = Arc::clone(&backends.store);
-    let mut readiness = Readiness::new().with(EventLogCheck(Arc::clone(&store)));
-    let mut grpc = GrpcServices::new();
-    let mut tasks = JoinSet::new();
-    let mut sip_address = None;
+    let selected: Vec<&dyn Service> = config
+        .services
+        .iter()
+        .filter(|service| config.targets.iter().any(|t| t == service.name()))
+        .map(|service| &**service)
+        .collect();
 
     // Bound first, so that services calling each other in this process know its address.
-    // Every target but the gateway serves gRPC.
-    let serves_grpc = config
-        .targets
-        .iter()
-        .any(|target| *target != Target::Gateway);
+    let serves_grpc = selected.iter().any(|s| !s.grpc_services().is_empty());
     let grpc_listener = if serves_grpc {
         Some(bind(config.grpc).await?)
     } else {
         None
     };
-    let grpc_address = match &grpc_listener {
-        Some(listener) => listener.local_addr().ok(),
-        None => None,
-    };
-    let own = grpc_address
-        .map(local_url)
-        .unwrap_or_else(|| local_url(config.grpc));
+    let grpc_address = grpc_listener.as_ref().and_then(|l| l.local_addr().ok());
+    let own = local_url(grpc_address.unwrap_or(config.grpc));
     // Where services reach each other: as given, or else this process.
-    let overrides = &config.upstreams;
-    let upstream = |given: &Option<String>| given.clone().unwrap_or_else(|| own.clone());
-    let reporting_url = upstream(&overrides.reporting);
-    let upstreams: Upstreams = [
-        (
-            "callcenter.telephony.v1.TelephonyService",
-            upstream(&overrides.telephony),
-        ),
-        (
-            "callcenter.telephony.v1.PartnerCallIntakeService",
-            upstream(&overrides.telephony),
-        ),
-        (
-            "callcenter.routing.v1.RoutingService",
-            upstream(&overrides.routing),
-        ),
-        (
-            "callcenter.reporting.v1.ReportingService",
-            reporting_url.clone(),
-        ),
-        (
-            "callcenter.workforce.v1.WorkforceService",
-            upstream(&overrides.workforce),
-        ),
-    ]
-    .into_iter()
-    .map(|(service, url)| (service.to_owned(), url))
-    .collect();
+    let upstreams: BTreeMap<String, String> = config
+        .services
+        .iter()
+        .map(|service| {
+            let url = config.upstreams.get(service.name()).unwrap_or(&own);
+            (service.name().to_owned(), url.clone())
+        })
+        .collect();
 
-    if config.runs(Target::Telephony) {
-        let app = Telephony::new(Arc::clone(&store));
-        grpc.add(TelephonyGrpc::server(app.clone()));
-        grpc.add(PartnerIntakeGrpc::server(
-            app.clone(),
-            Arc::clone(&store),
-            shutdown.clone(),
-        ));
-        if let Some(sip) = config.sip {
-            let gateway = SipGateway::bind(sip, app.clone(), Arc::clone(&store)).await?;
-            sip_address = Some(gateway.local_addr());
-            let stop = shutdown.clone();
-            tasks.spawn(async move {
-                gateway
-                    .run(stop)
-                    .await
-                    .map_err(|error| format!("SIP gateway failed: {error}"))
-            });
-        }
-        {
-            let (store, app, stop) = (Arc::clone(&store), app.clone(), shutdown.clone());
-            let timeout = config.ring_timeout;
-            tasks.spawn(async move {
-                run_ring_timer(store, app, timeout, stop).await;
-                Ok(())
-            });
-        }
-        let reactor = Arc::new(Ringer::new(app));
-        let (store, stop) = (Arc::clone(&store), shutdown.clone());
-        tasks.spawn(async move {
-            run_reactor(store, reactor, stop).await;
-            Ok(())
-        });
+    if let Some(pool) = &backends.read_models {
+        migrate(pool, selected.iter().copied()).await?;
     }
-    if config.runs(Target::Routing) {
-        let app = Routing::new(Arc::clone(&store));
-        grpc.add(RoutingGrpc::server(app.clone()));
-        let (store, stop) = (Arc::clone(&store), shutdown.clone());
-        let (leases, partitions) = (Arc::clone(&backends.leases), config.routing_partitions);
-        tasks.spawn(async move {
-            run_partitioned_distributors(store, leases, app, partitions, stop).await;
-            Ok(())
-        });
+    let mut context = Context::new(
+        Arc::clone(&store),
+        backends.read_models.clone(),
+        Arc::clone(&backends.leases),
+        Arc::clone(&config.verifier),
+        shutdown.clone(),
+        upstreams,
+        &config.services,
+    );
+    for service in &selected {
+        service.start(&mut context).await?;
     }
-    if config.runs(Target::Workforce) {
-        let app = Workforce::new(Arc::clone(&store));
-        grpc.add(
-            WorkforceGrpc::server(app.clone(), &reporting_url)
-                .map_err(|error| RunError::Server(error.to_string()))?,
-        );
-        let (store, stop) = (Arc::clone(&store), shutdown.clone());
-        tasks.spawn(async move {
-            run_workforce_clerk(store, app, stop).await;
-            Ok(())
-        });
-    }
-    if config.runs(Target::Reporting) {
-        let pool = backends
-            .read_models
-            .clone()
-            .ok_or_else(|| RunError::Server("reporting needs a read-model database".into()))?;
-        callcenter_reporting::migrate(&pool).await?;
-        grpc.add(ReportingGrpc::server(pool.clone()));
-        readiness = readiness.with(DatabaseCheck(pool.clone()));
-        let projections: [Arc<dyn callcenter_kit::Projection>; 2] = [
-            Arc::new(QueueCountsProjection),
-            Arc::new(QueueViewProjection),
-        ];
-        for projection in projections {
-            let name = projection.name().to_string();
-            let runner = ProjectionRunner::new(Arc::clone(&store), pool.clone(), projection);
-            readiness = readiness.with(ProjectionCheck {
-                name,
-                status: runner.status(),
-            });
-            let stop = shutdown.clone();
-            tasks.spawn(async move {
-                runner.run(stop).await;
-                Ok(())
-            });
-        }
-    }
+    let Started {
+        grpc,
+        http: service_routes,
+        tasks: service_tasks,
+        readiness,
+        announced,
+        consumers: _,
+    } = context.finish();
 
     let http_listener = bind(config.http).await?;
     let http_address = http_listener
@@ -301,16 +181,14 @@ pub async fn run(backends: Backends, config: RunConfig) -> Result<(), RunError> 
             address: config.http,
             source,
         })?;
+    let http = health_router(readiness.clone())
+        .merge(service_routes)
+        .layer(TraceContextLayer::new("http"));
 
-    let mut http = health_router(readiness.clone());
-    if config.runs(Target::Gateway) {
-        let gateway = Gateway::new(&upstreams, Arc::clone(&config.verifier))
-            .map_err(|error| RunError::Server(error.to_string()))?
-            .ending_streams_on(shutdown.clone());
-        http = http.merge(gateway.router());
+    let mut tasks = JoinSet::new();
+    for (name, task) in service_tasks {
+        tasks.spawn(async move { task.await.map_err(|error| format!("{name}: {error}")) });
     }
-    let http = http.layer(TraceContextLayer::new("http"));
-
     if let Some(listener) = grpc_listener {
         let verifier = Arc::clone(&config.verifier);
         let readiness = readiness.clone();
@@ -338,12 +216,11 @@ pub async fn run(backends: Backends, config: RunConfig) -> Result<(), RunError> 
         });
     }
 
-    let targets: Vec<&str> = config.targets.iter().map(|t| t.as_str()).collect();
     tracing::info!(
         http = %http_address,
         grpc = ?grpc_address,
-        sip = ?sip_address,
-        targets = ?targets,
+        announced = ?announced,
+        targets = ?config.targets,
         backend = store.backend(),
         "callcenter started"
     );
@@ -351,12 +228,14 @@ pub async fn run(backends: Backends, config: RunConfig) -> Result<(), RunError> 
     #[allow(clippy::print_stdout)]
     {
         let grpc_text = grpc_address.map(|a| a.to_string()).unwrap_or_default();
-        let data = config
-            .data_dir
-            .map(|d| format!(" data={}", d.display()))
-            .unwrap_or_default();
-        let sip = sip_address.map(|a| format!(" sip={a}")).unwrap_or_default();
-        println!("callcenter started http={http_address} grpc={grpc_text}{sip}{data}");
+        let mut line = format!("callcenter started http={http_address} grpc={grpc_text}");
+        for (key, value) in &announced {
+            line.push_str(&format!(" {key}={value}"));
+        }
+        if let Some(data_dir) = &config.data_dir {
+            line.push_str(&format!(" data={}", data_dir.display()));
+        }
+        println!("{line}");
     }
 
     // Every task runs until shutdown: one that stops before (a panic, a server that failed)
@@ -404,4 +283,9 @@ pub async fn run(backends: Backends, config: RunConfig) -> Result<(), RunError> 
         }
         Some(error) => Err(RunError::Server(error)),
     }
+}
+
+/// Applies every service's migrations (`callcenter migrate`).
+pub async fn migrate_all(pool: &AnyPool, services: &[Box<dyn Service>]) -> Result<(), DbError> {
+    migrate(pool, services.iter().map(|service| &**service)).await
 }

@@ -135,6 +135,39 @@ impl Gateway {
     }
 }
 
+/// The gateway as a service of the platform: it calls every service's gRPC API.
+#[derive(Debug, Default)]
+pub struct GatewayService;
+
+#[async_trait::async_trait]
+impl callcenter_platform::Service for GatewayService {
+    fn name(&self) -> &'static str {
+        "gateway"
+    }
+
+    fn about(&self) -> &'static str {
+        "the HTTP/JSON API, transcoded to every service's gRPC API"
+    }
+
+    fn calls_every_service(&self) -> bool {
+        true
+    }
+
+    async fn start(
+        &self,
+        context: &mut callcenter_platform::Context,
+    ) -> Result<(), callcenter_platform::StartError> {
+        let gateway = Gateway::new(context.grpc_upstreams(), Arc::clone(&context.verifier))
+            .map_err(|error| callcenter_platform::StartError {
+                service: "gateway",
+                reason: error.to_string(),
+            })?
+            .ending_streams_on(context.shutdown.clone());
+        context.serve_http(gateway.router());
+        Ok(())
+    }
+}
+
 /// The axum path of a route's template (both spell variables `{name}`).
 fn route_template(route: &Route) -> String {
     route.template.clone()

@@ -2,14 +2,19 @@
 //!
 //! - [`queue_counts`]: calls offered, answered and abandoned per queue;
 //! - [`queue_view`]: the real-time view of queues and centers for wallboards;
-//! - [`grpc`]: serves `callcenter.reporting.v1.ReportingService`.
+//! - [`grpc`]: serves `callcenter.reporting.v1.ReportingService`;
+//! - [`ReportingService`]: reporting's declaration as a service of the platform.
 
 pub mod grpc;
 pub mod queue_counts;
 pub mod queue_view;
 
-use callcenter_kit::db::{self, DbError, MigrationSource};
-use sqlx::AnyPool;
+use std::sync::Arc;
+
+use callcenter_kit::db::MigrationSource;
+use callcenter_platform::{Context, Migrations, Service, StartError};
+use callcenter_proto::reporting::v1::reporting_service_server::ReportingServiceServer;
+use tonic::server::NamedService;
 
 pub use grpc::ReportingGrpc;
 pub use queue_counts::QueueCountsProjection;
@@ -34,8 +39,36 @@ pub const MIGRATIONS: &[MigrationSource] = &[
     ),
 ];
 
-/// Applies the kit's and reporting's migrations.
-pub async fn migrate(pool: &AnyPool) -> Result<(), DbError> {
-    db::migrate_kit(pool).await?;
-    db::migrate(pool, "_migrations_reporting", MIGRATIONS).await
+/// Read models of queues and centers, and the history forecasts learn from.
+#[derive(Debug, Default)]
+pub struct ReportingService;
+
+#[async_trait::async_trait]
+impl Service for ReportingService {
+    fn name(&self) -> &'static str {
+        "reporting"
+    }
+
+    fn about(&self) -> &'static str {
+        "read models: queue counts, the real-time queue view, interval history"
+    }
+
+    fn grpc_services(&self) -> &'static [&'static str] {
+        &[<ReportingServiceServer<ReportingGrpc> as NamedService>::NAME]
+    }
+
+    fn migrations(&self) -> &'static [Migrations] {
+        &[Migrations {
+            table: "_migrations_reporting",
+            migrations: MIGRATIONS,
+        }]
+    }
+
+    async fn start(&self, context: &mut Context) -> Result<(), StartError> {
+        let pool = context.read_models(self.name())?;
+        context.serve_grpc(ReportingGrpc::server(pool));
+        context.project(self.name(), Arc::new(QueueCountsProjection))?;
+        context.project(self.name(), Arc::new(QueueViewProjection))?;
+        Ok(())
+    }
 }

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use callcenter_eventlog::EventStore;
-use callcenter_kit::{CommandHandler, CommandMeta, Loaded, Name, Outcome, TenantId, Timestamp};
+use callcenter_kit::{
+    Cause, CommandHandler, CommandMeta, Loaded, Name, Outcome, TenantId, Timestamp,
+};
 use callcenter_platform::{ApiError, ErrorCode};
 
 use crate::domain::{
@@ -359,8 +361,17 @@ impl Routing {
     }
 
     /// Carries out one of the router's decisions.
-    pub async fn act(&self, action: &Action, at: Timestamp) -> Result<Outcome<Agent>, ApiError> {
-        let meta = CommandMeta::system(action.tenant.clone(), "router", action.request_id());
+    /// With the cause (the call's last event), the command joins its correlation.
+    pub async fn act(
+        &self,
+        action: &Action,
+        at: Timestamp,
+        cause: Option<&Cause>,
+    ) -> Result<Outcome<Agent>, ApiError> {
+        let meta = match cause {
+            Some(cause) => cause.meta(action.tenant.clone(), "router", action.request_id()),
+            None => CommandMeta::system(action.tenant.clone(), "router", action.request_id()),
+        };
         let command = match &action.kind {
             ActionKind::Reserve {
                 call_id,

@@ -1,9 +1,11 @@
 //! The automatic call distributor: folds call and agent events into the [`Router`] and carries
 //! out its decisions as agent commands.
 //!
-//! On every start it reads the log from the beginning (the router's view is rebuilt, never
-//! stored), and it acts only once it has caught up, so a restart decides only what is still
-//! missing.
+//! It runs on the kit's consumer runner. On every start it reads the log from the beginning (the
+//! router's view is rebuilt, never stored), and it acts only once it has caught up, so a restart
+//! decides only what is still missing. A decision about a call joins the trace and correlation of
+//! that call's last event: a call's trace runs from its report through the reservation to the
+//! ring.
 //!
 //! **Partitioned single writer**: tenants, and the routing domains of large tenants, are split
 //! into `partitions` by a stable hash (see [`crate::placement`]); exactly one replica routes a partition at a time, the one holding its lease
@@ -13,17 +15,20 @@
 //! moment cannot assign one agent twice: every decision is a command on the agent aggregate,
 //! checked against its version and idempotent by a request id made of that version.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
 use callcenter_eventlog::lease::Leases;
-use callcenter_eventlog::{EventStore, Filter, Name, RecordedEvent, SubscriptionSpec};
-use callcenter_kit::restart::run_with_restarts;
-use callcenter_kit::{PersistedEvent, Timestamp, decode_message};
+use callcenter_eventlog::{EventStore, Filter, Name, RecordedEvent, TenantId};
+use callcenter_kit::{
+    Cause, Consumer, ConsumerError, ConsumerStatus, PersistedEvent, StartFrom, Subscribe,
+    Timestamp, decode_message, run_consumer,
+};
 use callcenter_platform::ErrorCode;
 use callcenter_proto::telephony::v1 as telephony;
 use prost::Name as _;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::Routing;
@@ -34,20 +39,6 @@ use crate::placement::{AgentPlace, Placement};
 /// How long to wait for new events before looking at the router's decisions again.
 const TICK: Duration = Duration::from_millis(250);
 
-fn subscription_spec(partition: Partition) -> SubscriptionSpec {
-    let name = |value: &str| Name::new(value).expect("valid name");
-    SubscriptionSpec {
-        name: name(&format!("routing-distributor-p{}", partition.index)),
-        filter: Filter::all()
-            .aggregate(name("telephony"), name("call"))
-            .aggregate(name("routing"), name("agent"))
-            .aggregate(name("routing"), name("queue"))
-            .aggregate(name("routing"), name("case")),
-        resume_after: Some(0),
-        expire_when_idle: None,
-    }
-}
-
 /// Routes every partition whose lease this replica holds, until `shutdown`: takes free
 /// partitions up to its fair share (the partitions divided by the live replicas, each of which
 /// holds a `routing-replica-<id>` lease), keeps renewing them, gives up those beyond its share so
@@ -57,6 +48,7 @@ pub async fn run_partitioned_distributors(
     leases: Arc<dyn Leases>,
     app: Routing,
     partitions: u32,
+    statuses: Vec<watch::Sender<ConsumerStatus>>,
     shutdown: CancellationToken,
 ) {
     let holder = format!("{}-{}", std::process::id(), Timestamp::now().unix_millis());
@@ -109,8 +101,10 @@ pub async fn run_partitioned_distributors(
                     let stop = shutdown.child_token();
                     running.insert(index, stop.clone());
                     let (store, app) = (Arc::clone(&store), app.clone());
+                    let status = statuses.get(index as usize).cloned().unwrap_or_default();
                     tokio::spawn(async move {
-                        run_distributor(store, app, partition, stop).await;
+                        let mut distributor = Distributor::new(app, partition);
+                        run_consumer(&*store, &mut distributor, &status, &stop).await;
                     });
                 }
                 (false, true) => {
@@ -135,61 +129,87 @@ pub async fn run_partitioned_distributors(
     let _ = leases.release(&membership, &holder).await;
 }
 
-/// Runs the distributor of one partition until `shutdown`; failures restart it from a fresh view.
-pub async fn run_distributor(
-    store: Arc<dyn EventStore>,
+/// The distributor of one partition, on the kit's consumer runner: its router and placement are
+/// rebuilt from the beginning of the log at every start, and it acts only once it has caught up.
+/// It remembers, for each call, the last of its events (the [`Cause`]), so that what it decides
+/// for a call joins that call's trace and correlation.
+#[derive(Debug)]
+pub struct Distributor {
     app: Routing,
     partition: Partition,
-    shutdown: CancellationToken,
-) {
-    run_with_restarts(
-        "routing distributor",
-        &shutdown,
-        || distribute(&*store, &app, partition, &shutdown),
-        |_| {},
-    )
-    .await;
+    router: Router,
+    placement: Placement,
+    causes: HashMap<(TenantId, Name), Cause>,
+    batches: u64,
 }
 
-async fn distribute(
-    store: &dyn EventStore,
-    app: &Routing,
-    partition: Partition,
-    shutdown: &CancellationToken,
-) -> Result<(), String> {
-    let mut router = Router::new();
-    let mut placement = Placement::new(partition);
-    let mut subscription = store
-        .subscribe(subscription_spec(partition))
-        .await
-        .map_err(|error| error.to_string())?;
-    let mut batches = 0_u64;
-    let mut caught_up = false;
-    loop {
-        let batch = tokio::select! {
-            () = shutdown.cancelled() => return Ok(()),
-            batch = subscription.next_batch(1_000, TICK) => batch.map_err(|e| e.to_string())?,
-        };
-        for event in &batch.events {
-            apply(&mut router, &mut placement, app, event).await?;
+impl Distributor {
+    /// The distributor of `partition`.
+    pub fn new(app: Routing, partition: Partition) -> Self {
+        Self {
+            app,
+            partition,
+            router: Router::new(),
+            placement: Placement::new(partition),
+            causes: HashMap::new(),
+            batches: 0,
         }
-        if let Some(last) = batch.last_position() {
-            subscription
-                .ack(last)
-                .await
-                .map_err(|error| error.to_string())?;
+    }
+
+    /// The name of a partition's subscription (and of its lag metric and KEDA trigger).
+    pub fn subscription_name(partition: Partition) -> Name {
+        Name::new(format!("routing-distributor-p{}", partition.index)).expect("valid name")
+    }
+}
+
+#[async_trait::async_trait]
+impl Consumer for Distributor {
+    fn subscription(&self) -> Subscribe {
+        let name = |value: &str| Name::new(value).expect("valid name");
+        let filter = Filter::all()
+            .aggregate(name("telephony"), name("call"))
+            .aggregate(name("routing"), name("agent"))
+            .aggregate(name("routing"), name("queue"))
+            .aggregate(name("routing"), name("case"));
+        Subscribe {
+            start: StartFrom::Beginning,
+            batch_size: 1_000,
+            tick: TICK,
+            ..Subscribe::durable(Self::subscription_name(self.partition), filter)
         }
-        // Decide only once the replay has caught up with the log; from then on after every
-        // batch, busy or not (a stale decision is refused by the agent's version check).
-        caught_up |= batch.pending == 0;
-        if !caught_up {
-            continue;
+    }
+
+    fn reset(&mut self) {
+        self.router = Router::new();
+        self.placement = Placement::new(self.partition);
+        self.causes.clear();
+        self.batches = 0;
+    }
+
+    async fn apply(&mut self, events: &[RecordedEvent]) -> Result<(), ConsumerError> {
+        for event in events {
+            apply(&mut self.router, &mut self.placement, &self.app, event).await?;
+            let stream = event.stream();
+            if stream.context.as_str() == "telephony" {
+                let key = (stream.tenant.clone(), stream.aggregate_id.clone());
+                self.causes.insert(key, Cause::of(event));
+            }
         }
-        carry_out_decisions(&mut router, app).await?;
-        batches += 1;
-        if batches.is_multiple_of(64) {
-            router.forget_finished_calls();
+        Ok(())
+    }
+
+    /// Decides after every batch once caught up, busy or not (a stale decision is refused by the
+    /// agent's version check).
+    async fn act(&mut self) -> Result<(), ConsumerError> {
+        carry_out_decisions(&mut self.router, &self.app, &self.causes).await?;
+        self.batches += 1;
+        if self.batches.is_multiple_of(64) {
+            self.router.forget_finished_calls();
+            let router = &self.router;
+            self.causes
+                .retain(|(tenant, call_id), _| router.knows_call(tenant, call_id));
         }
+        Ok(())
     }
 }
 
@@ -197,7 +217,11 @@ async fn distribute(
 /// router at once (their copies from the log are skipped by version), so that what follows from
 /// them — the next call for an agent just freed — is decided in the same turn, not after a round
 /// trip through the log; a few turns at most.
-async fn carry_out_decisions(router: &mut Router, app: &Routing) -> Result<(), String> {
+async fn carry_out_decisions(
+    router: &mut Router,
+    app: &Routing,
+    causes: &HashMap<(TenantId, Name), Cause>,
+) -> Result<(), String> {
     const TURNS: usize = 4;
     for _ in 0..TURNS {
         let now = Timestamp::now();
@@ -206,7 +230,13 @@ async fn carry_out_decisions(router: &mut Router, app: &Routing) -> Result<(), S
         let mut changed = false;
         for action in actions {
             router.mark_in_flight(&action);
-            match app.act(&action, Timestamp::now()).await {
+            let cause = causes.get(&(action.tenant.clone(), action.kind.call_id().clone()));
+            let acting = app.act(&action, Timestamp::now(), cause);
+            let acted = match cause {
+                Some(cause) => tracing::Instrument::instrument(acting, cause.span("route")).await,
+                None => acting.await,
+            };
+            match acted {
                 Ok(outcome) if !outcome.new_events.is_empty() => {
                     let last = outcome.version.version();
                     let first = last + 1 - outcome.new_events.len() as u64;

@@ -5,7 +5,8 @@
 //! - [`app`]: command handlers;
 //! - [`grpc`]: serves `callcenter.routing.v1.RoutingService`;
 //! - [`placement`]: which partition routes which tenant and routing domain;
-//! - [`distributor`]: carries out the router's decisions.
+//! - [`distributor`]: carries out the router's decisions;
+//! - [`service`]: routing's declaration as a service of the platform.
 
 pub mod api;
 pub mod app;
@@ -14,7 +15,9 @@ pub mod domain;
 pub mod events;
 pub mod grpc;
 pub mod placement;
+pub mod service;
 
 pub use app::Routing;
-pub use distributor::{Partition, run_distributor, run_partitioned_distributors};
+pub use distributor::{Distributor, Partition, run_partitioned_distributors};
 pub use grpc::RoutingGrpc;
+pub use service::RoutingService;

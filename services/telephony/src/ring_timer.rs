@@ -5,19 +5,17 @@
 //! The same loop keeps the other deadline of a waiting call, the queue's maximum wait
 //! ([`crate::max_wait`]), for which it also reads routing's queue rules.
 //!
-//! The timer rebuilds which calls ring from the log on every start (it keeps no state of its own),
-//! so a restart loses no deadline. Several telephony processes may run it: the command of one
-//! missed ring carries one request id, so only the first of them counts.
+//! The timer runs on the kit's consumer runner and rebuilds which calls ring from the log on every
+//! start (it keeps no state of its own), so a restart loses no deadline. Several telephony
+//! processes may run it: the command of one missed ring carries one request id, so only the first
+//! of them counts.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
-use callcenter_eventlog::{EventStore, Filter, Name, SubscriptionSpec, TenantId};
-use callcenter_kit::restart::run_with_restarts;
-use callcenter_kit::{CommandMeta, PersistedEvent, Timestamp};
+use callcenter_eventlog::{Filter, Name, RecordedEvent, TenantId};
+use callcenter_kit::{CommandMeta, Consumer, ConsumerError, PersistedEvent, Subscribe, Timestamp};
 use callcenter_platform::ErrorCode;
-use tokio_util::sync::CancellationToken;
 
 use crate::app::Telephony;
 use crate::domain::{CallCommand, CallEvent};
@@ -103,103 +101,85 @@ impl RingingCalls {
     }
 }
 
-/// Runs the ring timer until `shutdown`; failures restart it from a fresh view.
-pub async fn run_ring_timer(
-    store: Arc<dyn EventStore>,
+/// The ring timer as a background consumer: this process's view of which calls ring and wait,
+/// rebuilt from the log at every start, and the missed rings and waits past the maximum it
+/// carries out once caught up.
+#[derive(Debug)]
+pub struct RingTimer {
     app: Telephony,
     timeout: Duration,
-    shutdown: CancellationToken,
-) {
-    run_with_restarts(
-        "ring timer",
-        &shutdown,
-        || watch_rings(&*store, &app, timeout, &shutdown),
-        |_| {},
-    )
-    .await;
+    ringing: RingingCalls,
+    waiting: WaitingCalls,
 }
 
-async fn watch_rings(
-    store: &dyn EventStore,
-    app: &Telephony,
-    timeout: Duration,
-    shutdown: &CancellationToken,
-) -> Result<(), String> {
-    let name = Name::new(format!("ring-timer-{}", uuid::Uuid::now_v7().simple()))
-        .map_err(|error| error.to_string())?;
-    let spec = SubscriptionSpec {
-        name: name.clone(),
-        filter: Filter::all()
-            .aggregate(
-                Name::new("telephony").map_err(|e| e.to_string())?,
-                Name::new("call").map_err(|e| e.to_string())?,
-            )
-            .aggregate(
-                Name::new("routing").map_err(|e| e.to_string())?,
-                Name::new("queue").map_err(|e| e.to_string())?,
-            ),
-        resume_after: Some(0),
-        expire_when_idle: Some(Duration::from_secs(60)),
-    };
-    let mut subscription = store.subscribe(spec).await.map_err(|e| e.to_string())?;
-    let mut ringing = RingingCalls::default();
-    let mut waiting = WaitingCalls::default();
-    let result = loop {
-        let batch = tokio::select! {
-            () = shutdown.cancelled() => break Ok(()),
-            batch = subscription.next_batch(1_000, TICK) => match batch {
-                Ok(batch) => batch,
-                Err(error) => break Err(error.to_string()),
-            },
-        };
-        for event in &batch.events {
+impl RingTimer {
+    /// A ring timer for `app` that gives a ring up after `timeout`.
+    pub fn new(app: Telephony, timeout: Duration) -> Self {
+        Self {
+            app,
+            timeout,
+            ringing: RingingCalls::default(),
+            waiting: WaitingCalls::default(),
+        }
+    }
+}
+
+fn name(value: &str) -> Name {
+    Name::new(value).expect("valid name")
+}
+
+#[async_trait::async_trait]
+impl Consumer for RingTimer {
+    fn subscription(&self) -> Subscribe {
+        let filter = Filter::all()
+            .aggregate(name("telephony"), name("call"))
+            .aggregate(name("routing"), name("queue"));
+        Subscribe {
+            batch_size: 1_000,
+            tick: TICK,
+            ..Subscribe::view(name("ring-timer"), filter)
+        }
+    }
+
+    fn reset(&mut self) {
+        self.ringing = RingingCalls::default();
+        self.waiting = WaitingCalls::default();
+    }
+
+    async fn apply(&mut self, events: &[RecordedEvent]) -> Result<(), ConsumerError> {
+        for event in events {
             let stream = event.stream();
             if stream.context.as_str() == "routing" {
-                queue_rules(&mut waiting, event);
+                queue_rules(&mut self.waiting, event);
                 continue;
             }
             match CallEvent::decode(event) {
                 Ok(call_event) => {
                     let (tenant, call_id) = (&stream.tenant, &stream.aggregate_id);
-                    ringing.apply(tenant, call_id, event.version, &call_event);
-                    waiting.apply(tenant, call_id, event.version, &call_event);
+                    self.ringing
+                        .apply(tenant, call_id, event.version, &call_event);
+                    self.waiting
+                        .apply(tenant, call_id, event.version, &call_event);
                 }
                 Err(error) => tracing::warn!(%error, "ring timer skips an unreadable call event"),
             }
         }
-        if let Some(last) = batch.last_position()
-            && let Err(error) = subscription.ack(last).await
-        {
-            break Err(error.to_string());
+        Ok(())
+    }
+
+    async fn act(&mut self) -> Result<(), ConsumerError> {
+        for (tenant, call_id, ring) in self.ringing.take_missed(Timestamp::now(), self.timeout) {
+            return_missed_call(&self.app, tenant, &call_id, &ring).await?;
         }
-        if batch.pending > 0 {
-            continue;
+        for due in self.waiting.take_due(Timestamp::now()) {
+            max_wait::move_call(&self.app, due).await?;
         }
-        let mut failure = None;
-        for (tenant, call_id, ring) in ringing.take_missed(Timestamp::now(), timeout) {
-            if let Err(error) = return_missed_call(app, tenant, &call_id, &ring).await {
-                failure = Some(error);
-                break;
-            }
-        }
-        if failure.is_none() {
-            for due in waiting.take_due(Timestamp::now()) {
-                if let Err(error) = max_wait::move_call(app, due).await {
-                    failure = Some(error);
-                    break;
-                }
-            }
-        }
-        if let Some(error) = failure {
-            break Err(error);
-        }
-    };
-    let _ = store.delete_subscription(&name).await;
-    result
+        Ok(())
+    }
 }
 
 /// Folds a queue's routing rules (its max wait) in; other queue events do not matter here.
-fn queue_rules(waiting: &mut WaitingCalls, event: &callcenter_eventlog::RecordedEvent) {
+fn queue_rules(waiting: &mut WaitingCalls, event: &RecordedEvent) {
     if event.event_type.as_str() != routing::QueueRoutingSet::full_name() {
         return;
     }

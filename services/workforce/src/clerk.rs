@@ -6,18 +6,17 @@
 //!   plan and raises the alert of an interval whose traffic departs from the forecast
 //!   ([`crate::domain::intraday::judge_interval`]), once per interval.
 //!
-//! It rebuilds its view from the log on every start (centers, agents' states, what was already
+//! It runs on the kit's consumer runner and rebuilds its view from the log on every start (centers, agents' states, what was already
 //! recorded), so a restart loses nothing; several workforce processes may run it, and the
 //! attendance aggregate keeps one record per agent and day whoever writes first.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 use std::time::Duration;
 
-use callcenter_eventlog::{EventStore, Filter, Name, RecordedEvent, SubscriptionSpec, TenantId};
-use callcenter_kit::restart::run_with_restarts;
-use callcenter_kit::{Aggregate, CommandMeta, PersistedEvent, Timestamp};
-use tokio_util::sync::CancellationToken;
+use callcenter_eventlog::{Filter, Name, RecordedEvent, TenantId};
+use callcenter_kit::{
+    Aggregate, CommandMeta, Consumer, ConsumerError, PersistedEvent, Subscribe, Timestamp,
+};
 
 use crate::app::Workforce;
 use crate::domain::attendance::{
@@ -268,111 +267,90 @@ impl TrafficWatch {
     }
 }
 
-/// Runs the clerk until `shutdown`; failures restart it from a fresh view.
-pub async fn run_workforce_clerk(
-    store: Arc<dyn EventStore>,
+/// The clerk as a background consumer: its view is rebuilt from the log at every start, and once
+/// caught up it records the shifts that ended and raises the anomalies that are due.
+#[derive(Debug)]
+pub struct Clerk {
     app: Workforce,
-    shutdown: CancellationToken,
-) {
-    run_with_restarts(
-        "workforce clerk",
-        &shutdown,
-        || keep_attendance(&*store, &app, &shutdown),
-        |_| {},
-    )
-    .await;
+    book: AttendanceBook,
+    watch: TrafficWatch,
 }
 
-async fn keep_attendance(
-    store: &dyn EventStore,
-    app: &Workforce,
-    shutdown: &CancellationToken,
-) -> Result<(), String> {
-    let name = |value: &str| Name::new(value).map_err(|error| error.to_string());
-    let subscription_name = name(&format!(
-        "attendance-clerk-{}",
-        uuid::Uuid::now_v7().simple()
-    ))?;
-    let spec = SubscriptionSpec {
-        name: subscription_name.clone(),
-        filter: Filter::all()
-            .aggregate(name("routing")?, name("agent")?)
-            .aggregate(name("workforce")?, name("center")?)
-            .aggregate(name("workforce")?, name("attendance")?)
-            .aggregate(name("workforce")?, name("intraday_plan")?)
-            .aggregate(name("telephony")?, name("call")?),
-        resume_after: Some(0),
-        expire_when_idle: Some(Duration::from_secs(60)),
-    };
-    let mut subscription = store.subscribe(spec).await.map_err(|e| e.to_string())?;
-    let mut book = AttendanceBook::default();
-    let mut watch = TrafficWatch::default();
-    let result = loop {
-        let batch = tokio::select! {
-            () = shutdown.cancelled() => break Ok(()),
-            batch = subscription.next_batch(1_000, TICK) => match batch {
-                Ok(batch) => batch,
-                Err(error) => break Err(error.to_string()),
-            },
-        };
-        for event in &batch.events {
-            book.apply(event);
-            watch.apply(event);
+impl Clerk {
+    /// The clerk of `app`.
+    pub fn new(app: Workforce) -> Self {
+        Self {
+            app,
+            book: AttendanceBook::default(),
+            watch: TrafficWatch::default(),
         }
-        if let Some(last) = batch.last_position()
-            && let Err(error) = subscription.ack(last).await
-        {
-            break Err(error.to_string());
+    }
+}
+
+#[async_trait::async_trait]
+impl Consumer for Clerk {
+    fn subscription(&self) -> Subscribe {
+        let name = |value: &str| Name::new(value).expect("valid name");
+        let filter = Filter::all()
+            .aggregate(name("routing"), name("agent"))
+            .aggregate(name("workforce"), name("center"))
+            .aggregate(name("workforce"), name("attendance"))
+            .aggregate(name("workforce"), name("intraday_plan"))
+            .aggregate(name("telephony"), name("call"));
+        Subscribe {
+            batch_size: 1_000,
+            tick: TICK,
+            ..Subscribe::view(name("attendance-clerk"), filter)
         }
-        if batch.pending > 0 {
-            continue;
+    }
+
+    fn reset(&mut self) {
+        self.book = AttendanceBook::default();
+        self.watch = TrafficWatch::default();
+    }
+
+    async fn apply(&mut self, events: &[RecordedEvent]) -> Result<(), ConsumerError> {
+        for event in events {
+            self.book.apply(event);
+            self.watch.apply(event);
         }
-        let mut failure = None;
-        for (tenant, agent_id, record) in book.due(Timestamp::now().unix_millis()) {
+        Ok(())
+    }
+
+    async fn act(&mut self) -> Result<(), ConsumerError> {
+        for (tenant, agent_id, record) in self.book.due(Timestamp::now().unix_millis()) {
             let day = record.day;
             let meta = CommandMeta::system(
                 tenant.clone(),
                 "attendance-clerk",
                 format!("attendance-{agent_id}-{day}"),
             );
-            match app.record_attendance(&meta, &agent_id, record).await {
-                Ok(_) => book.recorded(&tenant, &agent_id, day),
-                Err(error) => {
-                    failure = Some(error.to_string());
-                    break;
-                }
-            }
+            self.app
+                .record_attendance(&meta, &agent_id, record)
+                .await
+                .map_err(|error| ConsumerError(error.to_string()))?;
+            self.book.recorded(&tenant, &agent_id, day);
         }
-        if failure.is_none() {
-            for (tenant, queue_id, start, anomaly) in watch.due(Timestamp::now().unix_millis()) {
-                let meta = CommandMeta::system(
-                    tenant.clone(),
-                    "traffic-watch",
-                    format!("traffic-anomaly-{queue_id}-{start}"),
-                );
-                let command = IntradayCommand::RaiseAnomaly {
-                    interval_start: start,
-                    anomaly,
-                };
-                match app.intraday_command(&meta, &queue_id, &command).await {
-                    Ok(_) => {
-                        tracing::warn!(%queue_id, start, extra_agents = anomaly.extra_agents(),
-                            departure = anomaly.departure, "traffic anomaly");
-                        watch.raised(&tenant, &queue_id, start, anomaly);
-                    }
-                    Err(error) => {
-                        failure = Some(error.to_string());
-                        break;
-                    }
-                }
-            }
+        for (tenant, queue_id, start, anomaly) in self.watch.due(Timestamp::now().unix_millis()) {
+            let meta = CommandMeta::system(
+                tenant.clone(),
+                "traffic-watch",
+                format!("traffic-anomaly-{queue_id}-{start}"),
+            );
+            let command = IntradayCommand::RaiseAnomaly {
+                interval_start: start,
+                anomaly,
+            };
+            self.app
+                .intraday_command(&meta, &queue_id, &command)
+                .await
+                .map_err(|error| ConsumerError(error.to_string()))?;
+            tracing::warn!(%queue_id, start, extra_agents = anomaly.extra_agents(),
+                departure = anomaly.departure, "traffic anomaly");
+            self.watch.raised(&tenant, &queue_id, start, anomaly);
         }
-        if let Some(error) = failure {
-            break Err(error);
-        }
-    };
-    let _ = store.delete_subscription(&subscription_name).await;
-    result
+        Ok(())
+    }
 }
 
 #[cfg(test)]

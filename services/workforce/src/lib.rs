@@ -17,7 +17,8 @@
 //! - [`domain::headcount`]: the check at the shift start;
 //! - [`domain::intraday`]: traffic anomalies against the forecast, with the extra agents needed;
 //! - [`events`]: the stored schema (`callcenter.workforce.v1`);
-//! - [`app`] and [`grpc`]: the service; [`clerk`]: records attendance when shifts end.
+//! - [`app`] and [`grpc`]: the service; [`clerk`]: records attendance when shifts end;
+//! - [`service`]: workforce's declaration as a service of the platform.
 
 pub mod api;
 pub mod app;
@@ -26,7 +27,8 @@ pub mod domain;
 pub mod events;
 pub mod grpc;
 pub mod random;
+pub mod service;
 
 pub use app::Workforce;
-pub use clerk::run_workforce_clerk;
 pub use grpc::WorkforceGrpc;
+pub use service::WorkforceService;

@@ -97,6 +97,19 @@ pub struct Action {
     pub kind: ActionKind,
 }
 
+impl ActionKind {
+    /// The call the action is about.
+    pub fn call_id(&self) -> &Name {
+        match self {
+            ActionKind::Reserve { call_id, .. }
+            | ActionKind::Release { call_id, .. }
+            | ActionKind::StartCall { call_id }
+            | ActionKind::EndCall { call_id, .. }
+            | ActionKind::ExpireAfterCallWork { call_id } => call_id,
+        }
+    }
+}
+
 impl Action {
     /// The idempotency key of the command that carries out this action.
     pub fn request_id(&self) -> String {
@@ -498,6 +511,11 @@ impl Router {
             self.owners
                 .retain(|_, (_, at)| newest.millis_since(*at) <= OWNER_WINDOW_MS);
         }
+    }
+
+    /// Whether the router still knows a call (it forgets finished ones).
+    pub fn knows_call(&self, tenant: &TenantId, call_id: &Name) -> bool {
+        self.calls.contains_key(&(tenant.clone(), call_id.clone()))
     }
 
     /// Calls waiting for an agent.

@@ -33,10 +33,11 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use callcenter_eventlog::{
-    EventStore, Filter, Name, Position, RecordedEvent, SubscriptionSpec, TenantId,
+use callcenter_eventlog::{EventStore, Filter, Name, Position, RecordedEvent, TenantId};
+use callcenter_kit::{
+    CommandMeta, Consumer, ConsumerError, ConsumerStatus, PersistedEvent, StartFrom, Subscribe,
+    Timestamp, run_consumer,
 };
-use callcenter_kit::{CommandMeta, PersistedEvent, Timestamp};
 use callcenter_platform::{ApiError, ErrorCode};
 use rsipstack::dialog::DialogId;
 use rsipstack::dialog::dialog::{
@@ -281,8 +282,13 @@ impl SipGateway {
         self.local
     }
 
-    /// Serves until `shutdown`, then hangs up the calls it still holds.
-    pub async fn run(self, shutdown: CancellationToken) -> Result<(), SipError> {
+    /// Serves until `shutdown`, then hangs up the calls it still holds; `watching` follows its
+    /// watch of the call events.
+    pub async fn run(
+        self,
+        shutdown: CancellationToken,
+        watching: tokio::sync::watch::Sender<ConsumerStatus>,
+    ) -> Result<(), SipError> {
         let Self {
             endpoint,
             mut incoming,
@@ -293,14 +299,15 @@ impl SipGateway {
             cancel,
         } = self;
         // Only what happens from now on concerns this gateway's dialogs.
-        // Only what happens from now on concerns this gateway's dialogs.
         let head = store.head().await?;
-        let watcher = tokio::spawn(watch_calls(
-            Arc::clone(&store),
-            Arc::clone(&shared),
-            head,
-            cancel.clone(),
-        ));
+        let mut call_watcher = CallWatcher {
+            shared: Arc::clone(&shared),
+            after: head,
+        };
+        let stop = cancel.clone();
+        let watcher = tokio::spawn(async move {
+            run_consumer(&*store, &mut call_watcher, &watching, &stop).await;
+        });
         tracing::info!(%local, "SIP gateway listening on UDP and TCP");
 
         let serving = endpoint.serve();
@@ -336,54 +343,33 @@ impl SipGateway {
     }
 }
 
-/// Follows the platform's call events after `after` and applies them to the gateway's dialogs;
-/// when the event log fails it subscribes again from the last event seen, until `stop`.
-async fn watch_calls(
-    store: Arc<dyn EventStore>,
+/// Follows the platform's call events from when the gateway started, on the kit's consumer
+/// runner, and applies them to the gateway's dialogs (a call that ended in the platform is hung
+/// up in SIP). When the event log fails it subscribes again after the last event it saw.
+struct CallWatcher {
     shared: Arc<Shared>,
-    mut after: Position,
-    stop: CancellationToken,
-) {
-    while !stop.is_cancelled() {
-        let name =
-            Name::new(format!("sip-{}", uuid::Uuid::now_v7().simple())).expect("a valid name");
-        let spec = SubscriptionSpec {
-            name: name.clone(),
-            filter: Filter::all().aggregate(telephony_context(), call_type()),
-            resume_after: Some(after),
-            expire_when_idle: Some(Duration::from_secs(60)),
-        };
-        match store.subscribe(spec).await {
-            Ok(mut subscription) => loop {
-                let batch = tokio::select! {
-                    () = stop.cancelled() => break,
-                    batch = subscription.next_batch(256, Duration::from_secs(5)) => batch,
-                };
-                let acked = match batch {
-                    Ok(batch) => {
-                        for event in &batch.events {
-                            on_call_event(&shared, event);
-                            after = event.position();
-                        }
-                        match batch.last_position() {
-                            Some(last) => subscription.ack(last).await,
-                            None => Ok(()),
-                        }
-                    }
-                    Err(error) => Err(error),
-                };
-                if let Err(error) = acked {
-                    tracing::warn!(%error, "SIP gateway lost the call events; subscribing again");
-                    break;
-                }
-            },
-            Err(error) => tracing::warn!(%error, "SIP gateway cannot follow call events yet"),
+    after: Position,
+}
+
+#[async_trait::async_trait]
+impl Consumer for CallWatcher {
+    fn subscription(&self) -> Subscribe {
+        Subscribe {
+            start: StartFrom::After(self.after),
+            batch_size: 256,
+            tick: Duration::from_secs(5),
+            ..Subscribe::view(
+                Name::new("sip").expect("a valid name"),
+                Filter::all().aggregate(telephony_context(), call_type()),
+            )
         }
-        let _ = store.delete_subscription(&name).await;
-        tokio::select! {
-            () = stop.cancelled() => {}
-            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+    }
+
+    async fn apply(&mut self, events: &[RecordedEvent]) -> Result<(), ConsumerError> {
+        for event in events {
+            on_call_event(&self.shared, event);
         }
+        Ok(())
     }
 }
 

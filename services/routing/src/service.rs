@@ -1,0 +1,94 @@
+//! Routing as a service of the platform: its gRPC API, its settings (partitions and leases), and
+//! the partitioned distributors it runs.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use callcenter_platform::service::{settings_args, settings_from};
+use callcenter_platform::{Context, Service, StartError};
+use callcenter_proto::routing::v1::routing_service_server::RoutingServiceServer;
+use clap::Args;
+use tonic::server::NamedService;
+
+use crate::distributor::{Distributor, Partition, run_partitioned_distributors};
+use crate::{Routing, RoutingGrpc};
+
+/// Routing's settings.
+#[derive(Args, Clone, Debug)]
+pub struct RoutingSettings {
+    /// Routing partitions: tenants are split into this many, each routed by one replica at a
+    /// time (every replica of a deployment must use the same number).
+    #[arg(long, env = "CALLCENTER_ROUTING_PARTITIONS", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub routing_partitions: u32,
+    /// How long a routing replica's lease on a partition lasts without renewal: a dead owner's
+    /// partitions are taken over within this time.
+    #[arg(long, env = "CALLCENTER_LEASE_SECONDS", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..=60))]
+    pub lease_seconds: u64,
+}
+
+/// Queues, agents, cases and the automatic call distributor.
+#[derive(Debug, Default)]
+pub struct RoutingService {
+    settings: Option<RoutingSettings>,
+}
+
+#[async_trait::async_trait]
+impl Service for RoutingService {
+    fn name(&self) -> &'static str {
+        "routing"
+    }
+
+    fn about(&self) -> &'static str {
+        "agents, queues, cases and the partitioned call distributor"
+    }
+
+    fn grpc_services(&self) -> &'static [&'static str] {
+        &[<RoutingServiceServer<RoutingGrpc> as NamedService>::NAME]
+    }
+
+    fn args(&self) -> Vec<clap::Arg> {
+        settings_args::<RoutingSettings>()
+    }
+
+    fn configure(&mut self, matches: &clap::ArgMatches) -> Result<(), String> {
+        self.settings = Some(settings_from(matches)?);
+        Ok(())
+    }
+
+    async fn start(&self, context: &mut Context) -> Result<(), StartError> {
+        let failed = |reason: String| StartError {
+            service: "routing",
+            reason,
+        };
+        let settings = self
+            .settings
+            .clone()
+            .ok_or_else(|| failed("not configured".into()))?;
+        let store = Arc::clone(&context.store);
+        let app = Routing::new(Arc::clone(&store));
+        context.serve_grpc(RoutingGrpc::server(app.clone()));
+        let leases = context
+            .leases
+            .open(Duration::from_secs(settings.lease_seconds))
+            .await
+            .map_err(|error| failed(error.to_string()))?;
+        let partitions = settings.routing_partitions;
+        let statuses = (0..partitions)
+            .map(|index| {
+                let partition = Partition {
+                    index,
+                    count: partitions,
+                };
+                context.watch_consumer(Distributor::subscription_name(partition).to_string())
+            })
+            .collect();
+        let stop = context.shutdown.clone();
+        context.spawn("routing distributors", async move {
+            run_partitioned_distributors(store, leases, app, partitions, statuses, stop).await;
+            Ok(())
+        });
+        Ok(())
+    }
+}
