@@ -304,6 +304,13 @@ impl Instance {
         (status, value)
     }
 
+    /// The process's metrics (`GET /metrics`, no token), in the Prometheus text format.
+    pub async fn metrics(&self) -> String {
+        let (status, text) = self.call("GET", "/metrics", None, None).await;
+        assert_eq!(status, 200, "GET /metrics: {text}");
+        text.as_str().unwrap_or_default().to_owned()
+    }
+
     /// Opens a Server-Sent Events stream at `GET path`; panics unless it answers 200.
     pub async fn events(&self, path: &str, token: &str) -> EventStream {
         let client: Client<HttpConnector, Full<Bytes>> =
@@ -478,4 +485,24 @@ impl EventStream {
             }
         }
     }
+}
+
+/// The sum of the samples of metric `name` (such as `callcenter_calls_total`) whose labels
+/// include every one of `labels`, in Prometheus text; `None` when no sample matches.
+pub fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let samples: Vec<f64> = text
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let (metric, rest) = series.split_once('{').unwrap_or((series, ""));
+            (metric == name
+                && labels
+                    .iter()
+                    .all(|(key, value)| rest.contains(&format!("{key}=\"{value}\""))))
+            .then(|| value.parse::<f64>().ok())
+            .flatten()
+        })
+        .collect();
+    (!samples.is_empty()).then(|| samples.iter().sum())
 }

@@ -308,6 +308,16 @@ async fn a_call_answered_by_an_agent_and_hung_up_by_the_caller_over_udp_and_tcp(
             agent["state"] == "ready"
         })
         .await;
+    // The SIP transactions are counted by method.
+    let metrics = instance.metrics().await;
+    for method in ["INVITE", "BYE"] {
+        let served = callcenter_e2e::metric(
+            &metrics,
+            "callcenter_sip_transactions_total",
+            &[("method", method)],
+        );
+        assert!(served >= Some(2.0), "{method}: {served:?}\n{metrics}");
+    }
     instance.stop().await;
 }
 

@@ -2,13 +2,16 @@
 //! conflict.
 
 use std::marker::PhantomData;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use callcenter_eventlog::{
     AppendRequest, CommitMetadata, EventStore, ExpectedVersion, Name, NewEvent, StoreError,
     StreamKey, StreamVersion, TenantId,
 };
+
+use opentelemetry::KeyValue;
+use opentelemetry::metrics::{Counter, Histogram};
 
 use crate::aggregate::{Aggregate, DecodeError, PersistedEvent};
 
@@ -113,22 +116,49 @@ pub enum CommandError<E: std::error::Error + 'static> {
 }
 
 /// Loads, decides, appends, and retries on conflicts, for one aggregate type.
-#[derive(Debug)]
-pub struct CommandHandler<A> {
+pub struct CommandHandler<A: Aggregate> {
     store: Arc<dyn EventStore>,
     max_attempts: usize,
     aggregate: PhantomData<fn() -> A>,
+    observe: Option<fn(&A::Event)>,
 }
 
-impl<A> Clone for CommandHandler<A> {
+impl<A: Aggregate> std::fmt::Debug for CommandHandler<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CommandHandler")
+            .field("aggregate", &A::TYPE)
+            .field("max_attempts", &self.max_attempts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<A: Aggregate> Clone for CommandHandler<A> {
     fn clone(&self) -> Self {
         Self {
             store: Arc::clone(&self.store),
             max_attempts: self.max_attempts,
             aggregate: PhantomData,
+            observe: self.observe,
         }
     }
 }
+
+/// Appends' durations by backend, and the events appended by type.
+static APPENDS: LazyLock<(Histogram<f64>, Counter<u64>)> = LazyLock::new(|| {
+    let meter = callcenter_telemetry::metrics::meter();
+    (
+        meter
+            .f64_histogram("callcenter_eventlog_append_duration_seconds")
+            .with_description("How long appending a commit to the event log took, by backend")
+            .with_unit("s")
+            .with_boundaries(callcenter_telemetry::metrics::SECONDS.to_vec())
+            .build(),
+        meter
+            .u64_counter("callcenter_events")
+            .with_description("Events appended, by event type")
+            .build(),
+    )
+});
 
 impl<A: Aggregate> CommandHandler<A> {
     /// A handler on `store` that tries a command up to 5 times under contention.
@@ -137,7 +167,15 @@ impl<A: Aggregate> CommandHandler<A> {
             store,
             max_attempts: 5,
             aggregate: PhantomData,
+            observe: None,
         }
+    }
+
+    /// Calls `observe` with each event once it is appended (for metrics of the domain, such as
+    /// calls answered).
+    pub fn observed(mut self, observe: fn(&A::Event)) -> Self {
+        self.observe = Some(observe);
+        self
     }
 
     /// Changes how many times a command is tried under contention.
@@ -239,7 +277,19 @@ impl<A: Aggregate> CommandHandler<A> {
                 },
                 events: new_events.iter().map(to_new_event).collect(),
             };
-            match self.store.append(request).await {
+            let event_types: Vec<String> = request
+                .events
+                .iter()
+                .map(|event| event.event_type.clone())
+                .collect();
+            let started = std::time::Instant::now();
+            let appended = self.store.append(request).await;
+            let backend = KeyValue::new("backend", self.store.backend());
+            APPENDS.0.record(
+                started.elapsed().as_secs_f64(),
+                std::slice::from_ref(&backend),
+            );
+            match appended {
                 Ok(appended) if appended.duplicate => {
                     // The same request landed concurrently: report the stream as it now is.
                     let (current, _) = self.load_checking(&meta.tenant, id, None).await?;
@@ -251,9 +301,15 @@ impl<A: Aggregate> CommandHandler<A> {
                     });
                 }
                 Ok(appended) => {
+                    for event_type in event_types {
+                        APPENDS.1.add(1, &[KeyValue::new("event_type", event_type)]);
+                    }
                     let mut state = loaded.state;
                     for event in &new_events {
                         state.evolve(event);
+                        if let Some(observe) = self.observe {
+                            observe(event);
+                        }
                     }
                     return Ok(Outcome {
                         state,

@@ -5,6 +5,7 @@
 //! - [`auth`]: JWT verification as a tower layer, principals and roles;
 //! - [`grpc`]: the gRPC server with health, reflection, tracing and graceful shutdown;
 //! - [`health`]: readiness checks and `GET /healthz`;
+//! - [`metrics`]: `GET /metrics` and the consumers' lag;
 //! - [`service`]: how a service declares itself, and what it gets when it starts;
 //! - [`config`]: flags and environment;
 //! - [`shutdown`]: SIGTERM and Ctrl-C;
@@ -15,6 +16,7 @@ pub mod config;
 pub mod error;
 pub mod grpc;
 pub mod health;
+pub mod metrics;
 pub mod service;
 pub mod shutdown;
 pub mod trace;

@@ -6,6 +6,10 @@
 //!   event log either way.
 //! - [`current_trace_context`] and [`continue_trace`] move the context into and out of commits;
 //!   [`inject_http`] and [`extract_http`] into and out of HTTP/gRPC headers.
+//! - [`metrics`]: instruments, read for the Prometheus scrape endpoint and exported over OTLP
+//!   when an endpoint is configured.
+
+pub mod metrics;
 
 use std::collections::HashMap;
 
@@ -63,15 +67,17 @@ pub enum TelemetryError {
     },
 }
 
-/// Keeps the tracer provider alive; dropping it flushes spans still buffered.
+/// Keeps the tracer and meter providers alive; dropping it flushes what is still buffered.
 #[derive(Debug)]
 pub struct TelemetryGuard {
     provider: SdkTracerProvider,
+    meters: opentelemetry_sdk::metrics::SdkMeterProvider,
 }
 
 impl Drop for TelemetryGuard {
     fn drop(&mut self) {
         let _ = self.provider.shutdown();
+        let _ = self.meters.shutdown();
     }
 }
 
@@ -85,6 +91,7 @@ pub fn init(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> 
     let resource = opentelemetry_sdk::Resource::builder()
         .with_service_name(config.service_name.clone())
         .build();
+    let meters = metrics::install(resource.clone(), config.otlp_endpoint.as_deref())?;
     let mut provider = SdkTracerProvider::builder().with_resource(resource);
     if let Some(endpoint) = &config.otlp_endpoint {
         use opentelemetry_otlp::WithExportConfig;
@@ -122,7 +129,7 @@ pub fn init(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> 
         .with(fmt_layer)
         .with(trace_layer)
         .try_init();
-    Ok(TelemetryGuard { provider })
+    Ok(TelemetryGuard { provider, meters })
 }
 
 /// The W3C trace context of the current span, to store with a commit.

@@ -171,8 +171,9 @@ pub async fn run(backends: Backends, config: RunConfig) -> Result<(), RunError> 
         tasks: service_tasks,
         readiness,
         announced,
-        consumers: _,
+        consumers,
     } = context.finish();
+    let _lag_gauges = callcenter_platform::metrics::observe_consumers(consumers);
 
     let http_listener = bind(config.http).await?;
     let http_address = http_listener
@@ -182,6 +183,7 @@ pub async fn run(backends: Backends, config: RunConfig) -> Result<(), RunError> 
             source,
         })?;
     let http = health_router(readiness.clone())
+        .merge(callcenter_platform::metrics::metrics_router())
         .merge(service_routes)
         .layer(TraceContextLayer::new("http"));
 

@@ -36,6 +36,35 @@ use crate::domain::{AgentEvent, CallPriority, CaseEvent, QueueEvent, Router};
 pub use crate::placement::Partition;
 use crate::placement::{AgentPlace, Placement};
 
+/// Routing's figures: how long deciding took, how long carrying a decision out took (by kind),
+/// and the calls waiting per partition.
+static METRICS: std::sync::LazyLock<(
+    opentelemetry::metrics::Histogram<f64>,
+    opentelemetry::metrics::Histogram<f64>,
+    opentelemetry::metrics::Gauge<u64>,
+)> = std::sync::LazyLock::new(|| {
+    use callcenter_telemetry::metrics::{SECONDS, meter};
+    let meter = meter();
+    (
+        meter
+            .f64_histogram("callcenter_routing_decide_duration_seconds")
+            .with_description("How long the router took to decide what to do now")
+            .with_unit("s")
+            .with_boundaries(SECONDS.to_vec())
+            .build(),
+        meter
+            .f64_histogram("callcenter_routing_action_duration_seconds")
+            .with_description("How long carrying out one routing decision took, by kind")
+            .with_unit("s")
+            .with_boundaries(SECONDS.to_vec())
+            .build(),
+        meter
+            .u64_gauge("callcenter_routing_waiting_calls")
+            .with_description("Calls waiting for an agent, per routing partition")
+            .build(),
+    )
+});
+
 /// How long to wait for new events before looking at the router's decisions again.
 const TICK: Duration = Duration::from_millis(250);
 
@@ -202,6 +231,10 @@ impl Consumer for Distributor {
     /// agent's version check).
     async fn act(&mut self) -> Result<(), ConsumerError> {
         carry_out_decisions(&mut self.router, &self.app, &self.causes).await?;
+        let partition = opentelemetry::KeyValue::new("partition", i64::from(self.partition.index));
+        METRICS
+            .2
+            .record(self.router.waiting_calls() as u64, &[partition]);
         self.batches += 1;
         if self.batches.is_multiple_of(64) {
             self.router.forget_finished_calls();
@@ -225,17 +258,22 @@ async fn carry_out_decisions(
     const TURNS: usize = 4;
     for _ in 0..TURNS {
         let now = Timestamp::now();
+        let deciding = std::time::Instant::now();
         let due = router.after_call_work_due(now);
         let actions: Vec<_> = router.decide(now).into_iter().chain(due).collect();
+        METRICS.0.record(deciding.elapsed().as_secs_f64(), &[]);
         let mut changed = false;
         for action in actions {
             router.mark_in_flight(&action);
             let cause = causes.get(&(action.tenant.clone(), action.kind.call_id().clone()));
             let acting = app.act(&action, Timestamp::now(), cause);
+            let started = std::time::Instant::now();
             let acted = match cause {
                 Some(cause) => tracing::Instrument::instrument(acting, cause.span("route")).await,
                 None => acting.await,
             };
+            let kind = opentelemetry::KeyValue::new("action", action.kind.name());
+            METRICS.1.record(started.elapsed().as_secs_f64(), &[kind]);
             match acted {
                 Ok(outcome) if !outcome.new_events.is_empty() => {
                     let last = outcome.version.version();

@@ -214,7 +214,7 @@ impl Telephony {
     /// The application on an event log.
     pub fn new(store: Arc<dyn EventStore>) -> Self {
         Self {
-            calls: CommandHandler::new(Arc::clone(&store)),
+            calls: CommandHandler::new(Arc::clone(&store)).observed(count_call),
             numbers: CommandHandler::new(Arc::clone(&store)),
             number_claims: CommandHandler::new(Arc::clone(&store)),
             reported_calls: CommandHandler::new(Arc::clone(&store)),
@@ -598,4 +598,30 @@ impl Telephony {
             .await?;
         Ok(loaded.state.owner)
     }
+}
+
+/// Calls offered, answered, abandoned, ended and served by a voice menu (no tenant: per-tenant
+/// figures are in the read models).
+static CALLS: std::sync::LazyLock<opentelemetry::metrics::Counter<u64>> =
+    std::sync::LazyLock::new(|| {
+        callcenter_telemetry::metrics::meter()
+            .u64_counter("callcenter_calls")
+            .with_description(
+                "Calls by what happened: offered, answered, abandoned, ended, self_served",
+            )
+            .build()
+    });
+
+/// Counts a call's event in [`CALLS`] when it is one of the outcomes counted.
+fn count_call(event: &crate::domain::CallEvent) {
+    use crate::domain::CallEvent;
+    let outcome = match event {
+        CallEvent::Offered { .. } => "offered",
+        CallEvent::Answered { .. } => "answered",
+        CallEvent::Abandoned { .. } => "abandoned",
+        CallEvent::Ended { .. } => "ended",
+        CallEvent::SelfServed { .. } => "self_served",
+        _ => return,
+    };
+    CALLS.add(1, &[opentelemetry::KeyValue::new("outcome", outcome)]);
 }

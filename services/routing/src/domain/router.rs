@@ -98,6 +98,17 @@ pub struct Action {
 }
 
 impl ActionKind {
+    /// What kind of action it is, in a word.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ActionKind::Reserve { .. } => "reserve",
+            ActionKind::Release { .. } => "release",
+            ActionKind::StartCall { .. } => "start",
+            ActionKind::EndCall { .. } => "end",
+            ActionKind::ExpireAfterCallWork { .. } => "expire_acw",
+        }
+    }
+
     /// The call the action is about.
     pub fn call_id(&self) -> &Name {
         match self {
@@ -114,11 +125,8 @@ impl Action {
     /// The idempotency key of the command that carries out this action.
     pub fn request_id(&self) -> String {
         let (kind, call_id) = match &self.kind {
-            ActionKind::Reserve { call_id, .. } => ("reserve", call_id),
-            ActionKind::Release { call_id, .. } => ("release", call_id),
-            ActionKind::StartCall { call_id } => ("start", call_id),
-            ActionKind::EndCall { call_id, .. } => ("end", call_id),
             ActionKind::ExpireAfterCallWork { call_id } => ("expire-acw", call_id),
+            other => (other.name(), other.call_id()),
         };
         format!(
             "router-{}-v{}-{kind}-{call_id}",

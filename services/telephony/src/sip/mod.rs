@@ -453,7 +453,33 @@ fn bad_request(request: &Request) -> Response {
 }
 
 /// A new transaction from the stack.
+/// SIP transactions the gateway served, by method, and the final answers it gave itself (errors
+/// and OPTIONS; a call's answers follow its dialog).
+static SIP: std::sync::LazyLock<(
+    opentelemetry::metrics::Counter<u64>,
+    opentelemetry::metrics::Counter<u64>,
+)> = std::sync::LazyLock::new(|| {
+    let meter = callcenter_telemetry::metrics::meter();
+    (
+        meter
+            .u64_counter("callcenter_sip_transactions")
+            .with_description("SIP server transactions, by request method")
+            .build(),
+        meter
+            .u64_counter("callcenter_sip_replies")
+            .with_description("SIP answers the gateway gave outside dialogs, by status code")
+            .build(),
+    )
+});
+
 fn on_request(shared: &Arc<Shared>, mut tx: Transaction) {
+    SIP.0.add(
+        1,
+        &[opentelemetry::KeyValue::new(
+            "method",
+            tx.original.method.to_string(),
+        )],
+    );
     let shared = Arc::clone(shared);
     tokio::spawn(async move {
         let in_dialog = tx
@@ -480,6 +506,9 @@ fn on_request(shared: &Arc<Shared>, mut tx: Transaction) {
 }
 
 async fn reply(tx: &mut Transaction, status: StatusCode) {
+    let code = status.code().to_string();
+    SIP.1
+        .add(1, &[opentelemetry::KeyValue::new("status", code)]);
     if let Err(error) = tx.reply(status.clone()).await {
         tracing::debug!(%error, %status, "could not reply");
     }
