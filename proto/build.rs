@@ -29,6 +29,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
     let descriptor_set = compiler.file_descriptor_set();
     write_module_tree(&descriptor_set, &out_dir)?;
+    write_event_lists(&descriptor_set, &out_dir)?;
 
     let grpc = std::env::var_os("CARGO_FEATURE_GRPC").is_some();
     let mut config = tonic_prost_build::Config::new();
@@ -78,6 +79,102 @@ fn write_module_tree(
         code.push_str("}\n");
     }
     std::fs::write(out_dir.join("packages.rs"), code)
+}
+
+/// `UpperCamelCase` of a `snake_case` name, as prost names oneof variants.
+fn upper_camel(snake: &str) -> String {
+    snake
+        .split('_')
+        .map(|part| {
+            let mut chars = part.chars();
+            chars.next().map_or_else(String::new, |first| {
+                first.to_uppercase().chain(chars).collect::<String>()
+            })
+        })
+        .collect()
+}
+
+/// The Rust path of a message of the descriptor set (`.callcenter.routing.v1.AgentReady`).
+fn rust_path(type_name: &str) -> String {
+    let parts: Vec<&str> = type_name.trim_start_matches('.').split('.').collect();
+    let (name, package) = parts.split_last().expect("a qualified name");
+    format!("crate::{}::{name}", package.join("::"))
+}
+
+/// Writes `event_lists.rs`: for each `*Events` message with one oneof `event` (an aggregate's
+/// list of stored events), an `EventList` implementation on its oneof enum: decoding by stored
+/// type name and encoding, so that the list is declared once, in the proto.
+fn write_event_lists(
+    descriptor_set: &prost_types::FileDescriptorSet,
+    out_dir: &Path,
+) -> std::io::Result<()> {
+    let mut code = String::new();
+    for file in &descriptor_set.file {
+        let Some(package) = file
+            .package
+            .as_deref()
+            .filter(|p| p.starts_with("callcenter."))
+        else {
+            continue;
+        };
+        for message in &file.message_type {
+            let name = message.name();
+            let single_event_oneof =
+                message.oneof_decl.len() == 1 && message.oneof_decl[0].name() == "event";
+            if !name.ends_with("Events") || !single_event_oneof {
+                continue;
+            }
+            let module = {
+                let mut snake = String::new();
+                for (index, ch) in name.chars().enumerate() {
+                    if ch.is_ascii_uppercase() && index > 0 {
+                        snake.push('_');
+                    }
+                    snake.push(ch.to_ascii_lowercase());
+                }
+                snake
+            };
+            let enum_path = format!("crate::{}::{module}::Event", package.replace('.', "::"));
+            let variants: Vec<(String, String, String)> = message
+                .field
+                .iter()
+                .map(|field| {
+                    let type_name = field.type_name().trim_start_matches('.').to_owned();
+                    (
+                        upper_camel(field.name()),
+                        rust_path(field.type_name()),
+                        type_name,
+                    )
+                })
+                .collect();
+            let names: Vec<String> = variants
+                .iter()
+                .map(|(_, _, full)| format!("{full:?}"))
+                .collect();
+            code.push_str(&format!(
+                "impl crate::EventList for {enum_path} {{\n    const EVENT_TYPES: &'static [&'static str] = &[{}];\n\n",
+                names.join(", ")
+            ));
+            code.push_str("    fn decode(event_type: &str, payload: &[u8]) -> Option<Result<Self, prost::DecodeError>> {\n        match event_type {\n");
+            for (variant, path, full) in &variants {
+                code.push_str(&format!(
+                    "            {full:?} => Some(<{path} as prost::Message>::decode(payload).map(Self::{variant})),\n"
+                ));
+            }
+            code.push_str("            _ => None,\n        }\n    }\n\n    fn event_type(&self) -> &'static str {\n        match self {\n");
+            for (variant, _, full) in &variants {
+                code.push_str(&format!("            Self::{variant}(_) => {full:?},\n"));
+            }
+            code.push_str("        }\n    }\n\n    fn encode_payload(&self) -> Vec<u8> {\n        match self {\n");
+            for (variant, _, _) in &variants {
+                code.push_str(&format!(
+                    "            Self::{variant}(message) => prost::Message::encode_to_vec(message),\n"
+                ));
+            }
+            code.push_str("        }\n    }\n}\n\n");
+        }
+    }
+    std::fs::write(out_dir.join("event_lists.rs"), code)
 }
 
 fn collect_proto_files(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {

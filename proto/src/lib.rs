@@ -10,6 +10,29 @@ pub mod callcenter {
 
 pub use callcenter::*;
 
+/// An aggregate's list of stored events, generated from its `*Events` message: each event is
+/// stored as its own message under its own full name, and decoded into the list's enum by that
+/// name (the list is declared once, in the proto).
+pub trait EventList: Sized {
+    /// The stored type names of the list's events.
+    const EVENT_TYPES: &'static [&'static str];
+
+    /// The event of `event_type` decoded from `payload`; `None` for a type not in the list.
+    fn decode(event_type: &str, payload: &[u8]) -> Option<Result<Self, prost::DecodeError>>;
+
+    /// The stored type name of this event.
+    fn event_type(&self) -> &'static str;
+
+    /// This event's payload.
+    fn encode_payload(&self) -> Vec<u8>;
+}
+
+/// The generated [`EventList`] implementations.
+#[allow(unused_qualifications)]
+mod event_lists {
+    include!(concat!(env!("OUT_DIR"), "/event_lists.rs"));
+}
+
 /// The encoded `FileDescriptorSet` of every platform proto, for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/callcenter_descriptor.bin"));

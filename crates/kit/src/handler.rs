@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use callcenter_eventlog::{
     AppendRequest, CommitMetadata, EventStore, ExpectedVersion, Name, NewEvent, StoreError,
-    StreamKey, StreamVersion, TenantId,
+    StreamKey, StreamVersion, TenantId, Timestamp,
 };
 
 use opentelemetry::KeyValue;
@@ -28,6 +28,9 @@ pub struct CommandMeta {
     pub causation_id: String,
     /// A token subject, or `system:<component>`.
     pub actor: String,
+    /// When the command was given (read at the edge that received it): the time of events
+    /// whose domain form carries none.
+    pub at: Timestamp,
 }
 
 /// The tenant that holds facts shared by every tenant (which tenant owns a phone number).
@@ -52,6 +55,7 @@ impl CommandMeta {
             causation_id: request_id.clone(),
             request_id: Some(request_id),
             actor: format!("system:{component}"),
+            at: Timestamp::now(),
         }
     }
 }
@@ -204,6 +208,29 @@ impl<A: Aggregate> CommandHandler<A> {
         Ok(loaded)
     }
 
+    /// Loads aggregate `id` of `tenant` as it was at `version` (after its event of that version),
+    /// for a consumer that follows the aggregate's events behind its present.
+    pub async fn load_at(
+        &self,
+        tenant: &TenantId,
+        id: &Name,
+        version: u64,
+    ) -> Result<A, CommandError<A::Error>> {
+        let read = self
+            .store
+            .read_stream(&Self::stream_key(tenant, id), 0)
+            .await?;
+        let mut state = A::default();
+        for recorded in read
+            .events
+            .iter()
+            .take_while(|event| event.version <= version)
+        {
+            state.evolve(&A::Event::decode(recorded)?);
+        }
+        Ok(state)
+    }
+
     /// Loads, and tells whether a commit with `request_id` is already in the stream.
     async fn load_checking(
         &self,
@@ -275,7 +302,10 @@ impl<A: Aggregate> CommandHandler<A> {
                     actor: meta.actor.clone(),
                     trace: callcenter_telemetry::current_trace_context(),
                 },
-                events: new_events.iter().map(to_new_event).collect(),
+                events: new_events
+                    .iter()
+                    .map(|event| to_new_event(event, meta.at))
+                    .collect(),
             };
             let event_types: Vec<String> = request
                 .events
@@ -338,13 +368,14 @@ fn rand_millis(attempt: usize) -> u64 {
     (attempt as u64) * 2 + jitter
 }
 
-fn to_new_event<E: PersistedEvent>(event: &E) -> NewEvent {
+/// The stored form of `event`; an event whose domain form carries no time takes the command's.
+fn to_new_event<E: PersistedEvent>(event: &E, command_at: Timestamp) -> NewEvent {
     let encoded = event.encode();
     NewEvent {
         event_id: uuid::Uuid::now_v7().to_string(),
         event_type: encoded.event_type,
         schema_version: encoded.schema_version,
-        occurred_at: encoded.occurred_at,
+        occurred_at: encoded.occurred_at.unwrap_or(command_at),
         payload: encoded.payload,
     }
 }

@@ -21,7 +21,8 @@ pub mod restart;
 pub mod testing;
 
 pub use aggregate::{
-    Aggregate, DecodeError, EncodedEvent, PersistedEvent, decode_message, decode_name,
+    Aggregate, DecodeError, EncodedEvent, EventList, PersistedEvent, Schema, decode_message,
+    decode_name, published, unknown_event,
 };
 pub use callcenter_eventlog::{Name, TenantId, Timestamp};
 pub use consumer::{

@@ -26,6 +26,7 @@ fn meta(request_id: &str) -> CommandMeta {
         correlation_id: "corr".into(),
         causation_id: "cause".into(),
         actor: "tester".into(),
+        at: callcenter_kit::Timestamp::from_unix_millis(1_763_800_000_000),
     }
 }
 
@@ -197,4 +198,64 @@ async fn conflicts_are_retried_up_to_the_bound_and_then_reported_as_contention()
         loaded.state.total, 4,
         "the abandoned command left nothing behind"
     );
+}
+
+/// A switch whose events carry no time of their own.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Switch {
+    on: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+struct Flipped;
+
+#[derive(Debug, PartialEq, thiserror::Error)]
+#[error("never")]
+struct Never;
+
+impl callcenter_kit::Aggregate for Switch {
+    const CONTEXT: &'static str = "test";
+    const TYPE: &'static str = "switch";
+    type Command = ();
+    type Event = Flipped;
+    type Error = Never;
+
+    fn decide(&self, _: &()) -> Result<Vec<Flipped>, Never> {
+        Ok(vec![Flipped])
+    }
+
+    fn evolve(&mut self, _: &Flipped) {
+        self.on = !self.on;
+    }
+}
+
+impl callcenter_kit::PersistedEvent for Flipped {
+    fn encode(&self) -> callcenter_kit::EncodedEvent {
+        callcenter_kit::EncodedEvent {
+            event_type: "callcenter.test.v1.Flipped".into(),
+            schema_version: 1,
+            occurred_at: None,
+            payload: bytes::Bytes::new(),
+        }
+    }
+
+    fn decode(_: &callcenter_eventlog::RecordedEvent) -> Result<Self, callcenter_kit::DecodeError> {
+        Ok(Flipped)
+    }
+}
+
+#[tokio::test]
+async fn an_event_without_a_time_of_its_own_is_stored_at_the_time_of_its_command() {
+    let directory = TempDir::new("kit-handler-time");
+    let store = store(&directory).await;
+    let handler = CommandHandler::<Switch>::new(Arc::clone(&store));
+    let mut command = meta("flip-1");
+    command.at = callcenter_kit::Timestamp::from_unix_millis(1_796_113_807_000);
+    handler
+        .handle(&command, &Name::new("s1").unwrap(), &())
+        .await
+        .unwrap();
+    let stream = callcenter_eventlog::StreamKey::new("t1", "test", "switch", "s1").unwrap();
+    let stored = store.read_stream(&stream, 0).await.unwrap();
+    assert_eq!(stored.events[0].occurred_at, command.at);
 }

@@ -173,6 +173,7 @@ impl Principal {
             causation_id: correlation_id.clone(),
             correlation_id,
             actor: self.subject.clone(),
+            at: callcenter_kit::Timestamp::now(),
         }
     }
 }

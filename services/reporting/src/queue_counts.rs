@@ -4,9 +4,8 @@
 use std::collections::BTreeMap;
 
 use callcenter_eventlog::{Filter, Name, RecordedEvent};
-use callcenter_kit::{Projection, ProjectionError, decode_message};
-use callcenter_proto::telephony::v1 as telephony;
-use prost::Name as _;
+use callcenter_kit::{Projection, ProjectionError, published};
+use callcenter_proto::telephony::v1::call_events::Event as CallEvent;
 use sqlx::{AnyConnection, AnyPool};
 
 /// One queue's counts.
@@ -22,6 +21,9 @@ pub struct QueueCounts {
     pub abandoned: i64,
 }
 
+/// The projection's name.
+const NAME: &str = "reporting-queue-call-counts";
+
 /// The projection that keeps `reporting_queue_call_counts`.
 #[derive(Debug, Default)]
 pub struct QueueCountsProjection;
@@ -29,7 +31,7 @@ pub struct QueueCountsProjection;
 #[async_trait::async_trait]
 impl Projection for QueueCountsProjection {
     fn name(&self) -> Name {
-        Name::new("reporting-queue-call-counts").expect("valid name")
+        Name::new(NAME).expect("valid name")
     }
 
     fn filter(&self) -> Filter {
@@ -48,21 +50,11 @@ impl Projection for QueueCountsProjection {
         let mut deltas: BTreeMap<(String, String), [i64; 3]> = BTreeMap::new();
         for event in events {
             let tenant = event.stream().tenant.to_string();
-            let event_type = event.event_type.as_str();
-            let (queue_id, column) = if event_type == telephony::CallQueued::full_name() {
-                (decode_message::<telephony::CallQueued>(event)?.queue_id, 0)
-            } else if event_type == telephony::CallAnswered::full_name() {
-                (
-                    decode_message::<telephony::CallAnswered>(event)?.queue_id,
-                    1,
-                )
-            } else if event_type == telephony::CallAbandoned::full_name() {
-                (
-                    decode_message::<telephony::CallAbandoned>(event)?.queue_id,
-                    2,
-                )
-            } else {
-                continue;
+            let (queue_id, column) = match published(NAME, event)? {
+                Some(CallEvent::CallQueued(queued)) => (queued.queue_id, 0),
+                Some(CallEvent::CallAnswered(answered)) => (answered.queue_id, 1),
+                Some(CallEvent::CallAbandoned(abandoned)) => (abandoned.queue_id, 2),
+                _ => continue,
             };
             // A caller who left in the IVR never reached a queue.
             if queue_id.is_empty() {

@@ -7,15 +7,20 @@
 //! - Service level: the share of answered calls answered within the queue's target seconds
 //!   (`service_level_seconds`, 20 by default).
 //! - Average handling time: talk time, from answer to hang-up.
+//! - Agents by state: routing's published presence of each agent (with its queues and center).
 
 use std::collections::BTreeMap;
 
 use callcenter_eventlog::{Filter, Name, RecordedEvent};
-use callcenter_kit::{Projection, ProjectionError, decode_message};
-use callcenter_proto::routing::v1 as routing;
-use callcenter_proto::telephony::v1 as telephony;
-use prost::Name as _;
+use callcenter_kit::{Projection, ProjectionError, published};
+use callcenter_proto::routing::v1::AgentState;
+use callcenter_proto::routing::v1::agent_presence_events::Event as PresenceEvent;
+use callcenter_proto::routing::v1::queue_events::Event as QueueEvent;
+use callcenter_proto::telephony::v1::call_events::Event as CallEvent;
 use sqlx::{AnyConnection, AnyPool};
+
+/// The projection's name (its subscription and checkpoint).
+const NAME: &str = "reporting-queue-view";
 
 /// Length of a reporting interval.
 pub const INTERVAL_MS: i64 = 15 * 60 * 1000;
@@ -114,56 +119,16 @@ async fn count(
     Ok(())
 }
 
-async fn set_agent_state(
-    connection: &mut AnyConnection,
-    tenant: &str,
-    agent_id: &str,
-    state: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE reporting_agent_states SET state = $3 WHERE tenant_id = $1 AND agent_id = $2",
-    )
-    .bind(tenant)
-    .bind(agent_id)
-    .bind(state)
-    .execute(connection)
-    .await?;
-    Ok(())
-}
-
-/// The agent state an agent event leads to, if it changes the state.
-fn agent_state_after(event: &RecordedEvent) -> Result<Option<&'static str>, ProjectionError> {
-    let event_type = event.event_type.as_str();
-    let is = |full_name: String| event_type == full_name;
-    Ok(Some(
-        if is(routing::AgentLoggedIn::full_name()) || is(routing::AgentNotReady::full_name()) {
-            "not_ready"
-        } else if is(routing::AgentReady::full_name())
-            || is(routing::AgentAfterCallWorkOverrun::full_name())
-        {
-            "ready"
-        } else if is(routing::AgentReservationReleased::full_name()) {
-            if decode_message::<routing::AgentReservationReleased>(event)?.missed {
-                "not_ready"
-            } else {
-                "ready"
-            }
-        } else if is(routing::AgentReserved::full_name()) {
-            "reserved"
-        } else if is(routing::AgentCallStarted::full_name()) {
-            "on_call"
-        } else if is(routing::AgentCallEnded::full_name()) {
-            if decode_message::<routing::AgentCallEnded>(event)?.after_call_work_seconds > 0 {
-                "after_call_work"
-            } else {
-                "ready"
-            }
-        } else if is(routing::AgentLoggedOut::full_name()) {
-            "logged_out"
-        } else {
-            return Ok(None);
-        },
-    ))
+/// The read model's name of an agent's published state.
+fn agent_state_name(state: AgentState) -> &'static str {
+    match state {
+        AgentState::LoggedOut | AgentState::Unspecified => "logged_out",
+        AgentState::NotReady => "not_ready",
+        AgentState::Ready => "ready",
+        AgentState::Reserved => "reserved",
+        AgentState::OnCall => "on_call",
+        AgentState::AfterCallWork => "after_call_work",
+    }
 }
 
 impl QueueViewProjection {
@@ -173,59 +138,65 @@ impl QueueViewProjection {
     ) -> Result<(), ProjectionError> {
         let stream = event.stream();
         let (tenant, id) = (stream.tenant.as_str(), stream.aggregate_id.as_str());
-        let event_type = event.event_type.as_str();
-        if event_type == routing::QueueCreated::full_name() {
-            let created: routing::QueueCreated = decode_message(event)?;
-            sqlx::query(
-                "INSERT INTO reporting_queues (tenant_id, queue_id, center_id) VALUES ($1, $2, $3)
-                 ON CONFLICT (tenant_id, queue_id) DO UPDATE SET center_id = excluded.center_id",
-            )
-            .bind(tenant)
-            .bind(id)
-            .bind(created.center_id)
-            .execute(&mut *connection)
-            .await?;
-        } else if event_type == routing::QueueRoutingSet::full_name() {
-            let rules = decode_message::<routing::QueueRoutingSet>(event)?
-                .routing
-                .unwrap_or_default();
-            sqlx::query(
-                "UPDATE reporting_queues SET max_wait_seconds = $3
-                 WHERE tenant_id = $1 AND queue_id = $2",
-            )
-            .bind(tenant)
-            .bind(id)
-            .bind(i64::from(rules.max_wait_seconds))
-            .execute(&mut *connection)
-            .await?;
-            if rules.service_level_seconds > 0 {
+        if stream.aggregate_type.as_str() == "presence" {
+            if let Some(PresenceEvent::AgentPresenceChanged(changed)) = published(NAME, event)? {
+                let state = agent_state_name(changed.state());
                 sqlx::query(
-                    "UPDATE reporting_queues SET service_level_percent = $3,
-                         service_level_seconds = $4 WHERE tenant_id = $1 AND queue_id = $2",
+                    "INSERT INTO reporting_agent_states
+                         (tenant_id, agent_id, center_id, queue_ids, state)
+                     VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (tenant_id, agent_id) DO UPDATE SET
+                         center_id = excluded.center_id, queue_ids = excluded.queue_ids,
+                         state = excluded.state",
                 )
                 .bind(tenant)
                 .bind(id)
-                .bind(i64::from(rules.service_level_percent))
-                .bind(i64::from(rules.service_level_seconds))
+                .bind(&changed.center_id)
+                .bind(format!(",{},", changed.queue_ids.join(",")))
+                .bind(state)
                 .execute(&mut *connection)
                 .await?;
             }
-        } else if event_type == routing::AgentCreated::full_name() {
-            let created: routing::AgentCreated = decode_message(event)?;
-            sqlx::query(
-                "INSERT INTO reporting_agent_states
-                     (tenant_id, agent_id, center_id, queue_ids, state)
-                 VALUES ($1, $2, $3, $4, 'logged_out')
-                 ON CONFLICT (tenant_id, agent_id) DO NOTHING",
-            )
-            .bind(tenant)
-            .bind(id)
-            .bind(created.center_id)
-            .bind(format!(",{},", created.queue_ids.join(",")))
-            .execute(&mut *connection)
-            .await?;
-        } else if let Some(state) = agent_state_after(event)? {
-            set_agent_state(connection, tenant, id, state).await?;
+            return Ok(());
+        }
+        match published::<QueueEvent>(NAME, event)? {
+            Some(QueueEvent::QueueCreated(created)) => {
+                sqlx::query(
+                    "INSERT INTO reporting_queues (tenant_id, queue_id, center_id)
+                     VALUES ($1, $2, $3)
+                     ON CONFLICT (tenant_id, queue_id) DO UPDATE SET center_id = excluded.center_id",
+                )
+                .bind(tenant)
+                .bind(id)
+                .bind(created.center_id)
+                .execute(&mut *connection)
+                .await?;
+            }
+            Some(QueueEvent::QueueRoutingSet(set)) => {
+                let rules = set.routing.unwrap_or_default();
+                sqlx::query(
+                    "UPDATE reporting_queues SET max_wait_seconds = $3
+                     WHERE tenant_id = $1 AND queue_id = $2",
+                )
+                .bind(tenant)
+                .bind(id)
+                .bind(i64::from(rules.max_wait_seconds))
+                .execute(&mut *connection)
+                .await?;
+                if rules.service_level_seconds > 0 {
+                    sqlx::query(
+                        "UPDATE reporting_queues SET service_level_percent = $3,
+                             service_level_seconds = $4 WHERE tenant_id = $1 AND queue_id = $2",
+                    )
+                    .bind(tenant)
+                    .bind(id)
+                    .bind(i64::from(rules.service_level_percent))
+                    .bind(i64::from(rules.service_level_seconds))
+                    .execute(&mut *connection)
+                    .await?;
+                }
+            }
+            None => {}
         }
         Ok(())
     }
@@ -237,39 +208,41 @@ impl QueueViewProjection {
         let stream = event.stream();
         let (tenant, call_id) = (stream.tenant.as_str(), stream.aggregate_id.as_str());
         let at = event.occurred_at.unix_millis();
-        let event_type = event.event_type.as_str();
-        if event_type == telephony::CallQueued::full_name() {
-            let queued: telephony::CallQueued = decode_message(event)?;
-            sqlx::query(
-                "INSERT INTO reporting_waiting_calls (tenant_id, call_id, queue_id, queued_at)
+        let Some(call_event) = published::<CallEvent>(NAME, event)? else {
+            return Ok(());
+        };
+        match call_event {
+            CallEvent::CallQueued(queued) => {
+                sqlx::query(
+                    "INSERT INTO reporting_waiting_calls (tenant_id, call_id, queue_id, queued_at)
                  VALUES ($1, $2, $3, $4)
                  ON CONFLICT (tenant_id, call_id) DO UPDATE SET
                      queue_id = excluded.queue_id, queued_at = excluded.queued_at",
-            )
-            .bind(tenant)
-            .bind(call_id)
-            .bind(&queued.queue_id)
-            .bind(at)
-            .execute(&mut *connection)
-            .await?;
-            count(connection, tenant, &queued.queue_id, at, Count::Offered).await?;
-        } else if event_type == telephony::CallAnswered::full_name() {
-            let answered: telephony::CallAnswered = decode_message(event)?;
-            let waiting: Option<(i64, i64)> = sqlx::query_as(
-                "SELECT w.queued_at, COALESCE(q.service_level_seconds, 20)
+                )
+                .bind(tenant)
+                .bind(call_id)
+                .bind(&queued.queue_id)
+                .bind(at)
+                .execute(&mut *connection)
+                .await?;
+                count(connection, tenant, &queued.queue_id, at, Count::Offered).await?;
+            }
+            CallEvent::CallAnswered(answered) => {
+                let waiting: Option<(i64, i64)> = sqlx::query_as(
+                    "SELECT w.queued_at, COALESCE(q.service_level_seconds, 20)
                  FROM reporting_waiting_calls w
                  LEFT JOIN reporting_queues q
                      ON q.tenant_id = w.tenant_id AND q.queue_id = w.queue_id
                  WHERE w.tenant_id = $1 AND w.call_id = $2",
-            )
-            .bind(tenant)
-            .bind(call_id)
-            .fetch_optional(&mut *connection)
-            .await?;
-            let (queued_at, target_seconds) = waiting.unwrap_or((at, 20));
-            let waited_ms = (at - queued_at).max(0);
-            forget_waiting(connection, tenant, call_id).await?;
-            sqlx::query(
+                )
+                .bind(tenant)
+                .bind(call_id)
+                .fetch_optional(&mut *connection)
+                .await?;
+                let (queued_at, target_seconds) = waiting.unwrap_or((at, 20));
+                let waited_ms = (at - queued_at).max(0);
+                forget_waiting(connection, tenant, call_id).await?;
+                sqlx::query(
                 "INSERT INTO reporting_answered_calls (tenant_id, call_id, queue_id, answered_at)
                  VALUES ($1, $2, $3, $4)
                  ON CONFLICT (tenant_id, call_id) DO UPDATE SET
@@ -281,53 +254,55 @@ impl QueueViewProjection {
             .bind(at)
             .execute(&mut *connection)
             .await?;
-            let count_as = Count::Answered {
-                waited_ms,
-                in_service_level: waited_ms <= target_seconds * 1000,
-            };
-            count(connection, tenant, &answered.queue_id, at, count_as).await?;
-        } else if event_type == telephony::CallAbandoned::full_name() {
-            let abandoned: telephony::CallAbandoned = decode_message(event)?;
-            forget_waiting(connection, tenant, call_id).await?;
-            if !abandoned.queue_id.is_empty() {
-                count(
-                    connection,
-                    tenant,
-                    &abandoned.queue_id,
-                    at,
-                    Count::Abandoned,
-                )
-                .await?;
+                let count_as = Count::Answered {
+                    waited_ms,
+                    in_service_level: waited_ms <= target_seconds * 1000,
+                };
+                count(connection, tenant, &answered.queue_id, at, count_as).await?;
             }
-        } else if event_type == telephony::CallNotReached::full_name() {
-            forget_waiting(connection, tenant, call_id).await?;
-        } else if event_type == telephony::CallEnded::full_name() {
-            let answered: Option<(String, i64)> = sqlx::query_as(
-                "SELECT queue_id, answered_at FROM reporting_answered_calls
+            CallEvent::CallAbandoned(abandoned) => {
+                forget_waiting(connection, tenant, call_id).await?;
+                if !abandoned.queue_id.is_empty() {
+                    count(
+                        connection,
+                        tenant,
+                        &abandoned.queue_id,
+                        at,
+                        Count::Abandoned,
+                    )
+                    .await?;
+                }
+            }
+            CallEvent::CallNotReached(_) => forget_waiting(connection, tenant, call_id).await?,
+            CallEvent::CallEnded(_) => {
+                let answered: Option<(String, i64)> = sqlx::query_as(
+                    "SELECT queue_id, answered_at FROM reporting_answered_calls
                  WHERE tenant_id = $1 AND call_id = $2",
-            )
-            .bind(tenant)
-            .bind(call_id)
-            .fetch_optional(&mut *connection)
-            .await?;
-            if let Some((queue_id, answered_at)) = answered {
-                sqlx::query(
+                )
+                .bind(tenant)
+                .bind(call_id)
+                .fetch_optional(&mut *connection)
+                .await?;
+                if let Some((queue_id, answered_at)) = answered {
+                    sqlx::query(
                     "DELETE FROM reporting_answered_calls WHERE tenant_id = $1 AND call_id = $2",
                 )
                 .bind(tenant)
                 .bind(call_id)
                 .execute(&mut *connection)
                 .await?;
-                let talk_ms = (at - answered_at).max(0);
-                count(
-                    connection,
-                    tenant,
-                    &queue_id,
-                    at,
-                    Count::Handled { talk_ms },
-                )
-                .await?;
+                    let talk_ms = (at - answered_at).max(0);
+                    count(
+                        connection,
+                        tenant,
+                        &queue_id,
+                        at,
+                        Count::Handled { talk_ms },
+                    )
+                    .await?;
+                }
             }
+            _ => {}
         }
         Ok(())
     }
@@ -349,14 +324,14 @@ async fn forget_waiting(
 #[async_trait::async_trait]
 impl Projection for QueueViewProjection {
     fn name(&self) -> Name {
-        Name::new("reporting-queue-view").expect("valid name")
+        Name::new(NAME).expect("valid name")
     }
 
     fn filter(&self) -> Filter {
         let name = |value: &str| Name::new(value).expect("valid name");
         Filter::all()
             .aggregate(name("telephony"), name("call"))
-            .aggregate(name("routing"), name("agent"))
+            .aggregate(name("routing"), name("presence"))
             .aggregate(name("routing"), name("queue"))
     }
 

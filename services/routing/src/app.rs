@@ -8,9 +8,10 @@ use callcenter_kit::{
 };
 use callcenter_platform::{ApiError, ErrorCode};
 
+use crate::domain::presence::PresenceError;
 use crate::domain::{
-    Action, ActionKind, Agent, AgentCommand, AgentError, Case, CaseCommand, CaseError, Queue,
-    QueueCommand, QueueError, QueueRouting,
+    Action, ActionKind, Agent, AgentCommand, AgentError, AgentPresence, Case, CaseCommand,
+    CaseError, Publish, Queue, QueueCommand, QueueError, QueueRouting,
 };
 use crate::events::default_seat;
 
@@ -20,6 +21,13 @@ pub struct Routing {
     agents: CommandHandler<Agent>,
     queues: CommandHandler<Queue>,
     cases: CommandHandler<Case>,
+    presences: CommandHandler<AgentPresence>,
+}
+
+impl From<PresenceError> for ApiError {
+    fn from(error: PresenceError) -> Self {
+        match error {}
+    }
 }
 
 impl From<CaseError> for ApiError {
@@ -119,7 +127,8 @@ impl Routing {
         Self {
             agents: CommandHandler::new(Arc::clone(&store)),
             queues: CommandHandler::new(Arc::clone(&store)),
-            cases: CommandHandler::new(store),
+            cases: CommandHandler::new(Arc::clone(&store)),
+            presences: CommandHandler::new(store),
         }
     }
 
@@ -358,6 +367,27 @@ impl Routing {
             return Err(ApiError::not_found("agent", agent_id.as_str()));
         }
         Ok(loaded)
+    }
+
+    /// The agent as it was at `version` (for the presence publisher, which follows behind).
+    pub async fn agent_at(
+        &self,
+        tenant: &TenantId,
+        agent_id: &Name,
+        version: u64,
+    ) -> Result<Agent, ApiError> {
+        Ok(self.agents.load_at(tenant, agent_id, version).await?)
+    }
+
+    /// Publishes an agent's presence (the fact other contexts read), if it is news.
+    pub async fn publish_presence(
+        &self,
+        meta: &CommandMeta,
+        agent_id: &Name,
+        publish: &Publish,
+    ) -> Result<(), ApiError> {
+        self.presences.handle(meta, agent_id, publish).await?;
+        Ok(())
     }
 
     /// Carries out one of the router's decisions.

@@ -23,11 +23,14 @@ use callcenter_eventlog::lease::Leases;
 use callcenter_eventlog::{EventStore, Filter, Name, RecordedEvent, TenantId};
 use callcenter_kit::{
     Cause, Consumer, ConsumerError, ConsumerStatus, PersistedEvent, StartFrom, Subscribe,
-    Timestamp, decode_message, run_consumer,
+    Timestamp, published, run_consumer,
 };
 use callcenter_platform::ErrorCode;
 use callcenter_proto::telephony::v1 as telephony;
-use prost::Name as _;
+use callcenter_proto::telephony::v1::call_events::Event as CallEvent;
+
+/// The distributors' name as a consumer of other contexts' events.
+const DISTRIBUTOR: &str = "routing-distributor";
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -372,74 +375,71 @@ async fn apply(
         }
         return Ok(());
     }
-    let event_type = event.event_type.as_str();
-    let result: Result<(), String> = if event_type == telephony::CallOffered::full_name() {
-        decode_message::<telephony::CallOffered>(event)
+    let call_event = match published::<CallEvent>(DISTRIBUTOR, event) {
+        Ok(Some(call_event)) => call_event,
+        Ok(None) => return Ok(()),
+        Err(error) => {
+            tracing::warn!(%error, "skipping an unreadable call event");
+            return Ok(());
+        }
+    };
+    let result: Result<(), String> = match call_event {
+        CallEvent::CallOffered(offered) => {
+            placement.call_offered(tenant, id, &offered.caller_number);
+            Ok(())
+        }
+        CallEvent::CallQueued(queued) => (|| {
+            let queue_id = Name::new(&queued.queue_id).map_err(|e| e.to_string())?;
+            let target = (!queued.target_agent_id.is_empty())
+                .then(|| Name::new(&queued.target_agent_id))
+                .transpose()
+                .map_err(|e| e.to_string())?;
+            let place = placement.call_queued(tenant, id, &queue_id, target.as_ref());
+            if place.leave {
+                router.call_finished(tenant, id);
+            }
+            if !place.route {
+                return Ok(());
+            }
+            if let Some(caller) = &place.entering_caller {
+                router.call_offered(tenant, id, caller);
+            }
+            let priority = if queued.priority() == telephony::Priority::Emergency {
+                CallPriority::Emergency
+            } else {
+                CallPriority::Normal
+            };
+            router.call_queued(tenant, id, &queue_id, priority, target, event.occurred_at);
+            if !queued.required_skill.is_empty() {
+                let skill = Name::new(&queued.required_skill).map_err(|e| e.to_string())?;
+                router.call_requires_skill(tenant, id, &skill);
+            }
+            Ok(())
+        })(),
+        CallEvent::CallReturnedToQueue(returned) => Name::new(&returned.agent_id)
             .map_err(|e| e.to_string())
-            .map(|offered| placement.call_offered(tenant, id, &offered.caller_number))
-    } else if event_type == telephony::CallQueued::full_name() {
-        decode_message::<telephony::CallQueued>(event)
-            .map_err(|e| e.to_string())
-            .and_then(|queued| {
-                let queue_id = Name::new(&queued.queue_id).map_err(|e| e.to_string())?;
-                let target = (!queued.target_agent_id.is_empty())
-                    .then(|| Name::new(&queued.target_agent_id))
-                    .transpose()
-                    .map_err(|e| e.to_string())?;
-                let place = placement.call_queued(tenant, id, &queue_id, target.as_ref());
-                if place.leave {
-                    router.call_finished(tenant, id);
-                }
-                if !place.route {
-                    return Ok(());
-                }
-                if let Some(caller) = &place.entering_caller {
-                    router.call_offered(tenant, id, caller);
-                }
-                let priority = if queued.priority() == telephony::Priority::Emergency {
-                    CallPriority::Emergency
-                } else {
-                    CallPriority::Normal
-                };
-                router.call_queued(tenant, id, &queue_id, priority, target, event.occurred_at);
-                if !queued.required_skill.is_empty() {
-                    let skill = Name::new(&queued.required_skill).map_err(|e| e.to_string())?;
-                    router.call_requires_skill(tenant, id, &skill);
-                }
-                Ok(())
-            })
-    } else if event_type == telephony::CallReturnedToQueue::full_name() {
-        decode_message::<telephony::CallReturnedToQueue>(event)
-            .map_err(|e| e.to_string())
-            .and_then(|returned| {
-                let agent_id = Name::new(&returned.agent_id).map_err(|e| e.to_string())?;
+            .map(|agent_id| {
                 if placement.call_event(tenant, id) {
                     router.call_returned(tenant, id, returned.missed.then_some(&agent_id));
                 }
-                Ok(())
-            })
-    } else if event_type == telephony::CallAnswered::full_name() {
-        decode_message::<telephony::CallAnswered>(event)
+            }),
+        CallEvent::CallAnswered(answered) => Name::new(&answered.agent_id)
             .map_err(|e| e.to_string())
-            .and_then(|answered| Name::new(&answered.agent_id).map_err(|e| e.to_string()))
             .map(|agent_id| {
                 if placement.call_event(tenant, id) {
                     router.call_answered(tenant, id, &agent_id, event.occurred_at);
                 }
-            })
-    } else if event_type == telephony::CallEnded::full_name()
-        || event_type == telephony::CallAbandoned::full_name()
-        || event_type == telephony::CallNotReached::full_name()
-    {
-        if placement.call_finished(tenant, id) {
-            router.call_finished(tenant, id);
+            }),
+        CallEvent::CallEnded(_) | CallEvent::CallAbandoned(_) | CallEvent::CallNotReached(_) => {
+            if placement.call_finished(tenant, id) {
+                router.call_finished(tenant, id);
+            }
+            Ok(())
         }
-        Ok(())
-    } else {
-        Ok(())
+        _ => Ok(()),
     };
     if let Err(error) = result {
-        tracing::warn!(%error, event_type, "skipping unreadable call event");
+        tracing::warn!(%error, event_type = %event.event_type, "skipping unreadable call event");
     }
     Ok(())
 }

@@ -1,18 +1,37 @@
 //! The stored schema of routing events: `callcenter.routing.v1` protobuf messages.
 
 use callcenter_eventlog::RecordedEvent;
-use callcenter_kit::{
-    DecodeError, EncodedEvent, Name, PersistedEvent, decode_message, decode_name,
-};
+use callcenter_kit::{DecodeError, EncodedEvent, Name, PersistedEvent, Schema, decode_name};
 use callcenter_proto::routing::v1 as pb;
 use prost::Name as _;
 
 use std::collections::BTreeMap;
 
 use crate::domain::{
-    AgentEvent, CaseEvent, NotReadyReason, OverflowStep, QueueEvent, QueueRouting, Why,
-    WideningStep,
+    AgentEvent, AgentPresenceEvent, CaseEvent, NotReadyReason, OverflowStep, PresenceState,
+    PublishedPresence, QueueEvent, QueueRouting, Why, WideningStep,
 };
+
+/// How routing's events are stored. `AgentLoggedIn` is at version 2: the seat is always
+/// recorded. Version 1 logins recorded before seats existed name none; they read as the default
+/// seat.
+pub const SCHEMA: Schema = Schema {
+    versions: &[("callcenter.routing.v1.AgentLoggedIn", 2)],
+    upcast,
+};
+
+/// The current shape of an older stored payload.
+fn upcast(event_type: &str, version: u32, payload: &[u8]) -> Result<Vec<u8>, String> {
+    use prost::Message as _;
+    if event_type == pb::AgentLoggedIn::full_name() && version == 1 {
+        let mut login = pb::AgentLoggedIn::decode(payload).map_err(|error| error.to_string())?;
+        if login.seat.is_empty() {
+            login.seat = default_seat().to_string();
+        }
+        return Ok(login.encode_to_vec());
+    }
+    Err(format!("no upcaster from {event_type} v{version}"))
+}
 
 /// The message of an optional name, such as a routing domain (empty: none, the default).
 pub fn domain_to_proto(domain: Option<&Name>) -> String {
@@ -180,7 +199,7 @@ impl PersistedEvent for AgentEvent {
                 queue_ids,
                 routing_domain,
                 at,
-            } => EncodedEvent::from_message(
+            } => SCHEMA.encode(
                 *at,
                 &pb::AgentCreated {
                     display_name: display_name.clone(),
@@ -189,43 +208,43 @@ impl PersistedEvent for AgentEvent {
                     routing_domain: domain_to_proto(routing_domain.as_ref()),
                 },
             ),
-            AgentEvent::RoutingDomainMoved { routing_domain, at } => EncodedEvent::from_message(
+            AgentEvent::RoutingDomainMoved { routing_domain, at } => SCHEMA.encode(
                 *at,
                 &pb::AgentRoutingDomainMoved {
                     routing_domain: domain_to_proto(routing_domain.as_ref()),
                 },
             ),
-            AgentEvent::LoggedIn { seat, at } => EncodedEvent::from_message(
+            AgentEvent::LoggedIn { seat, at } => SCHEMA.encode(
                 *at,
                 &pb::AgentLoggedIn {
                     seat: seat.to_string(),
                 },
             ),
-            AgentEvent::SecondLoginRefused { seat, at } => EncodedEvent::from_message(
+            AgentEvent::SecondLoginRefused { seat, at } => SCHEMA.encode(
                 *at,
                 &pb::AgentSecondLoginRefused {
                     seat: seat.to_string(),
                 },
             ),
-            AgentEvent::NotReady { reason, at } => EncodedEvent::from_message(
+            AgentEvent::NotReady { reason, at } => SCHEMA.encode(
                 *at,
                 &pb::AgentNotReady {
                     reason: not_ready_reason_to_proto(*reason).into(),
                 },
             ),
-            AgentEvent::AfterCallWorkOverrun { call_id, at } => EncodedEvent::from_message(
+            AgentEvent::AfterCallWorkOverrun { call_id, at } => SCHEMA.encode(
                 *at,
                 &pb::AgentAfterCallWorkOverrun {
                     call_id: call_id.to_string(),
                 },
             ),
-            AgentEvent::Ready { at } => EncodedEvent::from_message(*at, &pb::AgentReady {}),
+            AgentEvent::Ready { at } => SCHEMA.encode(*at, &pb::AgentReady {}),
             AgentEvent::Reserved {
                 call_id,
                 queue_id,
                 why,
                 at,
-            } => EncodedEvent::from_message(
+            } => SCHEMA.encode(
                 *at,
                 &pb::AgentReserved {
                     call_id: call_id.to_string(),
@@ -234,13 +253,13 @@ impl PersistedEvent for AgentEvent {
                     candidates: why.candidates.iter().map(Name::to_string).collect(),
                 },
             ),
-            AgentEvent::ChatCapacitySet { chats, at } => EncodedEvent::from_message(
+            AgentEvent::ChatCapacitySet { chats, at } => SCHEMA.encode(
                 *at,
                 &pb::AgentChatCapacitySet {
                     chats: u32::from(*chats),
                 },
             ),
-            AgentEvent::SkillsSet { skills, at } => EncodedEvent::from_message(
+            AgentEvent::SkillsSet { skills, at } => SCHEMA.encode(
                 *at,
                 &pb::AgentSkillsSet {
                     skills: skills_to_proto(skills),
@@ -250,14 +269,14 @@ impl PersistedEvent for AgentEvent {
                 call_id,
                 missed,
                 at,
-            } => EncodedEvent::from_message(
+            } => SCHEMA.encode(
                 *at,
                 &pb::AgentReservationReleased {
                     call_id: call_id.to_string(),
                     missed: *missed,
                 },
             ),
-            AgentEvent::CallStarted { call_id, at } => EncodedEvent::from_message(
+            AgentEvent::CallStarted { call_id, at } => SCHEMA.encode(
                 *at,
                 &pb::AgentCallStarted {
                     call_id: call_id.to_string(),
@@ -267,7 +286,7 @@ impl PersistedEvent for AgentEvent {
                 call_id,
                 after_call_work_until,
                 at,
-            } => EncodedEvent::from_message(
+            } => SCHEMA.encode(
                 *at,
                 &pb::AgentCallEnded {
                     call_id: call_id.to_string(),
@@ -276,16 +295,15 @@ impl PersistedEvent for AgentEvent {
                     }),
                 },
             ),
-            AgentEvent::LoggedOut { at } => EncodedEvent::from_message(*at, &pb::AgentLoggedOut {}),
+            AgentEvent::LoggedOut { at } => SCHEMA.encode(*at, &pb::AgentLoggedOut {}),
         }
     }
 
     fn decode(event: &RecordedEvent) -> Result<Self, DecodeError> {
+        use pb::agent_events::Event;
         let at = event.occurred_at;
-        let event_type = event.event_type.as_str();
-        if event_type == pb::AgentCreated::full_name() {
-            let created: pb::AgentCreated = decode_message(event)?;
-            return Ok(AgentEvent::Created {
+        match SCHEMA.decode(event)? {
+            Event::AgentCreated(created) => Ok(AgentEvent::Created {
                 display_name: created.display_name,
                 center_id: decode_name(event, &created.center_id)?,
                 queue_ids: created
@@ -295,52 +313,30 @@ impl PersistedEvent for AgentEvent {
                     .collect::<Result<_, _>>()?,
                 routing_domain: domain_from_proto(event, &created.routing_domain)?,
                 at,
-            });
-        }
-        if event_type == pb::AgentRoutingDomainMoved::full_name() {
-            let moved: pb::AgentRoutingDomainMoved = decode_message(event)?;
-            return Ok(AgentEvent::RoutingDomainMoved {
+            }),
+            Event::AgentRoutingDomainMoved(moved) => Ok(AgentEvent::RoutingDomainMoved {
                 routing_domain: domain_from_proto(event, &moved.routing_domain)?,
                 at,
-            });
-        }
-        if event_type == pb::AgentLoggedIn::full_name() {
-            let logged_in: pb::AgentLoggedIn = decode_message(event)?;
-            let seat = if logged_in.seat.is_empty() {
-                default_seat()
-            } else {
-                decode_name(event, &logged_in.seat)?
-            };
-            return Ok(AgentEvent::LoggedIn { seat, at });
-        }
-        if event_type == pb::AgentSecondLoginRefused::full_name() {
-            let refused: pb::AgentSecondLoginRefused = decode_message(event)?;
-            return Ok(AgentEvent::SecondLoginRefused {
+            }),
+            Event::AgentLoggedIn(logged_in) => {
+                let seat = decode_name(event, &logged_in.seat)?;
+                Ok(AgentEvent::LoggedIn { seat, at })
+            }
+            Event::AgentSecondLoginRefused(refused) => Ok(AgentEvent::SecondLoginRefused {
                 seat: decode_name(event, &refused.seat)?,
                 at,
-            });
-        }
-        if event_type == pb::AgentNotReady::full_name() {
-            let not_ready: pb::AgentNotReady = decode_message(event)?;
-            return Ok(AgentEvent::NotReady {
+            }),
+            Event::AgentNotReady(not_ready) => Ok(AgentEvent::NotReady {
                 reason: not_ready_reason_from_proto(not_ready.reason)
                     .ok_or_else(|| DecodeError::new(event, "unknown not-ready reason"))?,
                 at,
-            });
-        }
-        if event_type == pb::AgentAfterCallWorkOverrun::full_name() {
-            let overrun: pb::AgentAfterCallWorkOverrun = decode_message(event)?;
-            return Ok(AgentEvent::AfterCallWorkOverrun {
+            }),
+            Event::AgentAfterCallWorkOverrun(overrun) => Ok(AgentEvent::AfterCallWorkOverrun {
                 call_id: decode_name(event, &overrun.call_id)?,
                 at,
-            });
-        }
-        if event_type == pb::AgentReady::full_name() {
-            return Ok(AgentEvent::Ready { at });
-        }
-        if event_type == pb::AgentReserved::full_name() {
-            let reserved: pb::AgentReserved = decode_message(event)?;
-            return Ok(AgentEvent::Reserved {
+            }),
+            Event::AgentReady(_) => Ok(AgentEvent::Ready { at }),
+            Event::AgentReserved(reserved) => Ok(AgentEvent::Reserved {
                 call_id: decode_name(event, &reserved.call_id)?,
                 queue_id: decode_name(event, &reserved.queue_id)?,
                 why: Why {
@@ -352,52 +348,34 @@ impl PersistedEvent for AgentEvent {
                         .collect::<Result<_, _>>()?,
                 },
                 at,
-            });
-        }
-        if event_type == pb::AgentChatCapacitySet::full_name() {
-            let set: pb::AgentChatCapacitySet = decode_message(event)?;
-            return Ok(AgentEvent::ChatCapacitySet {
+            }),
+            Event::AgentChatCapacitySet(set) => Ok(AgentEvent::ChatCapacitySet {
                 chats: u8::try_from(set.chats)
                     .map_err(|_| DecodeError::new(event, "chat capacity out of range"))?,
                 at,
-            });
-        }
-        if event_type == pb::AgentSkillsSet::full_name() {
-            let set: pb::AgentSkillsSet = decode_message(event)?;
-            return Ok(AgentEvent::SkillsSet {
+            }),
+            Event::AgentSkillsSet(set) => Ok(AgentEvent::SkillsSet {
                 skills: skills_from_proto(&set.skills)
                     .map_err(|(_, reason)| DecodeError::new(event, reason))?,
                 at,
-            });
-        }
-        if event_type == pb::AgentReservationReleased::full_name() {
-            let released: pb::AgentReservationReleased = decode_message(event)?;
-            return Ok(AgentEvent::ReservationReleased {
+            }),
+            Event::AgentReservationReleased(released) => Ok(AgentEvent::ReservationReleased {
                 call_id: decode_name(event, &released.call_id)?,
                 missed: released.missed,
                 at,
-            });
-        }
-        if event_type == pb::AgentCallStarted::full_name() {
-            let started: pb::AgentCallStarted = decode_message(event)?;
-            return Ok(AgentEvent::CallStarted {
+            }),
+            Event::AgentCallStarted(started) => Ok(AgentEvent::CallStarted {
                 call_id: decode_name(event, &started.call_id)?,
                 at,
-            });
-        }
-        if event_type == pb::AgentCallEnded::full_name() {
-            let ended: pb::AgentCallEnded = decode_message(event)?;
-            return Ok(AgentEvent::CallEnded {
+            }),
+            Event::AgentCallEnded(ended) => Ok(AgentEvent::CallEnded {
                 call_id: decode_name(event, &ended.call_id)?,
                 after_call_work_until: (ended.after_call_work_seconds > 0)
                     .then(|| at.plus_millis(i64::from(ended.after_call_work_seconds) * 1000)),
                 at,
-            });
+            }),
+            Event::AgentLoggedOut(_) => Ok(AgentEvent::LoggedOut { at }),
         }
-        if event_type == pb::AgentLoggedOut::full_name() {
-            return Ok(AgentEvent::LoggedOut { at });
-        }
-        Err(DecodeError::unknown_type(event))
     }
 }
 
@@ -410,7 +388,7 @@ impl PersistedEvent for QueueEvent {
                 after_call_work_seconds,
                 routing_domain,
                 at,
-            } => EncodedEvent::from_message(
+            } => SCHEMA.encode(
                 *at,
                 &pb::QueueCreated {
                     display_name: display_name.clone(),
@@ -419,7 +397,7 @@ impl PersistedEvent for QueueEvent {
                     routing_domain: domain_to_proto(routing_domain.as_ref()),
                 },
             ),
-            QueueEvent::RoutingSet { routing, at } => EncodedEvent::from_message(
+            QueueEvent::RoutingSet { routing, at } => SCHEMA.encode(
                 *at,
                 &pb::QueueRoutingSet {
                     routing: Some(routing_to_record(routing)),
@@ -429,22 +407,21 @@ impl PersistedEvent for QueueEvent {
     }
 
     fn decode(event: &RecordedEvent) -> Result<Self, DecodeError> {
-        if event.event_type == pb::QueueRoutingSet::full_name() {
-            let set: pb::QueueRoutingSet = decode_message(event)?;
-            return Ok(QueueEvent::RoutingSet {
+        use pb::queue_events::Event;
+        match SCHEMA.decode(event)? {
+            Event::QueueRoutingSet(set) => Ok(QueueEvent::RoutingSet {
                 routing: routing_from_record(&set.routing.unwrap_or_default())
                     .map_err(|(_, reason)| DecodeError::new(event, reason))?,
                 at: event.occurred_at,
-            });
+            }),
+            Event::QueueCreated(created) => Ok(QueueEvent::Created {
+                display_name: created.display_name,
+                center_id: decode_name(event, &created.center_id)?,
+                after_call_work_seconds: created.after_call_work_seconds,
+                routing_domain: domain_from_proto(event, &created.routing_domain)?,
+                at: event.occurred_at,
+            }),
         }
-        let created: pb::QueueCreated = decode_message(event)?;
-        Ok(QueueEvent::Created {
-            display_name: created.display_name,
-            center_id: decode_name(event, &created.center_id)?,
-            after_call_work_seconds: created.after_call_work_seconds,
-            routing_domain: domain_from_proto(event, &created.routing_domain)?,
-            at: event.occurred_at,
-        })
     }
 }
 
@@ -455,7 +432,7 @@ impl PersistedEvent for CaseEvent {
                 caller_number,
                 owner_agent_id,
                 at,
-            } => EncodedEvent::from_message(
+            } => SCHEMA.encode(
                 *at,
                 &pb::CaseOpened {
                     caller_number: caller_number.clone(),
@@ -466,14 +443,14 @@ impl PersistedEvent for CaseEvent {
                 caller_number,
                 owner_agent_id,
                 at,
-            } => EncodedEvent::from_message(
+            } => SCHEMA.encode(
                 *at,
                 &pb::CaseOwnerChanged {
                     caller_number: caller_number.clone(),
                     owner_agent_id: owner_agent_id.to_string(),
                 },
             ),
-            CaseEvent::Closed { caller_number, at } => EncodedEvent::from_message(
+            CaseEvent::Closed { caller_number, at } => SCHEMA.encode(
                 *at,
                 &pb::CaseClosed {
                     caller_number: caller_number.clone(),
@@ -483,31 +460,115 @@ impl PersistedEvent for CaseEvent {
     }
 
     fn decode(event: &RecordedEvent) -> Result<Self, DecodeError> {
+        use pb::case_events::Event;
         let at = event.occurred_at;
-        let event_type = event.event_type.as_str();
-        if event_type == pb::CaseOpened::full_name() {
-            let opened: pb::CaseOpened = decode_message(event)?;
-            return Ok(CaseEvent::Opened {
+        match SCHEMA.decode(event)? {
+            Event::CaseOpened(opened) => Ok(CaseEvent::Opened {
                 owner_agent_id: decode_name(event, &opened.owner_agent_id)?,
                 caller_number: opened.caller_number,
                 at,
-            });
-        }
-        if event_type == pb::CaseOwnerChanged::full_name() {
-            let changed: pb::CaseOwnerChanged = decode_message(event)?;
-            return Ok(CaseEvent::OwnerChanged {
+            }),
+            Event::CaseOwnerChanged(changed) => Ok(CaseEvent::OwnerChanged {
                 owner_agent_id: decode_name(event, &changed.owner_agent_id)?,
                 caller_number: changed.caller_number,
                 at,
-            });
-        }
-        if event_type == pb::CaseClosed::full_name() {
-            let closed: pb::CaseClosed = decode_message(event)?;
-            return Ok(CaseEvent::Closed {
+            }),
+            Event::CaseClosed(closed) => Ok(CaseEvent::Closed {
                 caller_number: closed.caller_number,
                 at,
-            });
+            }),
         }
-        Err(DecodeError::unknown_type(event))
+    }
+}
+
+/// The published presence's state as stored.
+fn presence_state_to_proto(state: PresenceState) -> pb::AgentState {
+    match state {
+        PresenceState::LoggedOut => pb::AgentState::LoggedOut,
+        PresenceState::NotReady => pb::AgentState::NotReady,
+        PresenceState::Ready => pb::AgentState::Ready,
+        PresenceState::Reserved => pb::AgentState::Reserved,
+        PresenceState::OnCall => pb::AgentState::OnCall,
+        PresenceState::AfterCallWork => pb::AgentState::AfterCallWork,
+    }
+}
+
+/// The stored presence's state.
+fn presence_state_from_proto(
+    event: &RecordedEvent,
+    state: i32,
+) -> Result<PresenceState, DecodeError> {
+    Ok(match pb::AgentState::try_from(state) {
+        Ok(pb::AgentState::LoggedOut) => PresenceState::LoggedOut,
+        Ok(pb::AgentState::NotReady) => PresenceState::NotReady,
+        Ok(pb::AgentState::Ready) => PresenceState::Ready,
+        Ok(pb::AgentState::Reserved) => PresenceState::Reserved,
+        Ok(pb::AgentState::OnCall) => PresenceState::OnCall,
+        Ok(pb::AgentState::AfterCallWork) => PresenceState::AfterCallWork,
+        Ok(pb::AgentState::Unspecified) | Err(_) => {
+            return Err(DecodeError::new(event, "unknown agent state"));
+        }
+    })
+}
+
+/// The published fact of an agent's presence.
+pub fn presence_to_proto(
+    presence: &PublishedPresence,
+    agent_version: u64,
+) -> pb::AgentPresenceChanged {
+    pb::AgentPresenceChanged {
+        state: presence_state_to_proto(presence.state).into(),
+        reason: presence
+            .reason
+            .map_or(pb::NotReadyReason::Unspecified, not_ready_reason_to_proto)
+            .into(),
+        call_id: presence
+            .call_id
+            .as_ref()
+            .map(Name::to_string)
+            .unwrap_or_default(),
+        center_id: presence
+            .center_id
+            .as_ref()
+            .map(Name::to_string)
+            .unwrap_or_default(),
+        queue_ids: presence.queue_ids.iter().map(Name::to_string).collect(),
+        agent_version,
+    }
+}
+
+impl PersistedEvent for AgentPresenceEvent {
+    fn encode(&self) -> EncodedEvent {
+        let AgentPresenceEvent::Changed {
+            presence,
+            agent_version,
+            at,
+        } = self;
+        SCHEMA.encode(*at, &presence_to_proto(presence, *agent_version))
+    }
+
+    fn decode(event: &RecordedEvent) -> Result<Self, DecodeError> {
+        let pb::agent_presence_events::Event::AgentPresenceChanged(changed) =
+            SCHEMA.decode(event)?;
+        let optional = |value: &str| {
+            (!value.is_empty())
+                .then(|| decode_name(event, value))
+                .transpose()
+        };
+        Ok(AgentPresenceEvent::Changed {
+            presence: PublishedPresence {
+                state: presence_state_from_proto(event, changed.state)?,
+                reason: not_ready_reason_from_proto(changed.reason),
+                call_id: optional(&changed.call_id)?,
+                center_id: optional(&changed.center_id)?,
+                queue_ids: changed
+                    .queue_ids
+                    .iter()
+                    .map(|queue_id| decode_name(event, queue_id))
+                    .collect::<Result<_, _>>()?,
+            },
+            agent_version: changed.agent_version,
+            at: event.occurred_at,
+        })
     }
 }

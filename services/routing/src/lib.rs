@@ -6,6 +6,7 @@
 //! - [`grpc`]: serves `callcenter.routing.v1.RoutingService`;
 //! - [`placement`]: which partition routes which tenant and routing domain;
 //! - [`distributor`]: carries out the router's decisions;
+//! - [`publisher`]: publishes each agent's presence, the one fact other contexts read about agents;
 //! - [`service`]: routing's declaration as a service of the platform.
 
 pub mod api;
@@ -15,6 +16,7 @@ pub mod domain;
 pub mod events;
 pub mod grpc;
 pub mod placement;
+pub mod publisher;
 pub mod service;
 
 pub use app::Routing;

@@ -11,6 +11,7 @@ use clap::Args;
 use tonic::server::NamedService;
 
 use crate::distributor::{Distributor, Partition, run_partitioned_distributors};
+use crate::publisher::PresencePublisher;
 use crate::{Routing, RoutingGrpc};
 
 /// Routing's settings.
@@ -69,6 +70,7 @@ impl Service for RoutingService {
         let store = Arc::clone(&context.store);
         let app = Routing::new(Arc::clone(&store));
         context.serve_grpc(RoutingGrpc::server(app.clone()));
+        context.consume(PresencePublisher::new(app.clone()));
         let leases = context
             .leases
             .open(Duration::from_secs(settings.lease_seconds))

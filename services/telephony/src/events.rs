@@ -1,11 +1,8 @@
 //! The stored schema of telephony events: `callcenter.telephony.v1` protobuf messages.
 
 use callcenter_eventlog::RecordedEvent;
-use callcenter_kit::{
-    DecodeError, EncodedEvent, Name, PersistedEvent, decode_message, decode_name,
-};
+use callcenter_kit::{DecodeError, EncodedEvent, Name, PersistedEvent, Schema, decode_name};
 use callcenter_proto::telephony::v1 as pb;
-use prost::Name as _;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -15,6 +12,9 @@ use crate::domain::{
     NumberRoute, OutboundPolicyEvent, OutboundPurpose, PartnerEvent, Party, PhoneNumber, Priority,
     QueueTarget, ReportedCallEvent, ReportedFact, SupervisionMode,
 };
+
+/// How telephony's events are stored: every type at version 1, nothing to upcast yet.
+pub const SCHEMA: Schema = Schema::V1;
 
 fn optional_name(event: &RecordedEvent, value: &str) -> Result<Option<Name>, DecodeError> {
     (!value.is_empty())
@@ -385,7 +385,7 @@ pub fn menu_from_record(menu: &pb::IvrMenuRecord) -> Result<IvrMenu, Vec<IvrMenu
 impl PersistedEvent for IvrMenuEvent {
     fn encode(&self) -> EncodedEvent {
         match self {
-            IvrMenuEvent::Published { version, menu, at } => EncodedEvent::from_message(
+            IvrMenuEvent::Published { version, menu, at } => SCHEMA.encode(
                 *at,
                 &pb::IvrMenuPublished {
                     version: *version,
@@ -396,7 +396,7 @@ impl PersistedEvent for IvrMenuEvent {
     }
 
     fn decode(event: &RecordedEvent) -> Result<Self, DecodeError> {
-        let published: pb::IvrMenuPublished = decode_message(event)?;
+        let pb::ivr_menu_events::Event::IvrMenuPublished(published) = SCHEMA.decode(event)?;
         let menu = menu_from_record(&published.menu.unwrap_or_default())
             .map_err(|problems| DecodeError::new(event, format!("malformed menu: {problems:?}")))?;
         Ok(IvrMenuEvent::Published {
@@ -410,7 +410,7 @@ impl PersistedEvent for IvrMenuEvent {
 impl PersistedEvent for CallerEvent {
     fn encode(&self) -> EncodedEvent {
         match self {
-            CallerEvent::ClassSet { class, at } => EncodedEvent::from_message(
+            CallerEvent::ClassSet { class, at } => SCHEMA.encode(
                 *at,
                 &pb::CallerClassSet {
                     class: caller_class_to_proto(*class).into(),
@@ -420,7 +420,7 @@ impl PersistedEvent for CallerEvent {
     }
 
     fn decode(event: &RecordedEvent) -> Result<Self, DecodeError> {
-        let set: pb::CallerClassSet = decode_message(event)?;
+        let pb::caller_events::Event::CallerClassSet(set) = SCHEMA.decode(event)?;
         Ok(CallerEvent::ClassSet {
             class: caller_class_from_proto(set.class),
             at: event.occurred_at,
@@ -436,7 +436,7 @@ impl PersistedEvent for CallEvent {
                 caller_number,
                 dialled_number,
                 at,
-            } => EncodedEvent::from_message(
+            } => SCHEMA.encode(
                 *at,
                 &pb::CallOffered {
                     caller_number: caller_number.as_str().to_owned(),
@@ -449,7 +449,7 @@ impl PersistedEvent for CallEvent {
                 purpose,
                 agent_id,
                 at,
-            } => EncodedEvent::from_message(
+            } => SCHEMA.encode(
                 *at,
                 &pb::OutboundCallStarted {
                     customer_number: customer_number.as_str().to_owned(),
@@ -458,19 +458,19 @@ impl PersistedEvent for CallEvent {
                     agent_id: agent_id.to_string(),
                 },
             ),
-            E::NotReached { reason, at } => EncodedEvent::from_message(
+            E::NotReached { reason, at } => SCHEMA.encode(
                 *at,
                 &pb::CallNotReached {
                     reason: not_reached_to_proto(*reason).into(),
                 },
             ),
-            E::CallerClassified { class, at } => EncodedEvent::from_message(
+            E::CallerClassified { class, at } => SCHEMA.encode(
                 *at,
                 &pb::CallCallerClassified {
                     class: caller_class_to_proto(Some(*class)).into(),
                 },
             ),
-            E::EnteredIvr { menu, at } => EncodedEvent::from_message(
+            E::EnteredIvr { menu, at } => SCHEMA.encode(
                 *at,
                 &menu
                     .as_ref()
@@ -486,7 +486,7 @@ impl PersistedEvent for CallEvent {
                 input,
                 next_node_id,
                 at,
-            } => EncodedEvent::from_message(
+            } => SCHEMA.encode(
                 *at,
                 &pb::CallIvrStepTaken {
                     node_id: node_id.clone(),
@@ -498,7 +498,7 @@ impl PersistedEvent for CallEvent {
                 node_id,
                 service,
                 at,
-            } => EncodedEvent::from_message(
+            } => SCHEMA.encode(
                 *at,
                 &pb::CallSelfServed {
                     node_id: node_id.to_string(),
@@ -511,7 +511,7 @@ impl PersistedEvent for CallEvent {
                 target_agent_id,
                 required_skill,
                 at,
-            } => EncodedEvent::from_message(
+            } => SCHEMA.encode(
                 *at,
                 &pb::CallQueued {
                     queue_id: queue_id.to_string(),
@@ -520,7 +520,7 @@ impl PersistedEvent for CallEvent {
                     required_skill: text(required_skill.as_ref()),
                 },
             ),
-            E::Ringing { agent_id, at } => EncodedEvent::from_message(
+            E::Ringing { agent_id, at } => SCHEMA.encode(
                 *at,
                 &pb::CallRinging {
                     agent_id: agent_id.to_string(),
@@ -530,7 +530,7 @@ impl PersistedEvent for CallEvent {
                 agent_id,
                 missed,
                 at,
-            } => EncodedEvent::from_message(
+            } => SCHEMA.encode(
                 *at,
                 &pb::CallReturnedToQueue {
                     agent_id: agent_id.to_string(),
@@ -541,20 +541,20 @@ impl PersistedEvent for CallEvent {
                 agent_id,
                 queue_id,
                 at,
-            } => EncodedEvent::from_message(
+            } => SCHEMA.encode(
                 *at,
                 &pb::CallAnswered {
                     agent_id: agent_id.to_string(),
                     queue_id: queue_id.to_string(),
                 },
             ),
-            E::Held { at } => EncodedEvent::from_message(*at, &pb::CallHeld {}),
-            E::Resumed { at } => EncodedEvent::from_message(*at, &pb::CallResumed {}),
+            E::Held { at } => SCHEMA.encode(*at, &pb::CallHeld {}),
+            E::Resumed { at } => SCHEMA.encode(*at, &pb::CallResumed {}),
             E::MaxWaitReached {
                 queue_id,
                 to_queue_id,
                 at,
-            } => EncodedEvent::from_message(
+            } => SCHEMA.encode(
                 *at,
                 &pb::CallMaxWaitReached {
                     queue_id: queue_id.to_string(),
@@ -566,7 +566,7 @@ impl PersistedEvent for CallEvent {
                 to_queue_id,
                 to_agent_id,
                 at,
-            } => EncodedEvent::from_message(
+            } => SCHEMA.encode(
                 *at,
                 &pb::CallTransferred {
                     from_agent_id: from_agent_id.to_string(),
@@ -578,20 +578,20 @@ impl PersistedEvent for CallEvent {
                 supervisor_id,
                 mode,
                 at,
-            } => EncodedEvent::from_message(
+            } => SCHEMA.encode(
                 *at,
                 &pb::CallSupervisorJoined {
                     supervisor_id: supervisor_id.to_string(),
                     mode: supervision_mode_to_proto(*mode).into(),
                 },
             ),
-            E::SupervisorLeft { supervisor_id, at } => EncodedEvent::from_message(
+            E::SupervisorLeft { supervisor_id, at } => SCHEMA.encode(
                 *at,
                 &pb::CallSupervisorLeft {
                     supervisor_id: supervisor_id.to_string(),
                 },
             ),
-            E::Ended { ended_by, at } => EncodedEvent::from_message(
+            E::Ended { ended_by, at } => SCHEMA.encode(
                 *at,
                 &pb::CallEnded {
                     ended_by: party_to_proto(*ended_by).into(),
@@ -603,7 +603,7 @@ impl PersistedEvent for CallEvent {
                 waited_ms,
                 position,
                 at,
-            } => EncodedEvent::from_message(
+            } => SCHEMA.encode(
                 *at,
                 &pb::CallAbandoned {
                     queue_id: text(queue_id.as_ref()),
@@ -617,7 +617,7 @@ impl PersistedEvent for CallEvent {
                     position: position.unwrap_or(0),
                 },
             ),
-            E::DispositionSet { agent_id, code, at } => EncodedEvent::from_message(
+            E::DispositionSet { agent_id, code, at } => SCHEMA.encode(
                 *at,
                 &pb::CallDispositionSet {
                     agent_id: agent_id.to_string(),
@@ -628,186 +628,132 @@ impl PersistedEvent for CallEvent {
     }
 
     fn decode(event: &RecordedEvent) -> Result<Self, DecodeError> {
+        use pb::call_events::Event;
         let at = event.occurred_at;
-        let event_type = event.event_type.as_str();
-        let is = |full_name: String| event_type == full_name;
-        if is(pb::CallOffered::full_name()) {
-            let offered: pb::CallOffered = decode_message(event)?;
-            return Ok(CallEvent::Offered {
+        match SCHEMA.decode(event)? {
+            Event::CallOffered(offered) => Ok(CallEvent::Offered {
                 caller_number: phone(event, &offered.caller_number)?,
                 dialled_number: phone(event, &offered.dialled_number)?,
                 at,
-            });
-        }
-        if is(pb::OutboundCallStarted::full_name()) {
-            let started: pb::OutboundCallStarted = decode_message(event)?;
-            return Ok(CallEvent::OutboundStarted {
+            }),
+            Event::OutboundCallStarted(started) => Ok(CallEvent::OutboundStarted {
                 customer_number: phone(event, &started.customer_number)?,
                 caller_id: phone(event, &started.caller_id)?,
                 purpose: purpose_from_proto(started.purpose)
                     .ok_or_else(|| DecodeError::new(event, "unknown outbound purpose"))?,
                 agent_id: decode_name(event, &started.agent_id)?,
                 at,
-            });
-        }
-        if is(pb::CallNotReached::full_name()) {
-            let not_reached: pb::CallNotReached = decode_message(event)?;
-            return Ok(CallEvent::NotReached {
+            }),
+            Event::CallNotReached(not_reached) => Ok(CallEvent::NotReached {
                 reason: not_reached_from_proto(not_reached.reason)
                     .ok_or_else(|| DecodeError::new(event, "unknown not-reached reason"))?,
                 at,
-            });
-        }
-        if is(pb::CallCallerClassified::full_name()) {
-            let classified: pb::CallCallerClassified = decode_message(event)?;
-            return Ok(CallEvent::CallerClassified {
+            }),
+            Event::CallCallerClassified(classified) => Ok(CallEvent::CallerClassified {
                 class: caller_class_from_proto(classified.class)
                     .ok_or_else(|| DecodeError::new(event, "unknown caller class"))?,
                 at,
-            });
-        }
-        if is(pb::CallEnteredIvr::full_name()) {
-            let entered: pb::CallEnteredIvr = decode_message(event)?;
-            let menu = match optional_name(event, &entered.menu_id)? {
-                None => None,
-                Some(menu_id) => Some(IvrPosition {
-                    menu: MenuRef {
-                        menu_id,
-                        version: entered.menu_version,
-                    },
-                    node_id: decode_name(event, &entered.node_id)?,
-                    attempts: 0,
-                }),
-            };
-            return Ok(CallEvent::EnteredIvr { menu, at });
-        }
-        if is(pb::CallIvrStepTaken::full_name()) {
-            let step: pb::CallIvrStepTaken = decode_message(event)?;
-            return Ok(CallEvent::IvrStepTaken {
+            }),
+            Event::CallEnteredIvr(entered) => {
+                let menu = match optional_name(event, &entered.menu_id)? {
+                    None => None,
+                    Some(menu_id) => Some(IvrPosition {
+                        menu: MenuRef {
+                            menu_id,
+                            version: entered.menu_version,
+                        },
+                        node_id: decode_name(event, &entered.node_id)?,
+                        attempts: 0,
+                    }),
+                };
+                Ok(CallEvent::EnteredIvr { menu, at })
+            }
+            Event::CallIvrStepTaken(step) => Ok(CallEvent::IvrStepTaken {
                 next_node_id: optional_name(event, &step.next_node_id)?,
                 node_id: step.node_id,
                 input: step.input,
                 at,
-            });
-        }
-        if is(pb::CallSelfServed::full_name()) {
-            let served: pb::CallSelfServed = decode_message(event)?;
-            return Ok(CallEvent::SelfServed {
+            }),
+            Event::CallSelfServed(served) => Ok(CallEvent::SelfServed {
                 node_id: decode_name(event, &served.node_id)?,
                 service: decode_name(event, &served.service)?,
                 at,
-            });
-        }
-        if is(pb::CallQueued::full_name()) {
-            let queued: pb::CallQueued = decode_message(event)?;
-            return Ok(CallEvent::Queued {
+            }),
+            Event::CallQueued(queued) => Ok(CallEvent::Queued {
                 queue_id: decode_name(event, &queued.queue_id)?,
                 priority: priority_from_proto(queued.priority),
                 target_agent_id: optional_name(event, &queued.target_agent_id)?,
                 required_skill: optional_name(event, &queued.required_skill)?,
                 at,
-            });
-        }
-        if is(pb::CallRinging::full_name()) {
-            let ringing: pb::CallRinging = decode_message(event)?;
-            return Ok(CallEvent::Ringing {
+            }),
+            Event::CallRinging(ringing) => Ok(CallEvent::Ringing {
                 agent_id: decode_name(event, &ringing.agent_id)?,
                 at,
-            });
-        }
-        if is(pb::CallReturnedToQueue::full_name()) {
-            let returned: pb::CallReturnedToQueue = decode_message(event)?;
-            return Ok(CallEvent::ReturnedToQueue {
+            }),
+            Event::CallReturnedToQueue(returned) => Ok(CallEvent::ReturnedToQueue {
                 agent_id: decode_name(event, &returned.agent_id)?,
                 missed: returned.missed,
                 at,
-            });
-        }
-        if is(pb::CallAnswered::full_name()) {
-            let answered: pb::CallAnswered = decode_message(event)?;
-            return Ok(CallEvent::Answered {
+            }),
+            Event::CallAnswered(answered) => Ok(CallEvent::Answered {
                 agent_id: decode_name(event, &answered.agent_id)?,
                 queue_id: decode_name(event, &answered.queue_id)?,
                 at,
-            });
-        }
-        if is(pb::CallHeld::full_name()) {
-            return Ok(CallEvent::Held { at });
-        }
-        if is(pb::CallResumed::full_name()) {
-            return Ok(CallEvent::Resumed { at });
-        }
-        if is(pb::CallMaxWaitReached::full_name()) {
-            let reached: pb::CallMaxWaitReached = decode_message(event)?;
-            return Ok(CallEvent::MaxWaitReached {
+            }),
+            Event::CallHeld(_) => Ok(CallEvent::Held { at }),
+            Event::CallResumed(_) => Ok(CallEvent::Resumed { at }),
+            Event::CallMaxWaitReached(reached) => Ok(CallEvent::MaxWaitReached {
                 queue_id: decode_name(event, &reached.queue_id)?,
                 to_queue_id: decode_name(event, &reached.to_queue_id)?,
                 at,
-            });
-        }
-        if is(pb::CallTransferred::full_name()) {
-            let transferred: pb::CallTransferred = decode_message(event)?;
-            return Ok(CallEvent::Transferred {
+            }),
+            Event::CallTransferred(transferred) => Ok(CallEvent::Transferred {
                 from_agent_id: decode_name(event, &transferred.from_agent_id)?,
                 to_queue_id: decode_name(event, &transferred.to_queue_id)?,
                 to_agent_id: optional_name(event, &transferred.to_agent_id)?,
                 at,
-            });
-        }
-        if is(pb::CallSupervisorJoined::full_name()) {
-            let joined: pb::CallSupervisorJoined = decode_message(event)?;
-            return Ok(CallEvent::SupervisorJoined {
+            }),
+            Event::CallSupervisorJoined(joined) => Ok(CallEvent::SupervisorJoined {
                 supervisor_id: decode_name(event, &joined.supervisor_id)?,
                 mode: supervision_mode_from_proto(joined.mode)
                     .ok_or_else(|| DecodeError::new(event, "unknown supervision mode"))?,
                 at,
-            });
-        }
-        if is(pb::CallSupervisorLeft::full_name()) {
-            let left: pb::CallSupervisorLeft = decode_message(event)?;
-            return Ok(CallEvent::SupervisorLeft {
+            }),
+            Event::CallSupervisorLeft(left) => Ok(CallEvent::SupervisorLeft {
                 supervisor_id: decode_name(event, &left.supervisor_id)?,
                 at,
-            });
-        }
-        if is(pb::CallEnded::full_name()) {
-            let ended: pb::CallEnded = decode_message(event)?;
-            return Ok(CallEvent::Ended {
+            }),
+            Event::CallEnded(ended) => Ok(CallEvent::Ended {
                 ended_by: party_from_proto(ended.ended_by),
                 at,
-            });
-        }
-        if is(pb::CallAbandoned::full_name()) {
-            let abandoned: pb::CallAbandoned = decode_message(event)?;
-            let phase = match pb::CallPhase::try_from(abandoned.phase) {
-                Ok(pb::CallPhase::Ringing) => CallPhase::Ringing,
-                Ok(pb::CallPhase::Ivr) => CallPhase::Ivr,
-                _ => CallPhase::Queued,
-            };
-            return Ok(CallEvent::Abandoned {
-                queue_id: optional_name(event, &abandoned.queue_id)?,
-                phase,
-                waited_ms: abandoned.waited_ms,
-                position: (abandoned.position > 0).then_some(abandoned.position),
-                at,
-            });
-        }
-        if is(pb::CallDispositionSet::full_name()) {
-            let set: pb::CallDispositionSet = decode_message(event)?;
-            return Ok(CallEvent::DispositionSet {
+            }),
+            Event::CallAbandoned(abandoned) => {
+                let phase = match pb::CallPhase::try_from(abandoned.phase) {
+                    Ok(pb::CallPhase::Ringing) => CallPhase::Ringing,
+                    Ok(pb::CallPhase::Ivr) => CallPhase::Ivr,
+                    _ => CallPhase::Queued,
+                };
+                Ok(CallEvent::Abandoned {
+                    queue_id: optional_name(event, &abandoned.queue_id)?,
+                    phase,
+                    waited_ms: abandoned.waited_ms,
+                    position: (abandoned.position > 0).then_some(abandoned.position),
+                    at,
+                })
+            }
+            Event::CallDispositionSet(set) => Ok(CallEvent::DispositionSet {
                 agent_id: decode_name(event, &set.agent_id)?,
                 code: decode_name(event, &set.code)?,
                 at,
-            });
+            }),
         }
-        Err(DecodeError::unknown_type(event))
     }
 }
 
 impl PersistedEvent for NumberEvent {
     fn encode(&self) -> EncodedEvent {
         match self {
-            NumberEvent::Assigned { route, at } => EncodedEvent::from_message(
+            NumberEvent::Assigned { route, at } => SCHEMA.encode(
                 *at,
                 &match route {
                     NumberRoute::Queue(queue_id) => pb::NumberAssigned {
@@ -824,7 +770,7 @@ impl PersistedEvent for NumberEvent {
     }
 
     fn decode(event: &RecordedEvent) -> Result<Self, DecodeError> {
-        let assigned: pb::NumberAssigned = decode_message(event)?;
+        let pb::number_events::Event::NumberAssigned(assigned) = SCHEMA.decode(event)?;
         let route = if assigned.ivr_menu_id.is_empty() {
             NumberRoute::Queue(decode_name(event, &assigned.queue_id)?)
         } else {
@@ -840,7 +786,7 @@ impl PersistedEvent for NumberEvent {
 impl PersistedEvent for NumberClaimEvent {
     fn encode(&self) -> EncodedEvent {
         match self {
-            NumberClaimEvent::Claimed { tenant, at } => EncodedEvent::from_message(
+            NumberClaimEvent::Claimed { tenant, at } => SCHEMA.encode(
                 *at,
                 &pb::NumberClaimed {
                     tenant: tenant.to_string(),
@@ -850,7 +796,7 @@ impl PersistedEvent for NumberClaimEvent {
     }
 
     fn decode(event: &RecordedEvent) -> Result<Self, DecodeError> {
-        let claimed: pb::NumberClaimed = decode_message(event)?;
+        let pb::number_claim_events::Event::NumberClaimed(claimed) = SCHEMA.decode(event)?;
         Ok(NumberClaimEvent::Claimed {
             tenant: decode_name(event, &claimed.tenant)?,
             at: event.occurred_at,
@@ -958,7 +904,7 @@ pub fn fact_to_record(fact: &ReportedFact) -> pb::ReportedCallFactRecord {
 impl PersistedEvent for ReportedCallEvent {
     fn encode(&self) -> EncodedEvent {
         let ReportedCallEvent::Recorded(event) = self;
-        EncodedEvent::from_message(
+        SCHEMA.encode(
             event.occurred_at,
             &pb::PartnerCallEventRecorded {
                 event_id: event.event_id.clone(),
@@ -968,7 +914,8 @@ impl PersistedEvent for ReportedCallEvent {
     }
 
     fn decode(event: &RecordedEvent) -> Result<Self, DecodeError> {
-        let recorded: pb::PartnerCallEventRecorded = decode_message(event)?;
+        let pb::reported_call_events::Event::PartnerCallEventRecorded(recorded) =
+            SCHEMA.decode(event)?;
         let fact = recorded
             .fact
             .as_ref()
@@ -989,19 +936,19 @@ impl PersistedEvent for ReportedCallEvent {
 impl PersistedEvent for OutboundPolicyEvent {
     fn encode(&self) -> EncodedEvent {
         match self {
-            OutboundPolicyEvent::DoNotCallAdded { number, at } => EncodedEvent::from_message(
+            OutboundPolicyEvent::DoNotCallAdded { number, at } => SCHEMA.encode(
                 *at,
                 &pb::DoNotCallAdded {
                     number: number.as_str().to_owned(),
                 },
             ),
-            OutboundPolicyEvent::DoNotCallRemoved { number, at } => EncodedEvent::from_message(
+            OutboundPolicyEvent::DoNotCallRemoved { number, at } => SCHEMA.encode(
                 *at,
                 &pb::DoNotCallRemoved {
                     number: number.as_str().to_owned(),
                 },
             ),
-            OutboundPolicyEvent::CallingHoursSet { hours, at } => EncodedEvent::from_message(
+            OutboundPolicyEvent::CallingHoursSet { hours, at } => SCHEMA.encode(
                 *at,
                 &pb::CallingHoursSet {
                     hours: hours.as_ref().map(calling_hours_to_record),
@@ -1011,32 +958,26 @@ impl PersistedEvent for OutboundPolicyEvent {
     }
 
     fn decode(event: &RecordedEvent) -> Result<Self, DecodeError> {
+        use pb::outbound_policy_events::Event;
         let at = event.occurred_at;
-        let event_type = event.event_type.as_str();
-        if event_type == pb::DoNotCallAdded::full_name() {
-            let added: pb::DoNotCallAdded = decode_message(event)?;
-            return Ok(OutboundPolicyEvent::DoNotCallAdded {
+        match SCHEMA.decode(event)? {
+            Event::DoNotCallAdded(added) => Ok(OutboundPolicyEvent::DoNotCallAdded {
                 number: phone(event, &added.number)?,
                 at,
-            });
-        }
-        if event_type == pb::DoNotCallRemoved::full_name() {
-            let removed: pb::DoNotCallRemoved = decode_message(event)?;
-            return Ok(OutboundPolicyEvent::DoNotCallRemoved {
+            }),
+            Event::DoNotCallRemoved(removed) => Ok(OutboundPolicyEvent::DoNotCallRemoved {
                 number: phone(event, &removed.number)?,
                 at,
-            });
+            }),
+            Event::CallingHoursSet(set) => {
+                let hours = set
+                    .hours
+                    .as_ref()
+                    .map(calling_hours_from_record)
+                    .transpose()
+                    .map_err(|reason| DecodeError::new(event, reason))?;
+                Ok(OutboundPolicyEvent::CallingHoursSet { hours, at })
+            }
         }
-        if event_type == pb::CallingHoursSet::full_name() {
-            let set: pb::CallingHoursSet = decode_message(event)?;
-            let hours = set
-                .hours
-                .as_ref()
-                .map(calling_hours_from_record)
-                .transpose()
-                .map_err(|reason| DecodeError::new(event, reason))?;
-            return Ok(OutboundPolicyEvent::CallingHoursSet { hours, at });
-        }
-        Err(DecodeError::unknown_type(event))
     }
 }

@@ -110,6 +110,7 @@ impl PartnerIntakeGrpc {
             correlation_id: parsed.event_id.clone(),
             causation_id: parsed.event_id.clone(),
             actor: caller.subject.clone(),
+            at: callcenter_kit::Timestamp::now(),
         };
         match self.app.record_partner_event(&meta, &call_id, parsed).await {
             Ok(recorded) => EventResult {

@@ -20,9 +20,8 @@ use callcenter_platform::ErrorCode;
 use crate::app::Telephony;
 use crate::domain::{CallCommand, CallEvent};
 use crate::max_wait::{self, WaitingCalls};
-use callcenter_kit::decode_message;
-use callcenter_proto::routing::v1 as routing;
-use prost::Name as _;
+use callcenter_kit::published;
+use callcenter_proto::routing::v1::queue_events::Event as QueueEvent;
 
 /// Three rings of the Chinese ring cadence (1 s of tone, 4 s of silence).
 pub const THREE_RINGS: Duration = Duration::from_secs(15);
@@ -180,17 +179,15 @@ impl Consumer for RingTimer {
 
 /// Folds a queue's routing rules (its max wait) in; other queue events do not matter here.
 fn queue_rules(waiting: &mut WaitingCalls, event: &RecordedEvent) {
-    if event.event_type.as_str() != routing::QueueRoutingSet::full_name() {
-        return;
-    }
-    let stream = event.stream();
-    let rules = match decode_message::<routing::QueueRoutingSet>(event) {
-        Ok(set) => set.routing.unwrap_or_default(),
+    let rules = match published::<QueueEvent>("ring-timer", event) {
+        Ok(Some(QueueEvent::QueueRoutingSet(set))) => set.routing.unwrap_or_default(),
+        Ok(_) => return,
         Err(error) => {
             tracing::warn!(%error, "max wait skips unreadable queue rules");
             return;
         }
     };
+    let stream = event.stream();
     let to_queue_id = (!rules.max_wait_queue_id.is_empty())
         .then(|| Name::new(&rules.max_wait_queue_id).ok())
         .flatten();

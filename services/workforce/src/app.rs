@@ -207,13 +207,13 @@ impl Workforce {
             .collect()
     }
 
-    /// An agent's presence over time, from routing's agent stream.
+    /// An agent's presence over time, from what routing publishes of it.
     pub async fn presence(
         &self,
         tenant: &TenantId,
         agent_id: &Name,
     ) -> Result<Vec<PresenceMark>, ApiError> {
-        let stream = StreamKey::new(tenant, "routing", "agent", agent_id)
+        let stream = StreamKey::new(tenant, "routing", "presence", agent_id)
             .map_err(|error| ApiError::internal(error.to_string()))?;
         let events = self.store.read_stream(&stream, 0).await?;
         Ok(events
@@ -222,7 +222,7 @@ impl Workforce {
             .filter_map(|event| {
                 Some(PresenceMark {
                     at: event.occurred_at.unix_millis(),
-                    presence: agent_presence(event)?,
+                    presence: agent_presence("workforce-headcount", event)?,
                 })
             })
             .collect())

@@ -26,9 +26,11 @@ use crate::domain::calendar::{DAY_SECONDS, local_day};
 use crate::domain::center::{Center, CenterEvent};
 use crate::domain::intraday::{IntradayCommand, IntradayEvent, IntradayPlan, TrafficAnomaly};
 use crate::events::agent_presence;
-use callcenter_kit::decode_message;
-use callcenter_proto::telephony::v1 as telephony;
-use prost::Name as _;
+use callcenter_kit::published;
+use callcenter_proto::telephony::v1::call_events::Event as CallEvent;
+
+/// The clerk's name (its subscription, and the consumer of unknown events it counts).
+const CLERK: &str = "attendance-clerk";
 
 /// How often ended shifts are looked for when no event arrives.
 const TICK: Duration = Duration::from_millis(500);
@@ -135,8 +137,8 @@ impl AttendanceBook {
         let stream = event.stream();
         let (tenant, id) = (&stream.tenant, &stream.aggregate_id);
         match (stream.context.as_str(), stream.aggregate_type.as_str()) {
-            ("routing", "agent") => {
-                if let Some(presence) = agent_presence(event) {
+            ("routing", "presence") => {
+                if let Some(presence) = agent_presence(CLERK, event) {
                     let at = event.occurred_at.unix_millis();
                     self.presence(tenant, id, PresenceMark { at, presence });
                 }
@@ -248,16 +250,15 @@ impl TrafficWatch {
         let stream = event.stream();
         let (tenant, id) = (&stream.tenant, &stream.aggregate_id);
         match (stream.context.as_str(), stream.aggregate_type.as_str()) {
-            ("telephony", "call") if event.event_type == telephony::CallQueued::full_name() => {
-                match decode_message::<telephony::CallQueued>(event) {
-                    Ok(queued) => {
-                        if let Ok(queue_id) = Name::new(&queued.queue_id) {
-                            self.call_queued(tenant, &queue_id, event.occurred_at.unix_millis());
-                        }
+            ("telephony", "call") => match published::<CallEvent>(CLERK, event) {
+                Ok(Some(CallEvent::CallQueued(queued))) => {
+                    if let Ok(queue_id) = Name::new(&queued.queue_id) {
+                        self.call_queued(tenant, &queue_id, event.occurred_at.unix_millis());
                     }
-                    Err(error) => tracing::warn!(%error, "traffic watch skips a call event"),
                 }
-            }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "traffic watch skips a call event"),
+            },
             ("workforce", "intraday_plan") => match IntradayEvent::decode(event) {
                 Ok(plan_event) => self.plan_event(tenant, id, &plan_event),
                 Err(error) => tracing::warn!(%error, "traffic watch skips a plan event"),
@@ -292,7 +293,7 @@ impl Consumer for Clerk {
     fn subscription(&self) -> Subscribe {
         let name = |value: &str| Name::new(value).expect("valid name");
         let filter = Filter::all()
-            .aggregate(name("routing"), name("agent"))
+            .aggregate(name("routing"), name("presence"))
             .aggregate(name("workforce"), name("center"))
             .aggregate(name("workforce"), name("attendance"))
             .aggregate(name("workforce"), name("intraday_plan"))
@@ -300,7 +301,7 @@ impl Consumer for Clerk {
         Subscribe {
             batch_size: 1_000,
             tick: TICK,
-            ..Subscribe::view(name("attendance-clerk"), filter)
+            ..Subscribe::view(name(CLERK), filter)
         }
     }
 

@@ -5,11 +5,10 @@ use std::collections::BTreeMap;
 
 use callcenter_eventlog::RecordedEvent;
 use callcenter_kit::{
-    DecodeError, EncodedEvent, Name, PersistedEvent, Timestamp, decode_message, decode_name,
+    DecodeError, EncodedEvent, Name, PersistedEvent, Schema, Timestamp, decode_name, published,
 };
 use callcenter_proto::routing::v1 as routing;
 use callcenter_proto::workforce::v1 as pb;
-use prost::Name as _;
 
 use crate::domain::attendance::{
     AttendanceEvent, Presence, ShiftAttendance, ShiftRecord, ShiftWindow,
@@ -21,6 +20,9 @@ use crate::domain::center::{CenterEvent, CenterSettings, Lunch, Roster, ShiftDef
 use crate::domain::intraday::{IntradayEvent, PlanInterval, PublishedPlan, TrafficAnomaly};
 use crate::domain::leave::{Approver, LeaveKind, LeaveRequest, SwapRequest};
 use crate::domain::staffing::ErlangCRequest;
+
+/// How workforce's events are stored: every type at version 1, nothing to upcast yet.
+pub const SCHEMA: Schema = Schema::V1;
 
 /// The message of a leave kind.
 pub fn leave_kind_to_proto(kind: LeaveKind) -> pb::LeaveKind {
@@ -158,120 +160,100 @@ fn kind(event: &RecordedEvent, value: i32) -> Result<LeaveKind, DecodeError> {
         .ok_or_else(|| DecodeError::new(event, format!("unknown leave kind {value}")))
 }
 
-// Center and plan events carry no instant of their own: they are stored at the time of the
+// Center and plan events carry no instant of their own: they are stored at the time of their
 // command.
 impl PersistedEvent for CenterEvent {
     fn encode(&self) -> EncodedEvent {
-        let now = Timestamp::now();
         match self {
-            CenterEvent::Defined(settings) => EncodedEvent::from_message(
-                now,
-                &pb::CenterDefined {
-                    utc_offset_minutes: settings.utc_offset_minutes,
-                    shifts: settings.shifts.iter().map(shift_to_record).collect(),
-                },
-            ),
+            CenterEvent::Defined(settings) => SCHEMA.encode_at_command(&pb::CenterDefined {
+                utc_offset_minutes: settings.utc_offset_minutes,
+                shifts: settings.shifts.iter().map(shift_to_record).collect(),
+            }),
             CenterEvent::TeamSet {
                 team_id,
                 leader_id,
                 members,
-            } => EncodedEvent::from_message(
-                now,
-                &pb::TeamSet {
-                    team_id: team_id.to_string(),
-                    leader_id: leader_id.to_string(),
-                    member_ids: members.iter().map(Name::to_string).collect(),
-                },
-            ),
-            CenterEvent::RosterPublished { roster_id, roster } => EncodedEvent::from_message(
-                now,
-                &pb::RosterPublished {
+            } => SCHEMA.encode_at_command(&pb::TeamSet {
+                team_id: team_id.to_string(),
+                leader_id: leader_id.to_string(),
+                member_ids: members.iter().map(Name::to_string).collect(),
+            }),
+            CenterEvent::RosterPublished { roster_id, roster } => {
+                SCHEMA.encode_at_command(&pb::RosterPublished {
                     roster_id: roster_id.to_string(),
                     first_day: format_day(roster.first_day),
                     rows: rows_to_record(roster),
-                },
-            ),
+                })
+            }
             CenterEvent::LeaveRequested {
                 leave_id,
                 agent_id,
                 request,
                 approver,
-            } => EncodedEvent::from_message(
-                now,
-                &pb::LeaveRequested {
-                    leave_id: leave_id.to_string(),
-                    agent_id: agent_id.to_string(),
-                    kind: leave_kind_to_proto(request.kind).into(),
-                    first_day: format_day(request.start),
-                    half_days: request.half_days,
-                    certificate: request.certificate,
-                    asked_on: format_day(request.asked_on),
-                    approver: approver_to_proto(*approver).into(),
-                },
-            ),
+            } => SCHEMA.encode_at_command(&pb::LeaveRequested {
+                leave_id: leave_id.to_string(),
+                agent_id: agent_id.to_string(),
+                kind: leave_kind_to_proto(request.kind).into(),
+                first_day: format_day(request.start),
+                half_days: request.half_days,
+                certificate: request.certificate,
+                asked_on: format_day(request.asked_on),
+                approver: approver_to_proto(*approver).into(),
+            }),
             CenterEvent::LeaveDecided {
                 leave_id,
                 approved,
                 reason,
-            } => EncodedEvent::from_message(
-                now,
-                &pb::LeaveDecided {
-                    leave_id: leave_id.to_string(),
-                    approved: *approved,
-                    reason: reason.clone(),
-                },
-            ),
+            } => SCHEMA.encode_at_command(&pb::LeaveDecided {
+                leave_id: leave_id.to_string(),
+                approved: *approved,
+                reason: reason.clone(),
+            }),
             CenterEvent::SwapRequested {
                 swap_id,
                 agent_id,
                 colleague_id,
                 request,
-            } => EncodedEvent::from_message(
-                now,
-                &pb::SwapRequested {
-                    swap_id: swap_id.to_string(),
-                    agent_id: agent_id.to_string(),
-                    colleague_id: colleague_id.to_string(),
-                    day: format_day(request.day),
-                    consecutive: request.consecutive,
-                    payback_day: format_day(request.payback_day),
-                    asked_on: format_day(request.asked_on),
-                },
-            ),
+            } => SCHEMA.encode_at_command(&pb::SwapRequested {
+                swap_id: swap_id.to_string(),
+                agent_id: agent_id.to_string(),
+                colleague_id: colleague_id.to_string(),
+                day: format_day(request.day),
+                consecutive: request.consecutive,
+                payback_day: format_day(request.payback_day),
+                asked_on: format_day(request.asked_on),
+            }),
             CenterEvent::SwapDecided {
                 swap_id,
                 approved,
                 reason,
-            } => EncodedEvent::from_message(
-                now,
-                &pb::SwapDecided {
-                    swap_id: swap_id.to_string(),
-                    approved: *approved,
-                    reason: reason.clone(),
-                },
-            ),
+            } => SCHEMA.encode_at_command(&pb::SwapDecided {
+                swap_id: swap_id.to_string(),
+                approved: *approved,
+                reason: reason.clone(),
+            }),
         }
     }
 
     fn decode(event: &RecordedEvent) -> Result<Self, DecodeError> {
-        let event_type = event.event_type.as_str();
-        if event_type == pb::CenterDefined::full_name() {
-            let defined: pb::CenterDefined = decode_message(event)?;
-            let shifts = defined
-                .shifts
-                .iter()
-                .enumerate()
-                .map(|(index, shift)| shift_from_record(index, shift))
-                .collect::<Result<_, _>>()
-                .map_err(|(field, reason)| DecodeError::new(event, format!("{field}: {reason}")))?;
-            return Ok(CenterEvent::Defined(CenterSettings {
-                utc_offset_minutes: defined.utc_offset_minutes,
-                shifts,
-            }));
-        }
-        if event_type == pb::TeamSet::full_name() {
-            let team: pb::TeamSet = decode_message(event)?;
-            return Ok(CenterEvent::TeamSet {
+        use pb::center_events::Event;
+        match SCHEMA.decode(event)? {
+            Event::CenterDefined(defined) => {
+                let shifts = defined
+                    .shifts
+                    .iter()
+                    .enumerate()
+                    .map(|(index, shift)| shift_from_record(index, shift))
+                    .collect::<Result<_, _>>()
+                    .map_err(|(field, reason)| {
+                        DecodeError::new(event, format!("{field}: {reason}"))
+                    })?;
+                Ok(CenterEvent::Defined(CenterSettings {
+                    utc_offset_minutes: defined.utc_offset_minutes,
+                    shifts,
+                }))
+            }
+            Event::TeamSet(team) => Ok(CenterEvent::TeamSet {
                 team_id: decode_name(event, &team.team_id)?,
                 leader_id: decode_name(event, &team.leader_id)?,
                 members: team
@@ -279,48 +261,41 @@ impl PersistedEvent for CenterEvent {
                     .iter()
                     .map(|member| decode_name(event, member))
                     .collect::<Result<_, _>>()?,
-            });
-        }
-        if event_type == pb::RosterPublished::full_name() {
-            let published: pb::RosterPublished = decode_message(event)?;
-            let roster = roster_from_record(&published.first_day, &published.rows)
-                .map_err(|(field, reason)| DecodeError::new(event, format!("{field}: {reason}")))?;
-            return Ok(CenterEvent::RosterPublished {
-                roster_id: decode_name(event, &published.roster_id)?,
-                roster,
-            });
-        }
-        if event_type == pb::LeaveRequested::full_name() {
-            let requested: pb::LeaveRequested = decode_message(event)?;
-            let approver = match pb::Approver::try_from(requested.approver) {
-                Ok(pb::Approver::Director) => Approver::Director,
-                Ok(pb::Approver::Supervisor) => Approver::Supervisor,
-                _ => return Err(DecodeError::new(event, "unknown approver")),
-            };
-            return Ok(CenterEvent::LeaveRequested {
-                leave_id: decode_name(event, &requested.leave_id)?,
-                agent_id: decode_name(event, &requested.agent_id)?,
-                request: LeaveRequest {
-                    kind: kind(event, requested.kind)?,
-                    start: day(event, &requested.first_day)?,
-                    half_days: requested.half_days,
-                    asked_on: day(event, &requested.asked_on)?,
-                    certificate: requested.certificate,
-                },
-                approver,
-            });
-        }
-        if event_type == pb::LeaveDecided::full_name() {
-            let decided: pb::LeaveDecided = decode_message(event)?;
-            return Ok(CenterEvent::LeaveDecided {
+            }),
+            Event::RosterPublished(published) => {
+                let roster = roster_from_record(&published.first_day, &published.rows).map_err(
+                    |(field, reason)| DecodeError::new(event, format!("{field}: {reason}")),
+                )?;
+                Ok(CenterEvent::RosterPublished {
+                    roster_id: decode_name(event, &published.roster_id)?,
+                    roster,
+                })
+            }
+            Event::LeaveRequested(requested) => {
+                let approver = match pb::Approver::try_from(requested.approver) {
+                    Ok(pb::Approver::Director) => Approver::Director,
+                    Ok(pb::Approver::Supervisor) => Approver::Supervisor,
+                    _ => return Err(DecodeError::new(event, "unknown approver")),
+                };
+                Ok(CenterEvent::LeaveRequested {
+                    leave_id: decode_name(event, &requested.leave_id)?,
+                    agent_id: decode_name(event, &requested.agent_id)?,
+                    request: LeaveRequest {
+                        kind: kind(event, requested.kind)?,
+                        start: day(event, &requested.first_day)?,
+                        half_days: requested.half_days,
+                        asked_on: day(event, &requested.asked_on)?,
+                        certificate: requested.certificate,
+                    },
+                    approver,
+                })
+            }
+            Event::LeaveDecided(decided) => Ok(CenterEvent::LeaveDecided {
                 leave_id: decode_name(event, &decided.leave_id)?,
                 approved: decided.approved,
                 reason: decided.reason,
-            });
-        }
-        if event_type == pb::SwapRequested::full_name() {
-            let requested: pb::SwapRequested = decode_message(event)?;
-            return Ok(CenterEvent::SwapRequested {
+            }),
+            Event::SwapRequested(requested) => Ok(CenterEvent::SwapRequested {
                 swap_id: decode_name(event, &requested.swap_id)?,
                 agent_id: decode_name(event, &requested.agent_id)?,
                 colleague_id: decode_name(event, &requested.colleague_id)?,
@@ -330,17 +305,13 @@ impl PersistedEvent for CenterEvent {
                     payback_day: day(event, &requested.payback_day)?,
                     asked_on: day(event, &requested.asked_on)?,
                 },
-            });
-        }
-        if event_type == pb::SwapDecided::full_name() {
-            let decided: pb::SwapDecided = decode_message(event)?;
-            return Ok(CenterEvent::SwapDecided {
+            }),
+            Event::SwapDecided(decided) => Ok(CenterEvent::SwapDecided {
                 swap_id: decode_name(event, &decided.swap_id)?,
                 approved: decided.approved,
                 reason: decided.reason,
-            });
+            }),
         }
-        Err(DecodeError::unknown_type(event))
     }
 }
 
@@ -376,14 +347,15 @@ pub fn attendance_to_record(record: &ShiftRecord) -> pb::ShiftAttendanceRecorded
 impl PersistedEvent for AttendanceEvent {
     fn encode(&self) -> EncodedEvent {
         let AttendanceEvent::Recorded(record) = self;
-        EncodedEvent::from_message(
+        SCHEMA.encode(
             Timestamp::from_unix_millis(record.window.end),
             &attendance_to_record(record),
         )
     }
 
     fn decode(event: &RecordedEvent) -> Result<Self, DecodeError> {
-        let recorded: pb::ShiftAttendanceRecorded = decode_message(event)?;
+        let pb::attendance_events::Event::ShiftAttendanceRecorded(recorded) =
+            SCHEMA.decode(event)?;
         let optional = |value: i64| (value != 0).then_some(value);
         Ok(AttendanceEvent::Recorded(ShiftRecord {
             center_id: decode_name(event, &recorded.center_id)?,
@@ -412,32 +384,26 @@ impl PersistedEvent for AttendanceEvent {
     }
 }
 
-/// What an event of routing's agent aggregate says of the agent's presence from then on
-/// (`None`: nothing that attendance counts, such as a skills change).
-pub fn agent_presence(event: &RecordedEvent) -> Option<Presence> {
-    let event_type = event.event_type.as_str();
-    if event_type == routing::AgentLoggedIn::full_name()
-        || event_type == routing::AgentNotReady::full_name()
-    {
-        Some(Presence::NotReady)
-    } else if event_type == routing::AgentLoggedOut::full_name() {
-        Some(Presence::Out)
-    } else if event_type == routing::AgentReady::full_name()
-        || event_type == routing::AgentReserved::full_name()
-        || event_type == routing::AgentCallStarted::full_name()
-        || event_type == routing::AgentCallEnded::full_name()
-        || event_type == routing::AgentAfterCallWorkOverrun::full_name()
-    {
-        Some(Presence::OnThePhones)
-    } else if event_type == routing::AgentReservationReleased::full_name() {
-        let released = decode_message::<routing::AgentReservationReleased>(event).ok()?;
-        Some(if released.missed {
-            Presence::NotReady
-        } else {
-            Presence::OnThePhones
-        })
-    } else {
-        None
+/// What routing's published presence of an agent says for attendance: on the phones (ready,
+/// ringing, on a call or wrapping one up), not ready, or signed out. A type routing does not
+/// publish there is counted and logged as `consumer`'s, and says nothing.
+pub fn agent_presence(consumer: &str, event: &RecordedEvent) -> Option<Presence> {
+    use routing::AgentState;
+    use routing::agent_presence_events::Event;
+    match published::<Event>(consumer, event) {
+        Ok(Some(Event::AgentPresenceChanged(changed))) => Some(match changed.state() {
+            AgentState::LoggedOut | AgentState::Unspecified => Presence::Out,
+            AgentState::NotReady => Presence::NotReady,
+            AgentState::Ready
+            | AgentState::Reserved
+            | AgentState::OnCall
+            | AgentState::AfterCallWork => Presence::OnThePhones,
+        }),
+        Ok(None) => None,
+        Err(error) => {
+            tracing::warn!(%error, consumer, "an unreadable presence");
+            None
+        }
     }
 }
 
@@ -506,53 +472,47 @@ pub fn anomaly_to_record(
 impl PersistedEvent for IntradayEvent {
     fn encode(&self) -> EncodedEvent {
         match self {
-            IntradayEvent::Published(plan) => EncodedEvent::from_message(
-                Timestamp::now(),
-                &pb::IntradayPlanPublished {
+            IntradayEvent::Published(plan) => {
+                SCHEMA.encode_at_command(&pb::IntradayPlanPublished {
                     center_id: plan.center_id.to_string(),
                     interval_minutes: plan.interval_minutes,
                     threshold: plan.threshold,
                     targets: Some(targets_to_record(&plan.targets)),
                     intervals: plan_intervals_to_record(plan),
-                },
-            ),
+                })
+            }
             IntradayEvent::AnomalyDetected {
                 interval_start,
                 anomaly,
-            } => EncodedEvent::from_message(
-                Timestamp::now(),
-                &anomaly_to_record(*interval_start, anomaly),
-            ),
+            } => SCHEMA.encode_at_command(&anomaly_to_record(*interval_start, anomaly)),
         }
     }
 
     fn decode(event: &RecordedEvent) -> Result<Self, DecodeError> {
-        let event_type = event.event_type.as_str();
-        if event_type == pb::IntradayPlanPublished::full_name() {
-            let published: pb::IntradayPlanPublished = decode_message(event)?;
-            return Ok(IntradayEvent::Published(PublishedPlan {
-                center_id: decode_name(event, &published.center_id)?,
-                interval_minutes: published.interval_minutes,
-                threshold: published.threshold,
-                targets: targets_from_record(&published.targets.unwrap_or_default()).0,
-                intervals: published
-                    .intervals
-                    .iter()
-                    .map(|interval| {
-                        (
-                            interval.start_ms,
-                            PlanInterval {
-                                calls: interval.calls,
-                                handle_seconds: interval.handle_seconds,
-                            },
-                        )
-                    })
-                    .collect(),
-            }));
-        }
-        if event_type == pb::TrafficAnomalyDetected::full_name() {
-            let detected: pb::TrafficAnomalyDetected = decode_message(event)?;
-            return Ok(IntradayEvent::AnomalyDetected {
+        use pb::intraday_plan_events::Event;
+        match SCHEMA.decode(event)? {
+            Event::IntradayPlanPublished(published) => {
+                Ok(IntradayEvent::Published(PublishedPlan {
+                    center_id: decode_name(event, &published.center_id)?,
+                    interval_minutes: published.interval_minutes,
+                    threshold: published.threshold,
+                    targets: targets_from_record(&published.targets.unwrap_or_default()).0,
+                    intervals: published
+                        .intervals
+                        .iter()
+                        .map(|interval| {
+                            (
+                                interval.start_ms,
+                                PlanInterval {
+                                    calls: interval.calls,
+                                    handle_seconds: interval.handle_seconds,
+                                },
+                            )
+                        })
+                        .collect(),
+                }))
+            }
+            Event::TrafficAnomalyDetected(detected) => Ok(IntradayEvent::AnomalyDetected {
                 interval_start: detected.interval_start_ms,
                 anomaly: TrafficAnomaly {
                     interval: 0,
@@ -562,8 +522,7 @@ impl PersistedEvent for IntradayEvent {
                     planned_agents: detected.planned_agents,
                     needed_agents: detected.needed_agents,
                 },
-            });
+            }),
         }
-        Err(DecodeError::unknown_type(event))
     }
 }

@@ -64,7 +64,7 @@ impl PersistedEvent for Added {
         EncodedEvent {
             event_type: EVENT_TYPE.into(),
             schema_version: 1,
-            occurred_at: self.at,
+            occurred_at: Some(self.at),
             payload: Bytes::from(self.amount.to_be_bytes().to_vec()),
         }
     }
