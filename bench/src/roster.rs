@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use callcenter_workforce::domain::roster::{Instance, solve};
+use callcenter_workforce::domain::roster::{Budget, Instance, solve};
 
 fn shared_bench() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/bench")
@@ -48,13 +48,13 @@ pub fn roster_bench(seconds: f64) -> BTreeMap<&'static str, serde_json::Value> {
     let directory = callcenter_testkit::TempDir::new("bench-roster");
     let ours_path = directory.path().join("ours.json");
     let started = Instant::now();
-    let solution = solve(
-        &instance,
-        1,
-        u64::MAX,
-        started + Duration::from_secs_f64(seconds),
-    )
-    .expect("solvable");
+    let clock = || started.elapsed();
+    let budget = Budget {
+        moves: u64::MAX,
+        time: Duration::from_secs_f64(seconds),
+        elapsed: &clock,
+    };
+    let solution = solve(&instance, 1, budget).expect("solvable");
     let ours_seconds = started.elapsed().as_secs_f64();
     std::fs::write(
         &ours_path,

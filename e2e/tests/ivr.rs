@@ -155,7 +155,7 @@ async fn a_menu_with_a_loop_a_dead_end_or_an_unknown_queue_is_rejected_when_save
         .await;
     assert_eq!(
         (status, problem["reason"].as_str()),
-        (400, Some("IVR_MENU_NOT_FOUND"))
+        (400, Some("IVR_MENU_NOT_SAVED"))
     );
     let agent = instance.token("acme", "agent", "agent-1");
     let (status, _) = save_as(&instance, &agent, menu(always(), "Welcome")).await;

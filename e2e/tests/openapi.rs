@@ -94,6 +94,7 @@ async fn the_document_is_valid_and_lists_exactly_the_routes_the_gateway_serves()
     // The gateway serves every listed route: each answers with its own JSON (a result, or a
     // problem about the request), never "no such route" nor a server error.
     let admin = instance.token("acme", "tenant_admin,center_manager,wfm_planner", "admin");
+    let mut answered = BTreeSet::new();
     for (verb, template) in &listed {
         let path = filled(template);
         if template == "/v1/queues/view/stream" {
@@ -105,6 +106,9 @@ async fn the_document_is_valid_and_lists_exactly_the_routes_the_gateway_serves()
         let body = matches!(verb.as_str(), "POST" | "PUT").then(|| json!({}));
         let (status, answer) = instance.call(verb, &path, Some(&admin), body).await;
         let reason = answer["reason"].as_str().unwrap_or_default();
+        if !reason.is_empty() {
+            answered.insert(reason.to_owned());
+        }
         assert!(
             matches!(status, 200 | 400 | 403 | 404 | 409)
                 && !matches!(reason, "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED")
@@ -112,6 +116,24 @@ async fn the_document_is_valid_and_lists_exactly_the_routes_the_gateway_serves()
             "{verb} {path}: {status} {answer}"
         );
     }
+
+    // Every reason answered is in the document's catalogue, with what it means.
+    let catalogue: BTreeSet<String> = document["components"]["responses"]["Problem"]["content"]
+        ["application/problem+json"]["schema"]["properties"]["reason"]["oneOf"]
+        .as_array()
+        .expect("the reasons")
+        .iter()
+        .map(|reason| {
+            assert!(reason["description"].as_str().is_some_and(|about| !about.is_empty()));
+            reason["const"].as_str().expect("a name").to_owned()
+        })
+        .collect();
+    assert!(answered.len() > 3, "{answered:?}");
+    assert!(
+        answered.is_subset(&catalogue),
+        "{answered:?} in {catalogue:?}"
+    );
+    assert!(catalogue.contains("CALL_CANNOT_ANSWER") && catalogue.contains("LEAVE_RULE"));
 
     // Other methods on a listed path are refused as such; an unlisted path is not found.
     let (status, answer) = instance

@@ -1,41 +1,16 @@
-//! The pure shape of an aggregate, and how its events are persisted.
+//! How an aggregate's events are persisted (the aggregate's pure shape is in the types crate).
 
 use bytes::Bytes;
 use callcenter_eventlog::{Name, RecordedEvent, Timestamp};
 pub use callcenter_proto::EventList;
 
-/// An event-sourced aggregate: a decision function and a fold, with no I/O and no clock.
-///
-/// `decide` looks at the current state and a command and returns the new events (or why the
-/// command is refused); `evolve` applies one event to the state and never fails. Time comes in
-/// the command.
-pub trait Aggregate: Default + Clone + Send + Sync + 'static {
-    /// The bounded context that owns the aggregate, such as `telephony`.
-    const CONTEXT: &'static str;
-    /// The aggregate's type name inside its context, such as `call`.
-    const TYPE: &'static str;
-    /// What can be asked of it.
-    type Command: Send + Sync;
-    /// What it records.
-    type Event: PersistedEvent + Clone + std::fmt::Debug + PartialEq + Send + Sync;
-    /// Why it refuses a command.
-    type Error: std::error::Error + Send + Sync + 'static;
+pub use callcenter_types::Aggregate;
 
-    /// Decides what happens when `command` meets the current state.
-    fn decide(&self, command: &Self::Command) -> Result<Vec<Self::Event>, Self::Error>;
+/// An aggregate whose events the log stores: what the command handler works on. Every
+/// [`Aggregate`] whose events have a [`PersistedEvent`] mapping is one.
+pub trait EventSourced: Aggregate<Event: PersistedEvent> {}
 
-    /// Applies one event to the state.
-    fn evolve(&mut self, event: &Self::Event);
-
-    /// Folds events into a state, starting from the default.
-    fn replay<'a>(events: impl IntoIterator<Item = &'a Self::Event>) -> Self {
-        let mut state = Self::default();
-        for event in events {
-            state.evolve(event);
-        }
-        state
-    }
-}
+impl<A: Aggregate<Event: PersistedEvent>> EventSourced for A {}
 
 /// An event in its stored form: a protobuf payload with its type name and schema version.
 #[derive(Clone, Debug, PartialEq)]

@@ -13,7 +13,7 @@ use callcenter_eventlog::{
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Counter, Histogram};
 
-use crate::aggregate::{Aggregate, DecodeError, PersistedEvent};
+use crate::aggregate::{DecodeError, EventSourced, PersistedEvent};
 
 /// Who asks for a command, and under which request.
 #[derive(Clone, Debug)]
@@ -78,7 +78,7 @@ impl<A> Loaded<A> {
 
 /// The result of a handled command.
 #[derive(Clone, Debug)]
-pub struct Outcome<A: Aggregate> {
+pub struct Outcome<A: EventSourced> {
     /// The state after the command.
     pub state: A,
     /// Where the stream stands after the command.
@@ -89,7 +89,7 @@ pub struct Outcome<A: Aggregate> {
     pub duplicate: bool,
 }
 
-impl<A: Aggregate> Outcome<A> {
+impl<A: EventSourced> Outcome<A> {
     /// The aggregate as the command left it.
     pub fn into_loaded(self) -> Loaded<A> {
         Loaded {
@@ -120,14 +120,14 @@ pub enum CommandError<E: std::error::Error + 'static> {
 }
 
 /// Loads, decides, appends, and retries on conflicts, for one aggregate type.
-pub struct CommandHandler<A: Aggregate> {
+pub struct CommandHandler<A: EventSourced> {
     store: Arc<dyn EventStore>,
     max_attempts: usize,
     aggregate: PhantomData<fn() -> A>,
     observe: Option<fn(&A::Event)>,
 }
 
-impl<A: Aggregate> std::fmt::Debug for CommandHandler<A> {
+impl<A: EventSourced> std::fmt::Debug for CommandHandler<A> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CommandHandler")
             .field("aggregate", &A::TYPE)
@@ -136,7 +136,7 @@ impl<A: Aggregate> std::fmt::Debug for CommandHandler<A> {
     }
 }
 
-impl<A: Aggregate> Clone for CommandHandler<A> {
+impl<A: EventSourced> Clone for CommandHandler<A> {
     fn clone(&self) -> Self {
         Self {
             store: Arc::clone(&self.store),
@@ -164,7 +164,7 @@ static APPENDS: LazyLock<(Histogram<f64>, Counter<u64>)> = LazyLock::new(|| {
     )
 });
 
-impl<A: Aggregate> CommandHandler<A> {
+impl<A: EventSourced> CommandHandler<A> {
     /// A handler on `store` that tries a command up to 5 times under contention.
     pub fn new(store: Arc<dyn EventStore>) -> Self {
         Self {

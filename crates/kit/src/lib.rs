@@ -21,8 +21,8 @@ pub mod restart;
 pub mod testing;
 
 pub use aggregate::{
-    Aggregate, DecodeError, EncodedEvent, EventList, PersistedEvent, Schema, decode_message,
-    decode_name, published, unknown_event,
+    Aggregate, DecodeError, EncodedEvent, EventList, EventSourced, PersistedEvent, Schema,
+    decode_message, decode_name, published, unknown_event,
 };
 pub use callcenter_eventlog::{Name, TenantId, Timestamp};
 pub use consumer::{

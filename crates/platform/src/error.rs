@@ -7,6 +7,8 @@ use axum::response::{IntoResponse, Response};
 use callcenter_eventlog::StoreError;
 use callcenter_kit::CommandError;
 use serde::{Deserialize, Serialize};
+
+use crate::reason::{self as reasons, Reason};
 use tonic_types::{ErrorDetails, StatusExt};
 
 /// The `domain` of every `google.rpc.ErrorInfo` this platform sends.
@@ -116,11 +118,11 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    /// An error with a code, a reason and a message.
-    pub fn new(code: ErrorCode, reason: impl Into<String>, message: impl Into<String>) -> Self {
+    /// An error for a reason of a catalogue (which gives its code), with a message.
+    pub fn new(reason: Reason, message: impl Into<String>) -> Self {
         Self {
-            code,
-            reason: reason.into(),
+            code: reason.code,
+            reason: reason.name.to_owned(),
             message: message.into(),
             violations: Vec::new(),
             metadata: BTreeMap::new(),
@@ -137,8 +139,7 @@ impl ApiError {
                 description: description.clone(),
             }],
             ..Self::new(
-                ErrorCode::InvalidArgument,
-                "INVALID_ARGUMENT",
+                reasons::INVALID_ARGUMENT,
                 format!("invalid {field}: {description}"),
             )
         }
@@ -157,36 +158,33 @@ impl ApiError {
         self
     }
 
-    /// A resource that does not exist for the caller's tenant.
-    pub fn not_found(kind: &str, id: &str) -> Self {
-        Self::new(
-            ErrorCode::NotFound,
-            format!("{}_NOT_FOUND", kind.to_uppercase()),
-            format!("{kind} {id:?} not found"),
-        )
-        .with_metadata(kind, id)
+    /// A resource that does not exist for the caller's tenant: `reason` (a `NotFound` one) with
+    /// the id asked for as metadata `key`.
+    pub fn not_found(reason: Reason, key: &str, id: &str) -> Self {
+        debug_assert_eq!(reason.code, ErrorCode::NotFound, "{}", reason.name);
+        Self::new(reason, format!("{key} {id:?} not found")).with_metadata(key, id)
     }
 
     /// Missing or invalid credentials.
     pub fn unauthenticated(message: impl Into<String>) -> Self {
-        Self::new(ErrorCode::Unauthenticated, "UNAUTHENTICATED", message)
+        Self::new(reasons::UNAUTHENTICATED, message)
     }
 
     /// Credentials that do not allow the request.
     pub fn permission_denied(message: impl Into<String>) -> Self {
-        Self::new(ErrorCode::PermissionDenied, "PERMISSION_DENIED", message)
+        Self::new(reasons::PERMISSION_DENIED, message)
     }
 
     /// A dependency is down.
     pub fn unavailable(message: impl Into<String>) -> Self {
-        Self::new(ErrorCode::Unavailable, "UNAVAILABLE", message)
+        Self::new(reasons::UNAVAILABLE, message)
     }
 
     /// A bug: logged in full, answered briefly.
     pub fn internal(message: impl Into<String>) -> Self {
         let message = message.into();
         tracing::error!(error = %message, "internal error");
-        Self::new(ErrorCode::Internal, "INTERNAL", message)
+        Self::new(reasons::INTERNAL, message)
     }
 
     /// Adds a metadata entry.
@@ -308,11 +306,9 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Conflict { .. } => {
-                ApiError::new(ErrorCode::Aborted, "CONCURRENT_CHANGE", error.to_string())
+                ApiError::new(reasons::CONCURRENT_CHANGE, error.to_string())
             }
-            StoreError::Invalid(message) => {
-                ApiError::new(ErrorCode::InvalidArgument, "INVALID_ARGUMENT", message)
-            }
+            StoreError::Invalid(message) => ApiError::new(reasons::INVALID_ARGUMENT, message),
             StoreError::Unavailable(_) => ApiError::unavailable(error.to_string()),
             StoreError::Corrupt { .. } => ApiError::internal(error.to_string()),
         }
@@ -327,7 +323,7 @@ where
         match error {
             CommandError::Rejected(rejection) => rejection.into(),
             CommandError::Contention { .. } => {
-                ApiError::new(ErrorCode::Aborted, "CONTENTION", error.to_string())
+                ApiError::new(reasons::CONTENTION, error.to_string())
             }
             CommandError::Store(store) => store.into(),
             CommandError::Decode(decode) => ApiError::internal(decode.to_string()),
@@ -363,7 +359,15 @@ mod tests {
 
     #[test]
     fn the_same_error_is_problem_json_over_http() {
-        let error = ApiError::not_found("call", "c9");
+        crate::reasons! {
+            /// The test's reasons.
+            pub const REASONS;
+            /// No such call.
+            CALL_NOT_FOUND: NotFound,
+        }
+        assert_eq!(REASONS, [CALL_NOT_FOUND]);
+        let error = ApiError::not_found(CALL_NOT_FOUND, "call_id", "c9");
+        assert_eq!(error.metadata["call_id"], "c9");
         let problem = error.problem();
         assert_eq!(problem.status, 404);
         assert_eq!(problem.reason, "CALL_NOT_FOUND");

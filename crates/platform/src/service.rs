@@ -25,6 +25,7 @@ use tonic::server::NamedService;
 use crate::auth::JwtVerifier;
 use crate::grpc::GrpcServices;
 use crate::health::{DatabaseCheck, ProjectionCheck, Readiness, ReadinessCheck};
+use crate::reason::Reason;
 
 /// A service's read-model migrations: the history table and the migrations, in order.
 #[derive(Clone, Copy, Debug)]
@@ -71,6 +72,12 @@ pub trait Service: Send + Sync {
 
     /// Its read models' migrations; a service with any needs the read-model database.
     fn migrations(&self) -> &'static [Migrations] {
+        &[]
+    }
+
+    /// The catalogue of reasons its API answers errors with, besides the platform's
+    /// ([`crate::reason::PLATFORM`]); declared with [`crate::reasons!`].
+    fn reasons(&self) -> &'static [Reason] {
         &[]
     }
 
@@ -123,6 +130,18 @@ pub trait LeaseSource: Send + Sync {
     async fn open(&self, time_to_live: Duration) -> Result<Arc<dyn Leases>, StoreError>;
 }
 
+/// The reasons of the platform and of `services`, each with the service that declares it.
+pub fn catalogue(services: &[Box<dyn Service>]) -> Vec<(&'static str, Reason)> {
+    let platform = crate::reason::PLATFORM
+        .iter()
+        .map(|reason| ("platform", *reason));
+    let declared = services.iter().flat_map(|service| {
+        let name = service.name();
+        service.reasons().iter().map(move |reason| (name, *reason))
+    });
+    platform.chain(declared).collect()
+}
+
 /// A task that runs until shutdown; its end before shutdown stops the process.
 pub type Task = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
 
@@ -143,6 +162,7 @@ pub struct Context {
     pub verifier: Arc<JwtVerifier>,
     upstreams: BTreeMap<String, String>,
     grpc_upstreams: BTreeMap<String, String>,
+    reasons: Vec<(&'static str, Reason)>,
     grpc: GrpcServices,
     http: axum::Router,
     tasks: Vec<(String, Task)>,
@@ -213,6 +233,7 @@ impl Context {
             })
             .flatten()
             .collect();
+        let reasons = catalogue(services);
         let mut readiness = Readiness::new().with(crate::health::EventLogCheck(Arc::clone(&store)));
         if let Some(pool) = &read_models {
             readiness = readiness.with(DatabaseCheck(pool.clone()));
@@ -225,6 +246,7 @@ impl Context {
             verifier,
             upstreams,
             grpc_upstreams,
+            reasons,
             grpc: GrpcServices::new(),
             http: axum::Router::new(),
             tasks: Vec::new(),
@@ -245,6 +267,12 @@ impl Context {
     /// Every gRPC service of the platform, by full name, with the URL that serves it.
     pub fn grpc_upstreams(&self) -> &BTreeMap<String, String> {
         &self.grpc_upstreams
+    }
+
+    /// Every reason the platform's APIs answer errors with, each with the service that
+    /// declares it (`platform` for the shared ones).
+    pub fn reasons(&self) -> &[(&'static str, Reason)] {
+        &self.reasons
     }
 
     /// The read-model database; an error for a service that declared no migrations.

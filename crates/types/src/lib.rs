@@ -1,7 +1,11 @@
-//! The platform's pure value types: names (ids, tenants), instants and the civil calendar.
-//! Nothing here does I/O, so a domain crate can build on them without a database or a broker.
+//! The platform's pure value types: names (ids, tenants), instants, the civil calendar and the
+//! shape of an aggregate. Nothing here does I/O, so a domain crate can build on them without a
+//! database or a broker.
 
+pub mod aggregate;
 pub mod calendar;
+
+pub use aggregate::Aggregate;
 
 use std::fmt;
 use std::sync::Arc;

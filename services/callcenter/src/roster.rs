@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use callcenter_workforce::domain::roster::{Instance, hard_violations, solve, summary};
+use callcenter_workforce::domain::roster::{Budget, Instance, hard_violations, solve, summary};
 
 /// What to do with rosters.
 #[derive(clap::Subcommand, Debug, Clone)]
@@ -44,9 +44,13 @@ pub fn roster(command: &RosterCommand) -> Result<serde_json::Value, String> {
         return Err("--seconds: above 0".into());
     }
     let started = Instant::now();
-    let deadline = started + Duration::from_secs_f64(args.seconds);
-    let solution =
-        solve(&instance, args.seed, args.moves, deadline).map_err(|error| error.to_string())?;
+    let clock = || started.elapsed();
+    let budget = Budget {
+        moves: args.moves,
+        time: Duration::from_secs_f64(args.seconds),
+        elapsed: &clock,
+    };
+    let solution = solve(&instance, args.seed, budget).map_err(|error| error.to_string())?;
     let elapsed = started.elapsed().as_secs_f64();
     let mut out = solution.to_json(&instance);
     out["seconds"] = serde_json::json!(elapsed);

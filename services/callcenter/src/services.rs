@@ -40,3 +40,72 @@ pub fn describe(services: &[Box<dyn Service>]) -> serde_json::Value {
         })
         .collect()
 }
+
+/// The catalogue of reasons as the README's table: reason, code, service, meaning.
+#[cfg(test)]
+fn reason_table(services: &[Box<dyn Service>]) -> String {
+    let mut table = String::from("| reason | code | service | meaning |\n|---|---|---|---|\n");
+    for (service, reason) in callcenter_platform::service::catalogue(services) {
+        let code = serde_json::to_value(reason.code).unwrap_or_default();
+        let code = code.as_str().unwrap_or_default();
+        table.push_str(&format!(
+            "| `{}` | {code} | {service} | {} |\n",
+            reason.name, reason.about
+        ));
+    }
+    table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BEGIN: &str = "<!-- reasons: generated from the catalogues; UPDATE_README=1 cargo test -p callcenter reasons -->\n";
+    const END: &str = "<!-- end of reasons -->";
+
+    #[test]
+    fn every_reason_is_named_once_in_upper_snake_case() {
+        let catalogue = callcenter_platform::service::catalogue(&all());
+        let mut seen = std::collections::BTreeMap::new();
+        for (service, reason) in &catalogue {
+            assert!(
+                callcenter_platform::reason::well_formed(reason.name),
+                "{}",
+                reason.name
+            );
+            assert!(
+                !reason.about.is_empty(),
+                "{} says what it means",
+                reason.name
+            );
+            if let Some(other) = seen.insert(reason.name, service) {
+                panic!("{} is declared by {other} and {service}", reason.name);
+            }
+        }
+        assert!(seen.contains_key("CALL_CANNOT_ANSWER") && seen.contains_key("ROUTE_NOT_FOUND"));
+    }
+
+    #[test]
+    fn the_readme_lists_the_reasons_of_the_catalogues() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md");
+        let readme = std::fs::read_to_string(&path).expect("the README");
+        let start = readme
+            .find(BEGIN)
+            .expect("the README marks its reason table")
+            + BEGIN.len();
+        let end = start + readme[start..].find(END).expect("the table's end mark");
+        let expected = reason_table(&all());
+        if readme[start..end] == expected {
+            return;
+        }
+        if std::env::var_os("UPDATE_README").is_some() {
+            let updated = format!("{}{expected}{}", &readme[..start], &readme[end..]);
+            std::fs::write(&path, updated).expect("write the README");
+            return;
+        }
+        panic!(
+            "the README's reason table differs from the catalogues; run \
+             `UPDATE_README=1 cargo test -p callcenter reasons`:\n{expected}"
+        );
+    }
+}

@@ -20,7 +20,8 @@ use axum::extract::{RawPathParams, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter, get};
 use axum::{Json, Router};
-use callcenter_platform::{ApiError, ErrorCode, JwtVerifier};
+use callcenter_platform::reason::{self, Reason};
+use callcenter_platform::{ApiError, JwtVerifier};
 use http::HeaderMap;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Endpoint;
@@ -38,6 +39,8 @@ pub struct Gateway {
     channels: Channels,
     verifier: Arc<JwtVerifier>,
     routes: Arc<Vec<Route>>,
+    /// The reasons errors may carry, by declaring service, for the OpenAPI document.
+    reasons: Arc<Vec<(&'static str, Reason)>>,
     /// Ends server-sent event streams, so that a shutdown need not wait for wallboards.
     shutdown: CancellationToken,
 }
@@ -58,8 +61,15 @@ impl Gateway {
             channels: Channels(channels),
             verifier,
             routes: platform_routes(),
+            reasons: Arc::new(callcenter_platform::service::catalogue(&[])),
             shutdown: CancellationToken::new(),
         })
+    }
+
+    /// Documents `reasons` (each with its service) as the ones errors may carry.
+    pub fn documenting(mut self, reasons: &[(&'static str, Reason)]) -> Self {
+        self.reasons = Arc::new(reasons.to_vec());
+        self
     }
 
     /// Ends every event stream when `shutdown` is cancelled.
@@ -92,7 +102,7 @@ impl Gateway {
         for (path, methods) in by_path {
             router = router.route(&path, methods);
         }
-        let document = Arc::new(openapi::document(&self.routes));
+        let document = Arc::new(openapi::document(&self.routes, &self.reasons));
         router
             .route(
                 "/v1/openapi.json",
@@ -100,9 +110,7 @@ impl Gateway {
             )
             .merge(streams::routes())
             .method_not_allowed_fallback(|| async { method_not_allowed() })
-            .fallback(|| async {
-                ApiError::new(ErrorCode::NotFound, "ROUTE_NOT_FOUND", "no such route")
-            })
+            .fallback(|| async { ApiError::new(reason::ROUTE_NOT_FOUND, "no such route") })
             .with_state(self)
     }
 
@@ -162,7 +170,8 @@ impl callcenter_platform::Service for GatewayService {
                 service: "gateway",
                 reason: error.to_string(),
             })?
-            .ending_streams_on(context.shutdown.clone());
+            .ending_streams_on(context.shutdown.clone())
+            .documenting(context.reasons());
         context.serve_http(gateway.router());
         Ok(())
     }
@@ -176,8 +185,7 @@ fn route_template(route: &Route) -> String {
 /// 405 as problem+json: the path exists, not with this method.
 fn method_not_allowed() -> Response {
     let mut problem = ApiError::new(
-        ErrorCode::NotFound,
-        "METHOD_NOT_ALLOWED",
+        reason::METHOD_NOT_ALLOWED,
         "the route does not take this method",
     )
     .problem();

@@ -8,6 +8,7 @@ use serde_json::{Map, Value as Json, json};
 
 use crate::streams::STREAMS;
 use crate::transcode::{Body, Route};
+use callcenter_platform::{ErrorCode, Reason};
 use callcenter_protojson::enum_value_names;
 
 /// The comment in front of the element at `path` of `file`, on one line.
@@ -223,8 +224,9 @@ fn stream_operation(path: &str, event: &str, rpc: &str, description: &str) -> Js
     })
 }
 
-/// The document for `routes`.
-pub fn document(routes: &[Route]) -> Json {
+/// The document for `routes`, whose errors carry one of `reasons` (each with the service that
+/// declares it).
+pub fn document(routes: &[Route], reasons: &[(&str, Reason)]) -> Json {
     let mut needed = Vec::new();
     let mut paths: BTreeMap<String, Map<String, Json>> = BTreeMap::new();
     for route in routes {
@@ -271,7 +273,14 @@ pub fn document(routes: &[Route]) -> Json {
             "status": { "type": "integer" },
             "detail": { "type": "string" },
             "code": { "type": "string", "description": "The canonical gRPC code, such as INVALID_ARGUMENT." },
-            "reason": { "type": "string", "description": "A stable UPPER_SNAKE reason, such as CALL_NOT_FOUND." },
+            "reason": {
+                "type": "string",
+                "description": "A stable UPPER_SNAKE reason, one of the catalogue: each with the service that declares it and its code.",
+                "oneOf": reasons.iter().map(|(service, reason)| json!({
+                    "const": reason.name,
+                    "description": format!("{} ({service}, {})", reason.about, code_name(reason.code)),
+                })).collect::<Vec<_>>(),
+            },
             "violations": {
                 "type": "array",
                 "items": {
@@ -320,4 +329,12 @@ pub fn route_table(document: &Json) -> String {
         }
     }
     table
+}
+
+/// A code as problem documents spell it (`FAILED_PRECONDITION`).
+fn code_name(code: ErrorCode) -> String {
+    serde_json::to_value(code)
+        .ok()
+        .and_then(|value| value.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }

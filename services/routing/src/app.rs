@@ -6,7 +6,9 @@ use callcenter_eventlog::EventStore;
 use callcenter_kit::{
     Cause, CommandHandler, CommandMeta, Loaded, Name, Outcome, TenantId, Timestamp,
 };
-use callcenter_platform::{ApiError, ErrorCode};
+use callcenter_platform::ApiError;
+
+use crate::reasons;
 
 use crate::domain::presence::PresenceError;
 use crate::domain::{
@@ -34,16 +36,12 @@ impl From<CaseError> for ApiError {
     fn from(error: CaseError) -> Self {
         let message = error.to_string();
         match error {
-            CaseError::NotFound => ApiError::new(ErrorCode::NotFound, "CASE_NOT_FOUND", message),
-            CaseError::Closed => {
-                ApiError::new(ErrorCode::FailedPrecondition, "CASE_CLOSED", message)
+            CaseError::NotFound => ApiError::new(reasons::CASE_NOT_FOUND, message),
+            CaseError::Closed => ApiError::new(reasons::CASE_CLOSED, message),
+            CaseError::OtherCaller { caller_number } => {
+                ApiError::new(reasons::CASE_OF_ANOTHER_CALLER, message)
+                    .with_metadata("caller_number", caller_number)
             }
-            CaseError::OtherCaller { caller_number } => ApiError::new(
-                ErrorCode::FailedPrecondition,
-                "CASE_OF_ANOTHER_CALLER",
-                message,
-            )
-            .with_metadata("caller_number", caller_number),
         }
     }
 }
@@ -52,22 +50,18 @@ impl From<AgentError> for ApiError {
     fn from(error: AgentError) -> Self {
         let message = error.to_string();
         match error {
-            AgentError::AlreadyExists => {
-                ApiError::new(ErrorCode::AlreadyExists, "AGENT_ALREADY_EXISTS", message)
+            AgentError::AlreadyExists => ApiError::new(reasons::AGENT_ALREADY_EXISTS, message),
+            AgentError::NotFound => ApiError::new(reasons::AGENT_NOT_FOUND, message),
+            AgentError::InvalidTransition { presence, action } => {
+                ApiError::new(reasons::agent_cannot(action), message)
+                    .with_metadata("presence", presence)
             }
-            AgentError::NotFound => ApiError::new(ErrorCode::NotFound, "AGENT_NOT_FOUND", message),
-            AgentError::InvalidTransition { presence, action } => ApiError::new(
-                ErrorCode::FailedPrecondition,
-                format!("AGENT_CANNOT_{}", action.to_uppercase().replace(' ', "_")),
-                message,
-            )
-            .with_metadata("presence", presence),
             AgentError::TooManyChats => ApiError::invalid_field("chat_capacity", message),
             AgentError::InvalidProficiency { skill } => {
                 ApiError::invalid_field(format!("skills.{skill}"), message)
             }
             AgentError::NotInQueue { queue_id } => {
-                ApiError::new(ErrorCode::FailedPrecondition, "AGENT_NOT_IN_QUEUE", message)
+                ApiError::new(reasons::AGENT_NOT_IN_QUEUE, message)
                     .with_metadata("queue_id", queue_id.as_str())
             }
         }
@@ -78,10 +72,8 @@ impl From<QueueError> for ApiError {
     fn from(error: QueueError) -> Self {
         let message = error.to_string();
         match error {
-            QueueError::AlreadyExists => {
-                ApiError::new(ErrorCode::AlreadyExists, "QUEUE_ALREADY_EXISTS", message)
-            }
-            QueueError::NotFound => ApiError::new(ErrorCode::NotFound, "QUEUE_NOT_FOUND", message),
+            QueueError::AlreadyExists => ApiError::new(reasons::QUEUE_ALREADY_EXISTS, message),
+            QueueError::NotFound => ApiError::new(reasons::QUEUE_NOT_FOUND, message),
             QueueError::InvalidRouting(reason) => ApiError::invalid_field("routing", reason),
         }
     }
@@ -262,8 +254,7 @@ impl Routing {
                 && definition.routing_domain.as_ref() != domain
             {
                 return Err(ApiError::new(
-                    ErrorCode::FailedPrecondition,
-                    "QUEUE_IN_OTHER_ROUTING_DOMAIN",
+                    reasons::QUEUE_IN_OTHER_ROUTING_DOMAIN,
                     format!(
                         "queue {queue_id} is in {}, the agent in {}",
                         domain_label(definition.routing_domain.as_ref()),
@@ -290,8 +281,7 @@ impl Routing {
         {
             let signed_in_at = outcome.state.seat.clone().unwrap_or_else(default_seat);
             return Err(ApiError::new(
-                ErrorCode::FailedPrecondition,
-                "AGENT_LOGGED_IN_ELSEWHERE",
+                reasons::AGENT_LOGGED_IN_ELSEWHERE,
                 format!("agent {agent_id} is signed in at another seat; the attempt is recorded"),
             )
             .with_metadata("seat", signed_in_at.as_str()));
@@ -364,7 +354,11 @@ impl Routing {
     ) -> Result<Loaded<Agent>, ApiError> {
         let loaded = self.agents.load(tenant, agent_id).await?;
         if !loaded.exists() {
-            return Err(ApiError::not_found("agent", agent_id.as_str()));
+            return Err(ApiError::not_found(
+                reasons::AGENT_NOT_FOUND,
+                "agent_id",
+                agent_id.as_str(),
+            ));
         }
         Ok(loaded)
     }

@@ -17,6 +17,7 @@ pub mod events;
 pub mod grpc;
 pub mod placement;
 pub mod publisher;
+pub mod reasons;
 pub mod service;
 
 pub use app::Routing;

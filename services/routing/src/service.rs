@@ -45,6 +45,10 @@ impl Service for RoutingService {
         "agents, queues, cases and the partitioned call distributor"
     }
 
+    fn reasons(&self) -> &'static [callcenter_platform::Reason] {
+        crate::reasons::REASONS
+    }
+
     fn grpc_services(&self) -> &'static [&'static str] {
         &[<RoutingServiceServer<RoutingGrpc> as NamedService>::NAME]
     }

@@ -7,7 +7,9 @@ use callcenter_eventlog::{EventStore, StreamKey};
 use callcenter_kit::{
     CommandHandler, CommandMeta, Loaded, Name, Outcome, TenantId, Timestamp, platform_tenant,
 };
-use callcenter_platform::{ApiError, ErrorCode};
+use callcenter_platform::ApiError;
+
+use crate::reasons;
 
 use crate::domain::{
     Call, CallCommand, CallError, Caller, CallerClass, CallerCommand, CallerError, Entry, IvrMenu,
@@ -80,49 +82,32 @@ impl From<CallError> for ApiError {
     fn from(error: CallError) -> Self {
         let message = error.to_string();
         match error {
-            CallError::AlreadyExists => {
-                ApiError::new(ErrorCode::AlreadyExists, "CALL_ALREADY_EXISTS", message)
+            CallError::AlreadyExists => ApiError::new(reasons::CALL_ALREADY_EXISTS, message),
+            CallError::NotFound => ApiError::new(reasons::CALL_NOT_FOUND, message),
+            CallError::InvalidTransition { state, action } => {
+                ApiError::new(reasons::call_cannot(action), message).with_metadata("state", state)
             }
-            CallError::NotFound => ApiError::new(ErrorCode::NotFound, "CALL_NOT_FOUND", message),
-            CallError::InvalidTransition { state, action } => ApiError::new(
-                ErrorCode::FailedPrecondition,
-                format!("CALL_CANNOT_{}", action.to_uppercase().replace(' ', "_")),
-                message,
-            )
-            .with_metadata("state", state),
-            CallError::WrongAgent { expected, .. } => ApiError::new(
-                ErrorCode::FailedPrecondition,
-                "CALL_WITH_OTHER_AGENT",
-                message,
-            )
-            .with_metadata("agent_id", expected.as_str()),
-            CallError::SupervisorPresent { present } => ApiError::new(
-                ErrorCode::FailedPrecondition,
-                "CALL_ALREADY_SUPERVISED",
-                message,
-            )
-            .with_metadata("supervisor_id", present.as_str()),
+            CallError::WrongAgent { expected, .. } => {
+                ApiError::new(reasons::CALL_WITH_OTHER_AGENT, message)
+                    .with_metadata("agent_id", expected.as_str())
+            }
+            CallError::SupervisorPresent { present } => {
+                ApiError::new(reasons::CALL_ALREADY_SUPERVISED, message)
+                    .with_metadata("supervisor_id", present.as_str())
+            }
             CallError::TransferToSelf => ApiError::invalid_field("to_agent_id", message),
-            CallError::NotOutbound => {
-                ApiError::new(ErrorCode::FailedPrecondition, "CALL_NOT_OUTBOUND", message)
-            }
-            CallError::NotInOurMenu => ApiError::new(
-                ErrorCode::FailedPrecondition,
-                "CALL_IN_PARTNER_IVR",
-                message,
-            ),
+            CallError::NotOutbound => ApiError::new(reasons::CALL_NOT_OUTBOUND, message),
+            CallError::NotInOurMenu => ApiError::new(reasons::CALL_IN_PARTNER_IVR, message),
             CallError::OtherMenuVersion { entered_with } => {
-                ApiError::new(ErrorCode::Aborted, "IVR_MENU_VERSION_CHANGED", message)
+                ApiError::new(reasons::IVR_MENU_VERSION_CHANGED, message)
                     .with_metadata("menu_version", entered_with.to_string())
             }
             CallError::NotAKey { .. } => ApiError::invalid_field("keys", message),
             CallError::BrokenMenu => ApiError::internal(message),
-            CallError::DispositionAlreadySet { code } => ApiError::new(
-                ErrorCode::FailedPrecondition,
-                "DISPOSITION_ALREADY_SET",
-                message,
-            )
-            .with_metadata("code", code.as_str()),
+            CallError::DispositionAlreadySet { code } => {
+                ApiError::new(reasons::DISPOSITION_ALREADY_SET, message)
+                    .with_metadata("code", code.as_str())
+            }
         }
     }
 }
@@ -132,8 +117,7 @@ pub fn invalid_menu(problems: Vec<IvrMenuProblem>) -> ApiError {
     let count = problems.len();
     problems.into_iter().fold(
         ApiError::new(
-            ErrorCode::InvalidArgument,
-            "IVR_MENU_INVALID",
+            reasons::IVR_MENU_INVALID,
             format!("the menu has {count} problem(s); nothing was saved"),
         ),
         |error, problem| {
@@ -148,7 +132,7 @@ impl From<IvrMenuError> for ApiError {
         match error {
             IvrMenuError::Invalid(problems) => invalid_menu(problems),
             IvrMenuError::VersionMismatch { current, .. } => {
-                ApiError::new(ErrorCode::Aborted, "IVR_MENU_VERSION_MISMATCH", message)
+                ApiError::new(reasons::IVR_MENU_VERSION_MISMATCH, message)
                     .with_metadata("current_version", current.to_string())
             }
         }
@@ -170,9 +154,7 @@ impl From<NumberError> for ApiError {
 impl From<NumberClaimError> for ApiError {
     fn from(error: NumberClaimError) -> Self {
         match error {
-            NumberClaimError::Taken => {
-                ApiError::new(ErrorCode::AlreadyExists, "NUMBER_TAKEN", error.to_string())
-            }
+            NumberClaimError::Taken => ApiError::new(reasons::NUMBER_TAKEN, error.to_string()),
         }
     }
 }
@@ -192,14 +174,11 @@ impl From<OutboundRefusal> for ApiError {
         let message = refusal.to_string();
         match refusal {
             OutboundRefusal::DoNotCall { number } => {
-                ApiError::new(ErrorCode::FailedPrecondition, "DO_NOT_CALL", message)
-                    .with_metadata("number", number)
+                ApiError::new(reasons::DO_NOT_CALL, message).with_metadata("number", number)
             }
-            OutboundRefusal::OutsideCallingHours => ApiError::new(
-                ErrorCode::FailedPrecondition,
-                "OUTSIDE_CALLING_HOURS",
-                message,
-            ),
+            OutboundRefusal::OutsideCallingHours => {
+                ApiError::new(reasons::OUTSIDE_CALLING_HOURS, message)
+            }
         }
     }
 }
@@ -241,8 +220,7 @@ impl Telephony {
                 .route
                 .ok_or_else(|| {
                     ApiError::new(
-                        ErrorCode::FailedPrecondition,
-                        "NUMBER_NOT_ASSIGNED",
+                        reasons::NUMBER_NOT_ASSIGNED,
                         format!(
                             "dialled number {} leads to no queue; assign it or give queue_id",
                             call.dialled_number.as_str()
@@ -284,8 +262,7 @@ impl Telephony {
         let versions = self.menus.load(tenant, menu_id).await?.state;
         let (version, content) = versions.latest().ok_or_else(|| {
             ApiError::new(
-                ErrorCode::FailedPrecondition,
-                "IVR_MENU_NOT_FOUND",
+                reasons::IVR_MENU_NOT_SAVED,
                 format!("the number leads to menu {menu_id}, which was never saved"),
             )
             .with_metadata("menu_id", menu_id.as_str())
@@ -320,7 +297,7 @@ impl Telephony {
                 Some(version) => format!("{menu_id} version {version}"),
                 None => menu_id.to_string(),
             };
-            ApiError::not_found("ivr_menu", &id)
+            ApiError::not_found(reasons::IVR_MENU_NOT_FOUND, "menu_id", &id)
         })
     }
 
@@ -414,7 +391,7 @@ impl Telephony {
         let Some(position) = &call.state.ivr else {
             let error = match call.state.state {
                 crate::domain::CallState::InIvr => CallError::NotInOurMenu,
-                _ => call.state.refuse("take keys"),
+                _ => call.state.refuse(crate::domain::call::CallAction::TakeKeys),
             };
             return Err(error.into());
         };
@@ -471,7 +448,11 @@ impl Telephony {
     ) -> Result<Loaded<Call>, ApiError> {
         let loaded = self.calls.load(tenant, call_id).await?;
         if !loaded.exists() {
-            return Err(ApiError::not_found("call", call_id.as_str()));
+            return Err(ApiError::not_found(
+                reasons::CALL_NOT_FOUND,
+                "call_id",
+                call_id.as_str(),
+            ));
         }
         Ok(loaded)
     }
@@ -499,7 +480,11 @@ impl Telephony {
     ) -> Result<Loaded<ReportedCall>, ApiError> {
         let loaded = self.reported_calls.load(tenant, call_id).await?;
         if !loaded.exists() {
-            return Err(ApiError::not_found("reported_call", call_id.as_str()));
+            return Err(ApiError::not_found(
+                reasons::REPORTED_CALL_NOT_FOUND,
+                "call_id",
+                call_id.as_str(),
+            ));
         }
         Ok(loaded)
     }
@@ -560,8 +545,7 @@ impl Telephony {
                 .await
                 .map_err(|_| {
                     ApiError::new(
-                        ErrorCode::FailedPrecondition,
-                        "IVR_MENU_NOT_FOUND",
+                        reasons::IVR_MENU_NOT_SAVED,
                         format!("save menu {menu_id} before assigning a number to it"),
                     )
                     .with_metadata("menu_id", menu_id.as_str())

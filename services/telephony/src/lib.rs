@@ -18,6 +18,7 @@ pub mod grpc;
 pub mod intake;
 pub mod max_wait;
 pub mod reactors;
+pub mod reasons;
 pub mod ring_timer;
 pub mod service;
 pub mod sip;

@@ -69,6 +69,10 @@ impl Service for TelephonyService {
         "calls in: the call lifecycle, voice menus, partner PBX events and SIP"
     }
 
+    fn reasons(&self) -> &'static [callcenter_platform::Reason] {
+        crate::reasons::REASONS
+    }
+
     fn grpc_services(&self) -> &'static [&'static str] {
         &[
             <TelephonyServiceServer<TelephonyGrpc> as NamedService>::NAME,

@@ -1,30 +1,39 @@
-//! Workforce's command handlers and queries: what the gRPC layer and the attendance clerk call.
+//! Workforce's use cases: its commands, queries, the queue forecast and the roster solver, with
+//! what they need from outside behind ports ([`IntervalHistory`]). The gRPC layer and the
+//! attendance clerk call them.
 
 use std::collections::BTreeSet;
+use std::future::Future;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use callcenter_eventlog::{EventStore, StreamKey};
 use callcenter_kit::{
     CommandHandler, CommandMeta, Loaded, Name, Outcome, PersistedEvent, TenantId, Timestamp,
 };
-use callcenter_platform::{ApiError, ErrorCode};
+use callcenter_platform::ApiError;
+
+use crate::reasons;
 
 use crate::domain::attendance::{
     AgentAttendance, AttendanceCommand, AttendanceEvent, NoRefusal, PresenceMark, ShiftRecord,
     signed_in_at,
 };
+use crate::domain::calendar::{instant, local_day, weekday};
 use crate::domain::center::{Center, CenterCommand, CenterError};
 use crate::domain::headcount::{ShiftHeadcount, headcount, shifts_at};
 use crate::domain::intraday::{IntradayCommand, IntradayError, IntradayPlan};
+use crate::domain::queue_plan::{IntervalRow, PlanRequest, QueuePlan, WEEK_MS, plan_queue};
+use crate::domain::roster::{Budget, Instance, Request, Solution, solve};
+use crate::domain::rostering::{approved_leave_requests, roster_of};
+use crate::domain::staffing::ErlangCRequest;
 use crate::events::agent_presence;
 
 impl From<CenterError> for ApiError {
     fn from(error: CenterError) -> Self {
         let message = error.to_string();
         match error {
-            CenterError::NotDefined => {
-                ApiError::new(ErrorCode::FailedPrecondition, "CENTER_NOT_DEFINED", message)
-            }
+            CenterError::NotDefined => ApiError::new(reasons::CENTER_NOT_DEFINED, message),
             CenterError::InvalidShift { shift_id, reason } => {
                 ApiError::invalid_field(format!("shifts.{shift_id}"), reason)
             }
@@ -32,50 +41,40 @@ impl From<CenterError> for ApiError {
             CenterError::ShiftInUse {
                 shift_id,
                 roster_id,
-            } => ApiError::new(ErrorCode::FailedPrecondition, "SHIFT_IN_USE", message)
+            } => ApiError::new(reasons::SHIFT_IN_USE, message)
                 .with_metadata("shift_id", shift_id.as_str())
                 .with_metadata("roster_id", roster_id.as_str()),
             CenterError::UnknownShift { .. } => ApiError::invalid_field("rows", message),
-            CenterError::ShiftNotOnDay { shift_id, day, .. } => ApiError::new(
-                ErrorCode::FailedPrecondition,
-                "SHIFT_NOT_ON_THAT_DAY",
-                message,
-            )
-            .with_metadata("shift_id", shift_id.as_str())
-            .with_metadata("day", day),
+            CenterError::ShiftNotOnDay { shift_id, day, .. } => {
+                ApiError::new(reasons::SHIFT_NOT_ON_THAT_DAY, message)
+                    .with_metadata("shift_id", shift_id.as_str())
+                    .with_metadata("day", day)
+            }
             CenterError::TeamTooLarge { .. } => ApiError::invalid_field("member_ids", message),
-            CenterError::AgentInOtherTeam { agent_id, team_id } => ApiError::new(
-                ErrorCode::FailedPrecondition,
-                "AGENT_IN_OTHER_TEAM",
-                message,
-            )
-            .with_metadata("agent_id", agent_id.as_str())
-            .with_metadata("team_id", team_id.as_str()),
+            CenterError::AgentInOtherTeam { agent_id, team_id } => {
+                ApiError::new(reasons::AGENT_IN_OTHER_TEAM, message)
+                    .with_metadata("agent_id", agent_id.as_str())
+                    .with_metadata("team_id", team_id.as_str())
+            }
             CenterError::RosterOverlap {
                 agent_id,
                 roster_id,
-            } => ApiError::new(ErrorCode::FailedPrecondition, "ROSTER_OVERLAP", message)
+            } => ApiError::new(reasons::ROSTER_OVERLAP, message)
                 .with_metadata("agent_id", agent_id.as_str())
                 .with_metadata("roster_id", roster_id.as_str()),
             CenterError::LeaveRefused(refusal) => {
-                ApiError::new(ErrorCode::FailedPrecondition, "LEAVE_RULE", message)
-                    .with_metadata("rule", refusal.rule())
+                ApiError::new(reasons::LEAVE_RULE, message).with_metadata("rule", refusal.rule())
             }
             CenterError::SwapRefused(refusal) => {
-                ApiError::new(ErrorCode::FailedPrecondition, "SWAP_RULE", message)
-                    .with_metadata("rule", refusal.rule())
+                ApiError::new(reasons::SWAP_RULE, message).with_metadata("rule", refusal.rule())
             }
-            CenterError::RequestIdTaken { .. } => {
-                ApiError::new(ErrorCode::AlreadyExists, "REQUEST_ID_TAKEN", message)
-            }
+            CenterError::RequestIdTaken { .. } => ApiError::new(reasons::REQUEST_ID_TAKEN, message),
             CenterError::RequestNotFound { .. } => {
-                ApiError::new(ErrorCode::NotFound, "REQUEST_NOT_FOUND", message)
+                ApiError::new(reasons::REQUEST_NOT_FOUND, message)
             }
-            CenterError::AlreadyDecided { .. } => {
-                ApiError::new(ErrorCode::FailedPrecondition, "ALREADY_DECIDED", message)
-            }
+            CenterError::AlreadyDecided { .. } => ApiError::new(reasons::ALREADY_DECIDED, message),
             CenterError::ApproverRequired { approver } => {
-                ApiError::new(ErrorCode::PermissionDenied, "APPROVER_REQUIRED", message)
+                ApiError::new(reasons::APPROVER_REQUIRED, message)
                     .with_metadata("approver", approver.as_str())
             }
             CenterError::SwapWithSelf => ApiError::invalid_field("colleague_id", message),
@@ -88,9 +87,7 @@ impl From<IntradayError> for ApiError {
         let message = error.to_string();
         match error {
             IntradayError::Invalid { field, reason } => ApiError::invalid_field(field, reason),
-            IntradayError::NoPlan => {
-                ApiError::new(ErrorCode::FailedPrecondition, "NO_INTRADAY_PLAN", message)
-            }
+            IntradayError::NoPlan => ApiError::new(reasons::NO_INTRADAY_PLAN, message),
         }
     }
 }
@@ -98,6 +95,75 @@ impl From<IntradayError> for ApiError {
 impl From<NoRefusal> for ApiError {
     fn from(error: NoRefusal) -> Self {
         ApiError::internal(error.to_string())
+    }
+}
+
+/// Where a queue's past intervals come from (reporting's, in production).
+pub trait IntervalHistory: Send + Sync {
+    /// The queue's intervals that start in `[start_ms, end_ms)`.
+    fn queue_intervals(
+        &self,
+        queue_id: &Name,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> impl Future<Output = Result<Vec<IntervalRow>, ApiError>> + Send;
+}
+
+/// What a planner asks of a queue's forecast; it starts on this week's Monday in the center's
+/// time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ForecastAsk {
+    /// Weeks of history.
+    pub history_weeks: usize,
+    /// Weeks to forecast.
+    pub weeks: usize,
+    /// 15 or 30.
+    pub interval_minutes: u32,
+    /// Weeks at the end of the history forecast from the rest, to measure the error.
+    pub held_out_weeks: usize,
+    /// Planners' values: (interval start, calls).
+    pub overrides: Vec<(i64, f64)>,
+    /// The service targets.
+    pub targets: ErlangCRequest,
+    /// Callers' average patience (Erlang A); `None`: Erlang C.
+    pub patience_seconds: Option<f64>,
+}
+
+/// What a planner asks of the roster solver.
+#[derive(Clone, Debug)]
+pub struct RosterAsk {
+    /// The instance to solve.
+    pub instance: Instance,
+    /// The solver's seed.
+    pub seed: u64,
+    /// The longest the solver may take.
+    pub time: Duration,
+    /// The center whose approved leave the roster keeps, and the instance's first day.
+    pub center: Option<(Name, i64)>,
+    /// Publish the solution as this roster of the center, under this command.
+    pub publish_as: Option<(Name, CommandMeta)>,
+}
+
+/// A solved roster.
+#[derive(Clone, Debug)]
+pub struct SolvedRoster {
+    /// The instance as solved (with the center's approved leave as requests).
+    pub instance: Instance,
+    /// The solution.
+    pub solution: Solution,
+    /// The approved leave taken from the center as requests.
+    pub leave: Vec<Request>,
+    /// The center and roster ids and the center after the roster was published, if it was.
+    pub published: Option<(Name, Name, Loaded<Center>)>,
+}
+
+impl SolvedRoster {
+    /// The days of approved leave the solution keeps.
+    pub fn leave_days_kept(&self) -> usize {
+        self.leave
+            .iter()
+            .filter(|day_off| !self.solution.broken_requests.contains(day_off))
+            .count()
     }
 }
 
@@ -140,8 +206,7 @@ impl Workforce {
         let loaded = self.centers.load(tenant, center_id).await?;
         if !loaded.exists() {
             return Err(ApiError::new(
-                ErrorCode::NotFound,
-                "CENTER_NOT_FOUND",
+                reasons::CENTER_NOT_FOUND,
                 format!("no workforce settings for center {center_id}"),
             ));
         }
@@ -167,8 +232,7 @@ impl Workforce {
         let loaded = self.intraday.load(tenant, queue_id).await?;
         if !loaded.exists() {
             return Err(ApiError::new(
-                ErrorCode::NotFound,
-                "INTRADAY_PLAN_NOT_FOUND",
+                reasons::INTRADAY_PLAN_NOT_FOUND,
                 format!("no intraday plan for queue {queue_id}"),
             ));
         }
@@ -246,5 +310,105 @@ impl Workforce {
             }
         }
         Ok(headcount(&center, &shifts, &signed_in))
+    }
+
+    /// A queue's plan from `now`'s week on: its forecast from the history of its intervals and
+    /// the agents the targets need.
+    pub async fn forecast_queue(
+        &self,
+        tenant: &TenantId,
+        center_id: &Name,
+        queue_id: &Name,
+        ask: ForecastAsk,
+        now: Timestamp,
+        history: &impl IntervalHistory,
+    ) -> Result<QueuePlan, ApiError> {
+        let center = self.center(tenant, center_id).await?.state;
+        let offset = center
+            .settings
+            .as_ref()
+            .map(|settings| settings.utc_offset_minutes)
+            .ok_or(CenterError::NotDefined)?;
+        // This week's Monday 00:00, local time.
+        let today = local_day(now.unix_millis(), offset);
+        let start_ms = instant(today - weekday(today) as i64, 0, offset);
+        let request = PlanRequest {
+            start_ms,
+            history_weeks: ask.history_weeks,
+            weeks: ask.weeks,
+            interval_minutes: ask.interval_minutes,
+            held_out_weeks: ask.held_out_weeks,
+            overrides: ask.overrides,
+            targets: ask.targets,
+            patience_seconds: ask.patience_seconds,
+        };
+        // Check the request before reading a year of history for it.
+        let invalid = |error: crate::domain::queue_plan::PlanError| {
+            ApiError::invalid_field("request", error.to_string())
+        };
+        request.check().map_err(invalid)?;
+        let from = start_ms - request.history_weeks as i64 * WEEK_MS;
+        let rows = history.queue_intervals(queue_id, from, start_ms).await?;
+        plan_queue(&rows, &request).map_err(invalid)
+    }
+
+    /// Solves a roster (keeping the center's approved leave, if a center is given) on a worker
+    /// thread within the time asked, and publishes it if asked.
+    pub async fn solve_roster(
+        &self,
+        tenant: &TenantId,
+        ask: RosterAsk,
+    ) -> Result<SolvedRoster, ApiError> {
+        let RosterAsk {
+            mut instance,
+            seed,
+            time,
+            center,
+            publish_as,
+        } = ask;
+        let mut leave = Vec::new();
+        if let Some((center_id, first_day)) = &center {
+            let loaded = self.center(tenant, center_id).await?;
+            leave = approved_leave_requests(&loaded.state, &instance, *first_day);
+            instance.requests.extend(leave.iter().cloned());
+        } else if publish_as.is_some() {
+            return Err(ApiError::invalid_field(
+                "center_id",
+                "is required to publish",
+            ));
+        }
+        let (instance, solution) = tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
+            let clock = || started.elapsed();
+            let budget = Budget {
+                moves: u64::MAX,
+                time,
+                elapsed: &clock,
+            };
+            let solution = solve(&instance, seed, budget);
+            (instance, solution)
+        })
+        .await
+        .map_err(|error| ApiError::internal(error.to_string()))?;
+        let solution = solution.map_err(|error| {
+            ApiError::invalid_field(format!("instance.{}", error.field), error.reason)
+        })?;
+        let mut published = None;
+        if let (Some((center_id, first_day)), Some((roster_id, meta))) = (&center, &publish_as) {
+            let roster = roster_of(&instance, &solution, *first_day)
+                .map_err(|reason| ApiError::invalid_field("instance", reason))?;
+            let command = CenterCommand::PublishRoster {
+                roster_id: roster_id.clone(),
+                roster,
+            };
+            let outcome = self.center_command(meta, center_id, &command).await?;
+            published = Some((center_id.clone(), roster_id.clone(), outcome.into_loaded()));
+        }
+        Ok(SolvedRoster {
+            instance,
+            solution,
+            leave,
+            published,
+        })
     }
 }

@@ -27,15 +27,14 @@ use crate::api::{
     anomaly_to_api, attendance_to_api, plan_intervals_to_api, roster_from_api, rows_to_api,
     shift_from_api, shift_to_api, targets_from_api, targets_to_api, time,
 };
-use crate::app::Workforce;
-use crate::domain::calendar::{format_day, instant, local_day, parse_day, weekday};
+use crate::app::{ForecastAsk, IntervalHistory, RosterAsk, Workforce};
+use crate::domain::calendar::{format_day, parse_day};
 use crate::domain::center::{Center, CenterCommand, CenterSettings, Decision, Leave, Swap};
 use crate::domain::headcount::ShiftHeadcount;
 use crate::domain::intraday::{IntradayCommand, IntradayPlan, PlanInterval, PublishedPlan};
 use crate::domain::leave::Approver;
-use crate::domain::queue_plan::{IntervalRow, PlanRequest, WEEK_MS, plan_queue};
-use crate::domain::roster::{Instance, hard_violations, solve};
-use crate::domain::rostering::{approved_leave_requests, roster_of};
+use crate::domain::queue_plan::IntervalRow;
+use crate::domain::roster::{Instance, hard_violations};
 use crate::events::{approver_to_proto, leave_kind_from_proto, leave_kind_to_proto};
 
 /// The tonic service.
@@ -99,6 +98,49 @@ impl WorkforceGrpc {
             .get(swap_id)
             .ok_or_else(|| ApiError::internal("the swap is stored"))?;
         Ok(swap_to_proto(center_id, swap_id, swap))
+    }
+}
+
+/// The interval history reporting keeps, read on behalf of the caller (`caller`: the metadata
+/// of their request).
+struct ReportingHistory<'a> {
+    reporting: ReportingServiceClient<Channel>,
+    caller: &'a tonic::metadata::MetadataMap,
+}
+
+impl IntervalHistory for ReportingHistory<'_> {
+    async fn queue_intervals(
+        &self,
+        queue_id: &Name,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<IntervalRow>, ApiError> {
+        let history = self
+            .reporting
+            .clone()
+            .list_queue_intervals(on_behalf_of(
+                self.caller,
+                reporting::ListQueueIntervalsRequest {
+                    queue_id: queue_id.to_string(),
+                    start: time(start_ms),
+                    end: time(end_ms),
+                },
+            ))
+            .await
+            .map_err(|status| ApiError::from_status(&status))?
+            .into_inner();
+        Ok(history
+            .intervals
+            .iter()
+            .map(|interval| IntervalRow {
+                start_ms: interval
+                    .interval_start
+                    .map_or(0, |start| from_proto_timestamp(start).unix_millis()),
+                offered: interval.offered,
+                handled: interval.handled,
+                handle_ms: (interval.handle_seconds * 1000.0).round() as i64,
+            })
+            .collect())
     }
 }
 
@@ -246,8 +288,12 @@ fn roster_to_proto(
     loaded: &Loaded<Center>,
 ) -> Result<pb::Roster, ApiError> {
     let roster = loaded.state.rosters.get(roster_id).ok_or_else(|| {
-        ApiError::not_found("roster", roster_id.as_str())
-            .with_metadata("center_id", center_id.as_str())
+        ApiError::not_found(
+            crate::reasons::ROSTER_NOT_FOUND,
+            "roster_id",
+            roster_id.as_str(),
+        )
+        .with_metadata("center_id", center_id.as_str())
     })?;
     Ok(pb::Roster {
         center_id: center_id.to_string(),
@@ -508,25 +554,12 @@ impl WorkforceService for WorkforceGrpc {
         let (metadata, _, body) = request.into_parts();
         let center_id = validate::required_id("center_id", &body.center_id)?;
         let queue_id = validate::required_id("queue_id", &body.queue_id)?;
-        let center = self.app.center(&caller.tenant, &center_id).await?.state;
-        let offset = center
-            .settings
-            .as_ref()
-            .map(|settings| settings.utc_offset_minutes)
-            .ok_or(crate::domain::center::CenterError::NotDefined)
-            .map_err(ApiError::from)?;
         let positive = |value: u32, default: u32| if value == 0 { default } else { value };
-        let history_weeks = positive(body.history_weeks, 8) as usize;
-        let interval_minutes = positive(body.interval_minutes, 15);
-        // This week's Monday 00:00, local time.
-        let today = local_day(Timestamp::now().unix_millis(), offset);
-        let start_ms = instant(today - weekday(today) as i64, 0, offset);
         let (targets, patience_seconds) = targets_from_api(&body.targets.unwrap_or_default());
-        let plan_request = PlanRequest {
-            start_ms,
-            history_weeks,
+        let ask = ForecastAsk {
+            history_weeks: positive(body.history_weeks, 8) as usize,
             weeks: positive(body.weeks, 2) as usize,
-            interval_minutes,
+            interval_minutes: positive(body.interval_minutes, 15),
             held_out_weeks: body.held_out_weeks.unwrap_or(1) as usize,
             overrides: body
                 .overrides
@@ -541,38 +574,22 @@ impl WorkforceService for WorkforceGrpc {
             targets,
             patience_seconds,
         };
-        // Check the request before reading a year of history for it.
-        plan_request
-            .check()
-            .map_err(|error| ApiError::invalid_field("request", error.to_string()))?;
-        let history = self
-            .reporting
-            .clone()
-            .list_queue_intervals(on_behalf_of(
-                &metadata,
-                reporting::ListQueueIntervalsRequest {
-                    queue_id: queue_id.to_string(),
-                    start: time(start_ms - history_weeks as i64 * WEEK_MS),
-                    end: time(start_ms),
-                },
-            ))
-            .await
-            .map_err(|status| ApiError::from_status(&status))?
-            .into_inner();
-        let rows: Vec<IntervalRow> = history
-            .intervals
-            .iter()
-            .map(|interval| IntervalRow {
-                start_ms: interval
-                    .interval_start
-                    .map_or(0, |start| from_proto_timestamp(start).unix_millis()),
-                offered: interval.offered,
-                handled: interval.handled,
-                handle_ms: (interval.handle_seconds * 1000.0).round() as i64,
-            })
-            .collect();
-        let plan = plan_queue(&rows, &plan_request)
-            .map_err(|error| ApiError::invalid_field("request", error.to_string()))?;
+        let (interval_minutes, held_out_weeks) = (ask.interval_minutes, ask.held_out_weeks);
+        let history = ReportingHistory {
+            reporting: self.reporting.clone(),
+            caller: &metadata,
+        };
+        let plan = self
+            .app
+            .forecast_queue(
+                &caller.tenant,
+                &center_id,
+                &queue_id,
+                ask,
+                Timestamp::now(),
+                &history,
+            )
+            .await?;
         let held_out = plan
             .held_out
             .unwrap_or(crate::domain::forecast::ForecastErrors {
@@ -594,7 +611,7 @@ impl WorkforceService for WorkforceGrpc {
                     agents_with_shrinkage: interval.agents_with_shrinkage,
                 })
                 .collect(),
-            held_out_weeks: plan_request.held_out_weeks as u32,
+            held_out_weeks: held_out_weeks as u32,
             held_out_mape: held_out.mape,
             held_out_wape: held_out.wape,
             history_calls: plan.history_calls,
@@ -672,7 +689,7 @@ impl WorkforceService for WorkforceGrpc {
                 .as_ref()
                 .ok_or_else(|| ApiError::invalid_field("instance", "is required"))?,
         );
-        let mut instance = Instance::from_json(&json).map_err(|error| {
+        let instance = Instance::from_json(&json).map_err(|error| {
             ApiError::invalid_field(format!("instance.{}", error.field), error.reason)
         })?;
         let seconds = match body.seconds {
@@ -680,59 +697,36 @@ impl WorkforceService for WorkforceGrpc {
             seconds @ 1..=60 => seconds,
             _ => return Err(ApiError::invalid_field("seconds", "1 to 60").into()),
         };
-        let seed = if body.seed == 0 { 1 } else { body.seed };
-        let center_id = validate::optional_id("center_id", &body.center_id)?;
-        let publish_as = validate::optional_id("publish_as", &body.publish_as)?;
-        let mut context = None;
-        if let Some(center_id) = &center_id {
-            let center = self.app.center(&caller.tenant, center_id).await?;
-            let first_day = day("first_day", &body.first_day)?;
-            let leave = approved_leave_requests(&center.state, &instance, first_day);
-            instance.requests.extend(leave.iter().cloned());
-            context = Some((first_day, leave));
-        } else if publish_as.is_some() {
-            return Err(ApiError::invalid_field("center_id", "is required to publish").into());
-        }
-        let deadline = std::time::Instant::now() + Duration::from_secs(u64::from(seconds));
-        let solved = tokio::task::spawn_blocking(move || {
-            let solution = solve(&instance, seed, u64::MAX, deadline);
-            (instance, solution)
-        })
-        .await
-        .map_err(|error| ApiError::internal(error.to_string()))?;
-        let (instance, solution) = solved;
-        let solution = solution.map_err(|error| {
-            ApiError::invalid_field(format!("instance.{}", error.field), error.reason)
-        })?;
-        let mut published = None;
-        if let (Some(center_id), Some(roster_id), Some((first_day, _))) =
-            (&center_id, &publish_as, &context)
-        {
-            let roster = roster_of(&instance, &solution, *first_day)
-                .map_err(|reason| ApiError::invalid_field("instance", reason))?;
-            let command = CenterCommand::PublishRoster {
-                roster_id: roster_id.clone(),
-                roster,
-            };
-            let meta = caller.command_meta(validate::request_id(&body.request_id)?);
-            let outcome = self.app.center_command(&meta, center_id, &command).await?;
-            published = Some(roster_to_proto(
-                center_id,
+        let center = match validate::optional_id("center_id", &body.center_id)? {
+            Some(center_id) => Some((center_id, day("first_day", &body.first_day)?)),
+            None => None,
+        };
+        let publish_as = match validate::optional_id("publish_as", &body.publish_as)? {
+            Some(roster_id) => Some((
                 roster_id,
-                &outcome.into_loaded(),
-            )?);
-        }
+                caller.command_meta(validate::request_id(&body.request_id)?),
+            )),
+            None => None,
+        };
+        let ask = RosterAsk {
+            instance,
+            seed: if body.seed == 0 { 1 } else { body.seed },
+            time: Duration::from_secs(u64::from(seconds)),
+            center,
+            publish_as,
+        };
+        let solved = self.app.solve_roster(&caller.tenant, ask).await?;
+        let published = match &solved.published {
+            Some((center_id, roster_id, loaded)) => {
+                Some(roster_to_proto(center_id, roster_id, loaded)?)
+            }
+            None => None,
+        };
         Ok(Response::new(pb::SolveRosterResponse {
-            solution: json_to_struct(&solution.to_json(&instance)),
-            objective: solution.objective,
-            hard_violations: hard_violations(&instance, &solution.assignment),
-            leave_days_kept: context.map_or(0, |(_, leave)| {
-                let kept = leave
-                    .iter()
-                    .filter(|day_off| !solution.broken_requests.contains(day_off))
-                    .count();
-                u32::try_from(kept).unwrap_or(u32::MAX)
-            }),
+            solution: json_to_struct(&solved.solution.to_json(&solved.instance)),
+            objective: solved.solution.objective,
+            hard_violations: hard_violations(&solved.instance, &solved.solution.assignment),
+            leave_days_kept: u32::try_from(solved.leave_days_kept()).unwrap_or(u32::MAX),
             published,
         }))
     }

@@ -27,6 +27,7 @@ pub mod domain;
 pub mod events;
 pub mod grpc;
 pub mod random;
+pub mod reasons;
 pub mod service;
 
 pub use app::Workforce;

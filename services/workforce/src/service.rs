@@ -24,6 +24,10 @@ impl Service for WorkforceService {
         "forecasts, staffing, rosters, leave and swaps, attendance and intraday alerts"
     }
 
+    fn reasons(&self) -> &'static [callcenter_platform::Reason] {
+        crate::reasons::REASONS
+    }
+
     fn grpc_services(&self) -> &'static [&'static str] {
         &[<WorkforceServiceServer<WorkforceGrpc> as NamedService>::NAME]
     }

@@ -392,6 +392,44 @@ impl Why {
     pub const MAX_CANDIDATES: usize = 10;
 }
 
+/// What was asked of an agent in a state that does not allow it (each has its reason,
+/// `AGENT_CANNOT_<ACTION>`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AgentAction {
+    /// Change routing domain.
+    ChangeRoutingDomain,
+    /// Become ready.
+    BecomeReady,
+    /// Become not ready.
+    BecomeNotReady,
+    /// Log out.
+    LogOut,
+    /// Be reserved.
+    Reserve,
+    /// Start a call.
+    StartCall,
+}
+
+impl AgentAction {
+    /// The action in words, as in "cannot <action>".
+    pub fn text(self) -> &'static str {
+        match self {
+            AgentAction::ChangeRoutingDomain => "change routing domain",
+            AgentAction::BecomeReady => "become ready",
+            AgentAction::BecomeNotReady => "become not ready",
+            AgentAction::LogOut => "log out",
+            AgentAction::Reserve => "be reserved",
+            AgentAction::StartCall => "start a call",
+        }
+    }
+}
+
+impl std::fmt::Display for AgentAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.text())
+    }
+}
+
 /// Why an agent refuses a command.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AgentError {
@@ -407,7 +445,7 @@ pub enum AgentError {
         /// The agent's presence.
         presence: &'static str,
         /// What was asked.
-        action: &'static str,
+        action: AgentAction,
     },
     /// The call comes from a queue the agent does not serve.
     #[error("agent does not serve queue {queue_id}")]
@@ -427,7 +465,7 @@ pub enum AgentError {
 }
 
 impl Agent {
-    fn refuse(&self, action: &'static str) -> AgentError {
+    fn refuse(&self, action: AgentAction) -> AgentError {
         if self.profile.is_none() {
             return AgentError::NotFound;
         }
@@ -540,7 +578,9 @@ impl Aggregate for Agent {
                     at: *at,
                 }])
             }
-            (C::MoveToRoutingDomain { .. }, _) => Err(self.refuse("change routing domain")),
+            (C::MoveToRoutingDomain { .. }, _) => {
+                Err(self.refuse(AgentAction::ChangeRoutingDomain))
+            }
             (C::Login { seat, at }, Presence::LoggedOut) => Ok(vec![E::LoggedIn {
                 seat: seat.clone(),
                 at: *at,
@@ -554,7 +594,7 @@ impl Aggregate for Agent {
                 Ok(vec![E::Ready { at: *at }])
             }
             (C::SetReady { .. }, Presence::Ready { .. }) => Ok(vec![]),
-            (C::SetReady { .. }, _) => Err(self.refuse("become ready")),
+            (C::SetReady { .. }, _) => Err(self.refuse(AgentAction::BecomeReady)),
             (C::SetNotReady { reason, .. }, Presence::NotReady { reason: current })
                 if *current == Some(*reason) =>
             {
@@ -567,13 +607,13 @@ impl Aggregate for Agent {
                 reason: *reason,
                 at: *at,
             }]),
-            (C::SetNotReady { .. }, _) => Err(self.refuse("become not ready")),
+            (C::SetNotReady { .. }, _) => Err(self.refuse(AgentAction::BecomeNotReady)),
             (
                 C::Logout { at },
                 Presence::NotReady { .. } | Presence::Ready { .. } | Presence::AfterCallWork { .. },
             ) => Ok(vec![E::LoggedOut { at: *at }]),
             (C::Logout { .. }, Presence::LoggedOut) => Ok(vec![]),
-            (C::Logout { .. }, _) => Err(self.refuse("log out")),
+            (C::Logout { .. }, _) => Err(self.refuse(AgentAction::LogOut)),
             (
                 C::Reserve {
                     call_id,
@@ -601,7 +641,7 @@ impl Aggregate for Agent {
             {
                 Ok(vec![])
             }
-            (C::Reserve { .. }, _) => Err(self.refuse("be reserved")),
+            (C::Reserve { .. }, _) => Err(self.refuse(AgentAction::Reserve)),
             (
                 C::Release {
                     call_id,
@@ -628,7 +668,7 @@ impl Aggregate for Agent {
             {
                 Ok(vec![])
             }
-            (C::StartCall { .. }, _) => Err(self.refuse("start a call")),
+            (C::StartCall { .. }, _) => Err(self.refuse(AgentAction::StartCall)),
             (
                 C::EndCall {
                     call_id,
@@ -829,7 +869,7 @@ mod tests {
             .when(AgentCommand::SetReady { at: at(2) })
             .then_error(AgentError::InvalidTransition {
                 presence: "logged out",
-                action: "become ready",
+                action: AgentAction::BecomeReady,
             });
         given::<Agent>([])
             .when(AgentCommand::Login {
@@ -921,7 +961,7 @@ mod tests {
             })
             .then_error(AgentError::InvalidTransition {
                 presence: "on call",
-                action: "become not ready",
+                action: AgentAction::BecomeNotReady,
             });
     }
 
@@ -961,7 +1001,7 @@ mod tests {
             .when(reserve("c2", "general"))
             .then_error(AgentError::InvalidTransition {
                 presence: "reserved",
-                action: "be reserved",
+                action: AgentAction::Reserve,
             });
     }
 
@@ -1002,7 +1042,7 @@ mod tests {
             })
             .then_error(AgentError::InvalidTransition {
                 presence: "reserved",
-                action: "start a call",
+                action: AgentAction::StartCall,
             });
     }
 
@@ -1062,7 +1102,7 @@ mod tests {
             .when(reserve("c2", "general"))
             .then_error(AgentError::InvalidTransition {
                 presence: "in after-call work",
-                action: "be reserved",
+                action: AgentAction::Reserve,
             });
         let overrun = given::<Agent>(after.clone())
             .when(AgentCommand::ExpireAfterCallWork {
@@ -1104,7 +1144,7 @@ mod tests {
             .when(AgentCommand::Logout { at: at(6) })
             .then_error(AgentError::InvalidTransition {
                 presence: "on call",
-                action: "log out",
+                action: AgentAction::LogOut,
             });
     }
 
@@ -1141,7 +1181,7 @@ mod tests {
             })
             .then_error(AgentError::InvalidTransition {
                 presence: "ready",
-                action: "change routing domain",
+                action: AgentAction::ChangeRoutingDomain,
             });
         let state = given::<Agent>(vec![created()])
             .when(AgentCommand::MoveToRoutingDomain {

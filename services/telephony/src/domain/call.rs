@@ -597,6 +597,68 @@ pub enum CallEvent {
     },
 }
 
+/// What was asked of a call in a state that does not allow it (each has its reason,
+/// `CALL_CANNOT_<ACTION>`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallAction {
+    /// Abandon.
+    Abandon,
+    /// Answer.
+    Answer,
+    /// Be marked not reached.
+    MarkNotReached,
+    /// Be supervised.
+    Supervise,
+    /// End.
+    End,
+    /// Enqueue.
+    Enqueue,
+    /// Hold.
+    Hold,
+    /// Resume.
+    Resume,
+    /// Return to the queue.
+    ReturnToQueue,
+    /// Ring.
+    Ring,
+    /// Take a disposition.
+    TakeDisposition,
+    /// Take an IVR step.
+    TakeIvrStep,
+    /// Take keys.
+    TakeKeys,
+    /// Transfer.
+    Transfer,
+}
+
+impl CallAction {
+    /// The action in words, as in "cannot <action>".
+    pub fn text(self) -> &'static str {
+        match self {
+            CallAction::Abandon => "abandon",
+            CallAction::Answer => "answer",
+            CallAction::MarkNotReached => "be marked not reached",
+            CallAction::Supervise => "be supervised",
+            CallAction::End => "end",
+            CallAction::Enqueue => "enqueue",
+            CallAction::Hold => "hold",
+            CallAction::Resume => "resume",
+            CallAction::ReturnToQueue => "return to the queue",
+            CallAction::Ring => "ring",
+            CallAction::TakeDisposition => "take a disposition",
+            CallAction::TakeIvrStep => "take an IVR step",
+            CallAction::TakeKeys => "take keys",
+            CallAction::Transfer => "transfer",
+        }
+    }
+}
+
+impl std::fmt::Display for CallAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.text())
+    }
+}
+
 /// Why a call refuses a command.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CallError {
@@ -612,7 +674,7 @@ pub enum CallError {
         /// The call's state.
         state: &'static str,
         /// What was asked.
-        action: &'static str,
+        action: CallAction,
     },
     /// The call rings at, waits for, or was answered by another agent.
     #[error("call is with agent {expected}, not {actual}")]
@@ -662,7 +724,7 @@ pub enum CallError {
 
 impl Call {
     /// The refusal of `action` in the call's state.
-    pub(crate) fn refuse(&self, action: &'static str) -> CallError {
+    pub(crate) fn refuse(&self, action: CallAction) -> CallError {
         match self.state {
             CallState::Unknown => CallError::NotFound,
             ref state => CallError::InvalidTransition {
@@ -673,7 +735,7 @@ impl Call {
     }
 
     /// The agent of an answered call, or the refusal for `action`.
-    fn answered_agent(&self, action: &'static str) -> Result<(&Name, bool), CallError> {
+    fn answered_agent(&self, action: CallAction) -> Result<(&Name, bool), CallError> {
         match &self.state {
             CallState::Answered { agent_id, held } => Ok((agent_id, *held)),
             _ => Err(self.refuse(action)),
@@ -842,7 +904,7 @@ impl Aggregate for Call {
                 (CallState::Queued | CallState::Ringing { .. }, Direction::Inbound) => {
                     Err(CallError::NotOutbound)
                 }
-                _ => Err(self.refuse("be marked not reached")),
+                _ => Err(self.refuse(CallAction::MarkNotReached)),
             },
             C::TakeIvrStep { node_id, input, at } => match self.state {
                 CallState::InIvr => Ok(vec![E::IvrStepTaken {
@@ -851,13 +913,13 @@ impl Aggregate for Call {
                     next_node_id: None,
                     at: *at,
                 }]),
-                _ => Err(self.refuse("take an IVR step")),
+                _ => Err(self.refuse(CallAction::TakeIvrStep)),
             },
             C::PressKeys { keys, menu, at } => {
                 let position = match (&self.state, &self.ivr) {
                     (CallState::InIvr, Some(position)) => position,
                     (CallState::InIvr, None) => return Err(CallError::NotInOurMenu),
-                    _ => return Err(self.refuse("take keys")),
+                    _ => return Err(self.refuse(CallAction::TakeKeys)),
                 };
                 if position.menu != menu.menu {
                     return Err(CallError::OtherMenuVersion {
@@ -885,7 +947,7 @@ impl Aggregate for Call {
                     at: *at,
                 }]),
                 CallState::Queued if self.queue_id.as_ref() == Some(queue_id) => Ok(vec![]),
-                _ => Err(self.refuse("enqueue")),
+                _ => Err(self.refuse(CallAction::Enqueue)),
             },
             C::Ring { agent_id, at } => match &self.state {
                 CallState::Queued => {
@@ -907,7 +969,7 @@ impl Aggregate for Call {
                     expected: ringing.clone(),
                     actual: agent_id.clone(),
                 }),
-                _ => Err(self.refuse("ring")),
+                _ => Err(self.refuse(CallAction::Ring)),
             },
             C::ReturnToQueue {
                 agent_id,
@@ -925,7 +987,7 @@ impl Aggregate for Call {
                     expected: ringing.clone(),
                     actual: agent_id.clone(),
                 }),
-                _ => Err(self.refuse("return to the queue")),
+                _ => Err(self.refuse(CallAction::ReturnToQueue)),
             },
             C::Answer { agent_id, at } => match &self.state {
                 CallState::Ringing { agent_id: ringing } if ringing == agent_id => {
@@ -945,10 +1007,10 @@ impl Aggregate for Call {
                     expected: other.clone(),
                     actual: agent_id.clone(),
                 }),
-                _ => Err(self.refuse("answer")),
+                _ => Err(self.refuse(CallAction::Answer)),
             },
             C::Hold { at } => {
-                let (_, held) = self.answered_agent("hold")?;
+                let (_, held) = self.answered_agent(CallAction::Hold)?;
                 Ok(if held {
                     vec![]
                 } else {
@@ -956,7 +1018,7 @@ impl Aggregate for Call {
                 })
             }
             C::Resume { at } => {
-                let (_, held) = self.answered_agent("resume")?;
+                let (_, held) = self.answered_agent(CallAction::Resume)?;
                 Ok(if held {
                     vec![E::Resumed { at: *at }]
                 } else {
@@ -968,7 +1030,7 @@ impl Aggregate for Call {
                 to_agent_id,
                 at,
             } => {
-                let (agent_id, _) = self.answered_agent("transfer")?;
+                let (agent_id, _) = self.answered_agent(CallAction::Transfer)?;
                 if to_agent_id.as_ref() == Some(agent_id) {
                     return Err(CallError::TransferToSelf);
                 }
@@ -993,7 +1055,7 @@ impl Aggregate for Call {
                 mode,
                 at,
             } => {
-                self.answered_agent("be supervised")?;
+                self.answered_agent(CallAction::Supervise)?;
                 match &self.supervision {
                     Some(present) if present.supervisor_id != *supervisor_id => {
                         Err(CallError::SupervisorPresent {
@@ -1048,7 +1110,7 @@ impl Aggregate for Call {
                     at: *at,
                 }]),
                 CallState::Ended => Ok(vec![]),
-                _ => Err(self.refuse("end")),
+                _ => Err(self.refuse(CallAction::End)),
             },
             C::Abandon { position, at } => {
                 let (phase, since) = match &self.state {
@@ -1056,7 +1118,7 @@ impl Aggregate for Call {
                     CallState::Queued => (CallPhase::Queued, self.queued_at),
                     CallState::Ringing { .. } => (CallPhase::Ringing, self.queued_at),
                     CallState::Abandoned => return Ok(vec![]),
-                    _ => return Err(self.refuse("abandon")),
+                    _ => return Err(self.refuse(CallAction::Abandon)),
                 };
                 Ok(vec![E::Abandoned {
                     queue_id: self.queue_id.clone(),
@@ -1075,7 +1137,7 @@ impl Aggregate for Call {
             },
             C::SetDisposition { agent_id, code, at } => {
                 if self.state != CallState::Ended {
-                    return Err(self.refuse("take a disposition"));
+                    return Err(self.refuse(CallAction::TakeDisposition));
                 }
                 if let Some(answered_by) = &self.agent_id
                     && answered_by != agent_id
@@ -1455,7 +1517,7 @@ mod tests {
             })
             .then_error(CallError::InvalidTransition {
                 state: "queued",
-                action: "take an IVR step",
+                action: CallAction::TakeIvrStep,
             });
     }
 
@@ -1516,7 +1578,7 @@ mod tests {
             })
             .then_error(CallError::InvalidTransition {
                 state: "queued",
-                action: "return to the queue",
+                action: CallAction::ReturnToQueue,
             });
     }
 
@@ -1549,7 +1611,7 @@ mod tests {
             })
             .then_error(CallError::InvalidTransition {
                 state: "queued",
-                action: "answer",
+                action: CallAction::Answer,
             });
         given::<Call>(answered("agent-1"))
             .when(CallCommand::Answer {
@@ -1581,7 +1643,7 @@ mod tests {
             .when(CallCommand::Hold { at: at(6) })
             .then_error(CallError::InvalidTransition {
                 state: "ringing",
-                action: "hold",
+                action: CallAction::Hold,
             });
     }
 
@@ -1700,7 +1762,7 @@ mod tests {
             })
             .then_error(CallError::InvalidTransition {
                 state: "ringing",
-                action: "transfer",
+                action: CallAction::Transfer,
             });
     }
 
@@ -1768,7 +1830,7 @@ mod tests {
             })
             .then_error(CallError::InvalidTransition {
                 state: "ringing",
-                action: "be supervised",
+                action: CallAction::Supervise,
             });
     }
 
@@ -1790,7 +1852,7 @@ mod tests {
             })
             .then_error(CallError::InvalidTransition {
                 state: "ringing",
-                action: "end",
+                action: CallAction::End,
             });
         given::<Call>(ended("agent-1"))
             .when(CallCommand::End {
@@ -1913,7 +1975,7 @@ mod tests {
             })
             .then_error(CallError::InvalidTransition {
                 state: "abandoned",
-                action: "answer",
+                action: CallAction::Answer,
             });
     }
 
@@ -1971,7 +2033,7 @@ mod tests {
             })
             .then_error(CallError::InvalidTransition {
                 state: "answered",
-                action: "take a disposition",
+                action: CallAction::TakeDisposition,
             });
     }
 }

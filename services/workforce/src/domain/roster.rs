@@ -540,12 +540,48 @@ fn rotation(instance: &Instance) -> Option<Vec<usize>> {
     extend(instance, &mut row, days, off).then_some(row)
 }
 
-/// Solves `instance` for at most `moves` moves or until `deadline`, from `seed`.
+/// How long the solver may search: at most `moves` moves and at most `time` as the caller's
+/// clock tells it (`elapsed`, read every 4,096 moves), whichever runs out first. The solver
+/// never reads a clock of its own, so with [`Budget::moves`] a solution depends on the instance
+/// and the seed only.
+#[derive(Clone, Copy)]
+pub struct Budget<'a> {
+    /// Most moves to try.
+    pub moves: u64,
+    /// Most time to take.
+    pub time: std::time::Duration,
+    /// The time taken so far, by the caller's clock.
+    pub elapsed: &'a dyn Fn() -> std::time::Duration,
+}
+
+impl Budget<'static> {
+    /// At most `moves` moves, whatever the time.
+    pub fn moves(moves: u64) -> Self {
+        fn never() -> std::time::Duration {
+            std::time::Duration::ZERO
+        }
+        Budget {
+            moves,
+            time: std::time::Duration::MAX,
+            elapsed: &never,
+        }
+    }
+}
+
+impl std::fmt::Debug for Budget<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Budget")
+            .field("moves", &self.moves)
+            .field("time", &self.time)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Solves `instance` from `seed` within `budget`.
 pub fn solve(
     instance: &Instance,
     seed: u64,
-    moves: u64,
-    deadline: std::time::Instant,
+    budget: Budget<'_>,
 ) -> Result<Solution, InstanceError> {
     let base =
         rotation(instance).ok_or_else(|| invalid("rules", "no roster can keep every hard rule"))?;
@@ -562,18 +598,18 @@ pub fn solve(
     let start_temperature = 15.0_f64;
     let end_temperature = 0.2_f64;
     let mut tried = 0_u64;
-    let started = std::time::Instant::now();
-    let budget = deadline.saturating_duration_since(started).as_secs_f64();
+    let moves = budget.moves;
+    let seconds = budget.time.as_secs_f64();
     // The cooling follows whichever runs out first, the moves or the time.
     let mut temperature = start_temperature;
     while tried < moves {
         if tried.is_multiple_of(4096) {
-            let now = std::time::Instant::now();
-            if now >= deadline {
+            let elapsed = (budget.elapsed)();
+            if elapsed >= budget.time {
                 break;
             }
-            let by_time = if budget > 0.0 {
-                now.duration_since(started).as_secs_f64() / budget
+            let by_time = if seconds > 0.0 {
+                elapsed.as_secs_f64() / seconds
             } else {
                 1.0
             };
@@ -918,15 +954,11 @@ mod tests {
         })
     }
 
-    fn deadline() -> std::time::Instant {
-        std::time::Instant::now() + std::time::Duration::from_secs(30)
-    }
-
     #[test]
     fn the_handbooks_seven_person_example_is_reproduced() {
         let instance = Instance::from_json(&handbook_example()).unwrap();
         for seed in [1, 2, 3] {
-            let solution = solve(&instance, seed, 200_000, deadline()).unwrap();
+            let solution = solve(&instance, seed, Budget::moves(200_000)).unwrap();
             assert!(hard_violations(&instance, &solution.assignment).is_empty());
             // Every day exactly 2 early, 1 middle, 2 late and 2 off.
             for day in 0..7 {
@@ -955,9 +987,35 @@ mod tests {
     #[test]
     fn the_same_seed_gives_the_same_roster() {
         let instance = Instance::from_json(&handbook_example()).unwrap();
-        let first = solve(&instance, 7, 50_000, deadline()).unwrap();
-        let again = solve(&instance, 7, 50_000, deadline()).unwrap();
+        let first = solve(&instance, 7, Budget::moves(50_000)).unwrap();
+        let again = solve(&instance, 7, Budget::moves(50_000)).unwrap();
         assert_eq!(first.assignment, again.assignment);
+    }
+
+    #[test]
+    fn the_solver_stops_when_the_callers_clock_says_its_time_is_up() {
+        let instance = Instance::from_json(&handbook_example()).unwrap();
+        // A clock that advances one millisecond each time it is read: five milliseconds are
+        // five readings, 4,096 moves apart.
+        let readings = std::cell::Cell::new(0_u64);
+        let clock = || {
+            readings.set(readings.get() + 1);
+            std::time::Duration::from_millis(readings.get() - 1)
+        };
+        let budget = Budget {
+            moves: u64::MAX,
+            time: std::time::Duration::from_millis(5),
+            elapsed: &clock,
+        };
+        let solution = solve(&instance, 1, budget).unwrap();
+        assert_eq!(solution.moves, 5 * 4096);
+        assert!(hard_violations(&instance, &solution.assignment).is_empty());
+        // The same budget on the same clock gives the same roster.
+        readings.set(0);
+        assert_eq!(
+            solve(&instance, 1, budget).unwrap().assignment,
+            solution.assignment
+        );
     }
 
     #[test]
@@ -966,7 +1024,7 @@ mod tests {
         // Ten early agents a day out of seven people: short, and said so per day.
         example["coverage"]["required_per_shift"] = serde_json::json!(vec![[10, 1, 2]; 7]);
         let instance = Instance::from_json(&example).unwrap();
-        let solution = solve(&instance, 1, 100_000, deadline()).unwrap();
+        let solution = solve(&instance, 1, Budget::moves(100_000)).unwrap();
         assert!(hard_violations(&instance, &solution.assignment).is_empty());
         let short_early: Vec<&Shortfall> = solution
             .unmet
