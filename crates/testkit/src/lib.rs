@@ -154,3 +154,28 @@ impl PgSchema {
         }
     }
 }
+
+/// Checks that the part of the README between the lines `begin` and `end` is `expected` (a
+/// table generated from the code); with `UPDATE_README` set, writes it there instead. `command`
+/// is what regenerates it, for the failure message.
+pub fn generated_readme_section(begin: &str, end: &str, expected: &str, command: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md");
+    let readme = std::fs::read_to_string(&path).expect("the README");
+    let start = readme
+        .find(begin)
+        .unwrap_or_else(|| panic!("the README has the line {begin:?}"))
+        + begin.len();
+    let stop = start
+        + readme[start..]
+            .find(end)
+            .unwrap_or_else(|| panic!("the README has the line {end:?} after {begin:?}"));
+    if readme[start..stop] == *expected {
+        return;
+    }
+    if std::env::var_os("UPDATE_README").is_some() {
+        let updated = format!("{}{expected}{}", &readme[..start], &readme[stop..]);
+        std::fs::write(&path, updated).expect("write the README");
+        return;
+    }
+    panic!("the README's generated section differs from the code; run `{command}`:\n{expected}");
+}

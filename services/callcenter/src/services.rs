@@ -60,9 +60,6 @@ fn reason_table(services: &[Box<dyn Service>]) -> String {
 mod tests {
     use super::*;
 
-    const BEGIN: &str = "<!-- reasons: generated from the catalogues; UPDATE_README=1 cargo test -p callcenter reasons -->\n";
-    const END: &str = "<!-- end of reasons -->";
-
     #[test]
     fn every_reason_is_named_once_in_upper_snake_case() {
         let catalogue = callcenter_platform::service::catalogue(&all());
@@ -87,25 +84,11 @@ mod tests {
 
     #[test]
     fn the_readme_lists_the_reasons_of_the_catalogues() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md");
-        let readme = std::fs::read_to_string(&path).expect("the README");
-        let start = readme
-            .find(BEGIN)
-            .expect("the README marks its reason table")
-            + BEGIN.len();
-        let end = start + readme[start..].find(END).expect("the table's end mark");
-        let expected = reason_table(&all());
-        if readme[start..end] == expected {
-            return;
-        }
-        if std::env::var_os("UPDATE_README").is_some() {
-            let updated = format!("{}{expected}{}", &readme[..start], &readme[end..]);
-            std::fs::write(&path, updated).expect("write the README");
-            return;
-        }
-        panic!(
-            "the README's reason table differs from the catalogues; run \
-             `UPDATE_README=1 cargo test -p callcenter reasons`:\n{expected}"
+        callcenter_testkit::generated_readme_section(
+            "<!-- reasons: generated from the catalogues; UPDATE_README=1 cargo test -p callcenter reasons -->\n",
+            "<!-- end of reasons -->",
+            &reason_table(&all()),
+            "UPDATE_README=1 cargo test -p callcenter reasons",
         );
     }
 }

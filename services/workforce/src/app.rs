@@ -23,10 +23,11 @@ use crate::domain::calendar::{instant, local_day, weekday};
 use crate::domain::center::{Center, CenterCommand, CenterError};
 use crate::domain::headcount::{ShiftHeadcount, headcount, shifts_at};
 use crate::domain::intraday::{IntradayCommand, IntradayError, IntradayPlan};
-use crate::domain::queue_plan::{IntervalRow, PlanRequest, QueuePlan, WEEK_MS, plan_queue};
+use crate::domain::queue_plan::{
+    IntervalRow, PlanError, PlanRequest, QueuePlan, WEEK_MS, plan_queue,
+};
 use crate::domain::roster::{Budget, Instance, Request, Solution, solve};
 use crate::domain::rostering::{approved_leave_requests, roster_of};
-use crate::domain::staffing::ErlangCRequest;
 use crate::events::agent_presence;
 
 impl From<CenterError> for ApiError {
@@ -107,26 +108,6 @@ pub trait IntervalHistory: Send + Sync {
         start_ms: i64,
         end_ms: i64,
     ) -> impl Future<Output = Result<Vec<IntervalRow>, ApiError>> + Send;
-}
-
-/// What a planner asks of a queue's forecast; it starts on this week's Monday in the center's
-/// time.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ForecastAsk {
-    /// Weeks of history.
-    pub history_weeks: usize,
-    /// Weeks to forecast.
-    pub weeks: usize,
-    /// 15 or 30.
-    pub interval_minutes: u32,
-    /// Weeks at the end of the history forecast from the rest, to measure the error.
-    pub held_out_weeks: usize,
-    /// Planners' values: (interval start, calls).
-    pub overrides: Vec<(i64, f64)>,
-    /// The service targets.
-    pub targets: ErlangCRequest,
-    /// Callers' average patience (Erlang A); `None`: Erlang C.
-    pub patience_seconds: Option<f64>,
 }
 
 /// What a planner asks of the roster solver.
@@ -312,44 +293,40 @@ impl Workforce {
         Ok(headcount(&center, &shifts, &signed_in))
     }
 
-    /// A queue's plan from `now`'s week on: its forecast from the history of its intervals and
-    /// the agents the targets need.
-    pub async fn forecast_queue(
+    /// This week's Monday 00:00 in the center's time at `now` (Unix milliseconds): where a
+    /// queue's forecast starts.
+    pub async fn week_start(
         &self,
         tenant: &TenantId,
         center_id: &Name,
-        queue_id: &Name,
-        ask: ForecastAsk,
         now: Timestamp,
-        history: &impl IntervalHistory,
-    ) -> Result<QueuePlan, ApiError> {
+    ) -> Result<i64, ApiError> {
         let center = self.center(tenant, center_id).await?.state;
         let offset = center
             .settings
             .as_ref()
             .map(|settings| settings.utc_offset_minutes)
             .ok_or(CenterError::NotDefined)?;
-        // This week's Monday 00:00, local time.
         let today = local_day(now.unix_millis(), offset);
-        let start_ms = instant(today - weekday(today) as i64, 0, offset);
-        let request = PlanRequest {
-            start_ms,
-            history_weeks: ask.history_weeks,
-            weeks: ask.weeks,
-            interval_minutes: ask.interval_minutes,
-            held_out_weeks: ask.held_out_weeks,
-            overrides: ask.overrides,
-            targets: ask.targets,
-            patience_seconds: ask.patience_seconds,
-        };
+        Ok(instant(today - weekday(today) as i64, 0, offset))
+    }
+
+    /// A queue's plan: its forecast from the history of its intervals before the plan's start,
+    /// and the agents the targets need.
+    pub async fn forecast_queue(
+        &self,
+        queue_id: &Name,
+        request: &PlanRequest,
+        history: &impl IntervalHistory,
+    ) -> Result<QueuePlan, ApiError> {
+        let invalid = |error: PlanError| ApiError::invalid_field("request", error.to_string());
         // Check the request before reading a year of history for it.
-        let invalid = |error: crate::domain::queue_plan::PlanError| {
-            ApiError::invalid_field("request", error.to_string())
-        };
         request.check().map_err(invalid)?;
-        let from = start_ms - request.history_weeks as i64 * WEEK_MS;
-        let rows = history.queue_intervals(queue_id, from, start_ms).await?;
-        plan_queue(&rows, &request).map_err(invalid)
+        let from = request.start_ms - request.history_weeks as i64 * WEEK_MS;
+        let rows = history
+            .queue_intervals(queue_id, from, request.start_ms)
+            .await?;
+        plan_queue(&rows, request).map_err(invalid)
     }
 
     /// Solves a roster (keeping the center's approved leave, if a center is given) on a worker

@@ -27,13 +27,13 @@ use crate::api::{
     anomaly_to_api, attendance_to_api, plan_intervals_to_api, roster_from_api, rows_to_api,
     shift_from_api, shift_to_api, targets_from_api, targets_to_api, time,
 };
-use crate::app::{ForecastAsk, IntervalHistory, RosterAsk, Workforce};
+use crate::app::{IntervalHistory, RosterAsk, Workforce};
 use crate::domain::calendar::{format_day, parse_day};
 use crate::domain::center::{Center, CenterCommand, CenterSettings, Decision, Leave, Swap};
 use crate::domain::headcount::ShiftHeadcount;
 use crate::domain::intraday::{IntradayCommand, IntradayPlan, PlanInterval, PublishedPlan};
 use crate::domain::leave::Approver;
-use crate::domain::queue_plan::IntervalRow;
+use crate::domain::queue_plan::{IntervalRow, PlanRequest};
 use crate::domain::roster::{Instance, hard_violations};
 use crate::events::{approver_to_proto, leave_kind_from_proto, leave_kind_to_proto};
 
@@ -556,7 +556,11 @@ impl WorkforceService for WorkforceGrpc {
         let queue_id = validate::required_id("queue_id", &body.queue_id)?;
         let positive = |value: u32, default: u32| if value == 0 { default } else { value };
         let (targets, patience_seconds) = targets_from_api(&body.targets.unwrap_or_default());
-        let ask = ForecastAsk {
+        let request = PlanRequest {
+            start_ms: self
+                .app
+                .week_start(&caller.tenant, &center_id, Timestamp::now())
+                .await?,
             history_weeks: positive(body.history_weeks, 8) as usize,
             weeks: positive(body.weeks, 2) as usize,
             interval_minutes: positive(body.interval_minutes, 15),
@@ -574,21 +578,13 @@ impl WorkforceService for WorkforceGrpc {
             targets,
             patience_seconds,
         };
-        let (interval_minutes, held_out_weeks) = (ask.interval_minutes, ask.held_out_weeks);
         let history = ReportingHistory {
             reporting: self.reporting.clone(),
             caller: &metadata,
         };
         let plan = self
             .app
-            .forecast_queue(
-                &caller.tenant,
-                &center_id,
-                &queue_id,
-                ask,
-                Timestamp::now(),
-                &history,
-            )
+            .forecast_queue(&queue_id, &request, &history)
             .await?;
         let held_out = plan
             .held_out
@@ -599,7 +595,7 @@ impl WorkforceService for WorkforceGrpc {
         Ok(Response::new(pb::ForecastQueueResponse {
             center_id: center_id.to_string(),
             queue_id: queue_id.to_string(),
-            interval_minutes,
+            interval_minutes: request.interval_minutes,
             intervals: plan
                 .intervals
                 .iter()
@@ -611,7 +607,7 @@ impl WorkforceService for WorkforceGrpc {
                     agents_with_shrinkage: interval.agents_with_shrinkage,
                 })
                 .collect(),
-            held_out_weeks: held_out_weeks as u32,
+            held_out_weeks: request.held_out_weeks as u32,
             held_out_mape: held_out.mape,
             held_out_wape: held_out.wape,
             history_calls: plan.history_calls,

@@ -8,10 +8,10 @@ use callcenter_eventlog::sqlite::SqliteEventStore;
 use callcenter_kit::{CommandMeta, Name, TenantId, Timestamp};
 use callcenter_platform::ApiError;
 use callcenter_workforce::Workforce;
-use callcenter_workforce::app::{ForecastAsk, IntervalHistory, RosterAsk};
+use callcenter_workforce::app::{IntervalHistory, RosterAsk};
 use callcenter_workforce::domain::calendar::{Weekdays, parse_time_of_day};
 use callcenter_workforce::domain::center::{CenterCommand, CenterSettings, ShiftDefinition};
-use callcenter_workforce::domain::queue_plan::{IntervalRow, WEEK_MS};
+use callcenter_workforce::domain::queue_plan::{IntervalRow, PlanRequest, WEEK_MS};
 use callcenter_workforce::domain::roster::Instance;
 use callcenter_workforce::domain::staffing::ErlangCRequest;
 
@@ -82,8 +82,9 @@ async fn define_center(app: &Workforce, tenant: &TenantId) {
         .expect("the center is defined");
 }
 
-fn ask(history_weeks: usize) -> ForecastAsk {
-    ForecastAsk {
+fn request(start_ms: i64, history_weeks: usize) -> PlanRequest {
+    PlanRequest {
+        start_ms,
         history_weeks,
         weeks: 1,
         interval_minutes: 15,
@@ -111,15 +112,13 @@ async fn the_forecast_reads_the_weeks_before_this_weeks_local_monday_from_its_hi
     let history = Steady::default();
     // Thursday 2026-12-03 18:00 in Beijing.
     let now = Timestamp::from_unix_millis(MONDAY + 3 * 86_400_000 + 18 * 3_600_000);
+    let start = app
+        .week_start(&tenant, &name("beijing"), now)
+        .await
+        .unwrap();
+    assert_eq!(start, MONDAY);
     let plan = app
-        .forecast_queue(
-            &tenant,
-            &name("beijing"),
-            &name("sales"),
-            ask(8),
-            now,
-            &history,
-        )
+        .forecast_queue(&name("sales"), &request(start, 8), &history)
         .await
         .expect("a plan");
     assert_eq!(
@@ -156,28 +155,14 @@ async fn a_forecast_request_out_of_range_is_refused_before_the_history_is_read()
     define_center(&app, &tenant).await;
     let history = Steady::default();
     let error = app
-        .forecast_queue(
-            &tenant,
-            &name("beijing"),
-            &name("sales"),
-            ask(1),
-            Timestamp::now(),
-            &history,
-        )
+        .forecast_queue(&name("sales"), &request(MONDAY, 1), &history)
         .await
         .unwrap_err();
     assert_eq!(error.reason, "INVALID_ARGUMENT");
     assert!(history.asked.lock().unwrap().is_empty());
-    // A center without settings cannot be forecast for.
+    // A center without settings has no week to start from.
     let error = app
-        .forecast_queue(
-            &tenant,
-            &name("nowhere"),
-            &name("sales"),
-            ask(8),
-            Timestamp::now(),
-            &history,
-        )
+        .week_start(&tenant, &name("nowhere"), Timestamp::now())
         .await
         .unwrap_err();
     assert_eq!(error.reason, "CENTER_NOT_FOUND");
