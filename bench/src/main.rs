@@ -37,7 +37,7 @@ use callcenter_eventlog::jetstream::{JetStreamConfig, JetStreamEventStore};
 use callcenter_eventlog::sqlite::SqliteEventStore;
 use callcenter_eventlog::{
     AppendRequest, CommitMetadata, EventStore, ExpectedVersion, Filter, Name, NewEvent,
-    RecordedEvent, StreamKey, Timestamp, encode_commit,
+    RecordedEvent, StreamKey, SubscriptionSpec, Timestamp, encode_commit,
 };
 use callcenter_kit::{Projection, ProjectionError, ProjectionRunner, db};
 use callcenter_testkit::{PgSchema, TempDir, unique_name};
@@ -190,6 +190,86 @@ async fn append_workload(
     });
     join_all(workers).await;
     started.elapsed()
+}
+
+/// A replay of the SQLite log from its beginning: through a subscription as a consumer reads it
+/// (batches of [`BATCH`] commits, each acknowledged), against the floor of the same pages read
+/// with plain queries, and what counting the matching commits left after every batch (what the
+/// subscription did before it read its lag from the primary key) adds to the replay.
+struct SqliteReplay {
+    commits: usize,
+    subscription: Duration,
+    scan: Duration,
+    counting_left: Duration,
+}
+
+async fn sqlite_replay(store: &dyn EventStore, path: &std::path::Path) -> SqliteReplay {
+    let filter = Filter::all().context(Name::new("telephony").expect("name"));
+    let mut subscription = store
+        .subscribe(SubscriptionSpec {
+            name: Name::new("bench-replay").expect("name"),
+            filter,
+            resume_after: None,
+            expire_when_idle: None,
+        })
+        .await
+        .expect("subscribe");
+    let started = Instant::now();
+    let mut commits = 0;
+    loop {
+        let batch = subscription
+            .next_batch(BATCH, Duration::from_millis(1))
+            .await
+            .expect("batch");
+        let Some(last) = batch.last_position() else {
+            break;
+        };
+        commits += batch.events.len();
+        subscription.ack(last).await.expect("ack");
+    }
+    let subscription_elapsed = started.elapsed();
+
+    let mut connection = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .expect("open the log");
+    let page = i64::try_from(BATCH).expect("small");
+    let (mut after, mut boundaries) = (0_i64, Vec::new());
+    let started = Instant::now();
+    loop {
+        let positions: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+            "SELECT position, body FROM eventlog_commits WHERE position > ?1 AND context = ?2 \
+             ORDER BY position LIMIT ?3",
+        )
+        .bind(after)
+        .bind("telephony")
+        .bind(page)
+        .fetch_all(&mut connection)
+        .await
+        .expect("page");
+        let Some((last, _)) = positions.last() else {
+            break;
+        };
+        after = *last;
+        boundaries.push(after);
+    }
+    let scan = started.elapsed();
+    let started = Instant::now();
+    for after in boundaries {
+        let _: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM eventlog_commits WHERE position > ?1 AND context = ?2",
+        )
+        .bind(after)
+        .bind("telephony")
+        .fetch_one(&mut connection)
+        .await
+        .expect("count");
+    }
+    SqliteReplay {
+        commits,
+        subscription: subscription_elapsed,
+        scan,
+        counting_left: started.elapsed(),
+    }
 }
 
 /// The environment variable naming the NATS server's process id (`scripts/with-services` sets
@@ -581,6 +661,9 @@ async fn eventlog(options: &Options) -> BTreeMap<&'static str, serde_json::Value
         appended,
         append_workload(Arc::clone(&sqlite), commits, concurrency).await,
     );
+    let replay = sqlite_replay(sqlite.as_ref(), &directory.path().join("events.db")).await;
+    let replay_rate = per_second(replay.commits, replay.subscription);
+    let scan_rate = per_second(replay.commits, replay.scan);
 
     // Projection catch-up against the plain batched upsert, each into a fresh table.
     let rows = options.rows;
@@ -627,6 +710,19 @@ async fn eventlog(options: &Options) -> BTreeMap<&'static str, serde_json::Value
     );
     print!("{table}");
     println!("{:<52} {:>14.0}", "SQLite backend appends", sqlite_rate);
+    println!(
+        "{:<52} {:>14.0}",
+        "SQLite replay from 0 through a subscription", replay_rate
+    );
+    println!(
+        "{:<52} {:>14.0}",
+        "SQLite plain paged SELECT of the same commits", scan_rate
+    );
+    println!(
+        "{:<52} {:>14.1}",
+        "seconds a COUNT of what is left per batch would add",
+        replay.counting_left.as_secs_f64()
+    );
     println!(
         "{:<52} {:>14.0}",
         "projection catch-up rows (JetStream -> PostgreSQL)", projection_rate
@@ -700,6 +796,23 @@ async fn eventlog(options: &Options) -> BTreeMap<&'static str, serde_json::Value
         (
             "sqlite_appends_per_s",
             serde_json::json!(sqlite_rate.round()),
+        ),
+        ("sqlite_replayed_commits", serde_json::json!(replay.commits)),
+        (
+            "sqlite_replay_commits_per_s",
+            serde_json::json!(replay_rate.round()),
+        ),
+        (
+            "sqlite_plain_scan_commits_per_s",
+            serde_json::json!(scan_rate.round()),
+        ),
+        (
+            "sqlite_replay_vs_scan",
+            serde_json::json!(round2(replay_rate / scan_rate)),
+        ),
+        (
+            "sqlite_counting_left_per_batch_seconds",
+            serde_json::json!(round2(replay.counting_left.as_secs_f64())),
         ),
         ("projected_rows", serde_json::json!(rows)),
         (

@@ -374,7 +374,9 @@ pub struct SubscriptionSpec {
 pub struct Batch {
     /// The events of the delivered commits, in log order.
     pub events: Vec<RecordedEvent>,
-    /// How many matching commits are still waiting after this batch (the subscription's lag).
+    /// How many commits are still waiting after this batch (the subscription's lag): the
+    /// matching ones on JetStream; on SQLite, the commits of any stream (an upper bound, read in
+    /// constant time). Zero only when nothing is left.
     pub pending: u64,
 }
 
