@@ -117,6 +117,15 @@ pub enum CommandError<E: std::error::Error + 'static> {
     /// A stored event could not be decoded.
     #[error(transparent)]
     Decode(#[from] DecodeError),
+    /// The command was decided on an older version of the aggregate than the stored one (see
+    /// [`CommandHandler::handle_on`]); deciding again on the current one may give another answer.
+    #[error("decided on version {expected} of the aggregate, which is at {current} now")]
+    Stale {
+        /// The version the decision was made on.
+        expected: u64,
+        /// The stored version.
+        current: u64,
+    },
 }
 
 /// Loads, decides, appends, and retries on conflicts, for one aggregate type.
@@ -255,12 +264,37 @@ impl<A: EventSourced> CommandHandler<A> {
         ))
     }
 
-    /// Handles `command` for aggregate `id`: the whole load-decide-append cycle.
+    /// Handles `command` for aggregate `id`: the whole load-decide-append cycle, retried on
+    /// conflicts.
     pub async fn handle(
         &self,
         meta: &CommandMeta,
         id: &Name,
         command: &A::Command,
+    ) -> Result<Outcome<A>, CommandError<A::Error>> {
+        self.handle_checked(meta, id, command, None).await
+    }
+
+    /// Handles `command`, decided elsewhere on `version` of aggregate `id` (a router's view of
+    /// an agent): if the aggregate has moved on since, it is refused as [`CommandError::Stale`]
+    /// and nothing is appended, so a decision on a stale view never lands. A retry of a request
+    /// that landed returns its first result, as with [`CommandHandler::handle`].
+    pub async fn handle_on(
+        &self,
+        version: u64,
+        meta: &CommandMeta,
+        id: &Name,
+        command: &A::Command,
+    ) -> Result<Outcome<A>, CommandError<A::Error>> {
+        self.handle_checked(meta, id, command, Some(version)).await
+    }
+
+    async fn handle_checked(
+        &self,
+        meta: &CommandMeta,
+        id: &Name,
+        command: &A::Command,
+        decided_on: Option<u64>,
     ) -> Result<Outcome<A>, CommandError<A::Error>> {
         let request_id = meta
             .request_id
@@ -279,6 +313,10 @@ impl<A: EventSourced> CommandHandler<A> {
                     new_events: Vec::new(),
                     duplicate: true,
                 });
+            }
+            let current = loaded.version.version();
+            if let Some(expected) = decided_on.filter(|expected| *expected != current) {
+                return Err(CommandError::Stale { expected, current });
             }
             let new_events = loaded
                 .state

@@ -88,6 +88,40 @@ async fn a_refused_command_appends_nothing() {
     assert_eq!(loaded.version.version(), 1);
 }
 
+#[tokio::test]
+async fn a_command_decided_on_an_older_version_is_refused_as_stale_and_appends_nothing() {
+    let directory = TempDir::new("kit");
+    let handler = CommandHandler::<Tally>::new(store(&directory).await);
+    let id = Name::new("tally-1").unwrap();
+    handler.handle(&meta("r1"), &id, &add(5)).await.unwrap();
+    // Decided on version 1, and the aggregate is at 1: it lands.
+    let landed = handler
+        .handle_on(1, &meta("r2"), &id, &add(1))
+        .await
+        .unwrap();
+    assert_eq!(landed.version.version(), 2);
+    // Decided on version 1 again, but the aggregate is at 2 now.
+    let stale = handler
+        .handle_on(1, &meta("r3"), &id, &add(1))
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        stale,
+        CommandError::Stale {
+            expected: 1,
+            current: 2
+        }
+    ));
+    let loaded = handler.load(&Name::new("t1").unwrap(), &id).await.unwrap();
+    assert_eq!((loaded.version.version(), loaded.state.total), (2, 6));
+    // A retry of the request that landed gets its first result, not a refusal.
+    let retry = handler
+        .handle_on(1, &meta("r2"), &id, &add(1))
+        .await
+        .unwrap();
+    assert!(retry.duplicate && retry.new_events.is_empty());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_commands_on_one_aggregate_all_land_through_retries() {
     let directory = TempDir::new("kit");

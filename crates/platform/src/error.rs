@@ -327,6 +327,10 @@ where
             }
             CommandError::Store(store) => store.into(),
             CommandError::Decode(decode) => ApiError::internal(decode.to_string()),
+            CommandError::Stale { current, .. } => {
+                ApiError::new(reasons::STALE_VERSION, error.to_string())
+                    .with_metadata("current_version", current.to_string())
+            }
         }
     }
 }

@@ -34,14 +34,14 @@ macro_rules! reasons {
     (
         $(#[doc = $list_doc:literal])*
         pub const $list:ident;
-        $( #[doc = $about:literal] $name:ident : $code:ident, )+
+        $( $(#[doc = $about:literal])+ $name:ident : $code:ident, )+
     ) => {
         $(
-            #[doc = $about]
+            $(#[doc = $about])+
             pub const $name: $crate::reason::Reason = $crate::reason::Reason {
                 name: stringify!($name),
                 code: $crate::error::ErrorCode::$code,
-                about: $crate::reason::trimmed($about),
+                about: $crate::reason::trimmed(concat!($($about),+)),
             };
         )+
         $(#[doc = $list_doc])*
@@ -74,6 +74,9 @@ reasons! {
     CONCURRENT_CHANGE: Aborted,
     /// The record kept changing under the request through every retry.
     CONTENTION: Aborted,
+    /// The request was decided on an older version of the record than the stored one
+    /// (`current_version` in the metadata); decide again on the current one.
+    STALE_VERSION: Aborted,
     /// No route at that path (HTTP only).
     ROUTE_NOT_FOUND: NotFound,
     /// The route exists but not with that method (HTTP only; status 405).
@@ -97,6 +100,12 @@ mod tests {
         assert_eq!(INVALID_ARGUMENT.name, "INVALID_ARGUMENT");
         assert_eq!(INVALID_ARGUMENT.code, ErrorCode::InvalidArgument);
         assert!(INVALID_ARGUMENT.about.starts_with("A request field"));
+        // A description of several lines reads as one sentence.
+        assert!(
+            STALE_VERSION
+                .about
+                .contains("the stored one (`current_version`")
+        );
         assert!(PLATFORM.iter().all(|reason| well_formed(reason.name)));
         assert!(!well_formed("call_not_found") && !well_formed("_X") && well_formed("X_1"));
     }
