@@ -193,10 +193,11 @@ pub struct Router {
     cases_opened: u64,
     /// Caller numbers of offered calls not yet queued.
     callers: BTreeMap<Key, String>,
-    /// Ready agents by (tenant, queue served): where candidates for a queue are found.
-    ready_by_queue: BTreeMap<Key, BTreeSet<Name>>,
-    /// Ready agents by (tenant, skill held).
-    ready_by_skill: BTreeMap<Key, BTreeSet<Name>>,
+    /// Ready agents by (tenant, queue served), longest idle first: where candidates for a queue
+    /// are found.
+    ready_by_queue: BTreeMap<Key, BTreeSet<Ranked>>,
+    /// Ready agents by (tenant, skill held), most proficient first, then longest idle.
+    ready_by_skill: BTreeMap<Key, BTreeSet<Ranked>>,
     /// Agents whose presence may need an action (reserved, on a call, in after-call work).
     attended: BTreeSet<Key>,
 }
@@ -211,6 +212,10 @@ fn meets(agent: &Agent, queue_id: &Name, required: Option<&BTreeMap<Name, u8>>) 
         _ => agent.serves(queue_id),
     }
 }
+
+/// A ready agent in an index, in the order the rules prefer them: most proficient in the
+/// index's skill first (0 in a queue's index), then longest idle, then by id.
+type Ranked = (std::cmp::Reverse<u8>, Timestamp, Name);
 
 /// One agent the rules allow for a call.
 struct Candidate<'a> {
@@ -434,24 +439,26 @@ impl Router {
             return;
         };
         let (tenant, agent_id) = key;
-        let update = |index: &mut BTreeMap<Key, BTreeSet<Name>>, by: &Name| {
+        let update = |index: &mut BTreeMap<Key, BTreeSet<Ranked>>, by: &Name, ranked: Ranked| {
             let slot = (tenant.clone(), by.clone());
             if add {
-                index.entry(slot).or_default().insert(agent_id.clone());
+                index.entry(slot).or_default().insert(ranked);
             } else if let Some(agents) = index.get_mut(&slot) {
-                agents.remove(agent_id);
+                agents.remove(&ranked);
                 if agents.is_empty() {
                     index.remove(&slot);
                 }
             }
         };
         match (&agent.presence, &agent.profile) {
-            (Presence::Ready { .. }, Some(profile)) => {
+            (Presence::Ready { since }, Some(profile)) => {
+                let ranked =
+                    |proficiency: u8| (std::cmp::Reverse(proficiency), *since, agent_id.clone());
                 for queue_id in &profile.queue_ids {
-                    update(&mut self.ready_by_queue, queue_id);
+                    update(&mut self.ready_by_queue, queue_id, ranked(0));
                 }
-                for skill in profile.skills.keys() {
-                    update(&mut self.ready_by_skill, skill);
+                for (skill, proficiency) in &profile.skills {
+                    update(&mut self.ready_by_skill, skill, ranked(*proficiency));
                 }
             }
             (
@@ -477,7 +484,7 @@ impl Router {
         tenant: &TenantId,
         queue_id: &Name,
         required: Option<&BTreeMap<Name, u8>>,
-    ) -> Option<&BTreeSet<Name>> {
+    ) -> Option<&BTreeSet<Ranked>> {
         match required {
             Some(required) if !required.is_empty() => required
                 .keys()
@@ -669,11 +676,22 @@ impl Router {
         };
         let mut candidates: Vec<Candidate<'a>> = Vec::new();
         let mut seen: BTreeSet<&Name> = BTreeSet::new();
-        for agent_id in self
+        // With one required skill or none, the pool's order is the rules' order (proficiency in
+        // that skill, then longest idle), so the first few that qualify are the best: the
+        // search stops there instead of ranking every ready agent.
+        let ordered = required.as_ref().is_none_or(|required| required.len() <= 1);
+        let floor = required
+            .as_ref()
+            .and_then(|required| required.values().next().copied())
+            .unwrap_or(0);
+        for (std::cmp::Reverse(proficiency), _, agent_id) in self
             .pool(tenant, &call.queue_id, required.as_ref())
             .into_iter()
             .flatten()
         {
+            if ordered && (*proficiency < floor || candidates.len() >= Why::MAX_CANDIDATES) {
+                break;
+            }
             let Some((agent_id, agent, since)) = ready(agent_id) else {
                 continue;
             };
@@ -689,11 +707,17 @@ impl Router {
                 });
             }
         }
+        // Overflow agents rank after the queue's own, so they matter only while those are few.
+        let overflow = if candidates.len() >= Why::MAX_CANDIDATES {
+            Vec::new()
+        } else {
+            overflow
+        };
         for overflow_queue in overflow {
             let overflow_required = self
                 .routing(tenant, overflow_queue)
                 .map(|routing| &routing.required_skills);
-            for agent_id in self
+            for (_, _, agent_id) in self
                 .pool(tenant, overflow_queue, overflow_required)
                 .into_iter()
                 .flatten()
@@ -1528,6 +1552,66 @@ mod tests {
             reservations(&router, 5),
             [reserved("b", "c1", "skills", &["b", "a"])],
             "equal proficiency: the longest idle"
+        );
+    }
+
+    #[test]
+    fn of_many_ready_agents_the_ten_best_are_recorded_in_the_rules_order() {
+        // Thirty agents with every proficiency and idle time: the candidates recorded are the
+        // ten best by proficiency, then longest idle, as ranking all of them would give, and
+        // nobody below the minimum.
+        let mut router = Router::new();
+        let rules = QueueRouting {
+            required_skills: billing(3),
+            ..QueueRouting::default()
+        };
+        queue(&mut router, "demo", "billing", rules);
+        let mut everyone = Vec::new();
+        for index in 0..30_i64 {
+            let level = 1 + (index * 7 % 5) as u8;
+            let since = index * 13 % 29;
+            let agent = format!("a{index:02}");
+            skilled_agent(&mut router, &agent, &[("billing", level)], since);
+            if level >= 3 {
+                everyone.push((std::cmp::Reverse(level), since, agent));
+            }
+        }
+        everyone.sort();
+        let best: Vec<&str> = everyone
+            .iter()
+            .take(Why::MAX_CANDIDATES)
+            .map(|(_, _, agent)| agent.as_str())
+            .collect();
+        queue_call(&mut router, "c1", "billing", CallPriority::Normal, 0);
+        assert_eq!(
+            reservations(&router, 5),
+            [reserved(best[0], "c1", "skills", &best)]
+        );
+        // By membership alone, the ten longest idle of the queue's members.
+        let mut router = Router::new();
+        for index in 0..30_i64 {
+            let since = index * 13 % 29;
+            ready_agent(
+                &mut router,
+                "demo",
+                &format!("m{index:02}"),
+                &["general"],
+                since,
+            );
+        }
+        let mut members: Vec<(i64, String)> = (0..30_i64)
+            .map(|i| (i * 13 % 29, format!("m{i:02}")))
+            .collect();
+        members.sort();
+        let longest: Vec<&str> = members
+            .iter()
+            .take(Why::MAX_CANDIDATES)
+            .map(|(_, agent)| agent.as_str())
+            .collect();
+        queue_call(&mut router, "c2", "general", CallPriority::Normal, 0);
+        assert_eq!(
+            reservations(&router, 50),
+            [reserved(longest[0], "c2", "members", &longest)]
         );
     }
 
