@@ -125,7 +125,7 @@ async fn end_to_end(calls: usize, rate: usize, agents: usize) -> Vec<u64> {
         Arc::new(LocalLeases::default()),
         routing.clone(),
         1,
-        vec![tokio::sync::watch::Sender::default()],
+        callcenter_routing::RoutingProgress::new(vec![tokio::sync::watch::Sender::default()]),
         stop.clone(),
     ));
     let offered: Arc<std::sync::Mutex<HashMap<String, Instant>>> = Arc::default();

@@ -15,7 +15,7 @@
 //! moment cannot assign one agent twice: every decision is a command on the agent aggregate,
 //! checked against its version and idempotent by a request id made of that version.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +26,7 @@ use callcenter_kit::{
     Timestamp, published, run_consumer,
 };
 use callcenter_platform::ErrorCode;
+use callcenter_platform::health::ReadinessCheck;
 use callcenter_proto::telephony::v1 as telephony;
 use callcenter_proto::telephony::v1::call_events::Event as CallEvent;
 
@@ -71,6 +72,60 @@ static METRICS: std::sync::LazyLock<(
 /// How long to wait for new events before looking at the router's decisions again.
 const TICK: Duration = Duration::from_millis(250);
 
+/// What this replica routes: the partitions it holds (`None` until its first round of leases)
+/// and each partition's distributor status. As a readiness check, it passes once the replica
+/// knows what it holds and every partition it holds has caught up with the log: an instance is
+/// not counted ready before it routes.
+#[derive(Clone, Debug)]
+pub struct RoutingProgress {
+    held: watch::Sender<Option<BTreeSet<u32>>>,
+    statuses: Vec<watch::Sender<ConsumerStatus>>,
+}
+
+impl RoutingProgress {
+    /// Progress over the partitions whose distributors report to `statuses` (one per partition).
+    pub fn new(statuses: Vec<watch::Sender<ConsumerStatus>>) -> Self {
+        Self {
+            held: watch::Sender::new(None),
+            statuses,
+        }
+    }
+
+    fn status(&self, index: u32) -> watch::Sender<ConsumerStatus> {
+        self.statuses
+            .get(index as usize)
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+#[async_trait::async_trait]
+impl ReadinessCheck for RoutingProgress {
+    fn name(&self) -> String {
+        "routing partitions".into()
+    }
+
+    async fn check(&self) -> Result<(), String> {
+        let held = self.held.borrow().clone();
+        let Some(held) = held else {
+            return Err("taking routing leases".into());
+        };
+        for index in held {
+            let status = self.status(index).borrow().clone();
+            if let Some(error) = status.last_error {
+                return Err(format!("partition {index}: {error}"));
+            }
+            if !status.caught_up {
+                return Err(format!(
+                    "partition {index} catching up: {} commits behind",
+                    status.lag
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Routes every partition whose lease this replica holds, until `shutdown`: takes free
 /// partitions up to its fair share (the partitions divided by the live replicas, each of which
 /// holds a `routing-replica-<id>` lease), keeps renewing them, gives up those beyond its share so
@@ -80,7 +135,7 @@ pub async fn run_partitioned_distributors(
     leases: Arc<dyn Leases>,
     app: Routing,
     partitions: u32,
-    statuses: Vec<watch::Sender<ConsumerStatus>>,
+    progress: RoutingProgress,
     shutdown: CancellationToken,
 ) {
     let holder = format!("{}-{}", std::process::id(), Timestamp::now().unix_millis());
@@ -133,7 +188,9 @@ pub async fn run_partitioned_distributors(
                     let stop = shutdown.child_token();
                     running.insert(index, stop.clone());
                     let (store, app) = (Arc::clone(&store), app.clone());
-                    let status = statuses.get(index as usize).cloned().unwrap_or_default();
+                    // A partition taken (again) starts behind, whatever it reported before.
+                    let status = progress.status(index);
+                    status.send_replace(ConsumerStatus::default());
                     tokio::spawn(async move {
                         let mut distributor = Distributor::new(app, partition);
                         run_consumer(&*store, &mut distributor, &status, &stop).await;
@@ -148,6 +205,9 @@ pub async fn run_partitioned_distributors(
                 _ => {}
             }
         }
+        progress
+            .held
+            .send_replace(Some(running.keys().copied().collect()));
         tokio::select! {
             () = shutdown.cancelled() => break,
             () = tokio::time::sleep(every) => {}
@@ -442,4 +502,30 @@ async fn apply(
         tracing::warn!(%error, event_type = %event.event_type, "skipping unreadable call event");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_replica_is_ready_once_every_partition_it_holds_has_caught_up() {
+        let statuses = vec![watch::Sender::default(), watch::Sender::default()];
+        let progress = RoutingProgress::new(statuses);
+        assert_eq!(progress.check().await, Err("taking routing leases".into()));
+        // A standby that holds no partition serves the API: ready.
+        progress.held.send_replace(Some(BTreeSet::new()));
+        assert_eq!(progress.check().await, Ok(()));
+        // Holding partition 1 while its distributor replays the log: not yet.
+        progress.held.send_replace(Some(BTreeSet::from([1])));
+        progress.status(1).send_modify(|status| status.lag = 40);
+        assert_eq!(
+            progress.check().await,
+            Err("partition 1 catching up: 40 commits behind".into())
+        );
+        progress
+            .status(1)
+            .send_modify(|status| status.caught_up = true);
+        assert_eq!(progress.check().await, Ok(()));
+    }
 }

@@ -21,6 +21,6 @@ pub mod reasons;
 pub mod service;
 
 pub use app::Routing;
-pub use distributor::{Distributor, Partition, run_partitioned_distributors};
+pub use distributor::{Distributor, Partition, RoutingProgress, run_partitioned_distributors};
 pub use grpc::RoutingGrpc;
 pub use service::RoutingService;

@@ -10,7 +10,7 @@ use callcenter_proto::routing::v1::routing_service_server::RoutingServiceServer;
 use clap::Args;
 use tonic::server::NamedService;
 
-use crate::distributor::{Distributor, Partition, run_partitioned_distributors};
+use crate::distributor::{Distributor, Partition, RoutingProgress, run_partitioned_distributors};
 use crate::publisher::PresencePublisher;
 use crate::{Routing, RoutingGrpc};
 
@@ -90,9 +90,11 @@ impl Service for RoutingService {
                 context.watch_consumer(Distributor::subscription_name(partition).to_string())
             })
             .collect();
+        let progress = RoutingProgress::new(statuses);
+        context.check(progress.clone());
         let stop = context.shutdown.clone();
         context.spawn("routing distributors", async move {
-            run_partitioned_distributors(store, leases, app, partitions, statuses, stop).await;
+            run_partitioned_distributors(store, leases, app, partitions, progress, stop).await;
             Ok(())
         });
         Ok(())
