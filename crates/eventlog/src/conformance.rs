@@ -43,6 +43,7 @@ macro_rules! conformance_tests {
             a_durable_subscription_resumes_after_a_restart,
             a_subscription_sees_only_its_tenant,
             a_subscription_sees_only_its_contexts_and_aggregate_types,
+            a_quiet_subscription_sees_each_matching_commit_among_bursts_of_others,
             resume_after_moves_a_subscription_back_for_a_rebuild,
             a_subscription_delivers_live_appends_and_times_out_empty,
             subscription_batches_hold_whole_commits_in_log_order_and_report_lag,
@@ -521,6 +522,51 @@ pub async fn a_subscription_sees_only_its_contexts_and_aggregate_types(backend: 
         seen.extend(batch.events);
     }
     assert_eq!(labels(&seen), ["c1", "a1", "n1"]);
+}
+
+/// A subscription whose streams are quiet while others are busy (it reads past what does not
+/// match, once) still sees each matching commit, in order, however it falls between the others.
+pub async fn a_quiet_subscription_sees_each_matching_commit_among_bursts_of_others(
+    backend: &dyn Backend,
+) {
+    let store = backend.open().await;
+    let mut subscription = store
+        .subscribe(SubscriptionSpec {
+            name: name("quiet"),
+            filter: Filter::all().aggregate(name("routing"), name("agent")),
+            resume_after: None,
+            expire_when_idle: None,
+        })
+        .await
+        .expect("subscribe");
+    let mut seen = Vec::new();
+    for round in 0..3 {
+        for call in 0..5 {
+            let stream = key("t1", "telephony", "call", &format!("r{round}c{call}"));
+            append_labels(&*store, &stream, ExpectedVersion::NoStream, &["call"]).await;
+        }
+        let quiet = subscription
+            .next_batch(10, Duration::from_millis(100))
+            .await
+            .expect("batch");
+        seen.extend(quiet.events);
+        let agent = format!("a{round}");
+        let stream = key("t1", "routing", "agent", &agent);
+        append_labels(&*store, &stream, ExpectedVersion::NoStream, &[&agent]).await;
+        let stream = key("t1", "telephony", "call", &format!("r{round}after"));
+        append_labels(&*store, &stream, ExpectedVersion::NoStream, &["call"]).await;
+    }
+    loop {
+        let batch = subscription
+            .next_batch(10, Duration::from_millis(500))
+            .await
+            .expect("batch");
+        if batch.events.is_empty() {
+            break;
+        }
+        seen.extend(batch.events);
+    }
+    assert_eq!(labels(&seen), ["a0", "a1", "a2"]);
 }
 
 /// Asking for commits after an earlier position moves an acknowledged subscription back.

@@ -488,12 +488,19 @@ struct SqliteSubscription {
 }
 
 impl SqliteSubscription {
-    async fn fetch(&self, max_commits: usize) -> Result<Vec<DecodedCommit>, StoreError> {
+    /// The matching commits after the last one delivered, up to `head`, at most `max_commits`.
+    async fn fetch(
+        &self,
+        max_commits: usize,
+        head: Position,
+    ) -> Result<Vec<DecodedCommit>, StoreError> {
         let mut builder = QueryBuilder::new(
             "SELECT position, traceparent, tracestate, body FROM eventlog_commits",
         );
         push_filter(&mut builder, &self.filter, self.delivered);
         builder
+            .push(" AND position <= ")
+            .push_bind(to_sql_int(head))
             .push(" ORDER BY position LIMIT ")
             .push_bind(i64::try_from(max_commits.max(1)).unwrap_or(i64::MAX));
         let rows = builder
@@ -504,15 +511,14 @@ impl SqliteSubscription {
         rows.iter().map(decode_row).collect()
     }
 
-    /// The commits of any stream after `after`: the lag as an upper bound, read from the
-    /// primary key in constant time. Counting only the matching ones would read the rest of
-    /// the log at every batch, which made a replay from the beginning quadratic.
-    async fn commits_after(&self, after: Position) -> Result<u64, StoreError> {
+    /// The last position of the log, from the primary key in constant time. Commits land in
+    /// position order (one writer at a time), so every commit up to it is readable.
+    async fn head(&self) -> Result<Position, StoreError> {
         let last: Option<i64> = sqlx::query_scalar("SELECT MAX(position) FROM eventlog_commits")
             .fetch_one(&self.store.inner.readers)
             .await
             .map_err(StoreError::unavailable)?;
-        Ok(to_position(last.unwrap_or(0)).saturating_sub(after))
+        Ok(to_position(last.unwrap_or(0)))
     }
 }
 
@@ -528,21 +534,29 @@ impl Subscription for SqliteSubscription {
             // Mark the current append position as seen before querying, so that an append that
             // lands during the query wakes the wait below.
             self.appended.borrow_and_update();
-            let commits = self.fetch(max_commits).await?;
+            // Read up to the head as it is now, so that a search that finds fewer than asked
+            // knows that nothing up to the head matches, and the next one starts after it: a
+            // subscription whose streams are quiet while others are busy does not read the
+            // same commits again at every append.
+            let head = self.head().await?;
+            let commits = self.fetch(max_commits, head).await?;
             if let Some(last) = commits.last() {
                 let last_position = last.events.first().map_or(0, RecordedEvent::position);
-                let pending = if commits.len() < max_commits {
-                    0
+                // The lag: the commits of any stream after the batch (an upper bound; counting
+                // the matching ones would read the rest of the log at every batch).
+                let (pending, delivered) = if commits.len() < max_commits {
+                    (0, head)
                 } else {
-                    self.commits_after(last_position).await?
+                    (head.saturating_sub(last_position), last_position)
                 };
                 // Only now, with nothing left to await, is the batch counted as delivered.
-                self.delivered = last_position;
+                self.delivered = delivered;
                 return Ok(Batch {
                     events: commits.into_iter().flat_map(|c| c.events).collect(),
                     pending,
                 });
             }
+            self.delivered = self.delivered.max(head);
             let now = tokio::time::Instant::now();
             if now >= deadline {
                 return Ok(Batch::default());
