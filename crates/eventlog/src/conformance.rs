@@ -533,7 +533,10 @@ pub async fn a_quiet_subscription_sees_each_matching_commit_among_bursts_of_othe
     let mut subscription = store
         .subscribe(SubscriptionSpec {
             name: name("quiet"),
-            filter: Filter::all().aggregate(name("routing"), name("agent")),
+            // Two kinds of stream, so that JetStream picks them out of a wildcard in process.
+            filter: Filter::all()
+                .aggregate(name("routing"), name("agent"))
+                .aggregate(name("routing"), name("queue")),
             resume_after: None,
             expire_when_idle: None,
         })

@@ -607,7 +607,18 @@ impl EventStore for JetStreamEventStore {
     }
 
     async fn subscribe(&self, spec: SubscriptionSpec) -> Result<Box<dyn Subscription>, StoreError> {
-        let filter_subjects = self.config.filter_subjects(&spec.filter);
+        // NATS delivers a consumer with several filter subjects slowly on a log whose subjects
+        // hold many messages (`just bench eventlog`: 4,268 against 133,448 commits/s for one
+        // wildcard over the same commits), so such a filter becomes one wildcard for the tenant
+        // and the streams are picked out here, from each message's subject, before decoding.
+        let mut filter_subjects = self.config.filter_subjects(&spec.filter);
+        let keep = (filter_subjects.len() > 1).then(|| spec.filter.clone());
+        if keep.is_some() {
+            filter_subjects = self.config.filter_subjects(&Filter {
+                tenant: spec.filter.tenant.clone(),
+                streams: Vec::new(),
+            });
+        }
         let durable = spec.name.to_string();
         let existing = match self
             .stream
@@ -695,7 +706,7 @@ impl EventStore for JetStreamEventStore {
             .await
             .map_err(StoreError::unavailable)?;
         let (sender, deliveries) = tokio::sync::mpsc::channel(PREFETCH_COMMITS);
-        let reader = tokio::spawn(read_deliveries(messages, sender));
+        let reader = tokio::spawn(read_deliveries(messages, keep, sender));
         Ok(Box::new(JetStreamSubscription {
             deliveries,
             reader,
@@ -738,18 +749,37 @@ impl EventStore for JetStreamEventStore {
     }
 }
 
-/// One delivered commit, decoded by the reader task.
+/// One delivered commit, decoded by the reader task; `None` for one the subscription's filter
+/// leaves out (delivered by its wildcard, acknowledged but not passed on).
 struct Delivery {
     position: Position,
     pending: u64,
-    commit: DecodedCommit,
+    commit: Option<DecodedCommit>,
     message: jetstream::Message,
+}
+
+/// Whether the commit on `subject` (`<prefix>.<tenant>.<context>.<type>.<id>`) passes `filter`.
+fn subject_passes(filter: &Filter, subject: &str) -> bool {
+    let mut tokens = subject.split('.').skip(1);
+    let (Some(tenant), Some(context), Some(aggregate_type)) =
+        (tokens.next(), tokens.next(), tokens.next())
+    else {
+        return false;
+    };
+    if filter.tenant.as_ref().is_some_and(|t| t.as_str() != tenant) {
+        return false;
+    }
+    filter.streams.is_empty()
+        || filter.streams.iter().any(|(c, t)| {
+            c.as_str() == context && t.as_ref().is_none_or(|t| t.as_str() == aggregate_type)
+        })
 }
 
 /// Keeps the pull consumer busy and decodes what it delivers, so that delivery goes on while the
 /// subscriber works (async-nats only asks for more messages while its stream is polled).
 async fn read_deliveries(
     mut messages: consumer::pull::Stream,
+    keep: Option<Filter>,
     sender: tokio::sync::mpsc::Sender<Result<Delivery, StoreError>>,
 ) {
     while let Some(message) = messages.next().await {
@@ -758,11 +788,18 @@ async fn read_deliveries(
             .and_then(|message| {
                 let info = message.info().map_err(StoreError::unavailable)?;
                 let (position, pending) = (info.stream_sequence, info.pending);
-                let commit = decode_commit(
-                    position,
-                    message.payload.clone(),
-                    trace_from_headers(message.headers.as_ref()),
-                )?;
+                let wanted = keep
+                    .as_ref()
+                    .is_none_or(|filter| subject_passes(filter, message.subject.as_str()));
+                let commit = if wanted {
+                    Some(decode_commit(
+                        position,
+                        message.payload.clone(),
+                        trace_from_headers(message.headers.as_ref()),
+                    )?)
+                } else {
+                    None
+                };
                 Ok(Delivery {
                     position,
                     pending,
@@ -788,8 +825,8 @@ struct JetStreamSubscription {
     staged: Vec<DecodedCommit>,
     /// The lag reported by the last staged delivery.
     staged_pending: u64,
-    /// Delivered, not yet acknowledged: (position, message), oldest first.
-    unacked: VecDeque<(Position, jetstream::Message)>,
+    /// Delivered, not yet acknowledged: (position, message, passed on), oldest first.
+    unacked: VecDeque<(Position, jetstream::Message, bool)>,
 }
 
 impl Drop for JetStreamSubscription {
@@ -810,9 +847,27 @@ impl JetStreamSubscription {
     fn stage(&mut self, delivery: Option<Result<Delivery, StoreError>>) -> Result<(), StoreError> {
         let delivery = delivery.ok_or_else(|| StoreError::unavailable("subscription ended"))??;
         self.staged_pending = delivery.pending;
-        self.staged.push(delivery.commit);
+        let passed = delivery.commit.is_some();
+        self.staged.extend(delivery.commit);
         self.unacked
-            .push_back((delivery.position, delivery.message));
+            .push_back((delivery.position, delivery.message, passed));
+        Ok(())
+    }
+
+    /// Acknowledges the commits left out by the filter when nothing passed on waits for its
+    /// acknowledgement (acknowledging them covers everything before them), so that they do not
+    /// fill the consumer's window of unacknowledged messages.
+    async fn ack_left_out(&mut self) -> Result<(), StoreError> {
+        if self.unacked.is_empty() || self.unacked.iter().any(|(_, _, passed)| *passed) {
+            return Ok(());
+        }
+        if let Some((_, message, _)) = self.unacked.pop_back() {
+            self.unacked.clear();
+            message
+                .double_ack()
+                .await
+                .map_err(StoreError::unavailable)?;
+        }
         Ok(())
     }
 }
@@ -824,10 +879,25 @@ impl Subscription for JetStreamSubscription {
         max_commits: usize,
         wait: Duration,
     ) -> Result<Batch, StoreError> {
-        if self.staged.is_empty() {
-            match tokio::time::timeout(wait, self.deliveries.recv()).await {
-                Err(_elapsed) => return Ok(Batch::default()),
-                Ok(first) => self.stage(first)?,
+        let waiting_ends = tokio::time::Instant::now() + wait;
+        let mut left_out = false;
+        while self.staged.is_empty() {
+            let left = waiting_ends.saturating_duration_since(tokio::time::Instant::now());
+            match tokio::time::timeout(left, self.deliveries.recv()).await {
+                Err(_elapsed) => {
+                    self.ack_left_out().await?;
+                    // Nothing arrived: caught up. Only left-out commits arrived: as far behind
+                    // as the last of them said.
+                    let pending = if left_out { self.staged_pending } else { 0 };
+                    return Ok(Batch {
+                        events: Vec::new(),
+                        pending,
+                    });
+                }
+                Ok(first) => {
+                    self.stage(first)?;
+                    left_out = true;
+                }
             }
         }
         // Gather what keeps arriving: commits come one message at a time, and a batch that stopped
@@ -869,11 +939,16 @@ impl Subscription for JetStreamSubscription {
         while self
             .unacked
             .front()
-            .is_some_and(|(delivered, _)| *delivered <= position)
+            .is_some_and(|(delivered, _, _)| *delivered <= position)
         {
             newest = self.unacked.pop_front();
         }
-        if let Some((_, message)) = newest {
+        if self.unacked.iter().all(|(_, _, passed)| !*passed) {
+            // What follows was left out by the filter: acknowledge it with the rest.
+            newest = self.unacked.pop_back().or(newest);
+            self.unacked.clear();
+        }
+        if let Some((_, message, _)) = newest {
             // Wait for the server to confirm: a plain ack is fire-and-forget and may be lost with
             // the connection, and the contract is that a restart resumes after this position.
             message

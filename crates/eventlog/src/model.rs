@@ -374,9 +374,10 @@ pub struct SubscriptionSpec {
 pub struct Batch {
     /// The events of the delivered commits, in log order.
     pub events: Vec<RecordedEvent>,
-    /// How many commits are still waiting after this batch (the subscription's lag): the
-    /// matching ones on JetStream; on SQLite, the commits of any stream (an upper bound, read in
-    /// constant time). Zero only when nothing is left.
+    /// How many commits are still waiting after this batch (the subscription's lag): on
+    /// JetStream those its consumer delivers (every stream of the tenant when the filter names
+    /// several, which are picked out in process); on SQLite, the commits of any stream (an upper
+    /// bound, read in constant time). Zero only when nothing is left.
     pub pending: u64,
 }
 
