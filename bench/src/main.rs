@@ -203,11 +203,19 @@ struct SqliteReplay {
     counting_left: Duration,
 }
 
-async fn sqlite_replay(store: &dyn EventStore, path: &std::path::Path) -> SqliteReplay {
-    let filter = Filter::all().context(Name::new("telephony").expect("name"));
+/// Replays the log from the beginning through a new subscription `name` to `filter`, in
+/// batches of [`BATCH`] each acknowledged, until nothing comes for `idle`: the events `counted`,
+/// and the time taken without that last wait.
+async fn replay_through(
+    store: &dyn EventStore,
+    name: &str,
+    filter: Filter,
+    idle: Duration,
+    counted: impl Fn(&RecordedEvent) -> bool,
+) -> (usize, Duration) {
     let mut subscription = store
         .subscribe(SubscriptionSpec {
-            name: Name::new("bench-replay").expect("name"),
+            name: Name::new(name).expect("name"),
             filter,
             resume_after: None,
             expire_when_idle: None,
@@ -215,19 +223,28 @@ async fn sqlite_replay(store: &dyn EventStore, path: &std::path::Path) -> Sqlite
         .await
         .expect("subscribe");
     let started = Instant::now();
-    let mut commits = 0;
+    let mut count = 0;
     loop {
-        let batch = subscription
-            .next_batch(BATCH, Duration::from_millis(1))
-            .await
-            .expect("batch");
+        let batch = subscription.next_batch(BATCH, idle).await.expect("batch");
         let Some(last) = batch.last_position() else {
             break;
         };
-        commits += batch.events.len();
+        count += batch.events.iter().filter(|event| counted(event)).count();
         subscription.ack(last).await.expect("ack");
     }
-    let subscription_elapsed = started.elapsed();
+    (count, started.elapsed().saturating_sub(idle))
+}
+
+async fn sqlite_replay(store: &dyn EventStore, path: &std::path::Path) -> SqliteReplay {
+    let filter = Filter::all().context(Name::new("telephony").expect("name"));
+    let (commits, subscription_elapsed) = replay_through(
+        store,
+        "bench-replay",
+        filter,
+        Duration::from_millis(1),
+        |_| true,
+    )
+    .await;
 
     let mut connection = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
         .await
@@ -549,31 +566,10 @@ async fn filter_subjects_against_wildcard(nats_url: &str, commits: usize) -> (us
     let replay = |filter: Filter, run: usize| {
         let store = Arc::clone(&shared);
         async move {
-            let mut subscription = store
-                .subscribe(SubscriptionSpec {
-                    name: Name::new(format!("replay-{run}")).expect("name"),
-                    filter,
-                    resume_after: None,
-                    expire_when_idle: None,
-                })
-                .await
-                .expect("subscribe");
-            let started = Instant::now();
-            let mut matched = 0;
-            loop {
-                let batch = subscription
-                    .next_batch(BATCH, Duration::from_millis(500))
-                    .await
-                    .expect("batch");
-                let Some(last) = batch.last_position() else {
-                    break;
-                };
-                matched += batch.events.iter().filter(|event| wanted(event)).count();
-                subscription.ack(last).await.expect("ack");
-            }
-            // The last half second waited for commits that were not coming.
-            let seconds = started.elapsed().as_secs_f64() - 0.5;
-            (matched, seconds)
+            let name = format!("replay-{run}");
+            let idle = Duration::from_millis(500);
+            let (matched, elapsed) = replay_through(&*store, &name, filter, idle, wanted).await;
+            (matched, elapsed.as_secs_f64())
         }
     };
     let mut filtered = f64::MAX;
