@@ -69,6 +69,8 @@ struct CallEntry {
     status: CallStatus,
     /// The agent at whom the call last rang unanswered until it gave up.
     missed_by: Option<Name>,
+    /// The agent who answered it last (kept once it is over).
+    answered_by: Option<Name>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -280,6 +282,7 @@ impl Router {
                 required_skill: None,
                 status: CallStatus::Waiting,
                 missed_by: None,
+                answered_by: None,
             },
         );
     }
@@ -313,6 +316,7 @@ impl Router {
     ) {
         if let Some(call) = self.calls.get_mut(&(tenant.clone(), call_id.clone())) {
             call.status = CallStatus::Answered(agent_id.clone());
+            call.answered_by = Some(agent_id.clone());
             if let Some(caller) = &call.caller {
                 self.owners
                     .insert((tenant.clone(), caller.clone()), (agent_id.clone(), at));
@@ -780,6 +784,19 @@ impl Router {
                             call_id: call_id.clone(),
                         })
                     }
+                    // Answered by the agent and over before routing saw it (no replica routed
+                    // the partition meanwhile): the call it was, started and then ended on the
+                    // agent's record, not a released reservation.
+                    Some(CallStatus::Finished)
+                        if self
+                            .calls
+                            .get(&(tenant.clone(), call_id.clone()))
+                            .is_some_and(|call| call.answered_by.as_ref() == Some(agent_id)) =>
+                    {
+                        Some(ActionKind::StartCall {
+                            call_id: call_id.clone(),
+                        })
+                    }
                     // Gone, back in the queue, or with someone else.
                     _ => Some(ActionKind::Release {
                         call_id: call_id.clone(),
@@ -953,6 +970,61 @@ mod tests {
             action.agent_version + 1,
             &event,
         );
+    }
+
+    #[test]
+    fn a_call_answered_and_ended_while_nobody_routed_is_started_and_ended_on_the_agent() {
+        // The agent was reserved, then answered and finished the call while no replica owned
+        // the partition: after the takeover the router sees both at once.
+        let mut router = Router::new();
+        ready_agent(&mut router, "demo", "agent-1", &["general"], 10);
+        router.call_queued(
+            &name("demo"),
+            &name("c1"),
+            &name("general"),
+            CallPriority::Normal,
+            None,
+            at(0),
+        );
+        let reserved = router.decide(at(1));
+        land(&mut router, &reserved[0]);
+        router.call_answered(&name("demo"), &name("c1"), &name("agent-1"), at(5));
+        router.call_finished(&name("demo"), &name("c1"));
+        let started = router.decide(at(90));
+        assert_eq!(
+            started.iter().map(|a| a.kind.clone()).collect::<Vec<_>>(),
+            [ActionKind::StartCall {
+                call_id: name("c1")
+            }],
+            "the call it was, not a released reservation"
+        );
+        land(&mut router, &started[0]);
+        let ended = router.decide(at(90));
+        assert_eq!(
+            ended.iter().map(|a| a.kind.clone()).collect::<Vec<_>>(),
+            [ActionKind::EndCall {
+                call_id: name("c1"),
+                queue_id: name("general")
+            }]
+        );
+        // A reserved call that went away unanswered is still released.
+        let mut router = Router::new();
+        ready_agent(&mut router, "demo", "agent-1", &["general"], 10);
+        router.call_queued(
+            &name("demo"),
+            &name("c2"),
+            &name("general"),
+            CallPriority::Normal,
+            None,
+            at(0),
+        );
+        let reserved = router.decide(at(1));
+        land(&mut router, &reserved[0]);
+        router.call_finished(&name("demo"), &name("c2"));
+        assert!(matches!(
+            router.decide(at(90))[0].kind,
+            ActionKind::Release { .. }
+        ));
     }
 
     #[test]
