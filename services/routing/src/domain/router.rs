@@ -972,15 +972,13 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_call_answered_and_ended_while_nobody_routed_is_started_and_ended_on_the_agent() {
-        // The agent was reserved, then answered and finished the call while no replica owned
-        // the partition: after the takeover the router sees both at once.
+    /// A router whose agent-1 is reserved for call `call` of queue general.
+    fn reserved_for(call: &str) -> Router {
         let mut router = Router::new();
         ready_agent(&mut router, "demo", "agent-1", &["general"], 10);
         router.call_queued(
             &name("demo"),
-            &name("c1"),
+            &name(call),
             &name("general"),
             CallPriority::Normal,
             None,
@@ -988,6 +986,14 @@ mod tests {
         );
         let reserved = router.decide(at(1));
         land(&mut router, &reserved[0]);
+        router
+    }
+
+    #[test]
+    fn a_call_answered_and_ended_while_nobody_routed_is_started_and_ended_on_the_agent() {
+        // The agent was reserved, then answered and finished the call while no replica owned
+        // the partition: after the takeover the router sees both at once.
+        let mut router = reserved_for("c1");
         router.call_answered(&name("demo"), &name("c1"), &name("agent-1"), at(5));
         router.call_finished(&name("demo"), &name("c1"));
         let started = router.decide(at(90));
@@ -1008,18 +1014,7 @@ mod tests {
             }]
         );
         // A reserved call that went away unanswered is still released.
-        let mut router = Router::new();
-        ready_agent(&mut router, "demo", "agent-1", &["general"], 10);
-        router.call_queued(
-            &name("demo"),
-            &name("c2"),
-            &name("general"),
-            CallPriority::Normal,
-            None,
-            at(0),
-        );
-        let reserved = router.decide(at(1));
-        land(&mut router, &reserved[0]);
+        let mut router = reserved_for("c2");
         router.call_finished(&name("demo"), &name("c2"));
         assert!(matches!(
             router.decide(at(90))[0].kind,
