@@ -11,7 +11,8 @@ use bytes::Bytes;
 
 use crate::{
     AppendRequest, Appended, CommitMetadata, EventStore, ExpectedVersion, Filter, Name, NewEvent,
-    RecordedEvent, StoreError, StreamKey, StreamVersion, SubscriptionSpec, Timestamp, TraceContext,
+    RecordedEvent, StoreError, StreamKey, StreamVersion, Subscription, SubscriptionSpec, Timestamp,
+    TraceContext,
 };
 
 /// How the suite opens the backend under test: an isolated log of its own.
@@ -113,6 +114,21 @@ async fn append_labels(
         .append(request(stream, expected, &new_id(), labels))
         .await
         .expect("append")
+}
+
+/// Everything `subscription` delivers until it stays empty for half a second.
+async fn drain(subscription: &mut dyn Subscription) -> Vec<RecordedEvent> {
+    let mut seen = Vec::new();
+    loop {
+        let batch = subscription
+            .next_batch(10, Duration::from_millis(500))
+            .await
+            .expect("batch");
+        if batch.events.is_empty() {
+            return seen;
+        }
+        seen.extend(batch.events);
+    }
 }
 
 fn labels(events: &[RecordedEvent]) -> Vec<String> {
@@ -471,17 +487,7 @@ pub async fn a_subscription_sees_only_its_tenant(backend: &dyn Backend) {
         })
         .await
         .expect("subscribe");
-    let mut seen = Vec::new();
-    loop {
-        let batch = subscription
-            .next_batch(10, Duration::from_millis(500))
-            .await
-            .expect("batch");
-        if batch.events.is_empty() {
-            break;
-        }
-        seen.extend(batch.events);
-    }
+    let seen = drain(&mut *subscription).await;
     assert_eq!(labels(&seen), ["a1", "a2"]);
     assert!(seen.iter().all(|e| e.stream().tenant.as_str() == "acme"));
 }
@@ -510,17 +516,7 @@ pub async fn a_subscription_sees_only_its_contexts_and_aggregate_types(backend: 
         })
         .await
         .expect("subscribe");
-    let mut seen = Vec::new();
-    loop {
-        let batch = subscription
-            .next_batch(10, Duration::from_millis(500))
-            .await
-            .expect("batch");
-        if batch.events.is_empty() {
-            break;
-        }
-        seen.extend(batch.events);
-    }
+    let seen = drain(&mut *subscription).await;
     assert_eq!(labels(&seen), ["c1", "a1", "n1"]);
 }
 
@@ -559,16 +555,7 @@ pub async fn a_quiet_subscription_sees_each_matching_commit_among_bursts_of_othe
         let stream = key("t1", "telephony", "call", &format!("r{round}after"));
         append_labels(&*store, &stream, ExpectedVersion::NoStream, &["call"]).await;
     }
-    loop {
-        let batch = subscription
-            .next_batch(10, Duration::from_millis(500))
-            .await
-            .expect("batch");
-        if batch.events.is_empty() {
-            break;
-        }
-        seen.extend(batch.events);
-    }
+    seen.extend(drain(&mut *subscription).await);
     assert_eq!(labels(&seen), ["a0", "a1", "a2"]);
 }
 

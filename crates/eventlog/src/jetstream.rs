@@ -761,18 +761,12 @@ struct Delivery {
 /// Whether the commit on `subject` (`<prefix>.<tenant>.<context>.<type>.<id>`) passes `filter`.
 fn subject_passes(filter: &Filter, subject: &str) -> bool {
     let mut tokens = subject.split('.').skip(1);
-    let (Some(tenant), Some(context), Some(aggregate_type)) =
-        (tokens.next(), tokens.next(), tokens.next())
-    else {
-        return false;
-    };
-    if filter.tenant.as_ref().is_some_and(|t| t.as_str() != tenant) {
-        return false;
+    match (tokens.next(), tokens.next(), tokens.next()) {
+        (Some(tenant), Some(context), Some(aggregate_type)) => {
+            filter.passes(tenant, context, aggregate_type)
+        }
+        _ => false,
     }
-    filter.streams.is_empty()
-        || filter.streams.iter().any(|(c, t)| {
-            c.as_str() == context && t.as_ref().is_none_or(|t| t.as_str() == aggregate_type)
-        })
 }
 
 /// Keeps the pull consumer busy and decodes what it delivers, so that delivery goes on while the
@@ -854,15 +848,26 @@ impl JetStreamSubscription {
         Ok(())
     }
 
-    /// Acknowledges the commits left out by the filter when nothing passed on waits for its
-    /// acknowledgement (acknowledging them covers everything before them), so that they do not
-    /// fill the consumer's window of unacknowledged messages.
-    async fn ack_left_out(&mut self) -> Result<(), StoreError> {
-        if self.unacked.is_empty() || self.unacked.iter().any(|(_, _, passed)| *passed) {
-            return Ok(());
+    /// Acknowledges everything delivered up to `position`, and the commits after it that the
+    /// filter left out while nothing passed on waits for its acknowledgement (so that they do
+    /// not fill the consumer's window of unacknowledged messages). AckPolicy::All: acknowledging
+    /// the newest such message covers the rest.
+    async fn ack_through(&mut self, position: Position) -> Result<(), StoreError> {
+        let mut newest = None;
+        while self
+            .unacked
+            .front()
+            .is_some_and(|(delivered, _, _)| *delivered <= position)
+        {
+            newest = self.unacked.pop_front();
         }
-        if let Some((_, message, _)) = self.unacked.pop_back() {
+        if self.unacked.iter().all(|(_, _, passed)| !*passed) {
+            newest = self.unacked.pop_back().or(newest);
             self.unacked.clear();
+        }
+        if let Some((_, message, _)) = newest {
+            // Wait for the server to confirm: a plain ack is fire-and-forget and may be lost with
+            // the connection, and the contract is that a restart resumes after this position.
             message
                 .double_ack()
                 .await
@@ -885,7 +890,8 @@ impl Subscription for JetStreamSubscription {
             let left = waiting_ends.saturating_duration_since(tokio::time::Instant::now());
             match tokio::time::timeout(left, self.deliveries.recv()).await {
                 Err(_elapsed) => {
-                    self.ack_left_out().await?;
+                    // Nothing passed on waits: what was left out meanwhile is acknowledged.
+                    self.ack_through(0).await?;
                     // Nothing arrived: caught up. Only left-out commits arrived: as far behind
                     // as the last of them said.
                     let pending = if left_out { self.staged_pending } else { 0 };
@@ -934,29 +940,7 @@ impl Subscription for JetStreamSubscription {
     }
 
     async fn ack(&mut self, position: Position) -> Result<(), StoreError> {
-        // AckPolicy::All: acknowledging the newest message at or below `position` covers the rest.
-        let mut newest = None;
-        while self
-            .unacked
-            .front()
-            .is_some_and(|(delivered, _, _)| *delivered <= position)
-        {
-            newest = self.unacked.pop_front();
-        }
-        if self.unacked.iter().all(|(_, _, passed)| !*passed) {
-            // What follows was left out by the filter: acknowledge it with the rest.
-            newest = self.unacked.pop_back().or(newest);
-            self.unacked.clear();
-        }
-        if let Some((_, message, _)) = newest {
-            // Wait for the server to confirm: a plain ack is fire-and-forget and may be lost with
-            // the connection, and the contract is that a restart resumes after this position.
-            message
-                .double_ack()
-                .await
-                .map_err(StoreError::unavailable)?;
-        }
-        Ok(())
+        self.ack_through(position).await
     }
 }
 

@@ -339,15 +339,21 @@ impl Filter {
 
     /// Whether a stream passes the filter.
     pub fn matches(&self, stream: &StreamKey) -> bool {
-        if self.tenant.as_ref().is_some_and(|t| *t != stream.tenant) {
+        self.passes(
+            stream.tenant.as_str(),
+            stream.context.as_str(),
+            stream.aggregate_type.as_str(),
+        )
+    }
+
+    /// Whether the streams of `aggregate_type` in `context` of `tenant` pass the filter.
+    pub fn passes(&self, tenant: &str, context: &str, aggregate_type: &str) -> bool {
+        if self.tenant.as_ref().is_some_and(|t| t.as_str() != tenant) {
             return false;
         }
         self.streams.is_empty()
-            || self.streams.iter().any(|(context, aggregate_type)| {
-                *context == stream.context
-                    && aggregate_type
-                        .as_ref()
-                        .is_none_or(|t| *t == stream.aggregate_type)
+            || self.streams.iter().any(|(c, t)| {
+                c.as_str() == context && t.as_ref().is_none_or(|t| t.as_str() == aggregate_type)
             })
     }
 }
