@@ -75,6 +75,14 @@ impl ErrorCode {
         }
     }
 
+    /// The code as problem documents spell it (`FAILED_PRECONDITION`): its serialized name.
+    pub fn name(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|value| value.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+
     /// The HTTP status (Google's mapping of gRPC codes, AIP-193).
     pub fn http_status(self) -> http::StatusCode {
         match self {
@@ -404,6 +412,8 @@ mod tests {
         ] {
             assert_eq!(ErrorCode::from_grpc(code.grpc()), code);
             assert!(code.http_status().as_u16() >= 400);
+            assert!(crate::reason::well_formed(&code.name()), "{code:?}");
         }
+        assert_eq!(ErrorCode::FailedPrecondition.name(), "FAILED_PRECONDITION");
     }
 }

@@ -46,11 +46,11 @@ pub fn describe(services: &[Box<dyn Service>]) -> serde_json::Value {
 fn reason_table(services: &[Box<dyn Service>]) -> String {
     let mut table = String::from("| reason | code | service | meaning |\n|---|---|---|---|\n");
     for (service, reason) in callcenter_platform::service::catalogue(services) {
-        let code = serde_json::to_value(reason.code).unwrap_or_default();
-        let code = code.as_str().unwrap_or_default();
         table.push_str(&format!(
-            "| `{}` | {code} | {service} | {} |\n",
-            reason.name, reason.about
+            "| `{}` | {} | {service} | {} |\n",
+            reason.name,
+            reason.code.name(),
+            reason.about
         ));
     }
     table

@@ -8,7 +8,7 @@ use serde_json::{Map, Value as Json, json};
 
 use crate::streams::STREAMS;
 use crate::transcode::{Body, Route};
-use callcenter_platform::{ErrorCode, Reason};
+use callcenter_platform::Reason;
 use callcenter_protojson::enum_value_names;
 
 /// The comment in front of the element at `path` of `file`, on one line.
@@ -278,7 +278,7 @@ pub fn document(routes: &[Route], reasons: &[(&str, Reason)]) -> Json {
                 "description": "A stable UPPER_SNAKE reason, one of the catalogue: each with the service that declares it and its code.",
                 "oneOf": reasons.iter().map(|(service, reason)| json!({
                     "const": reason.name,
-                    "description": format!("{} ({service}, {})", reason.about, code_name(reason.code)),
+                    "description": format!("{} ({service}, {})", reason.about, reason.code.name()),
                 })).collect::<Vec<_>>(),
             },
             "violations": {
@@ -329,12 +329,4 @@ pub fn route_table(document: &Json) -> String {
         }
     }
     table
-}
-
-/// A code as problem documents spell it (`FAILED_PRECONDITION`).
-fn code_name(code: ErrorCode) -> String {
-    serde_json::to_value(code)
-        .ok()
-        .and_then(|value| value.as_str().map(str::to_owned))
-        .unwrap_or_default()
 }

@@ -433,15 +433,14 @@ impl Routing {
         // A reservation is a choice made on the router's view of the agent: refused if the
         // agent has moved on since (a stale view). The others carry out what happened to the
         // call, whatever else the agent did meanwhile.
-        let handled = match &action.kind {
+        let (agents, agent_id) = (&self.agents, &action.agent_id);
+        Ok(match &action.kind {
             ActionKind::Reserve { .. } => {
-                let agents = &self.agents;
                 agents
-                    .handle_on(action.agent_version, &meta, &action.agent_id, &command)
-                    .await
+                    .handle_on(action.agent_version, &meta, agent_id, &command)
+                    .await?
             }
-            _ => self.agents.handle(&meta, &action.agent_id, &command).await,
-        };
-        Ok(handled?)
+            _ => agents.handle(&meta, agent_id, &command).await?,
+        })
     }
 }

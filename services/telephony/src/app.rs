@@ -12,11 +12,12 @@ use callcenter_platform::ApiError;
 use crate::reasons;
 
 use crate::domain::{
-    Call, CallCommand, CallError, Caller, CallerClass, CallerCommand, CallerError, Entry, IvrMenu,
-    IvrMenuCommand, IvrMenuError, IvrMenuProblem, IvrMenuVersions, MenuRef, Number, NumberClaim,
-    NumberClaimCommand, NumberClaimError, NumberCommand, NumberError, NumberRoute, OutboundPolicy,
-    OutboundPolicyCommand, OutboundPolicyError, OutboundPurpose, OutboundRefusal, PartnerEvent,
-    PhoneNumber, PinnedMenu, Priority, ReportedCall, ReportedCallCommand, ReportedCallError,
+    Call, CallAction, CallCommand, CallError, Caller, CallerClass, CallerCommand, CallerError,
+    Entry, IvrMenu, IvrMenuCommand, IvrMenuError, IvrMenuProblem, IvrMenuVersions, MenuRef, Number,
+    NumberClaim, NumberClaimCommand, NumberClaimError, NumberCommand, NumberError, NumberRoute,
+    OutboundPolicy, OutboundPolicyCommand, OutboundPolicyError, OutboundPurpose, OutboundRefusal,
+    PartnerEvent, PhoneNumber, PinnedMenu, Priority, ReportedCall, ReportedCallCommand,
+    ReportedCallError,
 };
 
 /// The telephony application: calls and dialled numbers.
@@ -391,7 +392,7 @@ impl Telephony {
         let Some(position) = &call.state.ivr else {
             let error = match call.state.state {
                 crate::domain::CallState::InIvr => CallError::NotInOurMenu,
-                _ => call.state.refuse(crate::domain::call::CallAction::TakeKeys),
+                _ => call.state.refuse(CallAction::TakeKeys),
             };
             return Err(error.into());
         };

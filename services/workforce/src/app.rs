@@ -19,7 +19,7 @@ use crate::domain::attendance::{
     AgentAttendance, AttendanceCommand, AttendanceEvent, NoRefusal, PresenceMark, ShiftRecord,
     signed_in_at,
 };
-use crate::domain::calendar::{instant, local_day, weekday};
+use crate::domain::calendar::week_start;
 use crate::domain::center::{Center, CenterCommand, CenterError};
 use crate::domain::headcount::{ShiftHeadcount, headcount, shifts_at};
 use crate::domain::intraday::{IntradayCommand, IntradayError, IntradayPlan};
@@ -119,8 +119,18 @@ pub struct RosterAsk {
     pub seed: u64,
     /// The longest the solver may take.
     pub time: Duration,
-    /// The center whose approved leave the roster keeps, and the instance's first day.
-    pub center: Option<(Name, i64)>,
+    /// The center the roster is for, if any.
+    pub center: Option<RosterCenter>,
+}
+
+/// The center a roster is for: its approved leave is kept, and the solution may be published to
+/// it.
+#[derive(Clone, Debug)]
+pub struct RosterCenter {
+    /// The center.
+    pub center_id: Name,
+    /// The instance's first day.
+    pub first_day: i64,
     /// Publish the solution as this roster of the center, under this command.
     pub publish_as: Option<(Name, CommandMeta)>,
 }
@@ -302,13 +312,8 @@ impl Workforce {
         now: Timestamp,
     ) -> Result<i64, ApiError> {
         let center = self.center(tenant, center_id).await?.state;
-        let offset = center
-            .settings
-            .as_ref()
-            .map(|settings| settings.utc_offset_minutes)
-            .ok_or(CenterError::NotDefined)?;
-        let today = local_day(now.unix_millis(), offset);
-        Ok(instant(today - weekday(today) as i64, 0, offset))
+        let offset = center.settings()?.utc_offset_minutes;
+        Ok(week_start(now.unix_millis(), offset))
     }
 
     /// A queue's plan: its forecast from the history of its intervals before the plan's start,
@@ -341,18 +346,12 @@ impl Workforce {
             seed,
             time,
             center,
-            publish_as,
         } = ask;
         let mut leave = Vec::new();
-        if let Some((center_id, first_day)) = &center {
-            let loaded = self.center(tenant, center_id).await?;
-            leave = approved_leave_requests(&loaded.state, &instance, *first_day);
+        if let Some(center) = &center {
+            let loaded = self.center(tenant, &center.center_id).await?;
+            leave = approved_leave_requests(&loaded.state, &instance, center.first_day);
             instance.requests.extend(leave.iter().cloned());
-        } else if publish_as.is_some() {
-            return Err(ApiError::invalid_field(
-                "center_id",
-                "is required to publish",
-            ));
         }
         let (instance, solution) = tokio::task::spawn_blocking(move || {
             let started = Instant::now();
@@ -371,15 +370,20 @@ impl Workforce {
             ApiError::invalid_field(format!("instance.{}", error.field), error.reason)
         })?;
         let mut published = None;
-        if let (Some((center_id, first_day)), Some((roster_id, meta))) = (&center, &publish_as) {
-            let roster = roster_of(&instance, &solution, *first_day)
+        if let Some(RosterCenter {
+            center_id,
+            first_day,
+            publish_as: Some((roster_id, meta)),
+        }) = center
+        {
+            let roster = roster_of(&instance, &solution, first_day)
                 .map_err(|reason| ApiError::invalid_field("instance", reason))?;
             let command = CenterCommand::PublishRoster {
                 roster_id: roster_id.clone(),
                 roster,
             };
-            let outcome = self.center_command(meta, center_id, &command).await?;
-            published = Some((center_id.clone(), roster_id.clone(), outcome.into_loaded()));
+            let outcome = self.center_command(&meta, &center_id, &command).await?;
+            published = Some((center_id, roster_id, outcome.into_loaded()));
         }
         Ok(SolvedRoster {
             instance,

@@ -27,7 +27,7 @@ use crate::api::{
     anomaly_to_api, attendance_to_api, plan_intervals_to_api, roster_from_api, rows_to_api,
     shift_from_api, shift_to_api, targets_from_api, targets_to_api, time,
 };
-use crate::app::{IntervalHistory, RosterAsk, Workforce};
+use crate::app::{IntervalHistory, RosterAsk, RosterCenter, Workforce};
 use crate::domain::calendar::{format_day, parse_day};
 use crate::domain::center::{Center, CenterCommand, CenterSettings, Decision, Leave, Swap};
 use crate::domain::headcount::ShiftHeadcount;
@@ -693,15 +693,22 @@ impl WorkforceService for WorkforceGrpc {
             seconds @ 1..=60 => seconds,
             _ => return Err(ApiError::invalid_field("seconds", "1 to 60").into()),
         };
+        let publish_as = validate::optional_id("publish_as", &body.publish_as)?;
         let center = match validate::optional_id("center_id", &body.center_id)? {
-            Some(center_id) => Some((center_id, day("first_day", &body.first_day)?)),
-            None => None,
-        };
-        let publish_as = match validate::optional_id("publish_as", &body.publish_as)? {
-            Some(roster_id) => Some((
-                roster_id,
-                caller.command_meta(validate::request_id(&body.request_id)?),
-            )),
+            Some(center_id) => Some(RosterCenter {
+                center_id,
+                first_day: day("first_day", &body.first_day)?,
+                publish_as: match publish_as {
+                    Some(roster_id) => Some((
+                        roster_id,
+                        caller.command_meta(validate::request_id(&body.request_id)?),
+                    )),
+                    None => None,
+                },
+            }),
+            None if publish_as.is_some() => {
+                return Err(ApiError::invalid_field("center_id", "is required to publish").into());
+            }
             None => None,
         };
         let ask = RosterAsk {
@@ -709,7 +716,6 @@ impl WorkforceService for WorkforceGrpc {
             seed: if body.seed == 0 { 1 } else { body.seed },
             time: Duration::from_secs(u64::from(seconds)),
             center,
-            publish_as,
         };
         let solved = self.app.solve_roster(&caller.tenant, ask).await?;
         let published = match &solved.published {

@@ -8,7 +8,7 @@ use callcenter_eventlog::sqlite::SqliteEventStore;
 use callcenter_kit::{CommandMeta, Name, TenantId, Timestamp};
 use callcenter_platform::ApiError;
 use callcenter_workforce::Workforce;
-use callcenter_workforce::app::{IntervalHistory, RosterAsk};
+use callcenter_workforce::app::{IntervalHistory, RosterAsk, RosterCenter};
 use callcenter_workforce::domain::calendar::{Weekdays, parse_time_of_day};
 use callcenter_workforce::domain::center::{CenterCommand, CenterSettings, ShiftDefinition};
 use callcenter_workforce::domain::queue_plan::{IntervalRow, PlanRequest, WEEK_MS};
@@ -193,12 +193,15 @@ async fn a_solved_roster_is_published_to_the_center_only_when_asked() {
         instance: instance.clone(),
         seed: 1,
         time: Duration::from_secs(1),
-        center: Some((name("beijing"), 20_787)),
-        publish_as: publish.then(|| {
-            (
-                name("week-49"),
-                CommandMeta::system(tenant.clone(), "test", "publish-week-49"),
-            )
+        center: Some(RosterCenter {
+            center_id: name("beijing"),
+            first_day: 20_787,
+            publish_as: publish.then(|| {
+                (
+                    name("week-49"),
+                    CommandMeta::system(tenant.clone(), "test", "publish-week-49"),
+                )
+            }),
         }),
     };
     let solved = app.solve_roster(&tenant, roster_ask(false)).await.unwrap();

@@ -771,53 +771,43 @@ impl Router {
             if taken.contains(key) {
                 continue;
             }
-            let call_status = |call_id: &Name| {
-                self.calls
-                    .get(&(tenant.clone(), call_id.clone()))
-                    .map(|call| &call.status)
-            };
+            let call = |call_id: &Name| self.calls.get(&(tenant.clone(), call_id.clone()));
             let kind = match &agent.presence {
-                Presence::Reserved { call_id, .. } => match call_status(call_id) {
-                    Some(CallStatus::Assigned(to)) if to == agent_id => None,
-                    Some(CallStatus::Answered(by)) if by == agent_id => {
-                        Some(ActionKind::StartCall {
+                Presence::Reserved { call_id, .. } => {
+                    let call = call(call_id);
+                    // Answered by this agent: just now, or already over when routing saw it (no
+                    // replica routed the partition meanwhile). Either way the call it was is
+                    // started (and then ended) on the agent's record, not released.
+                    let answered_here = call.is_some_and(|call| {
+                        call.answered_by.as_ref() == Some(agent_id)
+                            && matches!(call.status, CallStatus::Answered(_) | CallStatus::Finished)
+                    });
+                    match call.map(|call| &call.status) {
+                        Some(CallStatus::Assigned(to)) if to == agent_id => None,
+                        _ if answered_here => Some(ActionKind::StartCall {
                             call_id: call_id.clone(),
-                        })
-                    }
-                    // Answered by the agent and over before routing saw it (no replica routed
-                    // the partition meanwhile): the call it was, started and then ended on the
-                    // agent's record, not a released reservation.
-                    Some(CallStatus::Finished)
-                        if self
-                            .calls
-                            .get(&(tenant.clone(), call_id.clone()))
-                            .is_some_and(|call| call.answered_by.as_ref() == Some(agent_id)) =>
-                    {
-                        Some(ActionKind::StartCall {
+                        }),
+                        // Gone unanswered, back in the queue, or with someone else.
+                        _ => Some(ActionKind::Release {
                             call_id: call_id.clone(),
-                        })
-                    }
-                    // Gone, back in the queue, or with someone else.
-                    _ => Some(ActionKind::Release {
-                        call_id: call_id.clone(),
-                        missed: self
-                            .calls
-                            .get(&(tenant.clone(), call_id.clone()))
-                            .is_some_and(|call| {
+                            missed: call.is_some_and(|call| {
                                 call.status == CallStatus::Waiting
                                     && call.missed_by.as_ref() == Some(agent_id)
                             }),
-                    }),
-                },
-                Presence::OnCall { call_id, queue_id } => match call_status(call_id) {
-                    None => None,
-                    Some(CallStatus::Answered(by)) if by == agent_id => None,
-                    // Ended, or transferred away.
-                    Some(_) => Some(ActionKind::EndCall {
-                        call_id: call_id.clone(),
-                        queue_id: queue_id.clone(),
-                    }),
-                },
+                        }),
+                    }
+                }
+                Presence::OnCall { call_id, queue_id } => {
+                    match call(call_id).map(|call| &call.status) {
+                        None => None,
+                        Some(CallStatus::Answered(by)) if by == agent_id => None,
+                        // Ended, or transferred away.
+                        Some(_) => Some(ActionKind::EndCall {
+                            call_id: call_id.clone(),
+                            queue_id: queue_id.clone(),
+                        }),
+                    }
+                }
                 _ => None,
             };
             if let Some(kind) = kind {

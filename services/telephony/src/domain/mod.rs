@@ -7,8 +7,9 @@ pub mod outbound_policy;
 pub mod reported_call;
 
 pub use call::{
-    Call, CallCommand, CallError, CallEvent, CallPhase, CallState, Direction, Entry, IvrPosition,
-    MenuRef, NotReachedReason, Party, PinnedMenu, Priority, Supervision, SupervisionMode,
+    Call, CallAction, CallCommand, CallError, CallEvent, CallPhase, CallState, Direction, Entry,
+    IvrPosition, MenuRef, NotReachedReason, Party, PinnedMenu, Priority, Supervision,
+    SupervisionMode,
 };
 pub use ivr::{
     Arrival, Caller, CallerClass, CallerCommand, CallerError, CallerEvent, IvrMenu, IvrMenuCommand,

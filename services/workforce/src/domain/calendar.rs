@@ -125,6 +125,13 @@ pub fn instant(day: i64, seconds_of_day: i64, utc_offset_minutes: i32) -> i64 {
     (day * DAY_SECONDS + seconds_of_day - i64::from(utc_offset_minutes) * 60) * 1_000
 }
 
+/// Monday 00:00 of the local week of an instant (both Unix milliseconds) at a UTC offset in
+/// minutes: where a week's plan starts.
+pub fn week_start(unix_millis: i64, utc_offset_minutes: i32) -> i64 {
+    let today = local_day(unix_millis, utc_offset_minutes);
+    instant(today - weekday(today) as i64, 0, utc_offset_minutes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,6 +148,19 @@ mod tests {
             let (y, m, d) = civil(day);
             assert_eq!(day_from_civil(y, m, d), day);
         }
+    }
+
+    #[test]
+    fn a_week_starts_at_the_local_monday_midnight() {
+        // Monday 2026-11-30 00:30 in Beijing is still Sunday in UTC; Sunday 23:30 local belongs
+        // to the week before.
+        let monday = instant(NOV_2 + 28, 0, 480);
+        assert_eq!(week_start(instant(NOV_2 + 28, 1_800, 480), 480), monday);
+        assert_eq!(week_start(instant(NOV_2 + 34, 84_600, 480), 480), monday);
+        assert_eq!(
+            week_start(instant(NOV_2 + 27, 84_600, 480), 480),
+            instant(NOV_2 + 21, 0, 480)
+        );
     }
 
     #[test]

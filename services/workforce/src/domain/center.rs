@@ -504,7 +504,8 @@ pub enum CenterError {
 }
 
 impl Center {
-    fn settings(&self) -> Result<&CenterSettings, CenterError> {
+    /// Its settings, or `NotDefined` before it was defined.
+    pub fn settings(&self) -> Result<&CenterSettings, CenterError> {
         self.settings.as_ref().ok_or(CenterError::NotDefined)
     }
 
