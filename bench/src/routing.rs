@@ -125,6 +125,7 @@ async fn end_to_end(calls: usize, rate: usize, agents: usize) -> Vec<u64> {
         Arc::new(LocalLeases::default()),
         routing.clone(),
         1,
+        Duration::from_secs(30),
         callcenter_routing::RoutingProgress::new(vec![tokio::sync::watch::Sender::default()]),
         stop.clone(),
     ));

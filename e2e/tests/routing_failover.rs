@@ -102,6 +102,163 @@ async fn the_standby_routing_replica_takes_over_within_seconds_when_the_owner_is
     delete_event_log(&prefix).await;
 }
 
+/// The owner dies while a call rings at the agent it reserved; the agent answers and ends the
+/// call before the standby takes over. The standby resumes the partition from the owner's
+/// snapshot and the log after it, and the agent's record shows the call as the call it was
+/// (started and ended), not as a released reservation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_answered_while_the_routing_owner_is_dead_stays_on_the_agents_record_after_takeover()
+{
+    let prefix = unique_name("takeover");
+    let secret = unique_name("secret-of-at-least-32-characters");
+    let serve = |target: &str, extra: Vec<String>| {
+        Mode::serve_without_read_models(target, extra, &prefix, &secret)
+    };
+    let routing = || {
+        ["--lease-seconds", "2", "--routing-snapshot-seconds", "1"]
+            .map(str::to_owned)
+            .to_vec()
+    };
+    let telephony = Instance::start(serve("telephony", vec![])).await;
+    let owner = Instance::start(serve("routing", routing())).await;
+    let took = "routing partition taken by this replica";
+    wait_for("an owner", || owner.log_text().contains(took)).await;
+    let standby = Instance::start(serve("routing", routing())).await;
+    let upstreams = vec![
+        "--upstream".to_owned(),
+        format!("telephony={}", telephony.grpc),
+        "--upstream".to_owned(),
+        format!("routing={}", standby.grpc),
+        "--upstream".to_owned(),
+        format!("reporting={}", telephony.grpc),
+    ];
+    let gateway = Instance::start(serve("gateway", upstreams)).await;
+    let admin = gateway.token("acme", "tenant_admin", "admin");
+    let agent = gateway.token("acme", "agent", "agent-1");
+    gateway.open_general_queue(&admin).await;
+    let body = json!({"agent_id": "agent-1", "display_name": "Agent One", "center_id": "langfang",
+                      "queue_ids": ["general"]});
+    gateway.ok("POST", "/v1/agents", &admin, Some(body)).await;
+    for step in ["login", "ready"] {
+        let path = format!("/v1/agents/agent-1/{step}");
+        gateway.ok("POST", &path, &admin, None).await;
+    }
+    let body = json!({"caller_number": "13800000001", "dialled_number": "4000"});
+    let call = gateway.ok("POST", "/v1/calls", &admin, Some(body)).await;
+    let call_path = format!("/v1/calls/{}", call["call_id"].as_str().unwrap());
+    gateway
+        .poll_until(&call_path, &admin, |call| call["state"] == "ringing")
+        .await;
+
+    // The owner has saved the partition with the ringing call in it.
+    use callcenter_eventlog::{EventStore, StreamKey};
+    let store = event_log(&prefix).await;
+    let call_stream = StreamKey::new(
+        "acme",
+        "telephony",
+        "call",
+        call["call_id"].as_str().unwrap(),
+    )
+    .expect("valid names");
+    let events = store
+        .read_stream(&call_stream, 0)
+        .await
+        .expect("read the call");
+    let head = events.events.last().expect("the call's events").position();
+    let snapshot = callcenter_eventlog::Name::new("routing-distributor-p0").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let saved = store.load_snapshot(&snapshot).await.expect("load");
+        if saved.is_some_and(|saved| saved.position >= head) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no snapshot:\n{}",
+            owner.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // The owner dies; the agent answers and hangs up before anyone routes the partition.
+    owner.kill().await;
+    gateway
+        .ok("POST", &format!("{call_path}/answer"), &agent, None)
+        .await;
+    gateway
+        .ok("POST", &format!("{call_path}/end"), &agent, None)
+        .await;
+    assert!(
+        !standby.log_text().contains(took),
+        "the lease has not expired yet"
+    );
+    let agent_now = gateway
+        .poll_until("/v1/agents/agent-1", &admin, |agent| {
+            agent["state"] != "reserved"
+        })
+        .await;
+    assert!(standby.log_text().contains(took), "{}", standby.log_text());
+    assert!(
+        standby.log_text().contains("restored from a snapshot"),
+        "{}",
+        standby.log_text()
+    );
+    assert!(
+        ["after_call_work", "ready"].contains(&agent_now["state"].as_str().unwrap_or_default()),
+        "{agent_now}"
+    );
+    let record = agent_record(&store, "acme", "agent-1").await;
+    assert_eq!(
+        record
+            .iter()
+            .filter(|kind| kind.starts_with("AgentReserv") || kind.starts_with("AgentCall"))
+            .collect::<Vec<_>>(),
+        ["AgentReserved", "AgentCallStarted", "AgentCallEnded"],
+        "{record:?}"
+    );
+    for instance in [gateway, standby, telephony] {
+        instance.stop().await;
+    }
+    delete_event_log(&prefix).await;
+}
+
+/// The test's JetStream event log.
+async fn event_log(prefix: &str) -> callcenter_eventlog::jetstream::JetStreamEventStore {
+    use callcenter_eventlog::jetstream::{JetStreamConfig, JetStreamEventStore};
+    let prefix = callcenter_eventlog::Name::new(prefix).expect("valid name");
+    JetStreamEventStore::connect(
+        &callcenter_testkit::nats_url(),
+        JetStreamConfig::new(prefix),
+    )
+    .await
+    .expect("connect")
+}
+
+/// The kinds of an agent's events, in order (`AgentReserved`, `AgentCallStarted`, …).
+async fn agent_record(
+    store: &callcenter_eventlog::jetstream::JetStreamEventStore,
+    tenant: &str,
+    agent_id: &str,
+) -> Vec<String> {
+    use callcenter_eventlog::{EventStore, StreamKey};
+    let stream = StreamKey::new(tenant, "routing", "agent", agent_id).expect("valid names");
+    store
+        .read_stream(&stream, 0)
+        .await
+        .expect("read the agent")
+        .events
+        .iter()
+        .map(|event| {
+            event
+                .event_type
+                .rsplit('.')
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect()
+}
+
 /// The simulator's last line: its figures.
 fn figures(output: &std::process::Output) -> serde_json::Value {
     let stdout = String::from_utf8_lossy(&output.stdout);

@@ -11,8 +11,8 @@ use bytes::Bytes;
 
 use crate::{
     AppendRequest, Appended, CommitMetadata, EventStore, ExpectedVersion, Filter, Name, NewEvent,
-    RecordedEvent, StoreError, StreamKey, StreamVersion, Subscription, SubscriptionSpec, Timestamp,
-    TraceContext,
+    RecordedEvent, Snapshot, StoreError, StreamKey, StreamVersion, Subscription, SubscriptionSpec,
+    Timestamp, TraceContext,
 };
 
 /// How the suite opens the backend under test: an isolated log of its own.
@@ -51,6 +51,7 @@ macro_rules! conformance_tests {
             the_envelope_carries_metadata_and_trace_context,
             invalid_appends_are_rejected_without_writing,
             the_head_is_the_newest_position_and_a_subscription_after_it_sees_only_newer_commits,
+            a_consumers_snapshot_is_kept_by_name_and_replaced_by_the_next,
         );
     };
     (@cases $backend:expr; $($case:ident),+ $(,)?) => {
@@ -807,4 +808,44 @@ pub async fn the_head_is_the_newest_position_and_a_subscription_after_it_sees_on
     append_labels(&*store, &new, ExpectedVersion::NoStream, &["new"]).await;
     let batch = subscription.next_batch(10, WAIT).await.expect("batch");
     assert_eq!(labels(&batch.events), ["new"]);
+}
+
+/// A consumer's snapshot is kept under its name, whole (large views included), and a newer one
+/// replaces it; another consumer's name has none.
+pub async fn a_consumers_snapshot_is_kept_by_name_and_replaced_by_the_next(backend: &dyn Backend) {
+    let store = backend.open().await;
+    let router = name("router-p0");
+    assert_eq!(store.load_snapshot(&router).await.expect("load"), None);
+    let first = Snapshot {
+        format: 1,
+        position: 7,
+        body: b"seven".to_vec(),
+    };
+    store.save_snapshot(&router, &first).await.expect("save");
+    assert_eq!(
+        store.load_snapshot(&router).await.expect("load"),
+        Some(first)
+    );
+    // Larger than one NATS message (1 MiB), as a router of thousands of agents is.
+    let large: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    let second = Snapshot {
+        format: 2,
+        position: 9_000_000_000,
+        body: large,
+    };
+    store
+        .save_snapshot(&router, &second)
+        .await
+        .expect("replace");
+    assert_eq!(
+        store.load_snapshot(&router).await.expect("load"),
+        Some(second)
+    );
+    assert_eq!(
+        store
+            .load_snapshot(&name("ring-timer"))
+            .await
+            .expect("load"),
+        None
+    );
 }

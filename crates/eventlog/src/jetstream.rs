@@ -17,19 +17,22 @@
 //! - Subscriptions are durable pull consumers with `AckPolicy::All` and a bounded
 //!   `max_ack_pending`.
 //!
+//! - Consumers' snapshots are objects of the object store `<prefix>_snapshots`, named by consumer;
+//!   each begins with its format and position (12 bytes, little-endian).
+//!
 //! Needs nats-server 2.11 or later (batched direct get, multiple filter subjects).
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use async_nats::jetstream::{self, consumer, stream};
+use async_nats::jetstream::{self, consumer, object_store, stream};
 use async_nats::{HeaderMap, StatusCode};
 use bytes::Bytes;
 use futures_util::StreamExt;
 
 use crate::codec::{DecodedCommit, decode_commit, encode_commit};
 use crate::{
-    AppendRequest, Appended, Batch, EventStore, ExpectedVersion, Filter, Name, Position,
+    AppendRequest, Appended, Batch, EventStore, ExpectedVersion, Filter, Name, Position, Snapshot,
     StoreError, StreamEvents, StreamKey, StreamVersion, Subscription, SubscriptionSpec,
     TraceContext,
 };
@@ -88,6 +91,11 @@ impl JetStreamConfig {
         format!("{}_events", self.prefix)
     }
 
+    /// The object store of consumers' snapshots.
+    pub fn snapshot_bucket(&self) -> String {
+        format!("{}_snapshots", self.prefix)
+    }
+
     fn subject(&self, stream: &StreamKey) -> String {
         format!(
             "{}.{}.{}.{}.{}",
@@ -125,6 +133,17 @@ pub struct JetStreamEventStore {
     stream: stream::Stream,
     config: JetStreamConfig,
     direct_get_subject: String,
+    snapshots: SnapshotBucket,
+}
+
+/// The object store of consumers' snapshots.
+#[derive(Clone)]
+struct SnapshotBucket(object_store::ObjectStore);
+
+impl std::fmt::Debug for SnapshotBucket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SnapshotBucket")
+    }
 }
 
 impl JetStreamEventStore {
@@ -150,12 +169,22 @@ impl JetStreamEventStore {
             .build(client.clone());
         let stream = ensure_stream(&context, &config).await?;
         let direct_get_subject = format!("$JS.API.DIRECT.GET.{}", config.stream_name());
+        let snapshots = context
+            .create_object_store(object_store::Config {
+                bucket: config.snapshot_bucket(),
+                description: Some("call-center consumers' snapshots".into()),
+                num_replicas: config.replicas,
+                ..Default::default()
+            })
+            .await
+            .map_err(StoreError::unavailable)?;
         Ok(Self {
             client,
             context,
             stream,
             config,
             direct_get_subject,
+            snapshots: SnapshotBucket(snapshots),
         })
     }
 
@@ -164,10 +193,15 @@ impl JetStreamEventStore {
         &self.client
     }
 
-    /// Deletes the whole stream with every commit and subscription (for tests and teardown).
+    /// Deletes the whole stream with every commit, subscription and snapshot (for tests and
+    /// teardown).
     pub async fn delete_stream(&self) -> Result<(), StoreError> {
         self.context
             .delete_stream(self.config.stream_name())
+            .await
+            .map_err(StoreError::unavailable)?;
+        self.context
+            .delete_object_store(self.config.snapshot_bucket())
             .await
             .map_err(StoreError::unavailable)?;
         Ok(())
@@ -731,6 +765,47 @@ impl EventStore for JetStreamEventStore {
             Err(error) if error.to_string().contains("not found") => Ok(()),
             Err(error) => Err(StoreError::unavailable(error)),
         }
+    }
+
+    async fn save_snapshot(&self, name: &Name, snapshot: &Snapshot) -> Result<(), StoreError> {
+        let mut object = Vec::with_capacity(12 + snapshot.body.len());
+        object.extend_from_slice(&snapshot.format.to_le_bytes());
+        object.extend_from_slice(&snapshot.position.to_le_bytes());
+        object.extend_from_slice(&snapshot.body);
+        self.snapshots
+            .0
+            .put(name.as_str(), &mut object.as_slice())
+            .await
+            .map_err(StoreError::unavailable)?;
+        Ok(())
+    }
+
+    async fn load_snapshot(&self, name: &Name) -> Result<Option<Snapshot>, StoreError> {
+        use tokio::io::AsyncReadExt;
+        let mut object = match self.snapshots.0.get(name.as_str()).await {
+            Ok(object) => object,
+            Err(error) if error.kind() == object_store::GetErrorKind::NotFound => return Ok(None),
+            Err(error) => return Err(StoreError::unavailable(error)),
+        };
+        let mut bytes = Vec::new();
+        object
+            .read_to_end(&mut bytes)
+            .await
+            .map_err(StoreError::unavailable)?;
+        let (Some(format), Some(position)) = (bytes.get(..4), bytes.get(4..12)) else {
+            return Err(StoreError::unavailable(format!(
+                "snapshot {name} is {} bytes, shorter than its header",
+                bytes.len()
+            )));
+        };
+        let format = u32::from_le_bytes(format.try_into().unwrap_or_default());
+        let position = u64::from_le_bytes(position.try_into().unwrap_or_default());
+        bytes.drain(..12);
+        Ok(Some(Snapshot {
+            format,
+            position,
+            body: bytes,
+        }))
     }
 
     async fn health(&self) -> Result<(), StoreError> {

@@ -95,6 +95,12 @@ pub trait EventStore: Send + Sync + std::fmt::Debug {
     /// Forgets a durable subscription and what it acknowledged.
     async fn delete_subscription(&self, name: &Name) -> Result<(), StoreError>;
 
+    /// Saves consumer `name`'s snapshot, replacing the one it had.
+    async fn save_snapshot(&self, name: &Name, snapshot: &Snapshot) -> Result<(), StoreError>;
+
+    /// The last snapshot saved for consumer `name`, if any.
+    async fn load_snapshot(&self, name: &Name) -> Result<Option<Snapshot>, StoreError>;
+
     /// Checks that the backend answers.
     async fn health(&self) -> Result<(), StoreError>;
 

@@ -145,7 +145,7 @@ impl fmt::Display for ExpectedVersion {
 }
 
 /// W3C trace context (`traceparent`, `tracestate`) carried with a commit in message headers.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TraceContext {
     /// The `traceparent` header value.
     pub traceparent: Option<String>,
@@ -356,6 +356,19 @@ impl Filter {
                 c.as_str() == context && t.as_ref().is_none_or(|t| t.as_str() == aggregate_type)
             })
     }
+}
+
+/// A consumer's view as of a position of the log: a start restores it and reads only the commits
+/// after `position`, instead of the whole log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The consumer's format of `body`: a consumer that changed its view's shape reads an older
+    /// format or replays the log instead.
+    pub format: u32,
+    /// The last commit folded into the view.
+    pub position: Position,
+    /// The view, encoded by the consumer.
+    pub body: Vec<u8>,
 }
 
 /// How to open a durable subscription.

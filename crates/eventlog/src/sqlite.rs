@@ -20,7 +20,7 @@ use tokio::sync::{Mutex, watch};
 use crate::codec::{DecodedCommit, decode_commit, encode_commit};
 use crate::{
     AppendRequest, Appended, Batch, EventStore, ExpectedVersion, Filter, Name, Position,
-    RecordedEvent, StoreError, StreamEvents, StreamKey, StreamVersion, Subscription,
+    RecordedEvent, Snapshot, StoreError, StreamEvents, StreamKey, StreamVersion, Subscription,
     SubscriptionSpec, Timestamp, TraceContext,
 };
 
@@ -46,6 +46,12 @@ const SCHEMA: &[&str] = &[
         name TEXT PRIMARY KEY,
         filter TEXT NOT NULL,
         acked_position INTEGER NOT NULL
+    )",
+    "CREATE TABLE IF NOT EXISTS eventlog_snapshots (
+        name TEXT PRIMARY KEY,
+        format INTEGER NOT NULL,
+        position INTEGER NOT NULL,
+        body BLOB NOT NULL
     )",
 ];
 
@@ -417,6 +423,37 @@ impl EventStore for SqliteEventStore {
             .await
             .map_err(StoreError::unavailable)?;
         Ok(())
+    }
+
+    async fn save_snapshot(&self, name: &Name, snapshot: &Snapshot) -> Result<(), StoreError> {
+        let mut writer = self.inner.writer.lock().await;
+        sqlx::query(
+            "INSERT INTO eventlog_snapshots (name, format, position, body) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (name) DO UPDATE SET
+               format = excluded.format, position = excluded.position, body = excluded.body",
+        )
+        .bind(name.as_str())
+        .bind(i64::from(snapshot.format))
+        .bind(to_sql_int(snapshot.position))
+        .bind(&snapshot.body[..])
+        .execute(&mut *writer)
+        .await
+        .map_err(StoreError::unavailable)?;
+        Ok(())
+    }
+
+    async fn load_snapshot(&self, name: &Name) -> Result<Option<Snapshot>, StoreError> {
+        let row: Option<(i64, i64, Vec<u8>)> =
+            sqlx::query_as("SELECT format, position, body FROM eventlog_snapshots WHERE name = ?1")
+                .bind(name.as_str())
+                .fetch_optional(&self.inner.readers)
+                .await
+                .map_err(StoreError::unavailable)?;
+        Ok(row.map(|(format, position, body)| Snapshot {
+            format: u32::try_from(format).unwrap_or(0),
+            position: to_position(position),
+            body,
+        }))
     }
 
     async fn health(&self) -> Result<(), StoreError> {

@@ -7,17 +7,35 @@
 //! shutdown. Once the consumer has caught up with the log, it may act after every batch and every
 //! tick. What it does because of an event carries that event's [`Cause`]: the commands it issues
 //! join the trace and the correlation of the commit that caused them.
+//!
+//! **Snapshots.** A consumer that rebuilds its view from the beginning of the log may keep
+//! snapshots of it ([`Consumer::snapshot_format`]): a (re)start restores the last one and reads only
+//! the commits after it, so starting costs the tail of the log, not its history. The runner saves
+//! one every [`Subscribe::snapshot_every`] while commits arrive, after every
+//! [`SNAPSHOT_EVERY_EVENTS`] events of a catch-up, once caught up after a long catch-up, and at
+//! shutdown. A snapshot holds what the events made: what `act` does must not depend on a change
+//! that only `act` made to the view (it may be lost with a restart), so a consumer keeps such
+//! bookkeeping out of its snapshot and lets the events settle it. A snapshot it cannot read (an
+//! older format it does not upcast, a damaged body, a position beyond the log's head) is set
+//! aside and the log replayed from the beginning.
 
 use std::time::Duration;
 
 use callcenter_eventlog::{
-    EventStore, Filter, Name, Position, RecordedEvent, StoreError, SubscriptionSpec, TraceContext,
+    EventStore, Filter, Name, Position, RecordedEvent, Snapshot, StoreError, SubscriptionSpec,
+    TraceContext,
 };
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::handler::CommandMeta;
 use crate::projection::ProjectionStatus;
+
+/// Events folded since the last snapshot after which the runner saves one, even while catching
+/// up (a process killed during a long catch-up resumes from there).
+pub const SNAPSHOT_EVERY_EVENTS: u64 = 50_000;
+/// Events of a catch-up after which the runner saves a snapshot as soon as it has caught up.
+const SNAPSHOT_AFTER_CATCH_UP: u64 = 1_000;
 
 /// Where a consumer stands, for readiness checks and the lag metric.
 pub type ConsumerStatus = ProjectionStatus;
@@ -49,6 +67,8 @@ pub struct Subscribe {
     pub batch_size: usize,
     /// How long to wait for commits before acting anyway (timers act on the clock).
     pub tick: Duration,
+    /// How often a consumer that keeps snapshots saves one while commits arrive.
+    pub snapshot_every: Duration,
 }
 
 impl Subscribe {
@@ -62,6 +82,7 @@ impl Subscribe {
             ephemeral: false,
             batch_size: 500,
             tick: Duration::from_millis(250),
+            snapshot_every: Duration::from_secs(30),
         }
     }
 
@@ -101,6 +122,24 @@ pub trait Consumer: Send + 'static {
     /// Forgets its view (before a start from the beginning of the log).
     fn reset(&mut self) {}
 
+    /// The format of its snapshots, if it keeps them (only a consumer that starts from the
+    /// beginning of the log does). Change it whenever the view's encoding changes.
+    fn snapshot_format(&self) -> Option<u32> {
+        None
+    }
+
+    /// Its view, encoded (see [`crate::snapshot::encode`]): what the events made of it.
+    fn snapshot(&self) -> Result<Vec<u8>, ConsumerError> {
+        Err(ConsumerError("this consumer keeps no snapshots".into()))
+    }
+
+    /// Takes the view from a snapshot written in `format` (after [`Consumer::reset`]): `false`
+    /// when it cannot read that format, and the log is replayed instead.
+    fn restore(&mut self, format: u32, body: &[u8]) -> Result<bool, ConsumerError> {
+        let _ = (format, body);
+        Ok(false)
+    }
+
     /// Folds a batch of whole commits, in log order. An error restarts the consumer, and the
     /// batch comes again.
     async fn apply(&mut self, events: &[RecordedEvent]) -> Result<(), ConsumerError>;
@@ -113,7 +152,7 @@ pub trait Consumer: Send + 'static {
 
 /// What caused a command: the event a consumer reacts to. Commands issued with it join that
 /// event's trace and correlation.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Cause {
     /// The W3C trace of the causing commit.
     pub trace: TraceContext,
@@ -199,8 +238,10 @@ async fn consume<C: Consumer>(
     status: &watch::Sender<ConsumerStatus>,
     shutdown: &CancellationToken,
 ) -> Result<(), ConsumerError> {
+    let mut snapshots = Snapshots::new(consumer.snapshot_format(), spec);
     if spec.start == StartFrom::Beginning {
         consumer.reset();
+        *after = Some(snapshots.restore(store, consumer, &spec.name).await);
     }
     let name = if spec.ephemeral {
         Name::new(format!(
@@ -223,7 +264,10 @@ async fn consume<C: Consumer>(
     let mut caught_up = false;
     let result = loop {
         let batch = tokio::select! {
-            () = shutdown.cancelled() => break Ok(()),
+            () = shutdown.cancelled() => {
+                snapshots.save(store, consumer, &spec.name).await;
+                break Ok(());
+            }
             batch = subscription.next_batch(spec.batch_size, spec.tick) => batch,
         };
         let batch = match batch {
@@ -247,8 +291,13 @@ async fn consume<C: Consumer>(
             if !matches!(spec.start, StartFrom::Checkpoint) {
                 *after = Some(last);
             }
+            snapshots.folded(last, batch.events.len());
         }
+        let catching_up = !caught_up;
         caught_up |= batch.pending == 0;
+        if snapshots.due(caught_up, catching_up && caught_up) {
+            snapshots.save(store, consumer, &spec.name).await;
+        }
         status.send_modify(|status| {
             if let Some(last) = batch.last_position() {
                 status.checkpoint = last;
@@ -268,4 +317,138 @@ async fn consume<C: Consumer>(
         *after = Some(0);
     }
     result
+}
+
+/// When a consumer's snapshots are restored and saved.
+struct Snapshots {
+    format: Option<u32>,
+    every: Duration,
+    /// The last commit folded into the view, and how many events were folded since the last save.
+    position: Position,
+    since_saved: u64,
+    saved_at: std::time::Instant,
+}
+
+impl Snapshots {
+    fn new(format: Option<u32>, spec: &Subscribe) -> Self {
+        Self {
+            format: format.filter(|_| spec.start == StartFrom::Beginning),
+            every: spec.snapshot_every,
+            position: 0,
+            since_saved: 0,
+            saved_at: std::time::Instant::now(),
+        }
+    }
+
+    /// Restores the last snapshot into `consumer` (reset) and returns the position to read
+    /// after: the snapshot's, or 0 when there is none it can use.
+    async fn restore<C: Consumer>(
+        &mut self,
+        store: &dyn EventStore,
+        consumer: &mut C,
+        name: &Name,
+    ) -> Position {
+        let Some(wanted) = self.format else {
+            return 0;
+        };
+        let started = std::time::Instant::now();
+        let snapshot = match store.load_snapshot(name).await {
+            Ok(Some(snapshot)) => snapshot,
+            Ok(None) => return 0,
+            Err(error) => {
+                tracing::warn!(consumer = %name, %error, "cannot load the snapshot, replaying the log");
+                return 0;
+            }
+        };
+        let head = store.head().await.unwrap_or(0);
+        let set_aside = |why: String| {
+            tracing::warn!(consumer = %name, position = snapshot.position, format = snapshot.format,
+                           why, "snapshot set aside, replaying the log");
+        };
+        if snapshot.position > head {
+            set_aside(format!("it is beyond the log's head {head}"));
+            return 0;
+        }
+        match consumer.restore(snapshot.format, &snapshot.body) {
+            Ok(true) => {
+                tracing::info!(
+                    consumer = %name,
+                    position = snapshot.position,
+                    format = snapshot.format,
+                    bytes = snapshot.body.len(),
+                    took_ms = started.elapsed().as_millis() as u64,
+                    "restored from a snapshot"
+                );
+                self.position = snapshot.position;
+                self.saved_at = std::time::Instant::now();
+                snapshot.position
+            }
+            Ok(false) => {
+                consumer.reset();
+                set_aside(format!(
+                    "format {} is not readable as {wanted}",
+                    snapshot.format
+                ));
+                0
+            }
+            Err(error) => {
+                consumer.reset();
+                set_aside(error.to_string());
+                0
+            }
+        }
+    }
+
+    /// Notes that the view now holds the commits up to `position`.
+    fn folded(&mut self, position: Position, events: usize) {
+        self.position = position;
+        self.since_saved += events as u64;
+    }
+
+    /// Whether a snapshot is due: many commits since the last, a long catch-up just finished, or
+    /// the interval passed with commits folded since.
+    fn due(&self, caught_up: bool, just_caught_up: bool) -> bool {
+        self.format.is_some()
+            && self.since_saved > 0
+            && (self.since_saved >= SNAPSHOT_EVERY_EVENTS
+                || (just_caught_up && self.since_saved >= SNAPSHOT_AFTER_CATCH_UP)
+                || (caught_up && self.saved_at.elapsed() >= self.every))
+    }
+
+    /// Saves the view, if it changed since the last save; a failure is logged, and retried at
+    /// the next occasion.
+    async fn save<C: Consumer>(&mut self, store: &dyn EventStore, consumer: &mut C, name: &Name) {
+        let Some(format) = self.format else {
+            return;
+        };
+        if self.since_saved == 0 {
+            return;
+        }
+        let started = std::time::Instant::now();
+        let saved = match consumer.snapshot() {
+            Ok(body) => {
+                let snapshot = Snapshot {
+                    format,
+                    position: self.position,
+                    body,
+                };
+                let bytes = snapshot.body.len();
+                store
+                    .save_snapshot(name, &snapshot)
+                    .await
+                    .map(|()| bytes)
+                    .map_err(|error| error.to_string())
+            }
+            Err(error) => Err(error.to_string()),
+        };
+        self.saved_at = std::time::Instant::now();
+        match saved {
+            Ok(bytes) => {
+                tracing::debug!(consumer = %name, position = self.position, bytes,
+                                took_ms = started.elapsed().as_millis() as u64, "snapshot saved");
+                self.since_saved = 0;
+            }
+            Err(error) => tracing::warn!(consumer = %name, %error, "cannot save a snapshot"),
+        }
+    }
 }

@@ -6,6 +6,7 @@
 //! - [`projection`]: read models updated in one transaction with their checkpoint;
 //! - [`consumer`]: the runner of background consumers (timers, distributors, watchers), with
 //!   the cause of what they do carried into the commands they issue;
+//!   and the snapshots that spare them replaying the log ([`snapshot`]);
 //! - [`reactor`]: process managers that turn events into commands;
 //! - [`restart`]: keeps background loops running through failures;
 //! - [`db`]: read-model pools and embedded migrations;
@@ -18,6 +19,7 @@ pub mod handler;
 pub mod projection;
 pub mod reactor;
 pub mod restart;
+pub mod snapshot;
 pub mod testing;
 
 pub use aggregate::{

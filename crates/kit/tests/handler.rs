@@ -197,6 +197,21 @@ impl EventStore for Contended {
         self.inner.delete_subscription(name).await
     }
 
+    async fn save_snapshot(
+        &self,
+        name: &Name,
+        snapshot: &callcenter_eventlog::Snapshot,
+    ) -> Result<(), callcenter_eventlog::StoreError> {
+        self.inner.save_snapshot(name, snapshot).await
+    }
+
+    async fn load_snapshot(
+        &self,
+        name: &Name,
+    ) -> Result<Option<callcenter_eventlog::Snapshot>, callcenter_eventlog::StoreError> {
+        self.inner.load_snapshot(name).await
+    }
+
     async fn health(&self) -> Result<(), callcenter_eventlog::StoreError> {
         self.inner.health().await
     }

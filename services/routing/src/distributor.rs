@@ -1,17 +1,19 @@
 //! The automatic call distributor: folds call and agent events into the [`Router`] and carries
 //! out its decisions as agent commands.
 //!
-//! It runs on the kit's consumer runner. On every start it reads the log from the beginning (the
-//! router's view is rebuilt, never stored), and it acts only once it has caught up, so a restart
-//! decides only what is still missing. A decision about a call joins the trace and correlation of
+//! It runs on the kit's consumer runner. On every start it restores the partition's last snapshot
+//! (its router, placement and the calls' causes, saved by whichever replica routed the partition
+//! last) and reads the log after it; without one, from the beginning. It acts only once it has
+//! caught up, so a restart or a takeover decides only what is still missing, and costs the tail of
+//! the log, not its history. A decision about a call joins the trace and correlation of
 //! that call's last event: a call's trace runs from its report through the reservation to the
 //! ring.
 //!
 //! **Partitioned single writer**: tenants, and the routing domains of large tenants, are split
 //! into `partitions` by a stable hash (see [`crate::placement`]); exactly one replica routes a partition at a time, the one holding its lease
 //! (`routing-p<N>`), which it renews every third of the lease's time to live. A replica that
-//! dies stops renewing; another takes the lease once it expires and rebuilds the partition from
-//! the log. A replica that cannot renew stops routing the partition at once. Two owners for a
+//! dies stops renewing; another takes the lease once it expires and resumes the partition from
+//! its snapshot. A replica that cannot renew stops routing the partition at once. Two owners for a
 //! moment cannot assign one agent twice: every decision is a command on the agent aggregate,
 //! checked against its version and idempotent by a request id made of that version.
 
@@ -23,7 +25,7 @@ use callcenter_eventlog::lease::Leases;
 use callcenter_eventlog::{EventStore, Filter, Name, RecordedEvent, TenantId};
 use callcenter_kit::{
     Cause, Consumer, ConsumerError, ConsumerStatus, PersistedEvent, StartFrom, Subscribe,
-    Timestamp, published, run_consumer,
+    Timestamp, published, run_consumer, snapshot,
 };
 use callcenter_platform::ErrorCode;
 use callcenter_platform::health::ReadinessCheck;
@@ -68,6 +70,9 @@ static METRICS: std::sync::LazyLock<(
             .build(),
     )
 });
+
+/// The encoding of a partition's snapshot (router, placement, causes).
+const SNAPSHOT_FORMAT: u32 = 1;
 
 /// How long to wait for new events before looking at the router's decisions again.
 const TICK: Duration = Duration::from_millis(250);
@@ -126,7 +131,8 @@ impl ReadinessCheck for RoutingProgress {
     }
 }
 
-/// Routes every partition whose lease this replica holds, until `shutdown`: takes free
+/// Routes every partition whose lease this replica holds, until `shutdown` (saving each
+/// partition's snapshot every `snapshot_every` while calls come): takes free
 /// partitions up to its fair share (the partitions divided by the live replicas, each of which
 /// holds a `routing-replica-<id>` lease), keeps renewing them, gives up those beyond its share so
 /// that a new replica gets some, and stops routing a partition at once when its lease is lost.
@@ -135,6 +141,7 @@ pub async fn run_partitioned_distributors(
     leases: Arc<dyn Leases>,
     app: Routing,
     partitions: u32,
+    snapshot_every: Duration,
     progress: RoutingProgress,
     shutdown: CancellationToken,
 ) {
@@ -193,6 +200,7 @@ pub async fn run_partitioned_distributors(
                     status.send_replace(ConsumerStatus::default());
                     tokio::spawn(async move {
                         let mut distributor = Distributor::new(app, partition);
+                        distributor.snapshot_every = snapshot_every;
                         run_consumer(&*store, &mut distributor, &status, &stop).await;
                     });
                 }
@@ -222,7 +230,8 @@ pub async fn run_partitioned_distributors(
 }
 
 /// The distributor of one partition, on the kit's consumer runner: its router and placement are
-/// rebuilt from the beginning of the log at every start, and it acts only once it has caught up.
+/// restored from the partition's snapshot and the log after it at every start, and it acts only
+/// once it has caught up.
 /// It remembers, for each call, the last of its events (the [`Cause`]), so that what it decides
 /// for a call joins that call's trace and correlation.
 #[derive(Debug)]
@@ -233,6 +242,8 @@ pub struct Distributor {
     placement: Placement,
     causes: HashMap<(TenantId, Name), Cause>,
     batches: u64,
+    /// How often it saves its snapshot while calls come.
+    pub snapshot_every: Duration,
 }
 
 impl Distributor {
@@ -245,6 +256,7 @@ impl Distributor {
             placement: Placement::new(partition),
             causes: HashMap::new(),
             batches: 0,
+            snapshot_every: Duration::from_secs(30),
         }
     }
 
@@ -267,6 +279,7 @@ impl Consumer for Distributor {
             start: StartFrom::Beginning,
             batch_size: 1_000,
             tick: TICK,
+            snapshot_every: self.snapshot_every,
             ..Subscribe::durable(Self::subscription_name(self.partition), filter)
         }
     }
@@ -276,6 +289,27 @@ impl Consumer for Distributor {
         self.placement = Placement::new(self.partition);
         self.causes.clear();
         self.batches = 0;
+    }
+
+    fn snapshot_format(&self) -> Option<u32> {
+        Some(SNAPSHOT_FORMAT)
+    }
+
+    fn snapshot(&self) -> Result<Vec<u8>, ConsumerError> {
+        snapshot::encode(&(&self.router, &self.placement, &self.causes))
+    }
+
+    fn restore(&mut self, format: u32, body: &[u8]) -> Result<bool, ConsumerError> {
+        if format != SNAPSHOT_FORMAT {
+            return Ok(false);
+        }
+        let (router, placement, causes): (Router, Placement, _) = snapshot::decode(body)?;
+        if placement.partition() != self.partition {
+            // Saved when the deployment had another number of partitions.
+            return Ok(false);
+        }
+        (self.router, self.placement, self.causes) = (router, placement, causes);
+        Ok(true)
     }
 
     async fn apply(&mut self, events: &[RecordedEvent]) -> Result<(), ConsumerError> {

@@ -25,7 +25,7 @@ use callcenter_kit::{Name, TenantId};
 use crate::domain::{AgentEvent, QueueEvent};
 
 /// One of the routing partitions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Partition {
     /// Which (from 0).
     pub index: u32,
@@ -66,7 +66,7 @@ type Domain = Option<Name>;
 type Key = (TenantId, Name);
 
 /// What a partition does with an agent's event.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum AgentPlace {
     /// The agent is routed elsewhere: skip the event.
     Elsewhere,
@@ -81,7 +81,7 @@ pub enum AgentPlace {
 }
 
 /// What a partition does when a call is queued.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct QueuedPlace {
     /// The call left a domain routed here: finish it in the router (its agent is freed).
     pub leave: bool,
@@ -91,7 +91,7 @@ pub struct QueuedPlace {
     pub entering_caller: Option<String>,
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 struct CallPlace {
     caller: Option<String>,
     /// The domain it waits or is talked to in; `None` until first queued.
@@ -99,7 +99,7 @@ struct CallPlace {
 }
 
 /// The domains of one partition's tenants, as its events tell them.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Placement {
     partition: Partition,
     queues: HashMap<Key, Domain>,
@@ -118,6 +118,11 @@ pub struct CasePlace {
 }
 
 impl Placement {
+    /// The partition it places for.
+    pub fn partition(&self) -> Partition {
+        self.partition
+    }
+
     /// Nothing known yet, for `partition`.
     pub fn new(partition: Partition) -> Self {
         Self {

@@ -27,6 +27,11 @@ pub struct RoutingSettings {
     #[arg(long, env = "CALLCENTER_LEASE_SECONDS", default_value_t = 5,
           value_parser = clap::value_parser!(u64).range(1..=60))]
     pub lease_seconds: u64,
+    /// How often the owner of a routing partition saves its snapshot while calls come: a
+    /// replica that takes the partition over (or a restart) reads the log from there.
+    #[arg(long, env = "CALLCENTER_ROUTING_SNAPSHOT_SECONDS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub routing_snapshot_seconds: u64,
 }
 
 /// Queues, agents, cases and the automatic call distributor.
@@ -93,8 +98,18 @@ impl Service for RoutingService {
         let progress = RoutingProgress::new(statuses);
         context.check(progress.clone());
         let stop = context.shutdown.clone();
+        let snapshot_every = Duration::from_secs(settings.routing_snapshot_seconds);
         context.spawn("routing distributors", async move {
-            run_partitioned_distributors(store, leases, app, partitions, progress, stop).await;
+            run_partitioned_distributors(
+                store,
+                leases,
+                app,
+                partitions,
+                snapshot_every,
+                progress,
+                stop,
+            )
+            .await;
             Ok(())
         });
         Ok(())

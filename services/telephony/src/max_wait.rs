@@ -9,7 +9,7 @@
 //! `QueueRoutingSet` events; calls from telephony's own. [`WaitingCalls`] is the pure view; the
 //! ring timer's loop ([`crate::ring_timer`]) folds events into it and carries out what is due.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use callcenter_eventlog::{Name, TenantId};
 use callcenter_kit::{CommandMeta, Timestamp};
@@ -22,13 +22,13 @@ use crate::domain::{CallCommand, CallEvent};
 type Key = (TenantId, Name);
 
 /// A queue's limit.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 struct Limit {
     max_wait_ms: i64,
     to_queue_id: Name,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 struct Waiting {
     queue_id: Name,
     since: Timestamp,
@@ -52,10 +52,14 @@ pub struct Due {
 }
 
 /// Which calls wait in which queue since when, and each queue's limit (pure).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WaitingCalls {
     limits: HashMap<Key, Limit>,
     waiting: HashMap<Key, Waiting>,
+    /// Calls handed out to be moved, until the move (or any other event of the call) comes
+    /// back: kept out of snapshots, so a restart hands them out again (the move is idempotent).
+    #[serde(skip)]
+    moving: HashSet<Key>,
 }
 
 impl WaitingCalls {
@@ -88,6 +92,7 @@ impl WaitingCalls {
     /// Folds one call event in.
     pub fn apply(&mut self, tenant: &TenantId, call_id: &Name, version: u64, event: &CallEvent) {
         let key = (tenant.clone(), call_id.clone());
+        self.moving.remove(&key);
         match event {
             CallEvent::Queued { queue_id, at, .. } => {
                 self.waiting.insert(
@@ -116,13 +121,13 @@ impl WaitingCalls {
         }
     }
 
-    /// The calls that waited their queue's maximum at `now`, taken out of the view (the move
-    /// comes back as a `Queued` event).
+    /// The calls that waited their queue's maximum at `now` not handed out yet; each is handed
+    /// out once, until the call's next event (the move comes back as a `Queued` event).
     pub fn take_due(&mut self, now: Timestamp) -> Vec<Due> {
         let due: Vec<(Key, Name)> = self
             .waiting
             .iter()
-            .filter(|(_, waiting)| !waiting.ringing)
+            .filter(|(key, waiting)| !waiting.ringing && !self.moving.contains(*key))
             .filter_map(|((tenant, call_id), waiting)| {
                 let limit = self
                     .limits
@@ -133,7 +138,8 @@ impl WaitingCalls {
             .collect();
         due.into_iter()
             .filter_map(|(key, to_queue_id)| {
-                let waiting = self.waiting.remove(&key)?;
+                let waiting = self.waiting.get(&key)?.clone();
+                self.moving.insert(key.clone());
                 Some(Due {
                     tenant: key.0,
                     call_id: key.1,

@@ -5,16 +5,20 @@
 //! The same loop keeps the other deadline of a waiting call, the queue's maximum wait
 //! ([`crate::max_wait`]), for which it also reads routing's queue rules.
 //!
-//! The timer runs on the kit's consumer runner and rebuilds which calls ring from the log on every
-//! start (it keeps no state of its own), so a restart loses no deadline. Several telephony
+//! The timer runs on the kit's consumer runner; its view of which calls ring and wait is rebuilt
+//! at every start from its last snapshot and the log after it, so a restart loses no deadline.
+//! A ring or wait it gives up stays in the view until the call's next event settles it, so a
+//! restart (whose snapshot may predate the command) carries it out again. Several telephony
 //! processes may run it: the command of one missed ring carries one request id, so only the first
 //! of them counts.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use callcenter_eventlog::{Filter, Name, RecordedEvent, TenantId};
-use callcenter_kit::{CommandMeta, Consumer, ConsumerError, PersistedEvent, Subscribe, Timestamp};
+use callcenter_kit::{
+    CommandMeta, Consumer, ConsumerError, PersistedEvent, Subscribe, Timestamp, snapshot,
+};
 use callcenter_platform::ErrorCode;
 
 use crate::app::Telephony;
@@ -26,11 +30,14 @@ use callcenter_proto::routing::v1::queue_events::Event as QueueEvent;
 /// Three rings of the Chinese ring cadence (1 s of tone, 4 s of silence).
 pub const THREE_RINGS: Duration = Duration::from_secs(15);
 
+/// The encoding of the timer's snapshots (its rings and waits).
+const SNAPSHOT_FORMAT: u32 = 1;
+
 /// How often deadlines are checked when no event arrives.
 const TICK: Duration = Duration::from_millis(250);
 
 /// A call ringing at an agent.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Ring {
     /// The agent.
     pub agent_id: Name,
@@ -41,15 +48,20 @@ pub struct Ring {
 }
 
 /// Which calls ring, and since when (pure).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RingingCalls {
     ringing: HashMap<(TenantId, Name), Ring>,
+    /// Missed rings handed out to be returned, until the call's next event: kept out of
+    /// snapshots, so a restart hands them out again (the command is idempotent).
+    #[serde(skip)]
+    returning: HashSet<(TenantId, Name)>,
 }
 
 impl RingingCalls {
     /// Folds one call event in.
     pub fn apply(&mut self, tenant: &TenantId, call_id: &Name, version: u64, event: &CallEvent) {
         let key = (tenant.clone(), call_id.clone());
+        self.returning.remove(&key);
         match event {
             CallEvent::Ringing { agent_id, at } => {
                 self.ringing.insert(
@@ -67,29 +79,29 @@ impl RingingCalls {
         }
     }
 
-    /// The rings older than `timeout` at `now`, taken out of the set.
+    /// The rings older than `timeout` at `now` not handed out yet; each is handed out once,
+    /// until the call's next event.
     pub fn take_missed(
         &mut self,
         now: Timestamp,
         timeout: Duration,
     ) -> Vec<(TenantId, Name, Ring)> {
         let limit = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
-        let missed: Vec<(TenantId, Name)> = self
+        let missed: Vec<(TenantId, Name, Ring)> = self
             .ringing
             .iter()
-            .filter(|(_, ring)| now.millis_since(ring.since) >= limit)
-            .map(|(key, _)| key.clone())
-            .collect();
-        missed
-            .into_iter()
-            .filter_map(|key| {
-                let ring = self.ringing.remove(&key)?;
-                Some((key.0, key.1, ring))
+            .filter(|(key, ring)| {
+                now.millis_since(ring.since) >= limit && !self.returning.contains(*key)
             })
-            .collect()
+            .map(|(key, ring)| (key.0.clone(), key.1.clone(), ring.clone()))
+            .collect();
+        for (tenant, call_id, _) in &missed {
+            self.returning.insert((tenant.clone(), call_id.clone()));
+        }
+        missed
     }
 
-    /// How many calls ring.
+    /// How many calls ring (missed rings being returned included).
     pub fn len(&self) -> usize {
         self.ringing.len()
     }
@@ -143,6 +155,22 @@ impl Consumer for RingTimer {
     fn reset(&mut self) {
         self.ringing = RingingCalls::default();
         self.waiting = WaitingCalls::default();
+    }
+
+    fn snapshot_format(&self) -> Option<u32> {
+        Some(SNAPSHOT_FORMAT)
+    }
+
+    fn snapshot(&self) -> Result<Vec<u8>, ConsumerError> {
+        snapshot::encode(&(&self.ringing, &self.waiting))
+    }
+
+    fn restore(&mut self, format: u32, body: &[u8]) -> Result<bool, ConsumerError> {
+        if format != SNAPSHOT_FORMAT {
+            return Ok(false);
+        }
+        (self.ringing, self.waiting) = snapshot::decode(body)?;
+        Ok(true)
     }
 
     async fn apply(&mut self, events: &[RecordedEvent]) -> Result<(), ConsumerError> {
@@ -271,7 +299,34 @@ mod tests {
                 at: at(20),
             },
         );
-        assert!(ringing.is_empty());
+        // c1 is handed out once, and settled by its next event.
         assert!(ringing.take_missed(at(100), THREE_RINGS).is_empty());
+        assert_eq!(ringing.len(), 1);
+        ringing.apply(
+            &tenant,
+            &name("c1"),
+            4,
+            &CallEvent::ReturnedToQueue {
+                agent_id: name("agent-1"),
+                missed: true,
+                at: at(15),
+            },
+        );
+        assert!(ringing.is_empty());
+    }
+
+    #[test]
+    fn a_missed_ring_handed_out_before_a_snapshot_is_handed_out_again_after_a_restore() {
+        let tenant = name("acme");
+        let mut ringing = RingingCalls::default();
+        let ring = CallEvent::Ringing {
+            agent_id: name("agent-1"),
+            at: at(0),
+        };
+        ringing.apply(&tenant, &name("c1"), 3, &ring);
+        assert_eq!(ringing.take_missed(at(15), THREE_RINGS).len(), 1);
+        let body = snapshot::encode(&ringing).expect("encode");
+        let mut restored: RingingCalls = snapshot::decode(&body).expect("decode");
+        assert_eq!(restored.take_missed(at(16), THREE_RINGS).len(), 1);
     }
 }

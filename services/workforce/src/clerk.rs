@@ -6,16 +6,19 @@
 //!   plan and raises the alert of an interval whose traffic departs from the forecast
 //!   ([`crate::domain::intraday::judge_interval`]), once per interval.
 //!
-//! It runs on the kit's consumer runner and rebuilds its view from the log on every start (centers, agents' states, what was already
-//! recorded), so a restart loses nothing; several workforce processes may run it, and the
-//! attendance aggregate keeps one record per agent and day whoever writes first.
+//! It runs on the kit's consumer runner and rebuilds its view (centers, agents' states, what was
+//! already recorded) at every start from its last snapshot and the log after it, so a restart
+//! loses nothing and does not replay the history; several workforce processes may run it, and
+//! the attendance aggregate keeps one record per agent and day whoever writes first. What it
+//! notes after acting (recorded, raised) it notes only once the command landed, so a snapshot
+//! never claims what the log does not hold.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use callcenter_eventlog::{Filter, Name, RecordedEvent, TenantId};
 use callcenter_kit::{
-    Aggregate, CommandMeta, Consumer, ConsumerError, PersistedEvent, Subscribe, Timestamp,
+    Aggregate, CommandMeta, Consumer, ConsumerError, PersistedEvent, Subscribe, Timestamp, snapshot,
 };
 
 use crate::app::Workforce;
@@ -32,6 +35,9 @@ use callcenter_proto::telephony::v1::call_events::Event as CallEvent;
 /// The clerk's name (its subscription, and the consumer of unknown events it counts).
 const CLERK: &str = "attendance-clerk";
 
+/// The encoding of the clerk's snapshots (its attendance book and traffic watch).
+const SNAPSHOT_FORMAT: u32 = 1;
+
 /// How often ended shifts are looked for when no event arrives.
 const TICK: Duration = Duration::from_millis(500);
 
@@ -43,7 +49,7 @@ const RECORD_WITHIN_MS: i64 = 2 * DAY_SECONDS * 1_000;
 const KEEP_MARKS_MS: i64 = 4 * DAY_SECONDS * 1_000;
 
 /// What the clerk knows (pure): centers, agents' presence and what is recorded.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct AttendanceBook {
     centers: HashMap<(TenantId, Name), Center>,
     marks: HashMap<(TenantId, Name), Vec<PresenceMark>>,
@@ -163,7 +169,7 @@ const QUARTER_MS: i64 = 15 * 60_000;
 const KEEP_COUNTS_MS: i64 = 2 * 3_600_000;
 
 /// What the traffic watch knows (pure): queues' intraday plans and the calls that entered them.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct TrafficWatch {
     plans: HashMap<(TenantId, Name), IntradayPlan>,
     counts: HashMap<(TenantId, Name, i64), f64>,
@@ -308,6 +314,22 @@ impl Consumer for Clerk {
     fn reset(&mut self) {
         self.book = AttendanceBook::default();
         self.watch = TrafficWatch::default();
+    }
+
+    fn snapshot_format(&self) -> Option<u32> {
+        Some(SNAPSHOT_FORMAT)
+    }
+
+    fn snapshot(&self) -> Result<Vec<u8>, ConsumerError> {
+        snapshot::encode(&(&self.book, &self.watch))
+    }
+
+    fn restore(&mut self, format: u32, body: &[u8]) -> Result<bool, ConsumerError> {
+        if format != SNAPSHOT_FORMAT {
+            return Ok(false);
+        }
+        (self.book, self.watch) = snapshot::decode(body)?;
+        Ok(true)
     }
 
     async fn apply(&mut self, events: &[RecordedEvent]) -> Result<(), ConsumerError> {

@@ -28,7 +28,9 @@ use callcenter_kit::{Aggregate, Name, Timestamp};
 pub const MAX_CHATS: u8 = 10;
 
 /// Why an agent is not ready.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum NotReadyReason {
     /// A short break.
     Break,
@@ -71,7 +73,7 @@ impl NotReadyReason {
 }
 
 /// Where an agent is.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Presence {
     /// Not signed in.
     #[default]
@@ -123,7 +125,7 @@ impl Presence {
 }
 
 /// An agent.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Agent {
     /// Set once created.
     pub profile: Option<AgentProfile>,
@@ -138,7 +140,7 @@ pub struct Agent {
 }
 
 /// Who an agent is and what they serve.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AgentProfile {
     /// Name for people.
     pub display_name: String,

@@ -17,7 +17,7 @@ pub const MAX_PROFICIENCY: u8 = 5;
 /// After `after_seconds` of waiting, agents with at least `min_proficiency` in each required
 /// skill may take the call, and the skills in `drop_skills` are no longer required (a wider skill
 /// set) — Amazon Connect's routing steps, Genesys's bullseye rings.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct WideningStep {
     /// Seconds waited.
     pub after_seconds: u32,
@@ -29,7 +29,7 @@ pub struct WideningStep {
 
 /// After `after_seconds` of waiting, agents of another queue (in any center of the tenant) may
 /// take the call too.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OverflowStep {
     /// Seconds waited.
     pub after_seconds: u32,
@@ -38,7 +38,7 @@ pub struct OverflowStep {
 }
 
 /// How a queue's calls are routed.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct QueueRouting {
     /// Calls of queues with a higher priority go first (0 to 9).
     pub priority: u8,
@@ -158,7 +158,7 @@ pub struct Queue {
 }
 
 /// What a queue is.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct QueueDefinition {
     /// Its name for people.
     pub display_name: String,

@@ -43,7 +43,18 @@ pub const OWNER_WINDOW_MS: i64 = 72 * 3_600_000;
 pub type Key = (TenantId, Name);
 
 /// How urgent a waiting call is, as routing orders them.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub enum CallPriority {
     /// An ordinary call.
     #[default]
@@ -53,7 +64,7 @@ pub enum CallPriority {
 }
 
 /// What the router knows about a call.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 struct CallEntry {
     queue_id: Name,
     arrival: u64,
@@ -73,7 +84,7 @@ struct CallEntry {
     answered_by: Option<Name>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 enum CallStatus {
     /// Waiting for an agent.
     Waiting,
@@ -178,12 +189,14 @@ pub enum ActionKind {
 }
 
 /// The router's view of every tenant's calls and agents.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Router {
     calls: BTreeMap<Key, CallEntry>,
     agents: BTreeMap<Key, Agent>,
     agent_versions: BTreeMap<Key, u64>,
     arrivals: u64,
+    /// Decisions being carried out (kept out of snapshots: a restored router decides again).
+    #[serde(skip)]
     in_flight: BTreeSet<Key>,
     queues: BTreeMap<Key, QueueDefinition>,
     /// Caller number of a tenant → the agent who answered them last, and when.

@@ -31,7 +31,7 @@ pub const ARRIVAL_WINDOW_MS: i64 = 60 * 60_000;
 pub const INTERVAL_MS: i64 = 15 * 60_000;
 
 /// What an agent is doing, as far as attendance is concerned.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Presence {
     /// Signed out.
     Out,
@@ -42,7 +42,7 @@ pub enum Presence {
 }
 
 /// From `at` (Unix milliseconds) on, the agent is `presence`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PresenceMark {
     /// When.
     pub at: i64,

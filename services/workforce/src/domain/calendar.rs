@@ -13,7 +13,7 @@ pub fn weekday(day: i64) -> usize {
 pub const WEEKDAY_NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
 /// A set of days of the week (a shift's pattern: weekdays, the weekend, every day).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Weekdays(u8);
 
 impl Weekdays {

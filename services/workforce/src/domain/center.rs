@@ -41,7 +41,7 @@ pub const MAX_ROSTER_AGENTS: usize = 5_000;
 pub const MAX_SHIFTS: usize = 24;
 
 /// A lunch inside a shift: `minutes` long, taken between `from` and `to` (seconds of the day).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Lunch {
     /// The window's start.
     pub from: u32,
@@ -52,7 +52,7 @@ pub struct Lunch {
 }
 
 /// A shift of the center, in its local time (seconds of the day).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ShiftDefinition {
     /// Its id, such as `early`.
     pub shift_id: Name,
@@ -124,7 +124,7 @@ impl ShiftDefinition {
 }
 
 /// The center's settings.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CenterSettings {
     /// Local time minus UTC, in minutes (Beijing: 480).
     pub utc_offset_minutes: i32,
@@ -170,7 +170,7 @@ impl CenterSettings {
 }
 
 /// A team.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Team {
     /// Its team leader.
     pub leader_id: Name,
@@ -179,7 +179,7 @@ pub struct Team {
 }
 
 /// Where a request stands.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Decision {
     /// Waiting for its approver.
     Pending,
@@ -190,7 +190,7 @@ pub enum Decision {
 }
 
 /// A leave request of the center.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Leave {
     /// Whose.
     pub agent_id: Name,
@@ -203,7 +203,7 @@ pub struct Leave {
 }
 
 /// A swap of shifts between two agents of the center.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Swap {
     /// Who gives the shift away.
     pub agent_id: Name,
@@ -216,7 +216,7 @@ pub struct Swap {
 }
 
 /// A published roster: per agent, each day's shift (`None`: a day off).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Roster {
     /// Its first day.
     pub first_day: i64,
@@ -246,7 +246,7 @@ impl Roster {
 }
 
 /// A center's workforce.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Center {
     /// Set once defined.
     pub settings: Option<CenterSettings>,

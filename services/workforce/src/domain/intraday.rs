@@ -15,7 +15,7 @@ use callcenter_kit::{Aggregate, Name};
 use super::staffing::{ErlangCRequest, StaffingError, erlang_c_staffing};
 
 /// A traffic anomaly in one interval.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TrafficAnomaly {
     /// Which interval.
     pub interval: usize,
@@ -81,7 +81,7 @@ pub fn traffic_anomalies(
 }
 
 /// One interval of a published plan.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PlanInterval {
     /// Calls forecast.
     pub calls: f64,
@@ -90,7 +90,7 @@ pub struct PlanInterval {
 }
 
 /// The plan a planner published for a queue.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PublishedPlan {
     /// The queue's center.
     pub center_id: Name,
@@ -159,7 +159,7 @@ pub fn judge_interval(
 }
 
 /// A queue's plan and the alerts it raised.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct IntradayPlan {
     /// The published plan.
     pub plan: Option<PublishedPlan>,

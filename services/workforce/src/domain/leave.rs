@@ -17,7 +17,7 @@
 use super::calendar::{civil, format_day};
 
 /// What kind of leave.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum LeaveKind {
     /// Sick leave.
     Sick,
@@ -28,7 +28,7 @@ pub enum LeaveKind {
 }
 
 /// A leave request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LeaveRequest {
     /// Which kind.
     pub kind: LeaveKind,
@@ -66,7 +66,7 @@ impl LeaveRequest {
 }
 
 /// Who approves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Approver {
     /// The team's supervisor.
     Supervisor,
@@ -189,7 +189,7 @@ pub fn decide_leave(
 }
 
 /// A swap of shifts asked by one person.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SwapRequest {
     /// The (first) day whose shift is given away.
     pub day: i64,

@@ -18,7 +18,7 @@
 //! agents take microseconds.
 
 /// One interval's load and targets.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ErlangCRequest {
     /// Calls offered in the interval.
     pub calls: f64,
@@ -37,7 +37,7 @@ pub struct ErlangCRequest {
 }
 
 /// What limited the staffing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Limit {
     /// No calls: nobody is needed.
     NoCalls,
