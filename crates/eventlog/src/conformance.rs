@@ -52,6 +52,7 @@ macro_rules! conformance_tests {
             invalid_appends_are_rejected_without_writing,
             the_head_is_the_newest_position_and_a_subscription_after_it_sees_only_newer_commits,
             a_consumers_snapshot_is_kept_by_name_and_replaced_by_the_next,
+            reading_from_a_known_version_returns_what_followed_and_appends_on_top,
         );
     };
     (@cases $backend:expr; $($case:ident),+ $(,)?) => {
@@ -230,6 +231,54 @@ pub async fn reading_after_a_version_returns_only_newer_events(backend: &dyn Bac
     assert!(after_all.events.is_empty());
     assert_eq!(after_all.version.version(), 4);
     assert_eq!(after_one.version, second.stream_version());
+}
+
+/// Reading from a version whose commit is known (an aggregate's snapshot) returns only the
+/// events that followed it, in a later commit or the rest of the same commit; with nothing
+/// newer the version is the one read from, and an append expecting it lands.
+pub async fn reading_from_a_known_version_returns_what_followed_and_appends_on_top(
+    backend: &dyn Backend,
+) {
+    let store = backend.open().await;
+    let stream = key("t1", "routing", "agent", "long-lived");
+    let first = append_labels(&*store, &stream, ExpectedVersion::NoStream, &["a", "b"]).await;
+    let other = key("t1", "routing", "agent", "other");
+    append_labels(&*store, &other, ExpectedVersion::NoStream, &["x"]).await;
+    let second = append_labels(
+        &*store,
+        &stream,
+        ExpectedVersion::Exactly(first.stream_version()),
+        &["c"],
+    )
+    .await;
+    let after_first = store
+        .read_stream_from(&stream, first.stream_version())
+        .await
+        .expect("read");
+    assert_eq!(labels(&after_first.events), ["c"]);
+    assert_eq!(after_first.version, second.stream_version());
+    let whole = store.read_stream(&stream, 0).await.expect("read");
+    let mid_commit = StreamVersion::at(1, whole.events[0].position());
+    let rest = store
+        .read_stream_from(&stream, mid_commit)
+        .await
+        .expect("read");
+    assert_eq!(labels(&rest.events), ["b", "c"]);
+    let nothing_newer = store
+        .read_stream_from(&stream, second.stream_version())
+        .await
+        .expect("read");
+    assert!(nothing_newer.events.is_empty());
+    assert_eq!(nothing_newer.version, second.stream_version());
+    append_labels(
+        &*store,
+        &stream,
+        ExpectedVersion::Exactly(nothing_newer.version),
+        &["d"],
+    )
+    .await;
+    let all = store.read_stream(&stream, 0).await.expect("read");
+    assert_eq!(labels(&all.events), ["a", "b", "c", "d"]);
 }
 
 /// A stream that was never written reads as empty at version 0, ready for a first append.

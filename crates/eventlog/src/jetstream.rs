@@ -605,10 +605,22 @@ impl EventStore for JetStreamEventStore {
         stream: &StreamKey,
         after_version: u64,
     ) -> Result<StreamEvents, StoreError> {
+        self.read_stream_from(stream, StreamVersion::new(after_version))
+            .await
+    }
+
+    async fn read_stream_from(
+        &self,
+        stream: &StreamKey,
+        from: StreamVersion,
+    ) -> Result<StreamEvents, StoreError> {
         let subject = self.config.subject(stream);
+        let after_version = from.version();
         let mut events = Vec::new();
-        let mut version = StreamVersion::new(after_version);
-        let mut next_position = 1;
+        let mut version = from;
+        // From the commit that holds `from`'s event when its position is known (read again:
+        // the event may not be its commit's last).
+        let mut next_position = from.last_position().map_or(1, |position| position.max(1));
         loop {
             let messages = self
                 .direct_get_batch(&subject, next_position, READ_BATCH)

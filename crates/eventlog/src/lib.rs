@@ -85,6 +85,21 @@ pub trait EventStore: Send + Sync + std::fmt::Debug {
         after_version: u64,
     ) -> Result<StreamEvents, StoreError>;
 
+    /// Reads the events of one stream after `from`. A backend that can start at `from`'s commit
+    /// position does (JetStream), so an aggregate restored from a snapshot reads only what
+    /// followed it; with nothing newer, the answer's version is `from`.
+    async fn read_stream_from(
+        &self,
+        stream: &StreamKey,
+        from: StreamVersion,
+    ) -> Result<StreamEvents, StoreError> {
+        let mut read = self.read_stream(stream, from.version()).await?;
+        if read.events.is_empty() && from.last_position().is_some() {
+            read.version = from;
+        }
+        Ok(read)
+    }
+
     /// Opens (or resumes) a durable subscription.
     async fn subscribe(&self, spec: SubscriptionSpec) -> Result<Box<dyn Subscription>, StoreError>;
 

@@ -134,6 +134,57 @@ pub struct CommandHandler<A: EventSourced> {
     max_attempts: usize,
     aggregate: PhantomData<fn() -> A>,
     observe: Option<fn(&A::Event)>,
+    snapshots: Option<AggregateSnapshots<A>>,
+}
+
+/// How a handler keeps snapshots of long-lived aggregates (agents, queues, centers): an
+/// aggregate is loaded from its last snapshot and the events after it, and a new snapshot is
+/// saved once `every` events followed the last. A snapshot keeps the request ids of the
+/// aggregate's last [`REMEMBERED_REQUESTS`] commits, so a retry is still recognised.
+struct AggregateSnapshots<A> {
+    format: u32,
+    every: usize,
+    encode: fn(&A) -> Result<Vec<u8>, crate::ConsumerError>,
+    decode: fn(&[u8]) -> Result<A, crate::ConsumerError>,
+}
+
+impl<A> Clone for AggregateSnapshots<A> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<A> Copy for AggregateSnapshots<A> {}
+
+/// Request ids of an aggregate's last commits that its snapshot keeps, to recognise retries.
+pub const REMEMBERED_REQUESTS: usize = 1_000;
+
+/// An aggregate's snapshot as stored: whose it is, at which version and commit, the request
+/// ids of its last commits, and the state encoded by the aggregate's codec.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredAggregate {
+    stream: String,
+    version: u64,
+    position: u64,
+    requests: Vec<String>,
+    state: Vec<u8>,
+}
+
+/// The snapshot name of an aggregate's stream: `agg-` and two 64-bit FNV-1a hashes of the
+/// stream key (names are short; the snapshot itself says whose it is).
+fn snapshot_name(stream: &StreamKey) -> Name {
+    let key = stream.to_string();
+    let fnv = |offset: u64| {
+        key.bytes().fold(offset, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+        })
+    };
+    Name::new(format!(
+        "agg-{:016x}{:016x}",
+        fnv(0xcbf2_9ce4_8422_2325),
+        fnv(0x6c62_272e_07bb_0142)
+    ))
+    .expect("a valid name")
 }
 
 impl<A: EventSourced> std::fmt::Debug for CommandHandler<A> {
@@ -152,6 +203,7 @@ impl<A: EventSourced> Clone for CommandHandler<A> {
             max_attempts: self.max_attempts,
             aggregate: PhantomData,
             observe: self.observe,
+            snapshots: self.snapshots,
         }
     }
 }
@@ -181,7 +233,24 @@ impl<A: EventSourced> CommandHandler<A> {
             max_attempts: 5,
             aggregate: PhantomData,
             observe: None,
+            snapshots: None,
         }
+    }
+
+    /// Keeps snapshots of the aggregates (in `format`), one every `every` events: a long-lived
+    /// aggregate is then read from its snapshot and the events after it, not from its first
+    /// event. Change `format` whenever the state's shape changes (older snapshots are ignored).
+    pub fn with_snapshots(mut self, format: u32, every: usize) -> Self
+    where
+        A: serde::Serialize + serde::de::DeserializeOwned,
+    {
+        self.snapshots = Some(AggregateSnapshots {
+            format,
+            every: every.max(1),
+            encode: crate::snapshot::encode::<A>,
+            decode: crate::snapshot::decode::<A>,
+        });
+        self
     }
 
     /// Calls `observe` with each event once it is appended (for metrics of the domain, such as
@@ -248,12 +317,36 @@ impl<A: EventSourced> CommandHandler<A> {
         request_id: Option<&str>,
     ) -> Result<(Loaded<A>, bool), CommandError<A::Error>> {
         let stream = Self::stream_key(tenant, id);
-        let read = self.store.read_stream(&stream, 0).await?;
-        let mut state = A::default();
-        let mut seen_request = false;
+        let restored = match self.snapshots {
+            Some(snapshots) => self.restore(&stream, snapshots).await,
+            None => None,
+        };
+        let (mut state, read, mut requests) = match restored {
+            Some((state, from, requests)) => {
+                let read = self.store.read_stream_from(&stream, from).await?;
+                (state, read, requests)
+            }
+            None => (
+                A::default(),
+                self.store.read_stream(&stream, 0).await?,
+                Vec::new(),
+            ),
+        };
+        let mut seen_request = request_id.is_some_and(|id| requests.iter().any(|r| r == id));
+        let mut last_position = None;
         for recorded in &read.events {
             seen_request |= request_id.is_some_and(|id| recorded.commit.metadata.request_id == id);
             state.evolve(&A::Event::decode(recorded)?);
+            if self.snapshots.is_some() && last_position != Some(recorded.position()) {
+                last_position = Some(recorded.position());
+                requests.push(recorded.commit.metadata.request_id.clone());
+            }
+        }
+        if let Some(snapshots) = self.snapshots
+            && read.events.len() >= snapshots.every
+        {
+            self.save(&stream, snapshots, &state, read.version, requests)
+                .await;
         }
         Ok((
             Loaded {
@@ -262,6 +355,81 @@ impl<A: EventSourced> CommandHandler<A> {
             },
             seen_request,
         ))
+    }
+
+    /// The aggregate's last snapshot, if there is one this handler can read.
+    async fn restore(
+        &self,
+        stream: &StreamKey,
+        snapshots: AggregateSnapshots<A>,
+    ) -> Option<(A, StreamVersion, Vec<String>)> {
+        let saved = match self.store.load_snapshot(&snapshot_name(stream)).await {
+            Ok(saved) => saved?,
+            Err(error) => {
+                tracing::warn!(%stream, %error, "cannot load the aggregate's snapshot");
+                return None;
+            }
+        };
+        if saved.format != snapshots.format {
+            return None;
+        }
+        let stored: StoredAggregate = crate::snapshot::decode(&saved.body)
+            .inspect_err(|error| tracing::warn!(%stream, %error, "snapshot set aside"))
+            .ok()?;
+        if stored.stream != stream.to_string() {
+            return None;
+        }
+        let state = (snapshots.decode)(&stored.state)
+            .inspect_err(|error| tracing::warn!(%stream, %error, "snapshot set aside"))
+            .ok()?;
+        Some((
+            state,
+            StreamVersion::at(stored.version, stored.position),
+            stored.requests,
+        ))
+    }
+
+    /// Saves the aggregate's snapshot at `version`; a failure only costs the next load a longer
+    /// read.
+    async fn save(
+        &self,
+        stream: &StreamKey,
+        snapshots: AggregateSnapshots<A>,
+        state: &A,
+        version: StreamVersion,
+        mut requests: Vec<String>,
+    ) {
+        let Some(position) = version.last_position() else {
+            return;
+        };
+        let excess = requests.len().saturating_sub(REMEMBERED_REQUESTS);
+        requests.drain(..excess);
+        let body = (snapshots.encode)(state).and_then(|state| {
+            crate::snapshot::encode(&StoredAggregate {
+                stream: stream.to_string(),
+                version: version.version(),
+                position,
+                requests,
+                state,
+            })
+        });
+        let saved = match body {
+            Ok(body) => {
+                let snapshot = callcenter_eventlog::Snapshot {
+                    format: snapshots.format,
+                    position,
+                    body,
+                };
+                self.store
+                    .save_snapshot(&snapshot_name(stream), &snapshot)
+                    .await
+                    .map_err(|error| error.to_string())
+            }
+            Err(error) => Err(error.to_string()),
+        };
+        if let Err(error) = saved {
+            tracing::warn!(%stream, %error, "cannot save the aggregate's snapshot");
+        }
     }
 
     /// Handles `command` for aggregate `id`: the whole load-decide-append cycle, retried on

@@ -17,6 +17,9 @@ use crate::domain::{
 };
 use crate::events::default_seat;
 
+/// Events after which a long-lived aggregate's snapshot is saved again (see
+/// `CommandHandler::with_snapshots`).
+const SNAPSHOT_EVERY: usize = 500;
 /// The routing application: queues and agents.
 #[derive(Clone, Debug)]
 pub struct Routing {
@@ -117,8 +120,8 @@ impl Routing {
     /// The application on an event log.
     pub fn new(store: Arc<dyn EventStore>) -> Self {
         Self {
-            agents: CommandHandler::new(Arc::clone(&store)),
-            queues: CommandHandler::new(Arc::clone(&store)),
+            agents: CommandHandler::new(Arc::clone(&store)).with_snapshots(1, SNAPSHOT_EVERY),
+            queues: CommandHandler::new(Arc::clone(&store)).with_snapshots(1, SNAPSHOT_EVERY),
             cases: CommandHandler::new(Arc::clone(&store)),
             presences: CommandHandler::new(store),
         }

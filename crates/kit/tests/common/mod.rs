@@ -9,7 +9,7 @@ use callcenter_kit::{Aggregate, DecodeError, EncodedEvent, PersistedEvent};
 pub const EVENT_TYPE: &str = "callcenter.test.v1.Added";
 pub const LIMIT: u64 = 1_000;
 
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Tally {
     pub total: u64,
 }

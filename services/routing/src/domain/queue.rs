@@ -151,7 +151,7 @@ impl QueueRouting {
 }
 
 /// A queue definition.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Queue {
     /// Set once created.
     pub definition: Option<QueueDefinition>,
