@@ -35,10 +35,13 @@ e2e *ARGS:
 chart:
     python3 scripts/chart_check.py
 
-# Run one benchmark (eventlog, telephony, routing): a human table, then one JSON line.
+# Run one benchmark (eventlog, telephony, routing, erlang, forecast, roster, history,
+# capacity): a human
+# table, then one JSON line.
 bench NAME *ARGS:
     cargo build --locked --release -p callcenter-bench -p callcenter
-    scripts/with-services target/release/callcenter-bench {{NAME}} {{ARGS}}
+    CALLCENTER_BIN="$(realpath "${CARGO_TARGET_DIR:-target}")/release/callcenter" \
+      scripts/with-services target/release/callcenter-bench {{NAME}} {{ARGS}}
 
 # Format the code.
 fmt:

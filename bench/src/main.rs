@@ -24,6 +24,12 @@
 //!
 //! `roster`: the roster solver against OR-Tools CP-SAT on the shared instance (see [`roster`]).
 //!
+//! `history`: restart and takeover at 0, 100,000 and 1,000,000 events of history (see
+//! [`history`]).
+//!
+//! `capacity`: the calls per second `serve` completes with ASA under 2 s, and the CPU per call by
+//! process (see [`capacity`]).
+//!
 //! Needs `CALLCENTER_TEST_NATS_URL` and `CALLCENTER_TEST_DATABASE_URL` (`just bench` sets them).
 
 #![allow(clippy::print_stdout)]
@@ -52,8 +58,10 @@ const PAYLOAD_BYTES: usize = 200;
 /// Rows per batch, for the projection and for the plain upsert alike.
 const BATCH: usize = 500;
 
+mod capacity;
 mod erlang;
 mod forecast;
+mod history;
 mod roster;
 mod routing;
 mod telephony;
@@ -78,6 +86,8 @@ struct Options {
     cases: usize,
     /// Seconds our roster solver searches (`roster`).
     seconds: f64,
+    /// One history size to measure (`history`; all three when absent).
+    events: Option<usize>,
 }
 
 fn parse_options(args: &[String]) -> Result<Options, String> {
@@ -92,6 +102,7 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
         queues: 1_000,
         cases: 10_000,
         seconds: 10.0,
+        events: None,
     };
     let mut args = args.iter();
     while let Some(flag) = args.next() {
@@ -111,6 +122,7 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
             "--queues" => options.queues = value.max(1),
             "--cases" => options.cases = value.max(2),
             "--seconds" => options.seconds = value.max(1) as f64,
+            "--events" => options.events = Some(value),
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -980,9 +992,11 @@ fn main() -> std::process::ExitCode {
         "erlang" => erlang::erlang(options.cases),
         "forecast" => forecast::forecast_bench(),
         "roster" => roster::roster_bench(options.seconds),
+        "history" => runtime.block_on(history::history(&options)),
+        "capacity" => runtime.block_on(capacity::capacity(&options)),
         other => {
             eprintln!(
-                "callcenter-bench: unknown benchmark {other:?} (known: eventlog, telephony, routing, erlang, forecast, roster)"
+                "callcenter-bench: unknown benchmark {other:?} (known: eventlog, telephony, routing, erlang, forecast, roster, history, capacity)"
             );
             return std::process::ExitCode::FAILURE;
         }

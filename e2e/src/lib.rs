@@ -123,8 +123,15 @@ pub struct Instance {
 }
 
 impl Instance {
-    /// Starts the binary in `mode` on free ports and waits for its start line.
+    /// Starts the binary in `mode` on free ports and waits for its start line and readiness.
     pub async fn start(mode: Mode) -> Self {
+        let instance = Self::spawn(mode).await;
+        instance.wait_ready().await;
+        instance
+    }
+
+    /// Starts the binary in `mode` on free ports and waits for its start line only.
+    pub async fn spawn(mode: Mode) -> Self {
         let logs = TempDir::new("e2e-log");
         let log = logs.path().join("callcenter.log");
         let mut command = Command::new(binary());
@@ -170,7 +177,7 @@ impl Instance {
                 )
             });
         let field = |key: &str| callcenter_testkit::started_field(&started, key);
-        let instance = Self {
+        Self {
             http: format!("http://{}", field("http")),
             grpc: format!("http://{}", field("grpc")),
             sip: Some(field("sip")).filter(|sip| !sip.is_empty()),
@@ -178,14 +185,17 @@ impl Instance {
             mode,
             log,
             _logs: logs,
-        };
-        instance.wait_ready().await;
-        instance
+        }
     }
 
-    /// Waits until `GET /healthz` answers 200.
+    /// Waits until `GET /healthz` answers 200 (30 s at most).
     pub async fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        self.wait_ready_within(Duration::from_secs(30)).await;
+    }
+
+    /// Waits until `GET /healthz` answers 200, `limit` at most.
+    pub async fn wait_ready_within(&self, limit: Duration) {
+        let deadline = Instant::now() + limit;
         loop {
             let (status, body) = self.call("GET", "/healthz", None, None).await;
             if status == 200 {
@@ -193,7 +203,7 @@ impl Instance {
             }
             assert!(
                 Instant::now() < deadline,
-                "not ready after 30 s: {body}\n{}",
+                "not ready after {limit:?}: {body}\n{}",
                 self.log_text()
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -208,6 +218,19 @@ impl Instance {
         let gone = log.matches("routing partition handed over").count()
             + log.matches("routing partition lost").count();
         taken.saturating_sub(gone)
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(Child::id)
+    }
+
+    /// The process's resident memory in bytes (Linux), if it runs.
+    pub fn rss_bytes(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()?)).ok()?;
+        let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024)
     }
 
     /// The process's log so far.
@@ -412,6 +435,28 @@ impl Drop for Instance {
             eprintln!("--- callcenter log ---\n{}", self.log_text());
         }
     }
+}
+
+/// A gateway (`serve --target gateway` on the event log `prefix`) in front of `telephony` and
+/// `routing`; these setups keep no read models, so telephony's address answers for reporting.
+pub async fn gateway_in_front(
+    telephony: &Instance,
+    routing: &Instance,
+    prefix: &str,
+    secret: &str,
+) -> Instance {
+    let upstreams = vec![
+        "--upstream".to_owned(),
+        format!("telephony={}", telephony.grpc),
+        "--upstream".to_owned(),
+        format!("routing={}", routing.grpc),
+        "--upstream".to_owned(),
+        format!("reporting={}", telephony.grpc),
+    ];
+    Instance::start(Mode::serve_without_read_models(
+        "gateway", upstreams, prefix, secret,
+    ))
+    .await
 }
 
 /// Removes the JetStream event log a test's instances wrote under `prefix`.

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use callcenter_e2e::{Instance, Mode, delete_event_log};
+use callcenter_e2e::{Instance, Mode, delete_event_log, gateway_in_front};
 use callcenter_testkit::unique_name;
 use serde_json::json;
 
@@ -19,21 +19,9 @@ async fn the_standby_routing_replica_takes_over_within_seconds_when_the_owner_is
     let telephony = Instance::start(serve("telephony", vec![])).await;
     let owner = Instance::start(serve("routing", lease())).await;
     let took = "routing partition taken by this replica";
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !owner.log_text().contains(took) {
-        assert!(Instant::now() < deadline, "no owner:\n{}", owner.log_text());
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for("an owner", || owner.log_text().contains(took)).await;
     let standby = Instance::start(serve("routing", lease())).await;
-    let upstreams = vec![
-        "--upstream".to_owned(),
-        format!("telephony={}", telephony.grpc),
-        "--upstream".to_owned(),
-        format!("routing={}", standby.grpc),
-        "--upstream".to_owned(),
-        format!("reporting={}", telephony.grpc),
-    ];
-    let gateway = Instance::start(serve("gateway", upstreams)).await;
+    let gateway = gateway_in_front(&telephony, &standby, &prefix, &secret).await;
 
     let admin = gateway.token("acme", "tenant_admin", "admin");
     gateway.open_general_queue(&admin).await;
@@ -124,15 +112,7 @@ async fn a_call_answered_while_the_routing_owner_is_dead_stays_on_the_agents_rec
     let took = "routing partition taken by this replica";
     wait_for("an owner", || owner.log_text().contains(took)).await;
     let standby = Instance::start(serve("routing", routing())).await;
-    let upstreams = vec![
-        "--upstream".to_owned(),
-        format!("telephony={}", telephony.grpc),
-        "--upstream".to_owned(),
-        format!("routing={}", standby.grpc),
-        "--upstream".to_owned(),
-        format!("reporting={}", telephony.grpc),
-    ];
-    let gateway = Instance::start(serve("gateway", upstreams)).await;
+    let gateway = gateway_in_front(&telephony, &standby, &prefix, &secret).await;
     let admin = gateway.token("acme", "tenant_admin", "admin");
     let agent = gateway.token("acme", "agent", "agent-1");
     gateway.open_general_queue(&admin).await;

@@ -340,7 +340,7 @@ impl EventStore for SqliteEventStore {
         let rows = sqlx::query(
             "SELECT position, traceparent, tracestate, body FROM eventlog_commits
              WHERE tenant_id = ?1 AND context = ?2 AND aggregate_type = ?3 AND aggregate_id = ?4
-               AND last_version > ?5
+               AND first_version > ?6 AND last_version > ?5
              ORDER BY first_version",
         )
         .bind(stream.tenant.as_str())
@@ -348,6 +348,11 @@ impl EventStore for SqliteEventStore {
         .bind(stream.aggregate_type.as_str())
         .bind(stream.aggregate_id.as_str())
         .bind(to_sql_int(after_version))
+        // A commit holding an event after `after_version` begins less than a commit's most
+        // events before it: the key's index starts there instead of at the stream's first.
+        .bind(to_sql_int(
+            after_version.saturating_sub(crate::MAX_EVENTS_PER_COMMIT as u64),
+        ))
         .fetch_all(&self.inner.readers)
         .await
         .map_err(StoreError::unavailable)?;

@@ -142,12 +142,34 @@ async fn concurrent_commands_on_one_aggregate_all_land_through_retries() {
     assert_eq!(loaded.version.version(), 16);
 }
 
-/// Wraps the real store and answers the first `conflicts` appends with a conflict, as a busy
-/// aggregate would.
+/// Wraps the real store: answers the first `conflicts` appends with a conflict, as a busy
+/// aggregate would, and counts the events that loading aggregates read.
 #[derive(Debug)]
 struct Contended {
     inner: Arc<dyn EventStore>,
     conflicts: std::sync::atomic::AtomicUsize,
+    events_read: std::sync::atomic::AtomicUsize,
+}
+
+impl Contended {
+    fn new(inner: &Arc<dyn EventStore>, conflicts: usize) -> Self {
+        Self {
+            inner: Arc::clone(inner),
+            conflicts: std::sync::atomic::AtomicUsize::new(conflicts),
+            events_read: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    /// The events read since the last call.
+    fn take_read(&self) -> usize {
+        self.events_read
+            .swap(0, std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn count(&self, read: &callcenter_eventlog::StreamEvents) {
+        self.events_read
+            .fetch_add(read.events.len(), std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 #[async_trait::async_trait]
@@ -176,7 +198,19 @@ impl EventStore for Contended {
         stream: &callcenter_eventlog::StreamKey,
         after_version: u64,
     ) -> Result<callcenter_eventlog::StreamEvents, callcenter_eventlog::StoreError> {
-        self.inner.read_stream(stream, after_version).await
+        let read = self.inner.read_stream(stream, after_version).await?;
+        self.count(&read);
+        Ok(read)
+    }
+
+    async fn read_stream_from(
+        &self,
+        stream: &callcenter_eventlog::StreamKey,
+        from: callcenter_eventlog::StreamVersion,
+    ) -> Result<callcenter_eventlog::StreamEvents, callcenter_eventlog::StoreError> {
+        let read = self.inner.read_stream_from(stream, from).await?;
+        self.count(&read);
+        Ok(read)
     }
 
     async fn subscribe(
@@ -225,12 +259,8 @@ impl EventStore for Contended {
 async fn conflicts_are_retried_up_to_the_bound_and_then_reported_as_contention() {
     let directory = TempDir::new("kit");
     let real = store(&directory).await;
-    let contended = |conflicts| -> Arc<dyn EventStore> {
-        Arc::new(Contended {
-            inner: Arc::clone(&real),
-            conflicts: std::sync::atomic::AtomicUsize::new(conflicts),
-        })
-    };
+    let contended =
+        |conflicts| -> Arc<dyn EventStore> { Arc::new(Contended::new(&real, conflicts)) };
     let id = Name::new("busy").unwrap();
     let patient = CommandHandler::<Tally>::new(contended(2)).with_max_attempts(3);
     let landed = patient.handle(&meta("r1"), &id, &add(4)).await.unwrap();
@@ -309,104 +339,11 @@ async fn an_event_without_a_time_of_its_own_is_stored_at_the_time_of_its_command
     assert_eq!(stored.events[0].occurred_at, command.at);
 }
 
-/// Wraps the real store and counts the events that loading aggregates read.
-#[derive(Debug)]
-struct Reading {
-    inner: Arc<dyn EventStore>,
-    events_read: std::sync::atomic::AtomicUsize,
-}
-
-impl Reading {
-    fn take(&self) -> usize {
-        self.events_read
-            .swap(0, std::sync::atomic::Ordering::SeqCst)
-    }
-
-    fn count(&self, read: &callcenter_eventlog::StreamEvents) {
-        self.events_read
-            .fetch_add(read.events.len(), std::sync::atomic::Ordering::SeqCst);
-    }
-}
-
-#[async_trait::async_trait]
-impl EventStore for Reading {
-    async fn append(
-        &self,
-        request: callcenter_eventlog::AppendRequest,
-    ) -> Result<callcenter_eventlog::Appended, callcenter_eventlog::StoreError> {
-        self.inner.append(request).await
-    }
-
-    async fn read_stream(
-        &self,
-        stream: &callcenter_eventlog::StreamKey,
-        after_version: u64,
-    ) -> Result<callcenter_eventlog::StreamEvents, callcenter_eventlog::StoreError> {
-        let read = self.inner.read_stream(stream, after_version).await?;
-        self.count(&read);
-        Ok(read)
-    }
-
-    async fn read_stream_from(
-        &self,
-        stream: &callcenter_eventlog::StreamKey,
-        from: callcenter_eventlog::StreamVersion,
-    ) -> Result<callcenter_eventlog::StreamEvents, callcenter_eventlog::StoreError> {
-        let read = self.inner.read_stream_from(stream, from).await?;
-        self.count(&read);
-        Ok(read)
-    }
-
-    async fn subscribe(
-        &self,
-        spec: callcenter_eventlog::SubscriptionSpec,
-    ) -> Result<Box<dyn callcenter_eventlog::Subscription>, callcenter_eventlog::StoreError> {
-        self.inner.subscribe(spec).await
-    }
-
-    async fn head(&self) -> Result<callcenter_eventlog::Position, callcenter_eventlog::StoreError> {
-        self.inner.head().await
-    }
-
-    async fn delete_subscription(
-        &self,
-        name: &Name,
-    ) -> Result<(), callcenter_eventlog::StoreError> {
-        self.inner.delete_subscription(name).await
-    }
-
-    async fn save_snapshot(
-        &self,
-        name: &Name,
-        snapshot: &callcenter_eventlog::Snapshot,
-    ) -> Result<(), callcenter_eventlog::StoreError> {
-        self.inner.save_snapshot(name, snapshot).await
-    }
-
-    async fn load_snapshot(
-        &self,
-        name: &Name,
-    ) -> Result<Option<callcenter_eventlog::Snapshot>, callcenter_eventlog::StoreError> {
-        self.inner.load_snapshot(name).await
-    }
-
-    async fn health(&self) -> Result<(), callcenter_eventlog::StoreError> {
-        self.inner.health().await
-    }
-
-    fn backend(&self) -> &'static str {
-        "reading"
-    }
-}
-
 #[tokio::test]
 async fn a_long_lived_aggregate_is_loaded_from_its_snapshot_and_still_recognises_old_retries() {
     let directory = TempDir::new("kit");
     let real = store(&directory).await;
-    let reading = Arc::new(Reading {
-        inner: Arc::clone(&real),
-        events_read: std::sync::atomic::AtomicUsize::new(0),
-    });
+    let reading = Arc::new(Contended::new(&real, 0));
     let snapshotting = CommandHandler::<Tally>::new(Arc::clone(&reading) as Arc<dyn EventStore>)
         .with_snapshots(1, 10);
     let plain = CommandHandler::<Tally>::new(Arc::clone(&real));
@@ -417,10 +354,10 @@ async fn a_long_lived_aggregate_is_loaded_from_its_snapshot_and_still_recognises
             .await
             .unwrap();
     }
-    reading.take();
+    reading.take_read();
     let tenant = Name::new("t1").unwrap();
     let loaded = snapshotting.load(&tenant, &id).await.unwrap();
-    let read = reading.take();
+    let read = reading.take_read();
     assert!(read < 10, "read {read} events after the snapshot, not 25");
     let replayed = plain.load(&tenant, &id).await.unwrap();
     assert_eq!(loaded.state, replayed.state);
@@ -444,8 +381,8 @@ async fn a_long_lived_aggregate_is_loaded_from_its_snapshot_and_still_recognises
     // Another format's snapshot is not read: the whole stream is.
     let other = CommandHandler::<Tally>::new(Arc::clone(&reading) as Arc<dyn EventStore>)
         .with_snapshots(2, 1_000);
-    reading.take();
+    reading.take_read();
     let whole = other.load(&tenant, &id).await.unwrap();
-    assert_eq!(reading.take(), 26);
+    assert_eq!(reading.take_read(), 26);
     assert_eq!(whole.state.total, next.state.total);
 }

@@ -19,7 +19,7 @@ use crate::events::default_seat;
 
 /// Events after which a long-lived aggregate's snapshot is saved again (see
 /// `CommandHandler::with_snapshots`).
-const SNAPSHOT_EVERY: usize = 500;
+const SNAPSHOT_EVERY: usize = 100;
 /// The routing application: queues and agents.
 #[derive(Clone, Debug)]
 pub struct Routing {

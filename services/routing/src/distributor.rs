@@ -74,6 +74,9 @@ static METRICS: std::sync::LazyLock<(
 /// The encoding of a partition's snapshot (router, placement, causes).
 const SNAPSHOT_FORMAT: u32 = 1;
 
+/// Events after which the router forgets the calls that are over.
+const FORGET_EVERY_EVENTS: usize = 2_000;
+
 /// How long to wait for new events before looking at the router's decisions again.
 const TICK: Duration = Duration::from_millis(250);
 
@@ -241,7 +244,8 @@ pub struct Distributor {
     router: Router,
     placement: Placement,
     causes: HashMap<(TenantId, Name), Cause>,
-    batches: u64,
+    /// Events folded since finished calls were last forgotten.
+    folded: usize,
     /// How often it saves its snapshot while calls come.
     pub snapshot_every: Duration,
 }
@@ -255,7 +259,7 @@ impl Distributor {
             router: Router::new(),
             placement: Placement::new(partition),
             causes: HashMap::new(),
-            batches: 0,
+            folded: 0,
             snapshot_every: Duration::from_secs(30),
         }
     }
@@ -288,7 +292,7 @@ impl Consumer for Distributor {
         self.router = Router::new();
         self.placement = Placement::new(self.partition);
         self.causes.clear();
-        self.batches = 0;
+        self.folded = 0;
     }
 
     fn snapshot_format(&self) -> Option<u32> {
@@ -321,6 +325,16 @@ impl Consumer for Distributor {
                 self.causes.insert(key, Cause::of(event));
             }
         }
+        // Finished calls are forgotten while catching up too, so that neither the view nor its
+        // snapshot grows with the history.
+        self.folded += events.len();
+        if self.folded >= FORGET_EVERY_EVENTS {
+            self.folded = 0;
+            self.router.forget_finished_calls();
+            let router = &self.router;
+            self.causes
+                .retain(|(tenant, call_id), _| router.knows_call(tenant, call_id));
+        }
         Ok(())
     }
 
@@ -332,13 +346,6 @@ impl Consumer for Distributor {
         METRICS
             .2
             .record(self.router.waiting_calls() as u64, &[partition]);
-        self.batches += 1;
-        if self.batches.is_multiple_of(64) {
-            self.router.forget_finished_calls();
-            let router = &self.router;
-            self.causes
-                .retain(|(tenant, call_id), _| router.knows_call(tenant, call_id));
-        }
         Ok(())
     }
 }

@@ -11,7 +11,7 @@ use callcenter_eventlog::{
 use callcenter_kit::CommandMeta;
 use callcenter_platform::{ApiError, Principal, Role, principal, validate};
 use callcenter_proto::telephony::v1 as pb;
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt};
 use pb::partner_call_intake_service_server::{
     PartnerCallIntakeService, PartnerCallIntakeServiceServer,
 };
@@ -25,6 +25,8 @@ use crate::grpc::call_to_proto;
 
 /// Most events one `ReportCallEvents` request may carry.
 pub const MAX_EVENTS_PER_REQUEST: usize = 500;
+/// Calls of one request recorded side by side.
+const CALLS_AT_ONCE: usize = 32;
 /// How long an abandoned watch subscription survives its watcher.
 const WATCH_IDLE_EXPIRY: Duration = Duration::from_secs(300);
 /// Commits fetched per batch for a watcher.
@@ -179,10 +181,36 @@ impl PartnerCallIntakeService for PartnerIntakeGrpc {
             )
             .into());
         }
-        let mut results = Vec::with_capacity(body.events.len());
-        for event in &body.events {
-            results.push(self.record(&caller, event).await);
+        // Each call's events in their order, the calls side by side (each is its own
+        // aggregate): the results come back in the request's order.
+        let mut calls: Vec<Vec<usize>> = Vec::new();
+        let mut call_of: std::collections::HashMap<&str, usize> = Default::default();
+        for (index, event) in body.events.iter().enumerate() {
+            let slot = *call_of.entry(event.call_id.as_str()).or_insert_with(|| {
+                calls.push(Vec::new());
+                calls.len() - 1
+            });
+            calls[slot].push(index);
         }
+        let (caller, events) = (&caller, &body.events);
+        let recording: Vec<_> = calls
+            .into_iter()
+            .map(|indexes| async move {
+                let mut results = Vec::with_capacity(indexes.len());
+                for index in indexes {
+                    results.push((index, self.record(caller, &events[index]).await));
+                }
+                results
+            })
+            .collect();
+        let recorded: Vec<Vec<(usize, pb::report_call_events_response::EventResult)>> =
+            futures_util::stream::iter(recording)
+                .buffer_unordered(CALLS_AT_ONCE)
+                .collect()
+                .await;
+        let mut results: Vec<_> = recorded.into_iter().flatten().collect();
+        results.sort_by_key(|(index, _)| *index);
+        let results = results.into_iter().map(|(_, result)| result).collect();
         Ok(Response::new(pb::ReportCallEventsResponse { results }))
     }
 

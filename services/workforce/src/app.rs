@@ -101,7 +101,7 @@ impl From<NoRefusal> for ApiError {
 
 /// Events after which a long-lived aggregate's snapshot is saved again (see
 /// `CommandHandler::with_snapshots`).
-const SNAPSHOT_EVERY: usize = 500;
+const SNAPSHOT_EVERY: usize = 100;
 /// Where a queue's past intervals come from (reporting's, in production).
 pub trait IntervalHistory: Send + Sync {
     /// The queue's intervals that start in `[start_ms, end_ms)`.
