@@ -19,7 +19,8 @@
 //! the gateway: the owner's start → ready, and a first call (reported → ringing); then the owner
 //! is killed with SIGKILL and a call offered at once: SIGKILL → the standby takes the lease → the
 //! call rings (taken → ring is what resuming the partition costs: its snapshot and the log after
-//! it), and the standby's resident memory.
+//! it; the standby's log says how long restoring the snapshot took, and its size), and the
+//! standby's resident memory.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -122,27 +123,29 @@ fn print_table(rows: &[(usize, u64, Value, Value)]) {
         );
     }
     println!(
-        "\n{:>10} | {:>12} {:>12} | {:>12} {:>12} {:>12} | {:>9} {:>9}",
+        "\n{:>10} | {:>12} {:>12} | {:>12} {:>12} {:>12} {:>12} | {:>9} {:>9}",
         "JetStream",
         "owner ready",
-        "first call",
+        "a call",
         "kill→taken",
+        "restore",
         "taken→ring",
         "kill→ring",
         "owner",
         "standby"
     );
     println!(
-        "{:>10} | {:>12} {:>12} | {:>12} {:>12} {:>12} | {:>9} {:>9}",
-        "events", "ms", "ms", "ms", "ms", "ms", "RSS MiB", "RSS MiB"
+        "{:>10} | {:>12} {:>12} | {:>12} {:>12} {:>12} {:>12} | {:>9} {:>9}",
+        "events", "ms", "ms", "ms", "ms", "ms", "ms", "RSS MiB", "RSS MiB"
     );
     for (_, events, _, jetstream) in rows {
         println!(
-            "{:>10} | {:>12} {:>12} | {:>12} {:>12} {:>12} | {:>9} {:>9}",
+            "{:>10} | {:>12} {:>12} | {:>12} {:>12} {:>12} {:>12} | {:>9} {:>9}",
             events,
             ms(&jetstream["owner_ready_ms"]),
             ms(&jetstream["first_call_ms"]),
             ms(&jetstream["kill_to_taken_ms"]),
+            ms(&jetstream["standby_restore_ms"]),
             ms(&jetstream["taken_to_ring_ms"]),
             ms(&jetstream["kill_to_ring_ms"]),
             mib(&jetstream["owner_rss_bytes"]),
@@ -537,6 +540,8 @@ async fn jetstream_takeover(template: &Path) -> Value {
         "taken_to_ring_ms": kill_to_ring.map(|ring| millis(ring.saturating_sub(kill_to_taken))),
         "standby_rss_bytes": standby.rss_bytes(),
         "standby_restored_from_snapshot": standby.log_text().contains("restored from a snapshot"),
+        "standby_restore_ms": restore_field(&standby.log_text(), "took_ms"),
+        "standby_snapshot_bytes": restore_field(&standby.log_text(), "bytes"),
     });
     for instance in [gateway, standby, telephony] {
         instance.stop().await;
@@ -552,6 +557,21 @@ async fn jetstream_takeover(template: &Path) -> Value {
         let _ = leases.delete_bucket().await;
     }
     figures
+}
+
+/// A number the routing distributor's "restored from a snapshot" log line holds (`took_ms`,
+/// `bytes`).
+fn restore_field(log: &str, field: &str) -> Option<u64> {
+    let line = log
+        .lines()
+        .filter(|line| line.contains("restored from a snapshot"))
+        .find(|line| line.contains("routing-distributor"))?;
+    let start = line.find(&format!("{field}="))? + field.len() + 1;
+    line[start..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// Copies every commit of the SQLite log at `template` into `target`, in order per aggregate
