@@ -437,6 +437,23 @@ impl Drop for Instance {
     }
 }
 
+/// The gateway's flags for its upstreams: the instances serving telephony, routing and reporting.
+pub fn upstreams(telephony: &Instance, routing: &Instance, reporting: &Instance) -> Vec<String> {
+    [
+        ("telephony", telephony),
+        ("routing", routing),
+        ("reporting", reporting),
+    ]
+    .into_iter()
+    .flat_map(|(service, instance)| {
+        [
+            "--upstream".to_owned(),
+            format!("{service}={}", instance.grpc),
+        ]
+    })
+    .collect()
+}
+
 /// A gateway (`serve --target gateway` on the event log `prefix`) in front of `telephony` and
 /// `routing`; these setups keep no read models, so telephony's address answers for reporting.
 pub async fn gateway_in_front(
@@ -445,14 +462,7 @@ pub async fn gateway_in_front(
     prefix: &str,
     secret: &str,
 ) -> Instance {
-    let upstreams = vec![
-        "--upstream".to_owned(),
-        format!("telephony={}", telephony.grpc),
-        "--upstream".to_owned(),
-        format!("routing={}", routing.grpc),
-        "--upstream".to_owned(),
-        format!("reporting={}", telephony.grpc),
-    ];
+    let upstreams = upstreams(telephony, routing, telephony);
     Instance::start(Mode::serve_without_read_models(
         "gateway", upstreams, prefix, secret,
     ))

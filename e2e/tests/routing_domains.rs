@@ -52,15 +52,7 @@ async fn routing_domains_of_one_tenant_are_routed_apart_by_two_replicas() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let upstreams = vec![
-        "--upstream".to_owned(),
-        format!("telephony={}", telephony.grpc),
-        "--upstream".to_owned(),
-        format!("routing={}", first.grpc),
-        "--upstream".to_owned(),
-        format!("reporting={}", telephony.grpc),
-    ];
-    let gateway = Instance::start(serve("gateway", upstreams)).await;
+    let gateway = callcenter_e2e::gateway_in_front(&telephony, &first, &prefix, &secret).await;
     let admin = gateway.token("bigbank", "tenant_admin", "admin");
     let (west, east) = domains_of_two_partitions("bigbank");
 

@@ -217,14 +217,7 @@ async fn the_skeleton_works_with_one_process_per_service() {
     let telephony = Instance::start(serve("telephony", vec![])).await;
     let routing = Instance::start(serve("routing", vec![])).await;
     let reporting = Instance::start(serve("reporting", vec![])).await;
-    let upstreams = vec![
-        "--upstream".to_owned(),
-        format!("telephony={}", telephony.grpc),
-        "--upstream".to_owned(),
-        format!("routing={}", routing.grpc),
-        "--upstream".to_owned(),
-        format!("reporting={}", reporting.grpc),
-    ];
+    let upstreams = callcenter_e2e::upstreams(&telephony, &routing, &reporting);
     let gateway = Instance::start(serve("gateway", upstreams)).await;
     skeleton(&gateway, "acme").await;
     for instance in [gateway, reporting, routing, telephony] {
