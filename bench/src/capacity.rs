@@ -2,13 +2,15 @@
 //! NATS JetStream and PostgreSQL) completes on this machine with an average speed of answer under
 //! 2 s, and where the CPU goes per call.
 //!
-//! At each offered rate (20 calls/s first, doubling up to 80, then +50%, until the ASA passes 2 s
+//! At each offered rate (20 calls/s first, doubling up to 80, then +25%, until the ASA passes 2 s
 //! or fewer than 90% of the offered calls are answered), `callcenter simulate` offers calls at a
 //! constant rate for 30 s to agents who answer at once and handle a call for
 //! 2 s on average, staffed at 80% occupancy; callers never give up. Each rate runs in a tenant
 //! of its own. Figures per rate: calls answered per second, ASA, time to ring p99, and the CPU
 //! seconds spent per answered call by the platform process, the NATS server, PostgreSQL (all its
-//! processes) and the simulator (the client, on the same two cores).
+//! processes) and the simulator (the client, on the same two cores), and the messages into and
+//! out of the NATS server per answered call (when `scripts/with-services` gives its monitoring
+//! address).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -50,6 +52,21 @@ fn processes_named(comm: &str) -> Vec<u32> {
         .collect()
 }
 
+/// Messages into and out of the NATS server so far, from its monitoring endpoint (`/varz`) when
+/// `scripts/with-services` said where it is (CALLCENTER_TEST_NATS_MONITOR).
+async fn nats_messages() -> Option<(f64, f64)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = std::env::var("CALLCENTER_TEST_NATS_MONITOR").ok()?;
+    let mut connection = tokio::net::TcpStream::connect(&address).await.ok()?;
+    let request = format!("GET /varz HTTP/1.0\r\nHost: {address}\r\n\r\n");
+    connection.write_all(request.as_bytes()).await.ok()?;
+    let mut response = String::new();
+    connection.read_to_string(&mut response).await.ok()?;
+    let (_, body) = response.split_once("\r\n\r\n")?;
+    let varz: Value = serde_json::from_str(body).ok()?;
+    Some((varz["in_msgs"].as_f64()?, varz["out_msgs"].as_f64()?))
+}
+
 /// Runs the benchmark and returns its figures.
 pub async fn capacity(_options: &Options) -> BTreeMap<&'static str, Value> {
     let prefix = unique_name("benchcap");
@@ -70,7 +87,7 @@ pub async fn capacity(_options: &Options) -> BTreeMap<&'static str, Value> {
     let mut runs = Vec::new();
     let mut best: Option<f64> = None;
     println!(
-        "{:>8} {:>7} | {:>10} {:>8} {:>9} {:>9} | {:>9} {:>9} {:>9} {:>9}",
+        "{:>8} {:>7} | {:>10} {:>8} {:>9} {:>9} | {:>9} {:>9} {:>9} {:>9} | {:>9}",
         "offered",
         "agents",
         "answered",
@@ -80,11 +97,22 @@ pub async fn capacity(_options: &Options) -> BTreeMap<&'static str, Value> {
         "platform",
         "NATS",
         "Postgres",
-        "client"
+        "client",
+        "NATS msgs"
     );
     println!(
-        "{:>8} {:>7} | {:>10} {:>8} {:>9} {:>9} | {:>9} {:>9} {:>9} {:>9}",
-        "calls/s", "", "calls/s", "ms", "ms", "share", "ms/call", "ms/call", "ms/call", "ms/call"
+        "{:>8} {:>7} | {:>10} {:>8} {:>9} {:>9} | {:>9} {:>9} {:>9} {:>9} | {:>9}",
+        "calls/s",
+        "",
+        "calls/s",
+        "ms",
+        "ms",
+        "share",
+        "ms/call",
+        "ms/call",
+        "ms/call",
+        "ms/call",
+        "in/out"
     );
     loop {
         let agents = ((rate * 2.0 / 0.8).ceil() as u32).max(5);
@@ -97,6 +125,7 @@ pub async fn capacity(_options: &Options) -> BTreeMap<&'static str, Value> {
             cpu_seconds(&nats),
             cpu_seconds(&postgres),
         );
+        let messages_before = nats_messages().await;
         let started = Instant::now();
         let mut simulator = tokio::process::Command::new(callcenter_e2e::binary())
             .args(["simulate", "--grpc", &platform.grpc, "--token", &token])
@@ -137,6 +166,10 @@ pub async fn capacity(_options: &Options) -> BTreeMap<&'static str, Value> {
             cpu_seconds(&nats),
             cpu_seconds(&postgres),
         );
+        let messages = match (messages_before, nats_messages().await) {
+            (Some(before), Some(after)) => Some((after.0 - before.0, after.1 - before.1)),
+            _ => None,
+        };
         let stdout = String::from_utf8_lossy(&output.stdout);
         let figures: Value = stdout
             .lines()
@@ -159,10 +192,12 @@ pub async fn capacity(_options: &Options) -> BTreeMap<&'static str, Value> {
             "nats_cpu_ms_per_call": per_call(after.1 - before.1),
             "postgres_cpu_ms_per_call": per_call(after.2 - before.2),
             "client_cpu_ms_per_call": per_call(client_cpu),
+            "nats_messages_in_per_call": messages.map(|(into, _)| into / answered.max(1.0)),
+            "nats_messages_out_per_call": messages.map(|(_, out)| out / answered.max(1.0)),
         });
         let number = |key: &str| run[key].as_f64().unwrap_or_default();
         println!(
-            "{:>8.0} {:>7} | {:>10.1} {:>8.0} {:>9.0} {:>9.2} | {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
+            "{:>8.0} {:>7} | {:>10.1} {:>8.0} {:>9.0} {:>9.2} | {:>9.2} {:>9.2} {:>9.2} {:>9.2} | {:>9}",
             rate,
             agents,
             number("answered_per_second"),
@@ -173,6 +208,14 @@ pub async fn capacity(_options: &Options) -> BTreeMap<&'static str, Value> {
             number("nats_cpu_ms_per_call"),
             number("postgres_cpu_ms_per_call"),
             number("client_cpu_ms_per_call"),
+            messages.map_or_else(
+                || "-".to_owned(),
+                |_| format!(
+                    "{:.0}/{:.0}",
+                    number("nats_messages_in_per_call"),
+                    number("nats_messages_out_per_call")
+                )
+            ),
         );
         let healthy = asa_ms < 2_000.0 && answered >= 0.9 * offered && offered > 0.0;
         runs.push(run);
@@ -180,7 +223,7 @@ pub async fn capacity(_options: &Options) -> BTreeMap<&'static str, Value> {
             break;
         }
         best = Some(answered / seconds as f64);
-        rate = if rate < 100.0 { rate * 2.0 } else { rate * 1.5 };
+        rate = if rate < 80.0 { rate * 2.0 } else { rate * 1.25 };
     }
     platform.stop().await;
     callcenter_e2e::delete_event_log(&prefix).await;

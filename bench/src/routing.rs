@@ -300,6 +300,7 @@ pub async fn routing(options: &Options) -> BTreeMap<&'static str, serde_json::Va
         let decided = Instant::now();
         let actions = router.decide(now);
         latencies_ns.push(u64::try_from(decided.elapsed().as_nanos()).unwrap_or(u64::MAX));
+        router.reviewed();
         for action in actions {
             let ActionKind::Reserve {
                 call_id, queue_id, ..

@@ -175,8 +175,18 @@ impl Leases for JetStreamLeases {
 
     async fn count(&self, prefix: &str) -> Result<usize, StoreError> {
         use futures_util::TryStreamExt;
-        let keys = self.store.keys().await.map_err(StoreError::unavailable)?;
-        keys.try_filter(|key| std::future::ready(key.starts_with(prefix)))
+        // The bucket's subjects from the stream's info: one request, where listing the keys
+        // creates a consumer each time (every renewal of every replica). A lease released a
+        // moment ago leaves a delete marker that is counted until it expires with the lease.
+        let key_prefix = format!("$KV.{}.{prefix}", self.bucket);
+        let subjects = self
+            .store
+            .stream
+            .info_with_subjects(format!("$KV.{}.>", self.bucket))
+            .await
+            .map_err(StoreError::unavailable)?;
+        subjects
+            .try_filter(|(subject, _)| std::future::ready(subject.starts_with(&key_prefix)))
             .try_fold(0, |count, _| std::future::ready(Ok(count + 1)))
             .await
             .map_err(StoreError::unavailable)

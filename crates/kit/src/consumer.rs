@@ -4,7 +4,7 @@
 //! A [`Consumer`] says what it reads and from where; the runner subscribes, delivers batches of
 //! whole commits, acknowledges them, reports where it stands ([`ConsumerStatus`]: position, lag,
 //! caught up, last error), restarts it with a growing pause when it fails, and stops it at
-//! shutdown. Once the consumer has caught up with the log, it may act after every batch and every
+//! shutdown (acknowledgements are paced: see [`crate::acks`]). Once the consumer has caught up with the log, it may act after every batch and every
 //! tick. What it does because of an event carries that event's [`Cause`]: the commands it issues
 //! join the trace and the correlation of the commit that caused them.
 //!
@@ -36,6 +36,8 @@ use crate::projection::ProjectionStatus;
 pub const SNAPSHOT_EVERY_EVENTS: u64 = 50_000;
 /// Events of a catch-up after which the runner saves a snapshot as soon as it has caught up.
 const SNAPSHOT_AFTER_CATCH_UP: u64 = 1_000;
+/// How long a stopping consumer waits for its last acknowledgement.
+const SHUTDOWN_ACK_WAIT: Duration = Duration::from_secs(2);
 
 /// Where a consumer stands, for readiness checks and the lag metric.
 pub type ConsumerStatus = ProjectionStatus;
@@ -262,18 +264,28 @@ async fn consume<C: Consumer>(
         })
         .await?;
     let mut caught_up = false;
+    let mut acks = crate::acks::AckPacer::default();
+    // What the view already holds (a restored snapshot, or the commits before a restart): the
+    // log may hand some of it again, from its last acknowledgement.
+    let folded_through = *after;
     let result = loop {
         let batch = tokio::select! {
             () = shutdown.cancelled() => {
+                if let Some(position) = acks.take() {
+                    let _ = tokio::time::timeout(SHUTDOWN_ACK_WAIT, subscription.ack(position)).await;
+                }
                 snapshots.save(store, consumer, &spec.name).await;
                 break Ok(());
             }
             batch = subscription.next_batch(spec.batch_size, spec.tick) => batch,
         };
-        let batch = match batch {
+        let mut batch = match batch {
             Ok(batch) => batch,
             Err(error) => break Err(error.into()),
         };
+        if let Some(through) = folded_through.filter(|through| *through > 0) {
+            batch.events.retain(|event| event.position() > through);
+        }
         if let Some(last) = batch.last_position() {
             let span = tracing::debug_span!(
                 "consumer.apply",
@@ -285,13 +297,17 @@ async fn consume<C: Consumer>(
             if let Err(error) = applied.await {
                 break Err(error);
             }
-            if let Err(error) = subscription.ack(last).await {
-                break Err(error.into());
-            }
+            acks.applied(last, batch.events.len());
             if !matches!(spec.start, StartFrom::Checkpoint) {
                 *after = Some(last);
             }
             snapshots.folded(last, batch.events.len());
+        }
+        if let Err(error) = acks
+            .ack_due(subscription.as_mut(), batch.events.is_empty())
+            .await
+        {
+            break Err(error.into());
         }
         let catching_up = !caught_up;
         caught_up |= batch.pending == 0;

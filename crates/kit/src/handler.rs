@@ -1,13 +1,14 @@
 //! The command handler: load an aggregate, decide, append with the expected version, retry on
 //! conflict.
 
+use std::collections::{HashMap, VecDeque};
 use std::marker::PhantomData;
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use callcenter_eventlog::{
     AppendRequest, CommitMetadata, EventStore, ExpectedVersion, Name, NewEvent, StoreError,
-    StreamKey, StreamVersion, TenantId, Timestamp,
+    StreamEvents, StreamKey, StreamVersion, TenantId, Timestamp,
 };
 
 use opentelemetry::KeyValue;
@@ -129,13 +130,27 @@ pub enum CommandError<E: std::error::Error + 'static> {
 }
 
 /// Loads, decides, appends, and retries on conflicts, for one aggregate type.
+///
+/// **What it remembers.** A handler (and its clones) keeps the aggregates it loaded or wrote
+/// last ([`CACHED_AGGREGATES`] of them): a command on one of them is decided on the remembered
+/// state and appended with the remembered version, without reading the stream first. The event
+/// log's optimistic check is what makes that safe: if another writer moved the stream on, the
+/// append is refused as a conflict, the aggregate is read again and the command tried again. A
+/// command that the remembered state refuses, finds stale or finds nothing to do for is checked
+/// against the events after the remembered version before the answer is given, so every answer
+/// is the one the stored stream gives. Under load this takes a read (and, for long-lived
+/// aggregates, a snapshot from the object store) off every command (`just bench capacity`).
 pub struct CommandHandler<A: EventSourced> {
     store: Arc<dyn EventStore>,
     max_attempts: usize,
     aggregate: PhantomData<fn() -> A>,
     observe: Option<fn(&A::Event)>,
     snapshots: Option<AggregateSnapshots<A>>,
+    known: Arc<Mutex<Recent<A>>>,
 }
+
+/// How many aggregates a handler remembers (the least recently used go first).
+pub const CACHED_AGGREGATES: usize = 4_096;
 
 /// How a handler keeps snapshots of long-lived aggregates (agents, queues, centers): an
 /// aggregate is loaded from its last snapshot and the events after it, and a new snapshot is
@@ -159,8 +174,12 @@ impl<A> Copy for AggregateSnapshots<A> {}
 /// Request ids of an aggregate's last commits that its snapshot keeps, to recognise retries.
 pub const REMEMBERED_REQUESTS: usize = 1_000;
 
-/// An aggregate's snapshot as stored: whose it is, at which version and commit, the request
-/// ids of its last commits, and the state encoded by the aggregate's codec.
+/// The layout of an aggregate's snapshot, kept in the stored format's upper half (the lower half
+/// is the aggregate's own format): 0 kept request ids as text, 1 keeps their hashes.
+const LAYOUT_HASHED_REQUESTS: u32 = 1 << 16;
+
+/// An aggregate's snapshot as stored (layout 0): whose it is, at which version and commit, the
+/// request ids of its last commits, and the state encoded by the aggregate's codec.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct StoredAggregate {
     stream: String,
@@ -170,21 +189,138 @@ struct StoredAggregate {
     state: Vec<u8>,
 }
 
+/// An aggregate's snapshot as stored (layout 1): as layout 0, with the request ids hashed
+/// ([`request_hash`]).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredAggregateHashed {
+    stream: String,
+    version: u64,
+    position: u64,
+    requests: Vec<u64>,
+    state: Vec<u8>,
+}
+
+/// A 64-bit FNV-1a hash of `text` from `offset` (stable across builds: snapshots keep them).
+fn fnv(text: &str, offset: u64) -> u64 {
+    text.bytes().fold(offset, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// How a request id is remembered: two requests of one aggregate are told apart by it (a
+/// collision among an aggregate's last thousand commits is a chance of about 1 in 10^13).
+fn request_hash(request_id: &str) -> u64 {
+    fnv(request_id, 0xcbf2_9ce4_8422_2325)
+}
+
 /// The snapshot name of an aggregate's stream: `agg-` and two 64-bit FNV-1a hashes of the
 /// stream key (names are short; the snapshot itself says whose it is).
 fn snapshot_name(stream: &StreamKey) -> Name {
     let key = stream.to_string();
-    let fnv = |offset: u64| {
-        key.bytes().fold(offset, |hash, byte| {
-            (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
-        })
-    };
     Name::new(format!(
         "agg-{:016x}{:016x}",
-        fnv(0xcbf2_9ce4_8422_2325),
-        fnv(0x6c62_272e_07bb_0142)
+        fnv(&key, 0xcbf2_9ce4_8422_2325),
+        fnv(&key, 0x6c62_272e_07bb_0142)
     ))
     .expect("a valid name")
+}
+
+/// An aggregate as a handler knows it.
+#[derive(Clone, Debug)]
+struct Known<A> {
+    state: A,
+    version: StreamVersion,
+    /// Hashes of the request ids of its last commits (at most [`REMEMBERED_REQUESTS`]), oldest
+    /// first.
+    requests: VecDeque<u64>,
+    /// Whether `requests` holds every commit of the stream.
+    every_request: bool,
+    /// Events since its last snapshot was saved (or read).
+    since_snapshot: usize,
+}
+
+impl<A: EventSourced> Known<A> {
+    fn empty() -> Self {
+        Self {
+            state: A::default(),
+            version: StreamVersion::EMPTY,
+            requests: VecDeque::new(),
+            every_request: true,
+            since_snapshot: 0,
+        }
+    }
+
+    fn remember_request(&mut self, hash: u64) {
+        self.requests.push_back(hash);
+        if self.requests.len() > REMEMBERED_REQUESTS {
+            self.requests.pop_front();
+            self.every_request = false;
+        }
+    }
+
+    /// Folds events read after `self.version` (those at or before it are skipped).
+    fn fold(&mut self, read: &StreamEvents) -> Result<(), DecodeError> {
+        let mut last_position = None;
+        let after = self.version.version();
+        for recorded in read.events.iter().filter(|event| event.version > after) {
+            self.state.evolve(&A::Event::decode(recorded)?);
+            self.since_snapshot += 1;
+            if last_position != Some(recorded.position()) {
+                last_position = Some(recorded.position());
+                self.remember_request(request_hash(&recorded.commit.metadata.request_id));
+            }
+        }
+        if read.version.version() >= after {
+            self.version = read.version;
+        }
+        Ok(())
+    }
+}
+
+/// The aggregates a handler remembers, with when each was last used.
+struct Recent<A> {
+    entries: HashMap<StreamKey, (Known<A>, u64)>,
+    clock: u64,
+}
+
+impl<A: EventSourced> Recent<A> {
+    fn get(&mut self, stream: &StreamKey) -> Option<Known<A>> {
+        self.clock += 1;
+        let clock = self.clock;
+        self.entries.get_mut(stream).map(|(known, used)| {
+            *used = clock;
+            known.clone()
+        })
+    }
+
+    /// Remembers `known` unless a newer version of the aggregate is remembered already.
+    fn put(&mut self, stream: &StreamKey, known: Known<A>) {
+        self.clock += 1;
+        let clock = self.clock;
+        match self.entries.get_mut(stream) {
+            Some((current, used)) => {
+                if current.version.version() <= known.version.version() {
+                    *current = known;
+                }
+                *used = clock;
+            }
+            None => {
+                self.entries.insert(stream.clone(), (known, clock));
+            }
+        }
+        if self.entries.len() > CACHED_AGGREGATES {
+            // Forget the least recently used half (amortised: once every half-capacity puts).
+            let mut used: Vec<u64> = self.entries.values().map(|(_, used)| *used).collect();
+            let middle = used.len() / 2;
+            let (_, threshold, _) = used.select_nth_unstable(middle);
+            let threshold = *threshold;
+            self.entries.retain(|_, (_, used)| *used > threshold);
+        }
+    }
+
+    fn forget(&mut self, stream: &StreamKey) {
+        self.entries.remove(stream);
+    }
 }
 
 impl<A: EventSourced> std::fmt::Debug for CommandHandler<A> {
@@ -204,6 +340,7 @@ impl<A: EventSourced> Clone for CommandHandler<A> {
             aggregate: PhantomData,
             observe: self.observe,
             snapshots: self.snapshots,
+            known: Arc::clone(&self.known),
         }
     }
 }
@@ -234,6 +371,10 @@ impl<A: EventSourced> CommandHandler<A> {
             aggregate: PhantomData,
             observe: None,
             snapshots: None,
+            known: Arc::new(Mutex::new(Recent {
+                entries: HashMap::new(),
+                clock: 0,
+            })),
         }
     }
 
@@ -245,7 +386,7 @@ impl<A: EventSourced> CommandHandler<A> {
         A: serde::Serialize + serde::de::DeserializeOwned,
     {
         self.snapshots = Some(AggregateSnapshots {
-            format,
+            format: format & (LAYOUT_HASHED_REQUESTS - 1),
             every: every.max(1),
             encode: crate::snapshot::encode::<A>,
             decode: crate::snapshot::decode::<A>,
@@ -276,14 +417,25 @@ impl<A: EventSourced> CommandHandler<A> {
         }
     }
 
-    /// Loads aggregate `id` of `tenant` (the default state if it has no events).
+    /// Loads aggregate `id` of `tenant` (the default state if it has no events): the remembered
+    /// state and the events after it, or the stream.
     pub async fn load(
         &self,
         tenant: &TenantId,
         id: &Name,
     ) -> Result<Loaded<A>, CommandError<A::Error>> {
-        let (loaded, _) = self.load_checking(tenant, id, None).await?;
-        Ok(loaded)
+        let stream = Self::stream_key(tenant, id);
+        let known = match self.remembered(&stream) {
+            Some(mut known) => {
+                self.catch_up(&stream, &mut known).await?;
+                self.remember(&stream, known)
+            }
+            None => self.read(&stream, None).await?.0,
+        };
+        Ok(Loaded {
+            state: known.state,
+            version: known.version,
+        })
     }
 
     /// Loads aggregate `id` of `tenant` as it was at `version` (after its event of that version),
@@ -309,52 +461,69 @@ impl<A: EventSourced> CommandHandler<A> {
         Ok(state)
     }
 
-    /// Loads, and tells whether a commit with `request_id` is already in the stream.
-    async fn load_checking(
+    fn remembered(&self, stream: &StreamKey) -> Option<Known<A>> {
+        self.known
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(stream)
+    }
+
+    /// Remembers `known` (and returns it), saving a snapshot first when one is due.
+    fn remember(&self, stream: &StreamKey, known: Known<A>) -> Known<A> {
+        self.known
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .put(stream, known.clone());
+        known
+    }
+
+    fn forget(&self, stream: &StreamKey) {
+        self.known
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .forget(stream);
+    }
+
+    /// Reads the aggregate from the store (its last snapshot, if kept, and the events after
+    /// it), and tells whether a commit with `request_id` is in what was read.
+    async fn read(
         &self,
-        tenant: &TenantId,
-        id: &Name,
+        stream: &StreamKey,
         request_id: Option<&str>,
-    ) -> Result<(Loaded<A>, bool), CommandError<A::Error>> {
-        let stream = Self::stream_key(tenant, id);
+    ) -> Result<(Known<A>, bool), CommandError<A::Error>> {
         let restored = match self.snapshots {
-            Some(snapshots) => self.restore(&stream, snapshots).await,
+            Some(snapshots) => self.restore(stream, snapshots).await,
             None => None,
         };
-        let (mut state, read, mut requests) = match restored {
-            Some((state, from, requests)) => {
-                let read = self.store.read_stream_from(&stream, from).await?;
-                (state, read, requests)
+        let (mut known, read) = match restored {
+            Some(known) => {
+                let read = self.store.read_stream_from(stream, known.version).await?;
+                (known, read)
             }
-            None => (
-                A::default(),
-                self.store.read_stream(&stream, 0).await?,
-                Vec::new(),
-            ),
+            None => (Known::empty(), self.store.read_stream(stream, 0).await?),
         };
-        let mut seen_request = request_id.is_some_and(|id| requests.iter().any(|r| r == id));
-        let mut last_position = None;
-        for recorded in &read.events {
-            seen_request |= request_id.is_some_and(|id| recorded.commit.metadata.request_id == id);
-            state.evolve(&A::Event::decode(recorded)?);
-            if self.snapshots.is_some() && last_position != Some(recorded.position()) {
-                last_position = Some(recorded.position());
-                requests.push(recorded.commit.metadata.request_id.clone());
-            }
-        }
-        if let Some(snapshots) = self.snapshots
-            && read.events.len() >= snapshots.every
-        {
-            self.save(&stream, snapshots, &state, read.version, requests)
-                .await;
-        }
-        Ok((
-            Loaded {
-                state,
-                version: read.version,
-            },
-            seen_request,
-        ))
+        let seen = request_id.is_some_and(|id| {
+            let hash = request_hash(id);
+            known.requests.contains(&hash)
+                || read
+                    .events
+                    .iter()
+                    .any(|recorded| recorded.commit.metadata.request_id == id)
+        });
+        known.fold(&read)?;
+        self.save_if_due(stream, &mut known).await;
+        Ok((self.remember(stream, known), seen))
+    }
+
+    /// Folds the events after what `known` holds.
+    async fn catch_up(
+        &self,
+        stream: &StreamKey,
+        known: &mut Known<A>,
+    ) -> Result<(), CommandError<A::Error>> {
+        let read = self.store.read_stream_from(stream, known.version).await?;
+        known.fold(&read)?;
+        Ok(())
     }
 
     /// The aggregate's last snapshot, if there is one this handler can read.
@@ -362,7 +531,7 @@ impl<A: EventSourced> CommandHandler<A> {
         &self,
         stream: &StreamKey,
         snapshots: AggregateSnapshots<A>,
-    ) -> Option<(A, StreamVersion, Vec<String>)> {
+    ) -> Option<Known<A>> {
         let saved = match self.store.load_snapshot(&snapshot_name(stream)).await {
             Ok(saved) => saved?,
             Err(error) => {
@@ -370,10 +539,22 @@ impl<A: EventSourced> CommandHandler<A> {
                 return None;
             }
         };
-        if saved.format != snapshots.format {
+        let stored = if saved.format == snapshots.format | LAYOUT_HASHED_REQUESTS {
+            crate::snapshot::decode::<StoredAggregateHashed>(&saved.body)
+        } else if saved.format == snapshots.format {
+            crate::snapshot::decode::<StoredAggregate>(&saved.body).map(|stored| {
+                StoredAggregateHashed {
+                    requests: stored.requests.iter().map(|id| request_hash(id)).collect(),
+                    stream: stored.stream,
+                    version: stored.version,
+                    position: stored.position,
+                    state: stored.state,
+                }
+            })
+        } else {
             return None;
-        }
-        let stored: StoredAggregate = crate::snapshot::decode(&saved.body)
+        };
+        let stored = stored
             .inspect_err(|error| tracing::warn!(%stream, %error, "snapshot set aside"))
             .ok()?;
         if stored.stream != stream.to_string() {
@@ -382,41 +563,40 @@ impl<A: EventSourced> CommandHandler<A> {
         let state = (snapshots.decode)(&stored.state)
             .inspect_err(|error| tracing::warn!(%stream, %error, "snapshot set aside"))
             .ok()?;
-        Some((
+        Some(Known {
             state,
-            StreamVersion::at(stored.version, stored.position),
-            stored.requests,
-        ))
+            version: StreamVersion::at(stored.version, stored.position),
+            requests: stored.requests.into(),
+            every_request: false,
+            since_snapshot: 0,
+        })
     }
 
-    /// Saves the aggregate's snapshot at `version`; a failure only costs the next load a longer
-    /// read.
-    async fn save(
-        &self,
-        stream: &StreamKey,
-        snapshots: AggregateSnapshots<A>,
-        state: &A,
-        version: StreamVersion,
-        mut requests: Vec<String>,
-    ) {
-        let Some(position) = version.last_position() else {
+    /// Saves the aggregate's snapshot when `every` events followed the last; a failure only
+    /// costs a later load a longer read.
+    async fn save_if_due(&self, stream: &StreamKey, known: &mut Known<A>) {
+        let Some(snapshots) = self.snapshots else {
             return;
         };
-        let excess = requests.len().saturating_sub(REMEMBERED_REQUESTS);
-        requests.drain(..excess);
-        let body = (snapshots.encode)(state).and_then(|state| {
-            crate::snapshot::encode(&StoredAggregate {
+        let Some(position) = known.version.last_position() else {
+            return;
+        };
+        if known.since_snapshot < snapshots.every {
+            return;
+        }
+        let body = (snapshots.encode)(&known.state).and_then(|state| {
+            crate::snapshot::encode(&StoredAggregateHashed {
                 stream: stream.to_string(),
-                version: version.version(),
+                version: known.version.version(),
                 position,
-                requests,
+                requests: known.requests.iter().copied().collect(),
                 state,
             })
         });
         let saved = match body {
             Ok(body) => {
                 let snapshot = callcenter_eventlog::Snapshot {
-                    format: snapshots.format,
+                    format: snapshots.format | LAYOUT_HASHED_REQUESTS,
                     position,
                     body,
                 };
@@ -427,8 +607,9 @@ impl<A: EventSourced> CommandHandler<A> {
             }
             Err(error) => Err(error.to_string()),
         };
-        if let Err(error) = saved {
-            tracing::warn!(%stream, %error, "cannot save the aggregate's snapshot");
+        match saved {
+            Ok(()) => known.since_snapshot = 0,
+            Err(error) => tracing::warn!(%stream, %error, "cannot save the aggregate's snapshot"),
         }
     }
 
@@ -469,38 +650,60 @@ impl<A: EventSourced> CommandHandler<A> {
             .clone()
             .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
         callcenter_eventlog::validate_request_id(&request_id)?;
+        let hash = request_hash(&request_id);
         let stream = Self::stream_key(&meta.tenant, id);
         for attempt in 1..=self.max_attempts {
-            let (loaded, already_handled) = self
-                .load_checking(&meta.tenant, id, Some(&request_id))
-                .await?;
-            if already_handled {
-                return Ok(Outcome {
-                    state: loaded.state,
-                    version: loaded.version,
-                    new_events: Vec::new(),
-                    duplicate: true,
-                });
-            }
-            let current = loaded.version.version();
-            if let Some(expected) = decided_on.filter(|expected| *expected != current) {
-                return Err(CommandError::Stale { expected, current });
-            }
-            let new_events = loaded
-                .state
-                .decide(command)
-                .map_err(CommandError::Rejected)?;
-            if new_events.is_empty() {
-                return Ok(Outcome {
-                    state: loaded.state,
-                    version: loaded.version,
-                    new_events,
-                    duplicate: false,
-                });
-            }
+            // `verified`: `known` is the stored stream as of this attempt, not only what this
+            // handler remembered (which another writer may have moved on from).
+            let (mut known, mut verified, mut seen) = match self.remembered(&stream) {
+                Some(known) => (known, false, false),
+                None => {
+                    let (known, seen) = self.read(&stream, Some(&request_id)).await?;
+                    (known, true, seen)
+                }
+            };
+            let (new_events, version) = loop {
+                seen |= known.requests.contains(&hash);
+                if !seen && !known.every_request && self.snapshots.is_none() && !verified {
+                    // Too many commits to remember them all: the stream says if it is a retry.
+                    (known, seen) = self.read(&stream, Some(&request_id)).await?;
+                    verified = true;
+                    continue;
+                }
+                let current = known.version.version();
+                let answer = if seen {
+                    Err(None)
+                } else if let Some(expected) = decided_on.filter(|expected| *expected != current) {
+                    Err(Some(CommandError::Stale { expected, current }))
+                } else {
+                    match known.state.decide(command) {
+                        Ok(events) if events.is_empty() => Err(None),
+                        Ok(events) => Ok(events),
+                        Err(rejected) => Err(Some(CommandError::Rejected(rejected))),
+                    }
+                };
+                match answer {
+                    Ok(events) => break (events, known.version),
+                    // Answered without appending: only on the stored stream.
+                    Err(_) if !verified => {
+                        self.catch_up(&stream, &mut known).await?;
+                        known = self.remember(&stream, known);
+                        verified = true;
+                    }
+                    Err(Some(error)) => return Err(error),
+                    Err(None) => {
+                        return Ok(Outcome {
+                            state: known.state,
+                            version: known.version,
+                            new_events: Vec::new(),
+                            duplicate: seen,
+                        });
+                    }
+                }
+            };
             let request = AppendRequest {
                 stream: stream.clone(),
-                expected: ExpectedVersion::Exactly(loaded.version),
+                expected: ExpectedVersion::Exactly(version),
                 metadata: CommitMetadata {
                     request_id: request_id.clone(),
                     correlation_id: meta.correlation_id.clone(),
@@ -528,7 +731,8 @@ impl<A: EventSourced> CommandHandler<A> {
             match appended {
                 Ok(appended) if appended.duplicate => {
                     // The same request landed concurrently: report the stream as it now is.
-                    let (current, _) = self.load_checking(&meta.tenant, id, None).await?;
+                    self.forget(&stream);
+                    let (current, _) = self.read(&stream, None).await?;
                     return Ok(Outcome {
                         state: current.state,
                         version: current.version,
@@ -540,26 +744,38 @@ impl<A: EventSourced> CommandHandler<A> {
                     for event_type in event_types {
                         APPENDS.1.add(1, &[KeyValue::new("event_type", event_type)]);
                     }
-                    let mut state = loaded.state;
                     for event in &new_events {
-                        state.evolve(event);
+                        known.state.evolve(event);
                         if let Some(observe) = self.observe {
                             observe(event);
                         }
                     }
+                    known.version = appended.stream_version();
+                    known.since_snapshot += new_events.len();
+                    known.remember_request(hash);
+                    self.save_if_due(&stream, &mut known).await;
+                    let known = self.remember(&stream, known);
                     return Ok(Outcome {
-                        state,
-                        version: appended.stream_version(),
+                        state: known.state,
+                        version: known.version,
                         new_events,
                         duplicate: false,
                     });
                 }
                 Err(StoreError::Conflict { .. }) => {
+                    self.forget(&stream);
                     tracing::debug!(%stream, attempt, "conflict, retrying");
-                    let pause = Duration::from_millis(rand_millis(attempt));
-                    tokio::time::sleep(pause).await;
+                    if verified {
+                        // Another writer won on the stored stream: let it finish.
+                        let pause = Duration::from_millis(rand_millis(attempt));
+                        tokio::time::sleep(pause).await;
+                    }
                 }
-                Err(error) => return Err(error.into()),
+                Err(error) => {
+                    // Whether it landed is unknown: the next command reads the stream.
+                    self.forget(&stream);
+                    return Err(error.into());
+                }
             }
         }
         Err(CommandError::Contention {

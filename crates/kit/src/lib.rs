@@ -12,6 +12,7 @@
 //! - [`db`]: read-model pools and embedded migrations;
 //! - [`testing`]: given/when/then for aggregates.
 
+pub mod acks;
 pub mod aggregate;
 pub mod consumer;
 pub mod db;

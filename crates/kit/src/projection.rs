@@ -217,8 +217,10 @@ impl ProjectionRunner {
             .send_modify(|status| status.checkpoint = checkpoint);
         // A batch is acknowledged while the next one is applied: the acknowledgement only has to
         // follow the batch's commit, and waiting for it would leave the database idle for a round
-        // trip to the log on every batch (a tenth of catch-up time on the benchmark).
-        let mut to_acknowledge: Option<Position> = None;
+        // trip to the log on every batch (a tenth of catch-up time on the benchmark). While
+        // commits stream past, acknowledgements are paced (see [`crate::acks`]): the checkpoint
+        // skips what comes again.
+        let mut acks = crate::acks::AckPacer::default();
         loop {
             let batch = tokio::select! {
                 () = shutdown.cancelled() => None,
@@ -226,16 +228,14 @@ impl ProjectionRunner {
             };
             let Some(batch) = batch else {
                 // Best effort: a commit left unacknowledged comes back and the checkpoint skips it.
-                if let Some(position) = to_acknowledge {
+                if let Some(position) = acks.take() {
                     let _ =
                         tokio::time::timeout(SHUTDOWN_ACK_WAIT, subscription.ack(position)).await;
                 }
                 return Ok(());
             };
             let Some(last_position) = batch.last_position() else {
-                if let Some(position) = to_acknowledge.take() {
-                    subscription.ack(position).await?;
-                }
+                acks.ack_due(subscription.as_mut(), true).await?;
                 self.status.send_modify(|status| {
                     status.caught_up = true;
                     status.lag = 0;
@@ -246,12 +246,7 @@ impl ProjectionRunner {
                 .events
                 .iter()
                 .position(|event| event.position() > checkpoint);
-            let acknowledge = async {
-                match to_acknowledge.take() {
-                    Some(position) => subscription.ack(position).await,
-                    None => Ok(()),
-                }
-            };
+            let acknowledge = acks.ack_due(subscription.as_mut(), false);
             if let Some(first_fresh) = first_fresh {
                 let fresh = &batch.events[first_fresh..];
                 let span = tracing::info_span!(
@@ -275,7 +270,7 @@ impl ProjectionRunner {
             } else {
                 acknowledge.await?;
             }
-            to_acknowledge = Some(last_position);
+            acks.applied(last_position, batch.events.len());
             self.status.send_modify(|status| {
                 status.checkpoint = checkpoint;
                 status.lag = batch.pending;

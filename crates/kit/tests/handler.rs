@@ -370,6 +370,12 @@ async fn a_long_lived_aggregate_is_loaded_from_its_snapshot_and_still_recognises
         .unwrap();
     assert!(retried.duplicate);
     assert_eq!(retried.state, replayed.state);
+    // So it is for a handler that remembers nothing and reads the snapshot.
+    let fresh = CommandHandler::<Tally>::new(Arc::clone(&reading) as Arc<dyn EventStore>)
+        .with_snapshots(1, 10);
+    let retried = fresh.handle(&meta("r2"), &id, &add(2)).await.unwrap();
+    assert!(retried.duplicate);
+    assert_eq!(retried.state, replayed.state);
     // A new command appends at the right version on top of the snapshot.
     let next = snapshotting
         .handle(&meta("r-next"), &id, &add(1))
@@ -385,4 +391,57 @@ async fn a_long_lived_aggregate_is_loaded_from_its_snapshot_and_still_recognises
     let whole = other.load(&tenant, &id).await.unwrap();
     assert_eq!(reading.take_read(), 26);
     assert_eq!(whole.state.total, next.state.total);
+}
+
+#[tokio::test]
+async fn a_remembered_aggregate_takes_commands_without_reading_and_another_writers_change_is_caught()
+ {
+    let directory = TempDir::new("kit");
+    let real = store(&directory).await;
+    let reading = Arc::new(Contended::new(&real, 0));
+    let here = CommandHandler::<Tally>::new(Arc::clone(&reading) as Arc<dyn EventStore>);
+    let elsewhere = CommandHandler::<Tally>::new(Arc::clone(&real));
+    let tenant = Name::new("t1").unwrap();
+    let id = Name::new("shared").unwrap();
+    here.handle(&meta("r1"), &id, &add(100)).await.unwrap();
+    reading.take_read();
+    for index in 2..12 {
+        here.handle(&meta(&format!("r{index}")), &id, &add(1))
+            .await
+            .unwrap();
+    }
+    assert_eq!(reading.take_read(), 0, "ten commands, no read");
+
+    // Another writer moves the stream on: the remembered version conflicts, the stream is read
+    // again and the command lands on top of the other writer's.
+    elsewhere
+        .handle(&meta("other-1"), &id, &add(500))
+        .await
+        .unwrap();
+    let landed = here.handle(&meta("r12"), &id, &add(1)).await.unwrap();
+    assert_eq!(landed.state.total, 100 + 10 + 500 + 1);
+    assert_eq!(landed.version.version(), 13);
+
+    // A refusal is given on the stored stream, not on the memory: the other writer took the
+    // tally near its limit, which this handler's memory does not know yet.
+    elsewhere
+        .handle(&meta("other-2"), &id, &add(380))
+        .await
+        .unwrap();
+    let refused = here.handle(&meta("r13"), &id, &add(10)).await.unwrap_err();
+    assert!(matches!(
+        refused,
+        CommandError::Rejected(TallyError::OverLimit { amount: 10 })
+    ));
+    // And so is a retry of the other writer's request, and a read.
+    let retry = here.handle(&meta("other-2"), &id, &add(380)).await.unwrap();
+    assert!(retry.duplicate);
+    assert_eq!(retry.state.total, 991);
+    let loaded = here.load(&tenant, &id).await.unwrap();
+    assert_eq!((loaded.state.total, loaded.version.version()), (991, 14));
+    let replayed = CommandHandler::<Tally>::new(Arc::clone(&real))
+        .load(&tenant, &id)
+        .await
+        .unwrap();
+    assert_eq!(replayed.state, loaded.state);
 }

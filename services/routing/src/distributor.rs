@@ -71,8 +71,9 @@ static METRICS: std::sync::LazyLock<(
     )
 });
 
-/// The encoding of a partition's snapshot (router, placement, causes).
-const SNAPSHOT_FORMAT: u32 = 1;
+/// The encoding of a partition's snapshot (router, placement, causes). 2: the router keeps its
+/// waiting calls and after-call work deadlines indexed (a format-1 snapshot is replayed).
+const SNAPSHOT_FORMAT: u32 = 2;
 
 /// Events after which the router forgets the calls that are over.
 const FORGET_EVERY_EVENTS: usize = 2_000;
@@ -365,6 +366,9 @@ async fn carry_out_decisions(
         let deciding = std::time::Instant::now();
         let due = router.after_call_work_due(now);
         let actions: Vec<_> = router.decide(now).into_iter().chain(due).collect();
+        // What was looked at is settled until it changes again (a refused action clears its
+        // agent for another look).
+        router.reviewed();
         METRICS.0.record(deciding.elapsed().as_secs_f64(), &[]);
         let mut changed = false;
         for action in actions {
