@@ -4,10 +4,14 @@ each) posted to /v1/partner/call-events one after another, each batch timed, to 
 throughput holds as the history grows. Prints one JSON line with the series.
 
 Usage: scripts/intake_series.py target/release/callcenter BATCHES
+       scripts/intake_series.py target/release/callcenter 30m   (batches for 30 minutes; the
+       series is then events per second minute by minute)
 (uses ports 18081, 15052 and 15060 on 127.0.0.1 and a data directory under /tmp it removes)"""
 import json, os, shutil, subprocess, sys, time, urllib.request
 
-binary, batches = sys.argv[1], int(sys.argv[2])
+binary, amount = sys.argv[1], sys.argv[2]
+minutes = float(amount[:-1]) if amount.endswith("m") else None
+batches = 10**9 if minutes else int(amount)
 data = f"/tmp/intake-data-{os.getpid()}"
 shutil.rmtree(data, ignore_errors=True)
 secret = "x" * 40
@@ -25,7 +29,10 @@ try:
                                      "--jwt-secret", secret]).decode().strip()
     base = 1_795_968_000
     times = []
+    began = time.monotonic()
     for batch in range(batches):
+        if minutes and time.monotonic() - began >= minutes * 60:
+            break
         events = []
         for call in range(100):
             call_id = f"b{batch}-c{call}"
@@ -51,8 +58,19 @@ try:
         if bad:
             print("rejected:", bad[:2], file=sys.stderr)
             break
-        times.append(elapsed)
-    print(json.dumps({"batches": len(times), "seconds": [round(x, 3) for x in times]}))
+        times.append((started - began, elapsed))
+    if minutes:
+        per_minute = {}
+        for at, elapsed in times:
+            minute = per_minute.setdefault(int(at // 60), [0, 0.0])
+            minute[0] += 500
+            minute[1] += elapsed
+        rates = [round(count / seconds) for count, seconds in per_minute.values()]
+        print(json.dumps({"batches": len(times), "events": 500 * len(times),
+                          "events_per_second_by_minute": rates,
+                          "last_to_first_minute": round(rates[-1] / rates[0], 2) if rates else None}))
+    else:
+        print(json.dumps({"batches": len(times), "seconds": [round(x, 3) for _, x in times]}))
 finally:
     server.terminate()
     server.wait()

@@ -53,6 +53,7 @@ macro_rules! conformance_tests {
             the_head_is_the_newest_position_and_a_subscription_after_it_sees_only_newer_commits,
             a_consumers_snapshot_is_kept_by_name_and_replaced_by_the_next,
             reading_from_a_known_version_returns_what_followed_and_appends_on_top,
+            appends_arriving_together_each_land_or_fail_on_their_own,
         );
     };
     (@cases $backend:expr; $($case:ident),+ $(,)?) => {
@@ -471,6 +472,112 @@ pub async fn two_writers_racing_on_one_aggregate_yield_exactly_one_winner(backen
         let expected_len = if round % 2 == 0 { 1 } else { 2 };
         assert_eq!(read.events.len(), expected_len, "round {round}");
     }
+}
+
+/// Many appends at once (which a backend may write together): each new stream's append lands at
+/// its own position, of two racing on one stream exactly one wins, and a retry of a landed
+/// request is a duplicate; nothing of a failed append is stored.
+pub async fn appends_arriving_together_each_land_or_fail_on_their_own(backend: &dyn Backend) {
+    let store = backend.open().await;
+    let landed = key("t1", "telephony", "call", "landed-before");
+    let first = store
+        .append(request(
+            &landed,
+            ExpectedVersion::NoStream,
+            "landed-1",
+            &["l"],
+        ))
+        .await
+        .expect("append");
+    let mut appends = Vec::new();
+    for index in 0..100 {
+        let stream = key("t1", "telephony", "call", &format!("alone-{index}"));
+        appends.push((
+            "alone",
+            request(
+                &stream,
+                ExpectedVersion::NoStream,
+                &format!("alone-{index}"),
+                &["a"],
+            ),
+        ));
+        let raced = key("t1", "telephony", "call", &format!("raced-{}", index / 2));
+        appends.push((
+            "raced",
+            request(
+                &raced,
+                ExpectedVersion::NoStream,
+                &format!("raced-{index}"),
+                &["r"],
+            ),
+        ));
+        if index % 10 == 0 {
+            appends.push((
+                "retry",
+                request(&landed, ExpectedVersion::NoStream, "landed-1", &["l"]),
+            ));
+        }
+    }
+    let tasks: Vec<_> = appends
+        .into_iter()
+        .map(|(kind, request)| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move { (kind, store.append(request).await) })
+        })
+        .collect();
+    let mut positions = std::collections::BTreeSet::new();
+    let (mut alone, mut raced_wins, mut raced_conflicts, mut retries) = (0, 0, 0, 0);
+    for task in tasks {
+        match task.await.expect("append task") {
+            ("alone", Ok(appended)) => {
+                assert!(
+                    positions.insert(appended.position),
+                    "a position given twice"
+                );
+                alone += 1;
+            }
+            ("raced", Ok(appended)) => {
+                assert!(
+                    positions.insert(appended.position),
+                    "a position given twice"
+                );
+                raced_wins += 1;
+            }
+            ("raced", Err(StoreError::Conflict { .. })) => raced_conflicts += 1,
+            ("retry", Ok(appended)) => {
+                assert!(appended.duplicate);
+                assert_eq!(appended.position, first.position);
+                retries += 1;
+            }
+            (kind, other) => panic!("{kind}: unexpected {other:?}"),
+        }
+    }
+    assert_eq!(
+        (alone, raced_wins, raced_conflicts, retries),
+        (100, 50, 50, 10)
+    );
+    for index in 0..50 {
+        let raced = key("t1", "telephony", "call", &format!("raced-{index}"));
+        let read = store.read_stream(&raced, 0).await.expect("read");
+        assert_eq!(
+            read.events.len(),
+            1,
+            "one winner's event, nothing of the loser's"
+        );
+    }
+    assert_eq!(
+        store
+            .read_stream(&landed, 0)
+            .await
+            .expect("read")
+            .events
+            .len(),
+        1
+    );
+    assert_eq!(
+        store.head().await.expect("head"),
+        *positions.last().expect("positions")
+    );
 }
 
 /// A durable subscription picks up after its last acknowledgement when the process restarts.

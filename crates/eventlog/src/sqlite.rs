@@ -2,8 +2,10 @@
 //!
 //! Appends go through one writer connection inside `BEGIN IMMEDIATE` transactions, so two writers
 //! of one aggregate are serialized and exactly one of them passes the expected-version check (a
-//! unique index on the stream's first versions guards it a second time). Subscribers in the same
-//! process are woken on every append; others poll.
+//! unique index on the stream's first versions guards it a second time). Appends that arrive while
+//! a transaction is being written are written together in the next one (group commit): each is
+//! checked and inserted in turn, as if alone, and all land with its `COMMIT`, which is most of an
+//! append's cost. Subscribers in the same process are woken on every append; others poll.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -67,9 +69,20 @@ pub struct SqliteEventStore {
 #[derive(Debug)]
 struct Inner {
     writer: Mutex<SqliteConnection>,
+    /// Appends waiting for the writer: whoever holds it next writes them all in one transaction.
+    waiting: std::sync::Mutex<Vec<WaitingAppend>>,
     readers: SqlitePool,
     last_position: watch::Sender<Position>,
 }
+
+/// An append waiting for the next transaction, and where its outcome goes.
+type WaitingAppend = (
+    AppendRequest,
+    tokio::sync::oneshot::Sender<Result<Appended, StoreError>>,
+);
+
+/// Most appends written in one transaction.
+const MOST_APPENDS_PER_TRANSACTION: usize = 512;
 
 impl SqliteEventStore {
     /// Opens (creating if needed) the log in the file at `path`.
@@ -118,6 +131,7 @@ impl SqliteEventStore {
         Ok(Self {
             inner: Arc::new(Inner {
                 writer: Mutex::new(writer),
+                waiting: std::sync::Mutex::default(),
                 readers,
                 last_position,
             }),
@@ -291,6 +305,63 @@ async fn append_in_transaction(
     })
 }
 
+/// Writes `group` in one transaction: each append checked and inserted in turn (an append that
+/// fails writes nothing), all committed together, and each outcome sent to its waiter. If the
+/// transaction cannot be begun or committed, every append of the group fails with that error.
+async fn write_group(
+    writer: &mut SqliteConnection,
+    group: Vec<WaitingAppend>,
+    last_position: &watch::Sender<Position>,
+) {
+    let mut transaction = match writer.begin_with("BEGIN IMMEDIATE").await {
+        Ok(transaction) => transaction,
+        Err(error) => {
+            let error = error.to_string();
+            for (_, sender) in group {
+                let _ = sender.send(Err(StoreError::unavailable(error.clone())));
+            }
+            return;
+        }
+    };
+    let mut outcomes = Vec::with_capacity(group.len());
+    for (request, sender) in group {
+        let outcome = append_in_transaction(&mut transaction, &request).await;
+        outcomes.push((outcome, sender));
+    }
+    let wrote = outcomes
+        .iter()
+        .filter_map(|(outcome, _)| outcome.as_ref().ok())
+        .filter(|appended| !appended.duplicate)
+        .map(|appended| appended.position)
+        .max();
+    let committed = match wrote {
+        Some(_) => transaction.commit().await,
+        None => transaction.rollback().await,
+    };
+    match committed {
+        Ok(()) => {
+            if let Some(position) = wrote {
+                last_position.send_replace(position);
+            }
+            for (outcome, sender) in outcomes {
+                let _ = sender.send(outcome);
+            }
+        }
+        Err(error) => {
+            let error = error.to_string();
+            for (outcome, sender) in outcomes {
+                let failed = match outcome {
+                    Ok(appended) if !appended.duplicate => {
+                        Err(StoreError::unavailable(error.clone()))
+                    }
+                    other => other,
+                };
+                let _ = sender.send(failed);
+            }
+        }
+    }
+}
+
 fn decode_row(row: &SqliteRow) -> Result<DecodedCommit, StoreError> {
     let position = to_position(row.try_get("position").map_err(StoreError::unavailable)?);
     let body: Vec<u8> = row.try_get("body").map_err(StoreError::unavailable)?;
@@ -307,29 +378,36 @@ fn decode_row(row: &SqliteRow) -> Result<DecodedCommit, StoreError> {
 impl EventStore for SqliteEventStore {
     async fn append(&self, request: AppendRequest) -> Result<Appended, StoreError> {
         request.validate()?;
+        let (sender, mut outcome) = tokio::sync::oneshot::channel();
+        self.inner
+            .waiting
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push((request, sender));
         let mut writer = self.inner.writer.lock().await;
-        let mut transaction = writer
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(StoreError::unavailable)?;
-        let outcome = append_in_transaction(&mut transaction, &request).await;
-        match outcome {
-            Ok(appended) if !appended.duplicate => {
-                transaction
-                    .commit()
-                    .await
-                    .map_err(StoreError::unavailable)?;
-                self.inner.last_position.send_replace(appended.position);
-                Ok(appended)
+        // Written meanwhile by the holder before.
+        if let Ok(outcome) = outcome.try_recv() {
+            return outcome;
+        }
+        loop {
+            let group: Vec<WaitingAppend> = {
+                let mut waiting = self
+                    .inner
+                    .waiting
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let take = waiting.len().min(MOST_APPENDS_PER_TRANSACTION);
+                waiting.drain(..take).collect()
+            };
+            if group.is_empty() {
+                break;
             }
-            other => {
-                transaction
-                    .rollback()
-                    .await
-                    .map_err(StoreError::unavailable)?;
-                other
+            write_group(&mut writer, group, &self.inner.last_position).await;
+            if let Ok(outcome) = outcome.try_recv() {
+                return outcome;
             }
         }
+        Err(StoreError::unavailable("the append was dropped unwritten"))
     }
 
     async fn read_stream(
