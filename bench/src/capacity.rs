@@ -23,17 +23,8 @@ use crate::Options;
 
 /// CPU seconds a set of processes has used (user + system), from `/proc`.
 fn cpu_seconds(pids: &[u32]) -> f64 {
-    let ticks_per_second = 100.0;
     pids.iter()
-        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())
-        .filter_map(|stat| {
-            // Fields after the command name (which may hold spaces) in parentheses.
-            let rest = stat.rsplit_once(')')?.1;
-            let fields: Vec<&str> = rest.split_whitespace().collect();
-            let user: f64 = fields.get(11)?.parse().ok()?;
-            let system: f64 = fields.get(12)?.parse().ok()?;
-            Some((user + system) / ticks_per_second)
-        })
+        .filter_map(|pid| crate::cpu_seconds(&pid.to_string()))
         .sum()
 }
 
@@ -55,15 +46,19 @@ fn processes_named(comm: &str) -> Vec<u32> {
 /// Messages into and out of the NATS server so far, from its monitoring endpoint (`/varz`) when
 /// `scripts/with-services` said where it is (CALLCENTER_TEST_NATS_MONITOR).
 async fn nats_messages() -> Option<(f64, f64)> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let address = std::env::var("CALLCENTER_TEST_NATS_MONITOR").ok()?;
-    let mut connection = tokio::net::TcpStream::connect(&address).await.ok()?;
-    let request = format!("GET /varz HTTP/1.0\r\nHost: {address}\r\n\r\n");
-    connection.write_all(request.as_bytes()).await.ok()?;
-    let mut response = String::new();
-    connection.read_to_string(&mut response).await.ok()?;
-    let (_, body) = response.split_once("\r\n\r\n")?;
-    let varz: Value = serde_json::from_str(body).ok()?;
+    let (status, varz) = callcenter_e2e::request(
+        &format!("http://{address}"),
+        "GET",
+        "/varz",
+        None,
+        None,
+        &[],
+    )
+    .await;
+    if status != 200 {
+        return None;
+    }
     Some((varz["in_msgs"].as_f64()?, varz["out_msgs"].as_f64()?))
 }
 

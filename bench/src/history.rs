@@ -39,7 +39,6 @@ use callcenter_eventlog::{
 };
 use callcenter_kit::{CommandMeta, ConsumerStatus, run_consumer};
 use callcenter_routing::Routing;
-use callcenter_routing::app::{NewAgent, NewQueue};
 use callcenter_routing::domain::{AgentCommand, Why};
 use callcenter_routing::publisher::PresencePublisher;
 use callcenter_telephony::Telephony;
@@ -210,42 +209,7 @@ async fn build_history(log: &Path, size: usize) {
         let clock = Arc::clone(&clock);
         move || Timestamp::from_unix_millis(clock.fetch_add(1_000, Ordering::Relaxed))
     };
-    let queue = NewQueue {
-        display_name: "General".into(),
-        center_id: name("langfang"),
-        after_call_work_seconds: 0,
-        routing_domain: None,
-    };
-    routing
-        .create_queue(&meta("queue".into()), &name("general"), queue, tick())
-        .await
-        .expect("queue");
-    for index in 0..AGENTS {
-        let agent_id = name(format!("a{index}"));
-        let agent = NewAgent {
-            display_name: agent_id.to_string(),
-            center_id: name("langfang"),
-            queue_ids: vec![name("general")],
-            routing_domain: None,
-        };
-        routing
-            .create_agent(&meta(format!("create-{index}")), &agent_id, agent, tick())
-            .await
-            .expect("agent");
-        let login = AgentCommand::Login {
-            seat: name(format!("desk-{index}")),
-            at: tick(),
-        };
-        routing
-            .agent_command(&meta(format!("login-{index}")), &agent_id, login)
-            .await
-            .expect("login");
-        let ready = AgentCommand::SetReady { at: tick() };
-        routing
-            .agent_command(&meta(format!("ready-{index}")), &agent_id, ready)
-            .await
-            .expect("ready");
-    }
+    crate::routing::staff_general_queue(&routing, &meta, AGENTS, tick.clone()).await;
     // Routing's presence publisher follows, as it does in a running platform.
     let stop = CancellationToken::new();
     let status = tokio::sync::watch::Sender::new(ConsumerStatus::default());

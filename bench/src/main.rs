@@ -340,7 +340,7 @@ impl CpuUse {
 }
 
 /// User plus system CPU seconds of process `pid` (`self` for this one).
-fn cpu_seconds(pid: &str) -> Option<f64> {
+pub(crate) fn cpu_seconds(pid: &str) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name start with the state (field 3); utime and stime are 14 and
     // 15, counted in clock ticks of 1/100 s on Linux.

@@ -52,6 +52,50 @@ fn percentile(sorted: &[u64], fraction: f64) -> u64 {
     sorted.get(index).copied().unwrap_or_default()
 }
 
+/// Through routing's own API: the queue `general`, and agents `a0`, `a1`, … serving it, each
+/// created, logged in at desk `desk-<n>` and ready; `meta` names each step's request and `at`
+/// gives its time.
+pub(crate) async fn staff_general_queue(
+    routing: &Routing,
+    meta: impl Fn(String) -> CommandMeta,
+    agents: usize,
+    mut at: impl FnMut() -> Timestamp,
+) {
+    let queue = NewQueue {
+        display_name: "General".into(),
+        center_id: name("langfang".into()),
+        after_call_work_seconds: 0,
+        routing_domain: None,
+    };
+    routing
+        .create_queue(&meta("queue".into()), &name("general".into()), queue, at())
+        .await
+        .expect("queue");
+    for index in 0..agents {
+        let agent_id = name(format!("a{index}"));
+        let agent = NewAgent {
+            display_name: agent_id.to_string(),
+            center_id: name("langfang".into()),
+            queue_ids: vec![name("general".into())],
+            routing_domain: None,
+        };
+        routing
+            .create_agent(&meta(format!("create-{index}")), &agent_id, agent, at())
+            .await
+            .expect("agent");
+        let seat = name(format!("desk-{index}"));
+        for (step, command) in [
+            ("login", AgentCommand::Login { seat, at: at() }),
+            ("ready", AgentCommand::SetReady { at: at() }),
+        ] {
+            routing
+                .agent_command(&meta(format!("{step}-{index}")), &agent_id, command)
+                .await
+                .expect("presence");
+        }
+    }
+}
+
 /// Offered → reserved through JetStream: `calls` calls at `rate` per second on `agents` agents;
 /// returns the latencies in microseconds.
 async fn end_to_end(calls: usize, rate: usize, agents: usize) -> Vec<u64> {
@@ -71,44 +115,7 @@ async fn end_to_end(calls: usize, rate: usize, agents: usize) -> Vec<u64> {
         Routing::new(Arc::clone(&store)),
     );
     let at = Timestamp::now();
-    let queue = NewQueue {
-        display_name: "general".into(),
-        center_id: name("c".into()),
-        after_call_work_seconds: 0,
-        routing_domain: None,
-    };
-    routing
-        .create_queue(&meta("queue".into()), &name("general".into()), queue, at)
-        .await
-        .expect("queue");
-    for index in 0..agents {
-        let agent_id = name(format!("a{index}"));
-        let agent = NewAgent {
-            display_name: agent_id.to_string(),
-            center_id: name("c".into()),
-            queue_ids: vec![name("general".into())],
-            routing_domain: None,
-        };
-        routing
-            .create_agent(&meta(format!("create-{index}")), &agent_id, agent, at)
-            .await
-            .expect("agent");
-        for (step, command) in [
-            (
-                "login",
-                AgentCommand::Login {
-                    seat: name(format!("s{index}")),
-                    at,
-                },
-            ),
-            ("ready", AgentCommand::SetReady { at }),
-        ] {
-            routing
-                .agent_command(&meta(format!("{step}-{index}")), &agent_id, command)
-                .await
-                .expect("presence");
-        }
-    }
+    staff_general_queue(&routing, meta, agents, || at).await;
     let head = store.head().await.expect("head");
     let mut reserved = store
         .subscribe(SubscriptionSpec {

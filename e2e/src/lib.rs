@@ -286,45 +286,7 @@ impl Instance {
         body: Option<Value>,
         headers: &[(&str, &str)],
     ) -> (u16, Value) {
-        let client: Client<HttpConnector, Full<Bytes>> =
-            Client::builder(TokioExecutor::new()).build_http();
-        let mut request = http::Request::builder()
-            .method(method)
-            .uri(format!("{}{path}", self.http));
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        if let Some(token) = token {
-            request = request.header("authorization", format!("Bearer {token}"));
-        }
-        let payload = match body {
-            Some(body) => {
-                request = request.header("content-type", "application/json");
-                Bytes::from(body.to_string())
-            }
-            None => Bytes::new(),
-        };
-        let request = request.body(Full::new(payload)).expect("request");
-        let response =
-            match tokio::time::timeout(Duration::from_secs(30), client.request(request)).await {
-                Ok(Ok(response)) => response,
-                Ok(Err(error)) => return (0, Value::String(error.to_string())),
-                Err(_) => return (0, Value::String("timed out".into())),
-            };
-        let status = response.status().as_u16();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .map(|collected| collected.to_bytes())
-            .unwrap_or_default();
-        let value = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
-        };
-        (status, value)
+        request(&self.http, method, path, token, body, headers).await
     }
 
     /// The process's metrics (`GET /metrics`, no token), in the Prometheus text format.
@@ -467,6 +429,57 @@ pub async fn gateway_in_front(
         "gateway", upstreams, prefix, secret,
     ))
     .await
+}
+
+/// Sends an HTTP request to `base` (`http://host:port`) and answers the status and the JSON body
+/// (`Null` when empty, the text when not JSON; status 0 and the error when it failed).
+pub async fn request(
+    base: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+    headers: &[(&str, &str)],
+) -> (u16, Value) {
+    let client: Client<HttpConnector, Full<Bytes>> =
+        Client::builder(TokioExecutor::new()).build_http();
+    let mut request = http::Request::builder()
+        .method(method)
+        .uri(format!("{base}{path}"));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let payload = match body {
+        Some(body) => {
+            request = request.header("content-type", "application/json");
+            Bytes::from(body.to_string())
+        }
+        None => Bytes::new(),
+    };
+    let request = request.body(Full::new(payload)).expect("request");
+    let response =
+        match tokio::time::timeout(Duration::from_secs(30), client.request(request)).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(error)) => return (0, Value::String(error.to_string())),
+            Err(_) => return (0, Value::String("timed out".into())),
+        };
+    let status = response.status().as_u16();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .map(|collected| collected.to_bytes())
+        .unwrap_or_default();
+    let value = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+    };
+    (status, value)
 }
 
 /// Removes the JetStream event log a test's instances wrote under `prefix`.

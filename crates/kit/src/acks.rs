@@ -3,7 +3,7 @@
 //!
 //! An acknowledgement is a round trip to the event log, and each consumer used to send one per
 //! batch: with commits arriving one at a time under load, that was one round trip per commit
-//! per consumer, the largest share of the NATS server's work per call (`just bench capacity`).
+//! per consumer (`just bench capacity` counts the NATS server's messages per call).
 //! Holding it back is safe because acknowledgements are cumulative and a runner may be handed
 //! a commit again after a restart anyway: at most the last [`ACK_AT_MOST_EVERY`] of commits come
 //! again, and views skip what they already folded.
@@ -17,6 +17,9 @@ pub const ACK_AT_MOST_EVERY: Duration = Duration::from_millis(200);
 /// Events applied after which a runner acknowledges even within [`ACK_AT_MOST_EVERY`] (well
 /// under the JetStream consumer's window of unacknowledged commits).
 pub const ACK_EVERY_EVENTS: usize = 5_000;
+
+/// How long a stopping runner waits for its last acknowledgement.
+const SHUTDOWN_ACK_WAIT: Duration = Duration::from_secs(2);
 
 /// The acknowledgement a runner owes, and when it last sent one.
 #[derive(Debug)]
@@ -59,6 +62,14 @@ impl AckPacer {
         self.events = 0;
         self.sent_at = Instant::now();
         Some(owed)
+    }
+
+    /// Best effort at shutdown: acknowledges what is owed, waiting at most
+    /// [`SHUTDOWN_ACK_WAIT`] (what stays unacknowledged comes again and is skipped).
+    pub(crate) async fn ack_at_shutdown(&mut self, subscription: &mut dyn Subscription) {
+        if let Some(position) = self.take() {
+            let _ = tokio::time::timeout(SHUTDOWN_ACK_WAIT, subscription.ack(position)).await;
+        }
     }
 
     /// Acknowledges on `subscription` what is due.

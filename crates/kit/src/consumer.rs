@@ -4,8 +4,8 @@
 //! A [`Consumer`] says what it reads and from where; the runner subscribes, delivers batches of
 //! whole commits, acknowledges them, reports where it stands ([`ConsumerStatus`]: position, lag,
 //! caught up, last error), restarts it with a growing pause when it fails, and stops it at
-//! shutdown (acknowledgements are paced: see [`crate::acks`]). Once the consumer has caught up with the log, it may act after every batch and every
-//! tick. What it does because of an event carries that event's [`Cause`]: the commands it issues
+//! shutdown (acknowledgements are paced: see [`crate::acks`]). Once the consumer has caught up
+//! with the log, it may act after every batch and every tick. What it does because of an event carries that event's [`Cause`]: the commands it issues
 //! join the trace and the correlation of the commit that caused them.
 //!
 //! **Snapshots.** A consumer that rebuilds its view from the beginning of the log may keep
@@ -36,8 +36,6 @@ use crate::projection::ProjectionStatus;
 pub const SNAPSHOT_EVERY_EVENTS: u64 = 50_000;
 /// Events of a catch-up after which the runner saves a snapshot as soon as it has caught up.
 const SNAPSHOT_AFTER_CATCH_UP: u64 = 1_000;
-/// How long a stopping consumer waits for its last acknowledgement.
-const SHUTDOWN_ACK_WAIT: Duration = Duration::from_secs(2);
 
 /// Where a consumer stands, for readiness checks and the lag metric.
 pub type ConsumerStatus = ProjectionStatus;
@@ -271,9 +269,7 @@ async fn consume<C: Consumer>(
     let result = loop {
         let batch = tokio::select! {
             () = shutdown.cancelled() => {
-                if let Some(position) = acks.take() {
-                    let _ = tokio::time::timeout(SHUTDOWN_ACK_WAIT, subscription.ack(position)).await;
-                }
+                acks.ack_at_shutdown(subscription.as_mut()).await;
                 snapshots.save(store, consumer, &spec.name).await;
                 break Ok(());
             }

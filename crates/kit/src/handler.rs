@@ -461,27 +461,24 @@ impl<A: EventSourced> CommandHandler<A> {
         Ok(state)
     }
 
-    fn remembered(&self, stream: &StreamKey) -> Option<Known<A>> {
+    fn recent(&self) -> std::sync::MutexGuard<'_, Recent<A>> {
         self.known
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(stream)
     }
 
-    /// Remembers `known` (and returns it), saving a snapshot first when one is due.
+    fn remembered(&self, stream: &StreamKey) -> Option<Known<A>> {
+        self.recent().get(stream)
+    }
+
+    /// Remembers `known` (unless a newer version is remembered) and returns it.
     fn remember(&self, stream: &StreamKey, known: Known<A>) -> Known<A> {
-        self.known
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .put(stream, known.clone());
+        self.recent().put(stream, known.clone());
         known
     }
 
     fn forget(&self, stream: &StreamKey) {
-        self.known
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .forget(stream);
+        self.recent().forget(stream);
     }
 
     /// Reads the aggregate from the store (its last snapshot, if kept, and the events after

@@ -84,8 +84,6 @@ impl std::fmt::Debug for ProjectionRunner {
 
 /// How long a subscription waits for commits before the runner reports itself caught up.
 const IDLE_WAIT: Duration = Duration::from_millis(500);
-/// How long a stopping projection waits to acknowledge its last batch.
-const SHUTDOWN_ACK_WAIT: Duration = Duration::from_secs(1);
 
 impl ProjectionRunner {
     /// A runner that applies up to 500 commits per transaction.
@@ -227,11 +225,8 @@ impl ProjectionRunner {
                 batch = subscription.next_batch(self.batch_size, IDLE_WAIT) => Some(batch?),
             };
             let Some(batch) = batch else {
-                // Best effort: a commit left unacknowledged comes back and the checkpoint skips it.
-                if let Some(position) = acks.take() {
-                    let _ =
-                        tokio::time::timeout(SHUTDOWN_ACK_WAIT, subscription.ack(position)).await;
-                }
+                // A commit left unacknowledged comes back and the checkpoint skips it.
+                acks.ack_at_shutdown(subscription.as_mut()).await;
                 return Ok(());
             };
             let Some(last_position) = batch.last_position() else {
