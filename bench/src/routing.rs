@@ -131,8 +131,11 @@ async fn end_to_end(calls: usize, rate: usize, agents: usize) -> Vec<u64> {
         Arc::clone(&store),
         Arc::new(LocalLeases::default()),
         routing.clone(),
-        1,
-        Duration::from_secs(30),
+        callcenter_routing::DistributorSettings {
+            partitions: 1,
+            snapshot_every: Duration::from_secs(30),
+            warm_standby: false,
+        },
         callcenter_routing::RoutingProgress::new(vec![tokio::sync::watch::Sender::default()]),
         stop.clone(),
     ));

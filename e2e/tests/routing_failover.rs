@@ -1,6 +1,8 @@
 //! Routing as a partitioned single writer: two routing replicas share one partition through a
 //! lease in JetStream; the owner is killed with SIGKILL while calls keep coming, and the standby
-//! takes over within seconds without giving any agent two calls.
+//! takes over within seconds without giving any agent two calls. A standby keeps the partition
+//! warm (it follows the log without routing) and resumes from that view; with the warm standby
+//! turned off it resumes from the owner's snapshot.
 
 use std::time::{Duration, Instant};
 
@@ -66,6 +68,13 @@ async fn the_standby_routing_replica_takes_over_within_seconds_when_the_owner_is
         "takeover took {takeover:?}"
     );
     assert!(standby.log_text().contains(took), "{}", standby.log_text());
+    assert!(
+        standby
+            .log_text()
+            .contains("routing partition resumed from the view this replica followed"),
+        "the standby kept the partition warm:\n{}",
+        standby.log_text()
+    );
     eprintln!(
         "routing takeover after SIGKILL: {} ms",
         takeover.as_millis()
@@ -91,9 +100,9 @@ async fn the_standby_routing_replica_takes_over_within_seconds_when_the_owner_is
 }
 
 /// The owner dies while a call rings at the agent it reserved; the agent answers and ends the
-/// call before the standby takes over. The standby resumes the partition from the owner's
-/// snapshot and the log after it, and the agent's record shows the call as the call it was
-/// (started and ended), not as a released reservation.
+/// call before the standby takes over. The standby (not kept warm) resumes the partition from the
+/// owner's snapshot and the log after it, and the agent's record shows the call as the call it
+/// was (started and ended), not as a released reservation.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_answered_while_the_routing_owner_is_dead_stays_on_the_agents_record_after_takeover()
 {
@@ -103,9 +112,16 @@ async fn a_call_answered_while_the_routing_owner_is_dead_stays_on_the_agents_rec
         Mode::serve_without_read_models(target, extra, &prefix, &secret)
     };
     let routing = || {
-        ["--lease-seconds", "2", "--routing-snapshot-seconds", "1"]
-            .map(str::to_owned)
-            .to_vec()
+        [
+            "--lease-seconds",
+            "2",
+            "--routing-snapshot-seconds",
+            "1",
+            "--routing-warm-standby",
+            "false",
+        ]
+        .map(str::to_owned)
+        .to_vec()
     };
     let telephony = Instance::start(serve("telephony", vec![])).await;
     let owner = Instance::start(serve("routing", routing())).await;

@@ -758,6 +758,7 @@ impl EventStore for JetStreamEventStore {
             reader,
             staged: Vec::new(),
             staged_pending: 0,
+            staged_through: 0,
             unacked: VecDeque::new(),
         }))
     }
@@ -906,6 +907,8 @@ struct JetStreamSubscription {
     staged: Vec<DecodedCommit>,
     /// The lag reported by the last staged delivery.
     staged_pending: u64,
+    /// The position of the last staged delivery, passed on or left out.
+    staged_through: Position,
     /// Delivered, not yet acknowledged: (position, message, passed on), oldest first.
     unacked: VecDeque<(Position, jetstream::Message, bool)>,
 }
@@ -928,6 +931,7 @@ impl JetStreamSubscription {
     fn stage(&mut self, delivery: Option<Result<Delivery, StoreError>>) -> Result<(), StoreError> {
         let delivery = delivery.ok_or_else(|| StoreError::unavailable("subscription ended"))??;
         self.staged_pending = delivery.pending;
+        self.staged_through = delivery.position;
         let passed = delivery.commit.is_some();
         self.staged.extend(delivery.commit);
         self.unacked
@@ -985,6 +989,7 @@ impl Subscription for JetStreamSubscription {
                     return Ok(Batch {
                         events: Vec::new(),
                         pending,
+                        through: self.staged_through,
                     });
                 }
                 Ok(first) => {
@@ -1023,6 +1028,7 @@ impl Subscription for JetStreamSubscription {
                 .flat_map(|commit| commit.events)
                 .collect(),
             pending: self.staged_pending,
+            through: self.staged_through,
         })
     }
 

@@ -398,12 +398,22 @@ pub struct Batch {
     /// several, which are picked out in process); on SQLite, the commits of any stream (an upper
     /// bound, read in constant time). Zero only when nothing is left.
     pub pending: u64,
+    /// How far the subscription has looked: every commit up to here that its filter takes has
+    /// been delivered, in this batch or before. At least the last event's position, and beyond
+    /// it when commits the filter leaves out followed (0: nothing looked at yet). A view that
+    /// folded the batch holds the log through here, and may resume after it.
+    pub through: Position,
 }
 
 impl Batch {
     /// Position of the batch's last commit.
     pub fn last_position(&self) -> Option<Position> {
         self.events.last().map(RecordedEvent::position)
+    }
+
+    /// How far the subscription has looked ([`Batch::through`], never before the last event).
+    pub fn passed_through(&self) -> Position {
+        self.through.max(self.last_position().unwrap_or(0))
     }
 }
 

@@ -674,12 +674,16 @@ impl Subscription for SqliteSubscription {
                 return Ok(Batch {
                     events: commits.into_iter().flat_map(|c| c.events).collect(),
                     pending,
+                    through: delivered,
                 });
             }
             self.delivered = self.delivered.max(head);
             let now = tokio::time::Instant::now();
             if now >= deadline {
-                return Ok(Batch::default());
+                return Ok(Batch {
+                    through: self.delivered,
+                    ..Batch::default()
+                });
             }
             let nap = (deadline - now).min(POLL_INTERVAL);
             // Woken by an append in this process, or by the poll interval for other processes.

@@ -17,7 +17,14 @@
 //! that only `act` made to the view (it may be lost with a restart), so a consumer keeps such
 //! bookkeeping out of its snapshot and lets the events settle it. A snapshot it cannot read (an
 //! older format it does not upcast, a damaged body, a position beyond the log's head) is set
-//! aside and the log replayed from the beginning.
+//! aside and the log replayed from the beginning. A view holds the log through the last commit its
+//! subscription looked at, including commits its filter left out after its last event
+//! ([`callcenter_eventlog::Batch::through`]): its snapshots and restarts start after those too.
+//!
+//! **Followers.** A consumer whose subscription is ephemeral and [`Subscribe::restore_only`]
+//! keeps warm a view that another process owns (a standby of a routing partition): it restores
+//! the owner's snapshots and never saves one. When it stops, [`run_consumer`] returns how far the
+//! view holds the log, and [`resume_consumer`] continues that view as the owner's, from there.
 
 use std::time::Duration;
 
@@ -69,6 +76,9 @@ pub struct Subscribe {
     pub tick: Duration,
     /// How often a consumer that keeps snapshots saves one while commits arrive.
     pub snapshot_every: Duration,
+    /// A consumer that keeps snapshots restores the last one but saves none: a follower keeping
+    /// warm a view that another process (the owner of a partition) saves.
+    pub restore_only: bool,
 }
 
 impl Subscribe {
@@ -83,6 +93,7 @@ impl Subscribe {
             batch_size: 500,
             tick: Duration::from_millis(250),
             snapshot_every: Duration::from_secs(30),
+            restore_only: false,
         }
     }
 
@@ -198,13 +209,39 @@ impl Cause {
 }
 
 /// Runs `consumer` until `shutdown`: failures are logged, shown in `status` and retried with a
-/// growing pause.
+/// growing pause. Returns how far its view holds the log when it stopped at `shutdown` (`None`
+/// when a failure left it unsettled): a follower's view that another runner may continue
+/// ([`resume_consumer`]).
 pub async fn run_consumer<C: Consumer>(
     store: &dyn EventStore,
     consumer: &mut C,
     status: &watch::Sender<ConsumerStatus>,
     shutdown: &CancellationToken,
-) {
+) -> Option<Position> {
+    run(store, consumer, None, status, shutdown).await
+}
+
+/// Runs a consumer of the log's beginning ([`StartFrom::Beginning`]) whose view already holds
+/// the log through `through` (a view [`run_consumer`] returned, kept warm by a follower): no
+/// reset, no snapshot restored, the first subscription resumes after `through`. A restart after
+/// a failure rebuilds the view as usual.
+pub async fn resume_consumer<C: Consumer>(
+    store: &dyn EventStore,
+    consumer: &mut C,
+    through: Position,
+    status: &watch::Sender<ConsumerStatus>,
+    shutdown: &CancellationToken,
+) -> Option<Position> {
+    run(store, consumer, Some(through), status, shutdown).await
+}
+
+async fn run<C: Consumer>(
+    store: &dyn EventStore,
+    consumer: &mut C,
+    mut holding: Option<Position>,
+    status: &watch::Sender<ConsumerStatus>,
+    shutdown: &CancellationToken,
+) -> Option<Position> {
     let spec = consumer.subscription();
     let component = format!("consumer {}", spec.name);
     let mut after = match spec.start {
@@ -215,33 +252,44 @@ pub async fn run_consumer<C: Consumer>(
     let mut backoff = crate::restart::Backoff::default();
     while !shutdown.is_cancelled() {
         let started = std::time::Instant::now();
-        let result = consume(store, consumer, &spec, &mut after, status, shutdown).await;
-        let Err(error) = result else {
-            return;
+        let holds = holding.take();
+        let result = consume(store, consumer, &spec, holds, &mut after, status, shutdown).await;
+        let error = match result {
+            Ok(through) => return Some(through),
+            Err(error) => error,
         };
         let pause = backoff.after_failure(started.elapsed());
         tracing::warn!(component, %error, retry_in = ?pause, "failed, restarting");
         status.send_modify(|status| status.last_error = Some(error.to_string()));
         tokio::select! {
-            () = shutdown.cancelled() => return,
+            () = shutdown.cancelled() => return None,
             () = tokio::time::sleep(pause) => {}
         }
     }
+    None
 }
 
-/// One run of a consumer, from subscribing until shutdown or the first failure.
+/// One run of a consumer, from subscribing until shutdown (how far its view holds the log) or
+/// the first failure. `holds`: the view already holds the log through there (see
+/// [`resume_consumer`]).
 async fn consume<C: Consumer>(
     store: &dyn EventStore,
     consumer: &mut C,
     spec: &Subscribe,
+    holds: Option<Position>,
     after: &mut Option<Position>,
     status: &watch::Sender<ConsumerStatus>,
     shutdown: &CancellationToken,
-) -> Result<(), ConsumerError> {
+) -> Result<Position, ConsumerError> {
     let mut snapshots = Snapshots::new(consumer.snapshot_format(), spec);
     if spec.start == StartFrom::Beginning {
-        consumer.reset();
-        *after = Some(snapshots.restore(store, consumer, &spec.name).await);
+        *after = Some(match holds {
+            Some(through) => snapshots.holding(through),
+            None => {
+                consumer.reset();
+                snapshots.restore(store, consumer, &spec.name).await
+            }
+        });
     }
     let name = if spec.ephemeral {
         Name::new(format!(
@@ -266,12 +314,13 @@ async fn consume<C: Consumer>(
     // What the view already holds (a restored snapshot, or the commits before a restart): the
     // log may hand some of it again, from its last acknowledgement.
     let folded_through = *after;
+    let mut through = folded_through.unwrap_or(0);
     let result = loop {
         let batch = tokio::select! {
             () = shutdown.cancelled() => {
                 acks.ack_at_shutdown(subscription.as_mut()).await;
                 snapshots.save(store, consumer, &spec.name).await;
-                break Ok(());
+                break Ok(through);
             }
             batch = subscription.next_batch(spec.batch_size, spec.tick) => batch,
         };
@@ -294,10 +343,15 @@ async fn consume<C: Consumer>(
                 break Err(error);
             }
             acks.applied(last, batch.events.len());
+        }
+        // The view holds the log through what the subscription looked at, including the commits
+        // its filter left out after the last event: a snapshot or a resume starts after them.
+        if batch.passed_through() > through {
+            through = batch.passed_through();
             if !matches!(spec.start, StartFrom::Checkpoint) {
-                *after = Some(last);
+                *after = Some(through);
             }
-            snapshots.folded(last, batch.events.len());
+            snapshots.folded(through, batch.events.len());
         }
         if let Err(error) = acks
             .ack_due(subscription.as_mut(), batch.events.is_empty())
@@ -311,9 +365,7 @@ async fn consume<C: Consumer>(
             snapshots.save(store, consumer, &spec.name).await;
         }
         status.send_modify(|status| {
-            if let Some(last) = batch.last_position() {
-                status.checkpoint = last;
-            }
+            status.checkpoint = through;
             status.lag = batch.pending;
             status.caught_up |= caught_up;
             status.last_error = None;
@@ -334,10 +386,14 @@ async fn consume<C: Consumer>(
 /// When a consumer's snapshots are restored and saved.
 struct Snapshots {
     format: Option<u32>,
+    /// Restores, never saves: the view of a follower, whose snapshots another process saves.
+    restore_only: bool,
     every: Duration,
-    /// The last commit folded into the view, and how many events were folded since the last save.
+    /// How far the view holds the log, and how many events were folded since the last save.
     position: Position,
     since_saved: u64,
+    /// Where the last snapshot saved or restored stands.
+    saved_position: Position,
     saved_at: std::time::Instant,
 }
 
@@ -345,11 +401,20 @@ impl Snapshots {
     fn new(format: Option<u32>, spec: &Subscribe) -> Self {
         Self {
             format: format.filter(|_| spec.start == StartFrom::Beginning),
+            restore_only: spec.restore_only,
             every: spec.snapshot_every,
             position: 0,
             since_saved: 0,
+            saved_position: 0,
             saved_at: std::time::Instant::now(),
         }
+    }
+
+    /// Takes a view that already holds the log through `through` (not saved here yet: saving
+    /// is due at the next occasion); returns where to read after.
+    fn holding(&mut self, through: Position) -> Position {
+        self.position = through;
+        through
     }
 
     /// Restores the last snapshot into `consumer` (reset) and returns the position to read
@@ -392,6 +457,7 @@ impl Snapshots {
                     "restored from a snapshot"
                 );
                 self.position = snapshot.position;
+                self.saved_position = snapshot.position;
                 self.saved_at = std::time::Instant::now();
                 snapshot.position
             }
@@ -411,17 +477,19 @@ impl Snapshots {
         }
     }
 
-    /// Notes that the view now holds the commits up to `position`.
+    /// Notes that the view now holds the log through `position`, `events` more of it folded.
     fn folded(&mut self, position: Position, events: usize) {
         self.position = position;
         self.since_saved += events as u64;
     }
 
-    /// Whether a snapshot is due: many commits since the last, a long catch-up just finished, or
-    /// the interval passed with commits folded since.
+    /// Whether a snapshot is due: many events since the last, a long catch-up just finished, or
+    /// the interval passed with the view moved on since (if only past commits its filter left
+    /// out: a restart need not look at them again).
     fn due(&self, caught_up: bool, just_caught_up: bool) -> bool {
         self.format.is_some()
-            && self.since_saved > 0
+            && !self.restore_only
+            && self.position > self.saved_position
             && (self.since_saved >= SNAPSHOT_EVERY_EVENTS
                 || (just_caught_up && self.since_saved >= SNAPSHOT_AFTER_CATCH_UP)
                 || (caught_up && self.saved_at.elapsed() >= self.every))
@@ -433,7 +501,7 @@ impl Snapshots {
         let Some(format) = self.format else {
             return;
         };
-        if self.since_saved == 0 {
+        if self.restore_only || self.position <= self.saved_position {
             return;
         }
         let started = std::time::Instant::now();
@@ -459,6 +527,7 @@ impl Snapshots {
                 tracing::debug!(consumer = %name, position = self.position, bytes,
                                 took_ms = started.elapsed().as_millis() as u64, "snapshot saved");
                 self.since_saved = 0;
+                self.saved_position = self.position;
             }
             Err(error) => tracing::warn!(consumer = %name, %error, "cannot save a snapshot"),
         }

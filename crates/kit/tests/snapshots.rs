@@ -1,7 +1,9 @@
 //! Consumers' snapshots on both event logs (SQLite, JetStream): a view restored from its snapshot
 //! reads only the commits after it and ends as a replay from zero does; a snapshot of the
 //! previous format is upcast; one that cannot be used (damaged, of an unknown format, beyond the
-//! log's head) is set aside and the log replayed.
+//! log's head) is set aside and the log replayed. A view holds the log through the commits its
+//! filter leaves out (its snapshot and its resume start after them), and a view a follower kept
+//! warm (restoring snapshots, never saving one) is resumed by another runner where it stopped.
 
 mod common;
 
@@ -11,13 +13,13 @@ use std::time::Duration;
 
 use callcenter_eventlog::jetstream::{JetStreamConfig, JetStreamEventStore};
 use callcenter_eventlog::sqlite::SqliteEventStore;
-use callcenter_eventlog::{EventStore, Filter, Name, RecordedEvent, Snapshot};
+use callcenter_eventlog::{EventStore, Filter, Name, Position, RecordedEvent, Snapshot};
 use callcenter_kit::{
-    CommandHandler, CommandMeta, Consumer, ConsumerError, ConsumerStatus, PersistedEvent,
-    Subscribe, run_consumer, snapshot,
+    Aggregate, CommandHandler, CommandMeta, Consumer, ConsumerError, ConsumerStatus,
+    PersistedEvent, Subscribe, resume_consumer, run_consumer, snapshot,
 };
 use callcenter_testkit::TempDir;
-use common::{Added, Tally, add};
+use common::{Add, Added, Tally, TallyError, add};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -34,6 +36,8 @@ struct Totals {
     /// The format it writes (1 plays the previous version of the consumer); `None`: no snapshots.
     format: Option<u32>,
     subscription: Name,
+    /// Restores snapshots but saves none (a follower).
+    follower: bool,
 }
 
 impl Totals {
@@ -43,20 +47,44 @@ impl Totals {
             folded: 0,
             format,
             subscription: name(subscription),
+            follower: false,
         }
+    }
+}
+
+/// Another aggregate of the same context, which the totals' filter leaves out.
+#[derive(Clone, Debug, Default)]
+struct Note(Tally);
+
+impl Aggregate for Note {
+    const CONTEXT: &'static str = "test";
+    const TYPE: &'static str = "note";
+    type Command = Add;
+    type Event = Added;
+    type Error = TallyError;
+
+    fn decide(&self, command: &Add) -> Result<Vec<Added>, TallyError> {
+        self.0.decide(command)
+    }
+
+    fn evolve(&mut self, event: &Added) {
+        self.0.evolve(event);
     }
 }
 
 #[async_trait::async_trait]
 impl Consumer for Totals {
     fn subscription(&self) -> Subscribe {
+        // Two streams, so that JetStream delivers the context's every commit (the note's too)
+        // and the runner's subscription leaves out the notes in process.
+        let filter = Filter::all()
+            .aggregate(name("test"), name("tally"))
+            .aggregate(name("test"), name("unused"));
         Subscribe {
             batch_size: 7,
             tick: Duration::from_millis(20),
-            ..Subscribe::view(
-                self.subscription.clone(),
-                Filter::all().aggregate(name("test"), name("tally")),
-            )
+            restore_only: self.follower,
+            ..Subscribe::view(self.subscription.clone(), filter)
         }
     }
 
@@ -102,15 +130,30 @@ impl Consumer for Totals {
 
 /// Runs `consumer` until it has caught up with the log, then stops it (which saves its
 /// snapshot, if it keeps them) and hands it back.
-async fn run_until_caught_up(store: &Arc<dyn EventStore>, mut consumer: Totals) -> Totals {
+async fn run_until_caught_up(store: &Arc<dyn EventStore>, consumer: Totals) -> Totals {
+    run_from(store, consumer, None).await.0
+}
+
+/// Runs `consumer` (resuming its view after `holding`, if given) until it has caught up, then
+/// stops it; hands it back with how far its view holds the log.
+async fn run_from(
+    store: &Arc<dyn EventStore>,
+    mut consumer: Totals,
+    holding: Option<Position>,
+) -> (Totals, Option<Position>) {
     let status = watch::Sender::new(ConsumerStatus::default());
     let mut watching = status.subscribe();
     let shutdown = CancellationToken::new();
     let running = {
         let (store, status, shutdown) = (Arc::clone(store), status.clone(), shutdown.clone());
         tokio::spawn(async move {
-            run_consumer(&*store, &mut consumer, &status, &shutdown).await;
-            consumer
+            let through = match holding {
+                Some(through) => {
+                    resume_consumer(&*store, &mut consumer, through, &status, &shutdown).await
+                }
+                None => run_consumer(&*store, &mut consumer, &status, &shutdown).await,
+            };
+            (consumer, through)
         })
     };
     tokio::time::timeout(
@@ -122,6 +165,14 @@ async fn run_until_caught_up(store: &Arc<dyn EventStore>, mut consumer: Totals) 
     .unwrap();
     shutdown.cancel();
     running.await.unwrap()
+}
+
+async fn add_notes(store: &Arc<dyn EventStore>, count: u64) {
+    let handler = CommandHandler::<Note>::new(Arc::clone(store));
+    for index in 0..count {
+        let meta = CommandMeta::system(name("acme"), "test", format!("n{index}"));
+        handler.handle(&meta, &name("n"), &add(1)).await.unwrap();
+    }
 }
 
 async fn add_tallies(store: &Arc<dyn EventStore>, from: u64, count: u64) {
@@ -202,6 +253,60 @@ async fn a_snapshot_of_the_previous_format_is_upcast_and_an_unusable_one_is_repl
     }
 }
 
+async fn a_view_holds_the_log_through_the_commits_its_filter_leaves_out(
+    store: Arc<dyn EventStore>,
+) {
+    add_tallies(&store, 0, 10).await;
+    add_notes(&store, 25).await;
+    let first = run_until_caught_up(&store, Totals::new("totals", Some(2))).await;
+    assert_eq!(first.folded, 10);
+    let head = store.head().await.unwrap();
+    let saved = store.load_snapshot(&name("totals")).await.unwrap();
+    assert_eq!(
+        saved.map(|s| s.position),
+        Some(head),
+        "the snapshot stands after the notes, not at the last tally"
+    );
+    add_notes(&store, 5).await;
+    add_tallies(&store, 10, 3).await;
+    let (restarted, through) = run_from(&store, Totals::new("totals", Some(2)), None).await;
+    assert_eq!(restarted.folded, 3);
+    assert_eq!(through, Some(store.head().await.unwrap()));
+    assert_eq!(restarted.totals, replayed(&store).await);
+}
+
+async fn a_view_kept_warm_by_a_follower_is_resumed_where_it_stopped_and_ends_as_a_replay_from_zero(
+    store: Arc<dyn EventStore>,
+) {
+    // The owner saves a snapshot; a follower restores it and follows the log, saving none.
+    add_tallies(&store, 0, 20).await;
+    run_until_caught_up(&store, Totals::new("totals", Some(2))).await;
+    let saved = store.load_snapshot(&name("totals")).await.unwrap().unwrap();
+    add_tallies(&store, 20, 6).await;
+    add_notes(&store, 4).await;
+    let follower = Totals {
+        follower: true,
+        ..Totals::new("totals", Some(2))
+    };
+    let (mut warm, through) = run_from(&store, follower, None).await;
+    assert_eq!(warm.folded, 6, "the owner's snapshot, then the tail");
+    assert_eq!(through, Some(store.head().await.unwrap()));
+    let unchanged = store.load_snapshot(&name("totals")).await.unwrap().unwrap();
+    assert_eq!(unchanged.position, saved.position, "a follower saves none");
+
+    // Taken over: the view goes on from where the follower stopped, and saves again.
+    add_tallies(&store, 26, 5).await;
+    warm.follower = false;
+    let (resumed, _) = run_from(&store, warm, through).await;
+    assert_eq!(
+        resumed.folded, 11,
+        "the follower's six and the five after it"
+    );
+    assert_eq!(resumed.totals, replayed(&store).await);
+    let saved = store.load_snapshot(&name("totals")).await.unwrap().unwrap();
+    assert_eq!(saved.position, store.head().await.unwrap());
+}
+
 async fn embedded(case: impl AsyncFnOnce(Arc<dyn EventStore>)) {
     let directory = TempDir::new("snapshots");
     let store = SqliteEventStore::open(&directory.path().join("events.db"))
@@ -246,4 +351,6 @@ macro_rules! on_both_logs {
 on_both_logs!(
     a_view_restored_from_its_snapshot_reads_only_the_tail_and_ends_as_a_replay_from_zero,
     a_snapshot_of_the_previous_format_is_upcast_and_an_unusable_one_is_replayed,
+    a_view_holds_the_log_through_the_commits_its_filter_leaves_out,
+    a_view_kept_warm_by_a_follower_is_resumed_where_it_stopped_and_ends_as_a_replay_from_zero,
 );

@@ -12,8 +12,10 @@
 //! **Partitioned single writer**: tenants, and the routing domains of large tenants, are split
 //! into `partitions` by a stable hash (see [`crate::placement`]); exactly one replica routes a partition at a time, the one holding its lease
 //! (`routing-p<N>`), which it renews every third of the lease's time to live. A replica that
-//! dies stops renewing; another takes the lease once it expires and resumes the partition from
-//! its snapshot. A replica that cannot renew stops routing the partition at once. Two owners for a
+//! dies stops renewing; another takes the lease once it expires and resumes the partition: from
+//! the view it kept warm when it was a standby (a replica holding fewer partitions than its fair
+//! share follows the others' logs without deciding anything), otherwise from the partition's
+//! snapshot. A replica that cannot renew stops routing the partition at once. Two owners for a
 //! moment cannot assign one agent twice: every decision is a command on the agent aggregate,
 //! checked against its version and idempotent by a request id made of that version.
 
@@ -25,7 +27,7 @@ use callcenter_eventlog::lease::Leases;
 use callcenter_eventlog::{EventStore, Filter, Name, RecordedEvent, TenantId};
 use callcenter_kit::{
     Cause, Consumer, ConsumerError, ConsumerStatus, PersistedEvent, StartFrom, Subscribe,
-    Timestamp, published, run_consumer, snapshot,
+    Timestamp, published, resume_consumer, run_consumer, snapshot,
 };
 use callcenter_platform::ErrorCode;
 use callcenter_platform::health::ReadinessCheck;
@@ -135,25 +137,74 @@ impl ReadinessCheck for RoutingProgress {
     }
 }
 
+/// How a replica runs the routing partitions.
+#[derive(Clone, Copy, Debug)]
+pub struct DistributorSettings {
+    /// How many partitions the deployment has.
+    pub partitions: u32,
+    /// How often an owner saves a partition's snapshot while calls come.
+    pub snapshot_every: Duration,
+    /// Whether a replica holding fewer partitions than its fair share keeps the partitions it
+    /// does not hold warm (a standby): it follows their log without acting, so that taking one
+    /// over costs the lease and the last moments of the log, not a snapshot and its tail.
+    pub warm_standby: bool,
+}
+
+/// A partition this replica follows without routing it: its task ends with the view it kept
+/// warm and how far that holds the log, once `stop` is cancelled.
+struct Follower {
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<Option<(Distributor, callcenter_eventlog::Position)>>,
+}
+
+impl Follower {
+    fn start(
+        store: &Arc<dyn EventStore>,
+        app: &Routing,
+        partition: Partition,
+        stop: CancellationToken,
+    ) -> Self {
+        let (store, app) = (Arc::clone(store), app.clone());
+        let follow = stop.clone();
+        let task = tokio::spawn(async move {
+            let mut distributor = Distributor::new(app, partition);
+            distributor.following = true;
+            let status = watch::Sender::new(ConsumerStatus::default());
+            let through = run_consumer(&*store, &mut distributor, &status, &follow).await?;
+            distributor.following = false;
+            Some((distributor, through))
+        });
+        Self { stop, task }
+    }
+
+    /// Stops following; the view, when it is settled.
+    async fn finish(self) -> Option<(Distributor, callcenter_eventlog::Position)> {
+        self.stop.cancel();
+        self.task.await.ok().flatten()
+    }
+}
+
 /// Routes every partition whose lease this replica holds, until `shutdown` (saving each
 /// partition's snapshot every `snapshot_every` while calls come): takes free
 /// partitions up to its fair share (the partitions divided by the live replicas, each of which
 /// holds a `routing-replica-<id>` lease), keeps renewing them, gives up those beyond its share so
 /// that a new replica gets some, and stops routing a partition at once when its lease is lost.
+/// With room for more (a standby), it follows the partitions it does not hold
+/// ([`DistributorSettings::warm_standby`]) and resumes a partition it takes from that view.
 pub async fn run_partitioned_distributors(
     store: Arc<dyn EventStore>,
     leases: Arc<dyn Leases>,
     app: Routing,
-    partitions: u32,
-    snapshot_every: Duration,
+    settings: DistributorSettings,
     progress: RoutingProgress,
     shutdown: CancellationToken,
 ) {
     let holder = format!("{}-{}", std::process::id(), Timestamp::now().unix_millis());
     let every = (leases.time_to_live() / 3).clamp(Duration::from_millis(100), TICK * 4);
     let mut running: BTreeMap<u32, CancellationToken> = BTreeMap::new();
+    let mut following: BTreeMap<u32, Follower> = BTreeMap::new();
     let membership = Name::new(format!("routing-replica-{holder}")).expect("valid name");
-    let count = partitions.max(1);
+    let count = settings.partitions.max(1);
     loop {
         // Announce this replica, and learn the fair share of partitions.
         let replicas = match leases.hold(&membership, &holder).await {
@@ -178,10 +229,7 @@ pub async fn run_partitioned_distributors(
             if !running.contains_key(&index) && running.len() >= fair_share as usize {
                 continue;
             }
-            let partition = Partition {
-                index,
-                count: partitions.max(1),
-            };
+            let partition = Partition { index, count };
             let held = match leases.hold(&partition.lease(), &holder).await {
                 Ok(held) => held,
                 Err(error) => {
@@ -193,19 +241,38 @@ pub async fn run_partitioned_distributors(
                 (true, false) => {
                     tracing::info!(
                         partition = index,
-                        partitions,
+                        partitions = count,
                         "routing partition taken by this replica"
                     );
+                    let warm = match following.remove(&index) {
+                        Some(follower) => follower.finish().await,
+                        None => None,
+                    };
                     let stop = shutdown.child_token();
                     running.insert(index, stop.clone());
                     let (store, app) = (Arc::clone(&store), app.clone());
                     // A partition taken (again) starts behind, whatever it reported before.
                     let status = progress.status(index);
                     status.send_replace(ConsumerStatus::default());
+                    let snapshot_every = settings.snapshot_every;
                     tokio::spawn(async move {
-                        let mut distributor = Distributor::new(app, partition);
-                        distributor.snapshot_every = snapshot_every;
-                        run_consumer(&*store, &mut distributor, &status, &stop).await;
+                        match warm {
+                            Some((mut distributor, through)) => {
+                                tracing::info!(
+                                    partition = index,
+                                    through,
+                                    "routing partition resumed from the view this replica followed"
+                                );
+                                distributor.snapshot_every = snapshot_every;
+                                resume_consumer(&*store, &mut distributor, through, &status, &stop)
+                                    .await;
+                            }
+                            None => {
+                                let mut distributor = Distributor::new(app, partition);
+                                distributor.snapshot_every = snapshot_every;
+                                run_consumer(&*store, &mut distributor, &status, &stop).await;
+                            }
+                        }
                     });
                 }
                 (false, true) => {
@@ -215,6 +282,19 @@ pub async fn run_partitioned_distributors(
                     }
                 }
                 _ => {}
+            }
+        }
+        // A standby (room for more partitions) keeps the others warm; a replica at its share
+        // follows none.
+        let standby = settings.warm_standby && running.len() < fair_share as usize;
+        for index in 0..count {
+            let wanted = standby && !running.contains_key(&index);
+            if wanted && !following.contains_key(&index) {
+                let partition = Partition { index, count };
+                let follower = Follower::start(&store, &app, partition, shutdown.child_token());
+                following.insert(index, follower);
+            } else if !wanted && let Some(follower) = following.remove(&index) {
+                follower.stop.cancel();
             }
         }
         progress
@@ -249,6 +329,9 @@ pub struct Distributor {
     folded: usize,
     /// How often it saves its snapshot while calls come.
     pub snapshot_every: Duration,
+    /// Follows the partition without routing it (a warm standby): an ephemeral subscription,
+    /// the owner's snapshots restored but never saved, no decisions.
+    following: bool,
 }
 
 impl Distributor {
@@ -262,6 +345,7 @@ impl Distributor {
             causes: HashMap::new(),
             folded: 0,
             snapshot_every: Duration::from_secs(30),
+            following: false,
         }
     }
 
@@ -285,6 +369,8 @@ impl Consumer for Distributor {
             batch_size: 1_000,
             tick: TICK,
             snapshot_every: self.snapshot_every,
+            ephemeral: self.following,
+            restore_only: self.following,
             ..Subscribe::durable(Self::subscription_name(self.partition), filter)
         }
     }
@@ -342,6 +428,9 @@ impl Consumer for Distributor {
     /// Decides after every batch once caught up, busy or not (a stale decision is refused by the
     /// agent's version check).
     async fn act(&mut self) -> Result<(), ConsumerError> {
+        if self.following {
+            return Ok(());
+        }
         carry_out_decisions(&mut self.router, &self.app, &self.causes).await?;
         let partition = opentelemetry::KeyValue::new("partition", i64::from(self.partition.index));
         METRICS

@@ -21,6 +21,8 @@ pub mod reasons;
 pub mod service;
 
 pub use app::Routing;
-pub use distributor::{Distributor, Partition, RoutingProgress, run_partitioned_distributors};
+pub use distributor::{
+    Distributor, DistributorSettings, Partition, RoutingProgress, run_partitioned_distributors,
+};
 pub use grpc::RoutingGrpc;
 pub use service::RoutingService;

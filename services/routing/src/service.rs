@@ -10,7 +10,9 @@ use callcenter_proto::routing::v1::routing_service_server::RoutingServiceServer;
 use clap::Args;
 use tonic::server::NamedService;
 
-use crate::distributor::{Distributor, Partition, RoutingProgress, run_partitioned_distributors};
+use crate::distributor::{
+    Distributor, DistributorSettings, Partition, RoutingProgress, run_partitioned_distributors,
+};
 use crate::publisher::PresencePublisher;
 use crate::{Routing, RoutingGrpc};
 
@@ -32,6 +34,12 @@ pub struct RoutingSettings {
     #[arg(long, env = "CALLCENTER_ROUTING_SNAPSHOT_SECONDS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub routing_snapshot_seconds: u64,
+    /// Whether a routing replica with room for more partitions (a standby) follows the log of
+    /// those it does not hold, so that taking one over does not wait for a snapshot and the
+    /// log after it (costs the standby the CPU of folding the partition's events).
+    #[arg(long, env = "CALLCENTER_ROUTING_WARM_STANDBY", default_value_t = true,
+          action = clap::ArgAction::Set)]
+    pub routing_warm_standby: bool,
 }
 
 /// Queues, agents, cases and the automatic call distributor.
@@ -98,18 +106,13 @@ impl Service for RoutingService {
         let progress = RoutingProgress::new(statuses);
         context.check(progress.clone());
         let stop = context.shutdown.clone();
-        let snapshot_every = Duration::from_secs(settings.routing_snapshot_seconds);
+        let distributing = DistributorSettings {
+            partitions,
+            snapshot_every: Duration::from_secs(settings.routing_snapshot_seconds),
+            warm_standby: settings.routing_warm_standby,
+        };
         context.spawn("routing distributors", async move {
-            run_partitioned_distributors(
-                store,
-                leases,
-                app,
-                partitions,
-                snapshot_every,
-                progress,
-                stop,
-            )
-            .await;
+            run_partitioned_distributors(store, leases, app, distributing, progress, stop).await;
             Ok(())
         });
         Ok(())
