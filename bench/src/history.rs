@@ -487,7 +487,14 @@ async fn jetstream_takeover(template: &Path) -> Value {
     let token = gateway.token(TENANT, "tenant_admin", "admin");
     let first = routed_call(&gateway, &token, Duration::from_secs(600)).await;
     let owner_rss = owner.rss_bytes();
-    // Let the owner save the partition after its catch-up and the first call.
+    // Let the owner save the partition after its catch-up and the first call, and the standby
+    // follow it from there.
+    let following = Instant::now();
+    while !standby.log_text().contains("following a routing partition")
+        && following.elapsed() < Duration::from_secs(120)
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     tokio::time::sleep(Duration::from_secs(1)).await;
 
     owner.kill().await;

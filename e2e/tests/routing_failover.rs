@@ -17,7 +17,11 @@ async fn the_standby_routing_replica_takes_over_within_seconds_when_the_owner_is
     let serve = |target: &str, extra: Vec<String>| {
         Mode::serve_without_read_models(target, extra, &prefix, &secret)
     };
-    let lease = || vec!["--lease-seconds".to_owned(), "2".to_owned()];
+    let lease = || {
+        ["--lease-seconds", "2", "--routing-snapshot-seconds", "1"]
+            .map(str::to_owned)
+            .to_vec()
+    };
     let telephony = Instance::start(serve("telephony", vec![])).await;
     let owner = Instance::start(serve("routing", lease())).await;
     let took = "routing partition taken by this replica";
@@ -50,6 +54,11 @@ async fn the_standby_routing_replica_takes_over_within_seconds_when_the_owner_is
         .poll_until(&first, &admin, |call| call["state"] == "ringing")
         .await;
     assert!(!standby.log_text().contains(took), "the standby waits");
+    // Once the owner has saved the partition, the standby follows it.
+    wait_for("the standby following", || {
+        standby.log_text().contains("following a routing partition")
+    })
+    .await;
 
     // The owner crashes; calls keep coming.
     owner.kill().await;

@@ -743,6 +743,9 @@ impl EventStore for JetStreamEventStore {
                     .map_err(StoreError::unavailable)?
             }
         };
+        // Until the first delivery, the lag is what the consumer had left when it was made: a
+        // server slow to start delivering is not mistaken for a subscription that caught up.
+        let initially_pending = consumer.cached_info().num_pending;
         let messages = consumer
             .stream()
             .max_messages_per_batch(1_000)
@@ -757,7 +760,7 @@ impl EventStore for JetStreamEventStore {
             deliveries,
             reader,
             staged: Vec::new(),
-            staged_pending: 0,
+            staged_pending: initially_pending,
             staged_through: 0,
             unacked: VecDeque::new(),
         }))
@@ -976,26 +979,22 @@ impl Subscription for JetStreamSubscription {
         wait: Duration,
     ) -> Result<Batch, StoreError> {
         let waiting_ends = tokio::time::Instant::now() + wait;
-        let mut left_out = false;
         while self.staged.is_empty() {
             let left = waiting_ends.saturating_duration_since(tokio::time::Instant::now());
             match tokio::time::timeout(left, self.deliveries.recv()).await {
                 Err(_elapsed) => {
                     // Nothing passed on waits: what was left out meanwhile is acknowledged.
                     self.ack_through(0).await?;
-                    // Nothing arrived: caught up. Only left-out commits arrived: as far behind
-                    // as the last of them said.
-                    let pending = if left_out { self.staged_pending } else { 0 };
+                    // Nothing passed on: as far behind as the last delivery said (0 once the
+                    // log's last commit came; more when the server is slow to deliver the rest,
+                    // which must not count as caught up).
                     return Ok(Batch {
                         events: Vec::new(),
-                        pending,
+                        pending: self.staged_pending,
                         through: self.staged_through,
                     });
                 }
-                Ok(first) => {
-                    self.stage(first)?;
-                    left_out = true;
-                }
+                Ok(first) => self.stage(first)?,
             }
         }
         // Gather what keeps arriving: commits come one message at a time, and a batch that stopped

@@ -221,24 +221,34 @@ pub async fn run_consumer<C: Consumer>(
     run(store, consumer, None, status, shutdown).await
 }
 
+/// A view kept warm by a follower, handed to [`resume_consumer`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WarmView {
+    /// How far the view holds the log (what [`run_consumer`] returned).
+    pub through: Position,
+    /// Whether it had caught up with the log when handed over: it acts at once, before its
+    /// subscription is even made (the view is as current as a caught-up one).
+    pub caught_up: bool,
+}
+
 /// Runs a consumer of the log's beginning ([`StartFrom::Beginning`]) whose view already holds
-/// the log through `through` (a view [`run_consumer`] returned, kept warm by a follower): no
-/// reset, no snapshot restored, the first subscription resumes after `through`. A restart after
-/// a failure rebuilds the view as usual.
+/// the log through `warm.through` (kept warm by a follower): no reset, no snapshot restored, the
+/// first subscription resumes after it, and a view that had caught up acts first. A restart
+/// after a failure rebuilds the view as usual.
 pub async fn resume_consumer<C: Consumer>(
     store: &dyn EventStore,
     consumer: &mut C,
-    through: Position,
+    warm: WarmView,
     status: &watch::Sender<ConsumerStatus>,
     shutdown: &CancellationToken,
 ) -> Option<Position> {
-    run(store, consumer, Some(through), status, shutdown).await
+    run(store, consumer, Some(warm), status, shutdown).await
 }
 
 async fn run<C: Consumer>(
     store: &dyn EventStore,
     consumer: &mut C,
-    mut holding: Option<Position>,
+    mut holding: Option<WarmView>,
     status: &watch::Sender<ConsumerStatus>,
     shutdown: &CancellationToken,
 ) -> Option<Position> {
@@ -270,13 +280,12 @@ async fn run<C: Consumer>(
 }
 
 /// One run of a consumer, from subscribing until shutdown (how far its view holds the log) or
-/// the first failure. `holds`: the view already holds the log through there (see
-/// [`resume_consumer`]).
+/// the first failure. `holds`: a view kept warm (see [`resume_consumer`]).
 async fn consume<C: Consumer>(
     store: &dyn EventStore,
     consumer: &mut C,
     spec: &Subscribe,
-    holds: Option<Position>,
+    holds: Option<WarmView>,
     after: &mut Option<Position>,
     status: &watch::Sender<ConsumerStatus>,
     shutdown: &CancellationToken,
@@ -284,7 +293,7 @@ async fn consume<C: Consumer>(
     let mut snapshots = Snapshots::new(consumer.snapshot_format(), spec);
     if spec.start == StartFrom::Beginning {
         *after = Some(match holds {
-            Some(through) => snapshots.holding(through),
+            Some(warm) => snapshots.holding(warm.through),
             None => {
                 consumer.reset();
                 snapshots.restore(store, consumer, &spec.name).await
@@ -301,6 +310,16 @@ async fn consume<C: Consumer>(
     } else {
         spec.name.clone()
     };
+    if let Some(warm) = holds.filter(|warm| warm.caught_up) {
+        // Current already: what is due is done now, not after making the subscription (which
+        // on a long log takes a while) and reading what the view already holds.
+        status.send_modify(|status| {
+            status.checkpoint = warm.through;
+            status.caught_up = true;
+        });
+        consumer.act().await?;
+    }
+    let subscribing = std::time::Instant::now();
     let mut subscription = store
         .subscribe(SubscriptionSpec {
             name: name.clone(),
@@ -309,6 +328,7 @@ async fn consume<C: Consumer>(
             expire_when_idle: spec.ephemeral.then_some(Duration::from_secs(60)),
         })
         .await?;
+    tracing::debug!(consumer = %spec.name, took_ms = subscribing.elapsed().as_millis() as u64, "subscribed");
     let mut caught_up = false;
     let mut acks = crate::acks::AckPacer::default();
     // What the view already holds (a restored snapshot, or the commits before a restart): the

@@ -29,8 +29,8 @@ pub use aggregate::{
 };
 pub use callcenter_eventlog::{Name, TenantId, Timestamp};
 pub use consumer::{
-    Cause, Consumer, ConsumerError, ConsumerStatus, StartFrom, Subscribe, resume_consumer,
-    run_consumer,
+    Cause, Consumer, ConsumerError, ConsumerStatus, StartFrom, Subscribe, WarmView,
+    resume_consumer, run_consumer,
 };
 pub use handler::{
     CommandError, CommandHandler, CommandMeta, Loaded, Outcome, is_reserved_tenant, platform_tenant,

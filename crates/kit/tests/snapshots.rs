@@ -16,7 +16,7 @@ use callcenter_eventlog::sqlite::SqliteEventStore;
 use callcenter_eventlog::{EventStore, Filter, Name, Position, RecordedEvent, Snapshot};
 use callcenter_kit::{
     Aggregate, CommandHandler, CommandMeta, Consumer, ConsumerError, ConsumerStatus,
-    PersistedEvent, Subscribe, resume_consumer, run_consumer, snapshot,
+    PersistedEvent, Subscribe, WarmView, resume_consumer, run_consumer, snapshot,
 };
 use callcenter_testkit::TempDir;
 use common::{Add, Added, Tally, TallyError, add};
@@ -38,6 +38,8 @@ struct Totals {
     subscription: Name,
     /// Restores snapshots but saves none (a follower).
     follower: bool,
+    /// How many events this start had folded at each `act`.
+    acted_at: Vec<usize>,
 }
 
 impl Totals {
@@ -48,6 +50,7 @@ impl Totals {
             format,
             subscription: name(subscription),
             follower: false,
+            acted_at: Vec::new(),
         }
     }
 }
@@ -109,6 +112,11 @@ impl Consumer for Totals {
         self.format
     }
 
+    async fn act(&mut self) -> Result<(), ConsumerError> {
+        self.acted_at.push(self.folded);
+        Ok(())
+    }
+
     fn snapshot(&self) -> Result<Vec<u8>, ConsumerError> {
         match self.format {
             Some(1) => snapshot::encode(&self.totals.iter().collect::<Vec<_>>()),
@@ -149,16 +157,21 @@ async fn run_from(
         tokio::spawn(async move {
             let through = match holding {
                 Some(through) => {
-                    resume_consumer(&*store, &mut consumer, through, &status, &shutdown).await
+                    let warm = WarmView {
+                        through,
+                        caught_up: true,
+                    };
+                    resume_consumer(&*store, &mut consumer, warm, &status, &shutdown).await
                 }
                 None => run_consumer(&*store, &mut consumer, &status, &shutdown).await,
             };
             (consumer, through)
         })
     };
+    let head = store.head().await.unwrap();
     tokio::time::timeout(
         Duration::from_secs(20),
-        watching.wait_for(|status| status.caught_up),
+        watching.wait_for(|status| status.caught_up && status.checkpoint >= head),
     )
     .await
     .expect("caught up in time")
@@ -294,14 +307,17 @@ async fn a_view_kept_warm_by_a_follower_is_resumed_where_it_stopped_and_ends_as_
     let unchanged = store.load_snapshot(&name("totals")).await.unwrap().unwrap();
     assert_eq!(unchanged.position, saved.position, "a follower saves none");
 
-    // Taken over: the view goes on from where the follower stopped, and saves again.
+    // Taken over: the view goes on from where the follower stopped, and saves again. It had
+    // caught up, so it acts at once, before reading anything.
     add_tallies(&store, 26, 5).await;
     warm.follower = false;
+    warm.acted_at.clear();
     let (resumed, _) = run_from(&store, warm, through).await;
     assert_eq!(
         resumed.folded, 11,
         "the follower's six and the five after it"
     );
+    assert_eq!(resumed.acted_at.first(), Some(&6), "{:?}", resumed.acted_at);
     assert_eq!(resumed.totals, replayed(&store).await);
     let saved = store.load_snapshot(&name("totals")).await.unwrap().unwrap();
     assert_eq!(saved.position, store.head().await.unwrap());

@@ -27,7 +27,7 @@ use callcenter_eventlog::lease::Leases;
 use callcenter_eventlog::{EventStore, Filter, Name, RecordedEvent, TenantId};
 use callcenter_kit::{
     Cause, Consumer, ConsumerError, ConsumerStatus, PersistedEvent, StartFrom, Subscribe,
-    Timestamp, published, resume_consumer, run_consumer, snapshot,
+    Timestamp, WarmView, published, resume_consumer, run_consumer, snapshot,
 };
 use callcenter_platform::ErrorCode;
 use callcenter_platform::health::ReadinessCheck;
@@ -79,6 +79,9 @@ const SNAPSHOT_FORMAT: u32 = 2;
 
 /// Events after which the router forgets the calls that are over.
 const FORGET_EVERY_EVENTS: usize = 2_000;
+
+/// How often a standby looks for the partition's first snapshot, to start following it.
+const FOLLOW_AFTER_SNAPSHOT_POLL: Duration = Duration::from_secs(2);
 
 /// How long to wait for new events before looking at the router's decisions again.
 const TICK: Duration = Duration::from_millis(250);
@@ -145,8 +148,9 @@ pub struct DistributorSettings {
     /// How often an owner saves a partition's snapshot while calls come.
     pub snapshot_every: Duration,
     /// Whether a replica holding fewer partitions than its fair share keeps the partitions it
-    /// does not hold warm (a standby): it follows their log without acting, so that taking one
-    /// over costs the lease and the last moments of the log, not a snapshot and its tail.
+    /// does not hold warm (a standby): once a partition has a snapshot, it follows the log from
+    /// there without acting, so that taking it over costs the lease and the last moments of the
+    /// log, not a snapshot and its tail.
     pub warm_standby: bool,
 }
 
@@ -154,7 +158,7 @@ pub struct DistributorSettings {
 /// warm and how far that holds the log, once `stop` is cancelled.
 struct Follower {
     stop: CancellationToken,
-    task: tokio::task::JoinHandle<Option<(Distributor, callcenter_eventlog::Position)>>,
+    task: tokio::task::JoinHandle<Option<(Distributor, WarmView)>>,
 }
 
 impl Follower {
@@ -167,18 +171,33 @@ impl Follower {
         let (store, app) = (Arc::clone(store), app.clone());
         let follow = stop.clone();
         let task = tokio::spawn(async move {
+            // Not before the owner has saved the partition: a standby replaying the whole log
+            // beside an owner that does the same (both started on a long history) would halve
+            // the owner's speed; without a snapshot, taking over replays a short log.
+            let snapshot = Distributor::subscription_name(partition);
+            while !matches!(store.load_snapshot(&snapshot).await, Ok(Some(_))) {
+                tokio::select! {
+                    () = follow.cancelled() => return None,
+                    () = tokio::time::sleep(FOLLOW_AFTER_SNAPSHOT_POLL) => {}
+                }
+            }
+            tracing::info!(
+                partition = partition.index,
+                "following a routing partition as its standby"
+            );
             let mut distributor = Distributor::new(app, partition);
             distributor.following = true;
             let status = watch::Sender::new(ConsumerStatus::default());
             let through = run_consumer(&*store, &mut distributor, &status, &follow).await?;
             distributor.following = false;
-            Some((distributor, through))
+            let caught_up = status.borrow().caught_up;
+            Some((distributor, WarmView { through, caught_up }))
         });
         Self { stop, task }
     }
 
     /// Stops following; the view, when it is settled.
-    async fn finish(self) -> Option<(Distributor, callcenter_eventlog::Position)> {
+    async fn finish(self) -> Option<(Distributor, WarmView)> {
         self.stop.cancel();
         self.task.await.ok().flatten()
     }
@@ -257,14 +276,15 @@ pub async fn run_partitioned_distributors(
                     let snapshot_every = settings.snapshot_every;
                     tokio::spawn(async move {
                         match warm {
-                            Some((mut distributor, through)) => {
+                            Some((mut distributor, warm)) => {
                                 tracing::info!(
                                     partition = index,
-                                    through,
+                                    through = warm.through,
+                                    caught_up = warm.caught_up,
                                     "routing partition resumed from the view this replica followed"
                                 );
                                 distributor.snapshot_every = snapshot_every;
-                                resume_consumer(&*store, &mut distributor, through, &status, &stop)
+                                resume_consumer(&*store, &mut distributor, warm, &status, &stop)
                                     .await;
                             }
                             None => {
