@@ -18,11 +18,13 @@
 //! first, and the median of 20 that the command handler's memory serves.
 //!
 //! **JetStream**, `serve` with telephony, two routing replicas (1 partition, 2-second leases) and
-//! the gateway: the owner's start → ready, and a first call (reported → ringing); then the owner
-//! is killed with SIGKILL and a call offered at once: SIGKILL → the standby takes the lease → the
-//! call rings (taken → ring is what resuming the partition costs: its snapshot and the log after
-//! it; the standby's log says how long restoring the snapshot took, and its size), and the
-//! standby's resident memory.
+//! the gateway: telephony's start → ready (its reactors caught up with the copied history), the
+//! owner's start → ready, and a first call (reported → ringing); once the standby follows the
+//! partition (after the owner's first snapshot), the owner is killed with SIGKILL and a call
+//! offered at once: SIGKILL → the standby takes the lease → the call rings (taken → ring is what
+//! resuming the partition costs: the view the standby kept warm, acting at once; the standby's
+//! log says how long restoring the owner's snapshot took when it began to follow, and its size),
+//! and the standby's resident memory.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -124,8 +126,9 @@ fn print_table(rows: &[(u64, Value, Value)]) {
         );
     }
     println!(
-        "\n{:>10} | {:>12} {:>12} | {:>12} {:>12} {:>12} {:>12} | {:>9} {:>9}",
+        "\n{:>10} | {:>12} {:>12} {:>12} | {:>12} {:>12} {:>12} {:>12} | {:>9} {:>9}",
         "JetStream",
+        "tel. ready",
         "owner ready",
         "a call",
         "kill→taken",
@@ -136,13 +139,14 @@ fn print_table(rows: &[(u64, Value, Value)]) {
         "standby"
     );
     println!(
-        "{:>10} | {:>12} {:>12} | {:>12} {:>12} {:>12} {:>12} | {:>9} {:>9}",
-        "events", "ms", "ms", "ms", "ms", "ms", "ms", "RSS MiB", "RSS MiB"
+        "{:>10} | {:>12} {:>12} {:>12} | {:>12} {:>12} {:>12} {:>12} | {:>9} {:>9}",
+        "events", "ms", "ms", "ms", "ms", "ms", "ms", "ms", "RSS MiB", "RSS MiB"
     );
     for (events, _, jetstream) in rows {
         println!(
-            "{:>10} | {:>12} {:>12} | {:>12} {:>12} {:>12} {:>12} | {:>9} {:>9}",
+            "{:>10} | {:>12} {:>12} {:>12} | {:>12} {:>12} {:>12} {:>12} | {:>9} {:>9}",
             events,
+            ms(&jetstream["telephony_ready_ms"]),
             ms(&jetstream["owner_ready_ms"]),
             ms(&jetstream["first_call_ms"]),
             ms(&jetstream["kill_to_taken_ms"]),
@@ -477,7 +481,14 @@ async fn jetstream_takeover(template: &Path) -> Value {
         Mode::serve_without_read_models(target, extra, &prefix, &secret)
     };
     let lease = || vec!["--lease-seconds".to_owned(), "2".to_owned()];
-    let telephony = Instance::start(serve("telephony", vec![])).await;
+    // Telephony is ready once its consumers and reactors (the ringer) have caught up with the
+    // copied history.
+    let started = Instant::now();
+    let telephony = Instance::spawn(serve("telephony", vec![])).await;
+    telephony
+        .wait_ready_within(Duration::from_secs(1_800))
+        .await;
+    let telephony_ready = started.elapsed();
     let started = Instant::now();
     let owner = Instance::spawn(serve("routing", lease())).await;
     owner.wait_ready_within(Duration::from_secs(1_800)).await;
@@ -513,6 +524,7 @@ async fn jetstream_takeover(template: &Path) -> Value {
     let kill_to_ring = rang.map(|_| killed.elapsed());
     let figures = json!({
         "commits_copied": copied,
+        "telephony_ready_ms": millis(telephony_ready),
         "owner_ready_ms": millis(owner_ready),
         "first_call_ms": first.map(millis),
         "owner_rss_bytes": owner_rss,

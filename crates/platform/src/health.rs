@@ -127,19 +127,23 @@ impl ReadinessCheck for DatabaseCheck {
     }
 }
 
-/// A projection has caught up with the log once and is not failing.
-#[derive(Debug)]
-pub struct ProjectionCheck {
-    /// The projection's name.
+/// Passes once a projection, consumer or reactor has caught up with the log (and while its last
+/// batch did not fail): a process is not counted ready while what it does because of the log
+/// (rings a reserved agent, times out a ring, publishes presence) lags behind.
+#[derive(Clone, Debug)]
+pub struct CaughtUpCheck {
+    /// What it is: `projection`, `consumer` or `reactor`.
+    pub kind: &'static str,
+    /// Its name.
     pub name: String,
     /// Its live status.
     pub status: watch::Receiver<ProjectionStatus>,
 }
 
 #[async_trait::async_trait]
-impl ReadinessCheck for ProjectionCheck {
+impl ReadinessCheck for CaughtUpCheck {
     fn name(&self) -> String {
-        format!("projection:{}", self.name)
+        format!("{}:{}", self.kind, self.name)
     }
 
     async fn check(&self) -> Result<(), String> {
@@ -174,4 +178,32 @@ pub fn health_router(readiness: Readiness) -> axum::Router {
                 }
             }),
         )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_process_is_not_ready_while_a_reactor_lags_behind_the_log_or_fails() {
+        let status = watch::Sender::new(ProjectionStatus::default());
+        let check = CaughtUpCheck {
+            kind: "reactor",
+            name: "telephony-ringer".into(),
+            status: status.subscribe(),
+        };
+        assert_eq!(check.name(), "reactor:telephony-ringer");
+        status.send_modify(|status| status.lag = 120);
+        assert_eq!(
+            check.check().await,
+            Err("catching up: 120 commits behind".into())
+        );
+        status.send_modify(|status| {
+            status.caught_up = true;
+            status.lag = 0;
+        });
+        assert_eq!(check.check().await, Ok(()));
+        status.send_modify(|status| status.last_error = Some("event log unavailable".into()));
+        assert_eq!(check.check().await, Err("event log unavailable".into()));
+    }
 }

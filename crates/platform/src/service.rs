@@ -24,7 +24,7 @@ use tonic::server::NamedService;
 
 use crate::auth::JwtVerifier;
 use crate::grpc::GrpcServices;
-use crate::health::{DatabaseCheck, ProjectionCheck, Readiness, ReadinessCheck};
+use crate::health::{CaughtUpCheck, DatabaseCheck, Readiness, ReadinessCheck};
 use crate::reason::Reason;
 
 /// A service's read-model migrations: the history table and the migrations, in order.
@@ -316,16 +316,34 @@ impl Context {
     }
 
     /// Runs a background consumer on the kit's runner until shutdown; its status feeds the lag
-    /// metric.
-    pub fn consume(&mut self, mut consumer: impl Consumer) {
+    /// metric, and the process is ready once it has caught up.
+    pub fn consume(&mut self, consumer: impl Consumer) {
+        let status = self.run_consumer(consumer);
+        self.check(status);
+    }
+
+    /// Runs a background consumer that the process's traffic does not wait for (what it
+    /// publishes others see late while it catches up): as [`Context::consume`], but its lag
+    /// shows only in the metric, not in readiness.
+    pub fn consume_off_critical_path(&mut self, consumer: impl Consumer) {
+        self.run_consumer(consumer);
+    }
+
+    fn run_consumer(&mut self, mut consumer: impl Consumer) -> CaughtUpCheck {
         let name = consumer.subscription().name.to_string();
         let status = watch::Sender::new(ConsumerStatus::default());
         self.consumers.push((name.clone(), status.subscribe()));
+        let check = CaughtUpCheck {
+            kind: "consumer",
+            name: name.clone(),
+            status: status.subscribe(),
+        };
         let (store, shutdown) = (Arc::clone(&self.store), self.shutdown.clone());
         self.spawn(format!("consumer {name}"), async move {
             run_consumer(&*store, &mut consumer, &status, &shutdown).await;
             Ok(())
         });
+        check
     }
 
     /// The status of a consumer that the service runs itself (such as one per partition it
@@ -336,11 +354,17 @@ impl Context {
         status
     }
 
-    /// Runs a reactor (a process manager) until shutdown.
+    /// Runs a reactor (a process manager) until shutdown; the process is ready once it has
+    /// caught up.
     pub fn react(&mut self, reactor: Arc<dyn Reactor>) {
         let name = reactor.name().to_string();
         let status = watch::Sender::new(ConsumerStatus::default());
         self.consumers.push((name.clone(), status.subscribe()));
+        self.check(CaughtUpCheck {
+            kind: "reactor",
+            name: name.clone(),
+            status: status.subscribe(),
+        });
         let (store, shutdown) = (Arc::clone(&self.store), self.shutdown.clone());
         self.spawn(format!("reactor {name}"), async move {
             run_reactor(store, reactor, &status, shutdown).await;
@@ -359,7 +383,8 @@ impl Context {
         let name = projection.name().to_string();
         let runner = ProjectionRunner::new(Arc::clone(&self.store), pool, projection);
         self.consumers.push((name.clone(), runner.status()));
-        self.check(ProjectionCheck {
+        self.check(CaughtUpCheck {
+            kind: "projection",
             name: name.clone(),
             status: runner.status(),
         });

@@ -87,7 +87,9 @@ impl Service for RoutingService {
         let store = Arc::clone(&context.store);
         let app = Routing::new(Arc::clone(&store));
         context.serve_grpc(RoutingGrpc::server(app.clone()));
-        context.consume(PresencePublisher::new(app.clone()));
+        // Routing does not need it to route: reports and attendance see presence late while it
+        // catches up (a first start on a long history replays every agent event).
+        context.consume_off_critical_path(PresencePublisher::new(app.clone()));
         let leases = context
             .leases
             .open(Duration::from_secs(settings.lease_seconds))
