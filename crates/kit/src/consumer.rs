@@ -44,6 +44,9 @@ pub const SNAPSHOT_EVERY_EVENTS: u64 = 50_000;
 /// Events of a catch-up after which the runner saves a snapshot as soon as it has caught up.
 const SNAPSHOT_AFTER_CATCH_UP: u64 = 1_000;
 
+/// How long a consumer that has not caught up yet waits for a batch: an empty one says it has.
+const CATCH_UP_WAIT: Duration = Duration::from_millis(50);
+
 /// Where a consumer stands, for readiness checks and the lag metric.
 pub type ConsumerStatus = ProjectionStatus;
 
@@ -334,6 +337,15 @@ async fn consume<C: Consumer>(
     // What the view already holds (a restored snapshot, or the commits before a restart): the
     // log may hand some of it again, from its last acknowledgement.
     let folded_through = *after;
+    // Until it has caught up, an empty batch is not waited for a whole tick: readiness (and
+    // the first action) should not wait a tick longer than the log needs.
+    let wait = |caught_up: bool| {
+        if caught_up {
+            spec.tick
+        } else {
+            spec.tick.min(CATCH_UP_WAIT)
+        }
+    };
     let mut through = folded_through.unwrap_or(0);
     let result = loop {
         let batch = tokio::select! {
@@ -342,7 +354,7 @@ async fn consume<C: Consumer>(
                 snapshots.save(store, consumer, &spec.name).await;
                 break Ok(through);
             }
-            batch = subscription.next_batch(spec.batch_size, spec.tick) => batch,
+            batch = subscription.next_batch(spec.batch_size, wait(caught_up)) => batch,
         };
         let mut batch = match batch {
             Ok(batch) => batch,
