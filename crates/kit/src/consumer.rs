@@ -5,8 +5,9 @@
 //! whole commits, acknowledges them, reports where it stands ([`ConsumerStatus`]: position, lag,
 //! caught up, last error), restarts it with a growing pause when it fails, and stops it at
 //! shutdown (acknowledgements are paced: see [`crate::acks`]). Once the consumer has caught up
-//! with the log, it may act after every batch and every tick. What it does because of an event carries that event's [`Cause`]: the commands it issues
-//! join the trace and the correlation of the commit that caused them.
+//! with the log, it may act after every batch and every tick. What it does because of an event
+//! carries that event's [`Cause`]: the commands it issues join the trace and the correlation of
+//! the commit that caused them.
 //!
 //! **Snapshots.** A consumer that rebuilds its view from the beginning of the log may keep
 //! snapshots of it ([`Consumer::snapshot_format`]): a (re)start restores the last one and reads only
@@ -21,10 +22,10 @@
 //! subscription looked at, including commits its filter left out after its last event
 //! ([`callcenter_eventlog::Batch::through`]): its snapshots and restarts start after those too.
 //!
-//! **Followers.** A consumer whose subscription is ephemeral and [`Subscribe::restore_only`]
-//! keeps warm a view that another process owns (a standby of a routing partition): it restores
-//! the owner's snapshots and never saves one. When it stops, [`run_consumer`] returns how far the
-//! view holds the log, and [`resume_consumer`] continues that view as the owner's, from there.
+//! **Followers.** A [`Subscribe::follower`] keeps warm a view that another process owns (a
+//! standby of a routing partition): a subscription of its own, the owner's snapshot restored,
+//! none saved, and it never acts. When it stops, [`run_consumer`] returns how far the view holds
+//! the log, and [`resume_consumer`] continues that view as the owner's, from there.
 
 use std::time::Duration;
 
@@ -79,9 +80,10 @@ pub struct Subscribe {
     pub tick: Duration,
     /// How often a consumer that keeps snapshots saves one while commits arrive.
     pub snapshot_every: Duration,
-    /// A consumer that keeps snapshots restores the last one but saves none: a follower keeping
-    /// warm a view that another process (the owner of a partition) saves.
-    pub restore_only: bool,
+    /// Follows a view that another process owns and saves (a standby): its subscription is its
+    /// own for this start (as with `ephemeral`), the owner's last snapshot is restored but none
+    /// saved, and it never acts.
+    pub follower: bool,
 }
 
 impl Subscribe {
@@ -96,7 +98,7 @@ impl Subscribe {
             batch_size: 500,
             tick: Duration::from_millis(250),
             snapshot_every: Duration::from_secs(30),
-            restore_only: false,
+            follower: false,
         }
     }
 
@@ -296,14 +298,19 @@ async fn consume<C: Consumer>(
     let mut snapshots = Snapshots::new(consumer.snapshot_format(), spec);
     if spec.start == StartFrom::Beginning {
         *after = Some(match holds {
-            Some(warm) => snapshots.holding(warm.through),
+            // Not saved here yet: a snapshot is due at the next occasion.
+            Some(warm) => warm.through,
             None => {
                 consumer.reset();
                 snapshots.restore(store, consumer, &spec.name).await
             }
         });
     }
-    let name = if spec.ephemeral {
+    // What the view already holds (a restored snapshot, a warm view, or the commits before a
+    // restart): the log may hand some of it again, from its last acknowledgement.
+    snapshots.position = after.unwrap_or(0);
+    let own_subscription = spec.ephemeral || spec.follower;
+    let name = if own_subscription {
         Name::new(format!(
             "{}-{}",
             spec.name.as_str().chars().take(30).collect::<String>(),
@@ -328,14 +335,12 @@ async fn consume<C: Consumer>(
             name: name.clone(),
             filter: spec.filter.clone(),
             resume_after: *after,
-            expire_when_idle: spec.ephemeral.then_some(Duration::from_secs(60)),
+            expire_when_idle: own_subscription.then_some(Duration::from_secs(60)),
         })
         .await?;
     tracing::debug!(consumer = %spec.name, took_ms = subscribing.elapsed().as_millis() as u64, "subscribed");
     let mut caught_up = false;
     let mut acks = crate::acks::AckPacer::default();
-    // What the view already holds (a restored snapshot, or the commits before a restart): the
-    // log may hand some of it again, from its last acknowledgement.
     let folded_through = *after;
     // Until it has caught up, an empty batch is not waited for a whole tick: readiness (and
     // the first action) should not wait a tick longer than the log needs.
@@ -346,13 +351,12 @@ async fn consume<C: Consumer>(
             spec.tick.min(CATCH_UP_WAIT)
         }
     };
-    let mut through = folded_through.unwrap_or(0);
     let result = loop {
         let batch = tokio::select! {
             () = shutdown.cancelled() => {
                 acks.ack_at_shutdown(subscription.as_mut()).await;
                 snapshots.save(store, consumer, &spec.name).await;
-                break Ok(through);
+                break Ok(snapshots.position);
             }
             batch = subscription.next_batch(spec.batch_size, wait(caught_up)) => batch,
         };
@@ -378,8 +382,8 @@ async fn consume<C: Consumer>(
         }
         // The view holds the log through what the subscription looked at, including the commits
         // its filter left out after the last event: a snapshot or a resume starts after them.
-        if batch.passed_through() > through {
-            through = batch.passed_through();
+        let through = batch.passed_through();
+        if through > snapshots.position {
             if !matches!(spec.start, StartFrom::Checkpoint) {
                 *after = Some(through);
             }
@@ -397,16 +401,19 @@ async fn consume<C: Consumer>(
             snapshots.save(store, consumer, &spec.name).await;
         }
         status.send_modify(|status| {
-            status.checkpoint = through;
+            status.checkpoint = snapshots.position;
             status.lag = batch.pending;
             status.caught_up |= caught_up;
             status.last_error = None;
         });
-        if caught_up && let Err(error) = consumer.act().await {
+        if caught_up
+            && !spec.follower
+            && let Err(error) = consumer.act().await
+        {
             break Err(error);
         }
     };
-    if spec.ephemeral {
+    if own_subscription {
         let _ = store.delete_subscription(&name).await;
     }
     if spec.start == StartFrom::Beginning {
@@ -415,7 +422,7 @@ async fn consume<C: Consumer>(
     result
 }
 
-/// When a consumer's snapshots are restored and saved.
+/// How far a consumer's view holds the log, and when its snapshots are restored and saved.
 struct Snapshots {
     format: Option<u32>,
     /// Restores, never saves: the view of a follower, whose snapshots another process saves.
@@ -433,20 +440,13 @@ impl Snapshots {
     fn new(format: Option<u32>, spec: &Subscribe) -> Self {
         Self {
             format: format.filter(|_| spec.start == StartFrom::Beginning),
-            restore_only: spec.restore_only,
+            restore_only: spec.follower,
             every: spec.snapshot_every,
             position: 0,
             since_saved: 0,
             saved_position: 0,
             saved_at: std::time::Instant::now(),
         }
-    }
-
-    /// Takes a view that already holds the log through `through` (not saved here yet: saving
-    /// is due at the next occasion); returns where to read after.
-    fn holding(&mut self, through: Position) -> Position {
-        self.position = through;
-        through
     }
 
     /// Restores the last snapshot into `consumer` (reset) and returns the position to read

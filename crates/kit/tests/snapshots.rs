@@ -86,7 +86,7 @@ impl Consumer for Totals {
         Subscribe {
             batch_size: 7,
             tick: Duration::from_millis(20),
-            restore_only: self.follower,
+            follower: self.follower,
             ..Subscribe::view(self.subscription.clone(), filter)
         }
     }
@@ -303,6 +303,7 @@ async fn a_view_kept_warm_by_a_follower_is_resumed_where_it_stopped_and_ends_as_
     };
     let (mut warm, through) = run_from(&store, follower, None).await;
     assert_eq!(warm.folded, 6, "the owner's snapshot, then the tail");
+    assert!(warm.acted_at.is_empty(), "a follower never acts");
     assert_eq!(through, Some(store.head().await.unwrap()));
     let unchanged = store.load_snapshot(&name("totals")).await.unwrap().unwrap();
     assert_eq!(unchanged.position, saved.position, "a follower saves none");
@@ -311,7 +312,6 @@ async fn a_view_kept_warm_by_a_follower_is_resumed_where_it_stopped_and_ends_as_
     // caught up, so it acts at once, before reading anything.
     add_tallies(&store, 26, 5).await;
     warm.follower = false;
-    warm.acted_at.clear();
     let (resumed, _) = run_from(&store, warm, through).await;
     assert_eq!(
         resumed.folded, 11,

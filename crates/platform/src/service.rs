@@ -318,26 +318,21 @@ impl Context {
     /// Runs a background consumer on the kit's runner until shutdown; its status feeds the lag
     /// metric, and the process is ready once it has caught up.
     pub fn consume(&mut self, consumer: impl Consumer) {
-        let status = self.run_consumer(consumer);
-        self.check(status);
+        let check = self.spawn_consumer(consumer);
+        self.check(check);
     }
 
     /// Runs a background consumer that the process's traffic does not wait for (what it
     /// publishes others see late while it catches up): as [`Context::consume`], but its lag
     /// shows only in the metric, not in readiness.
     pub fn consume_off_critical_path(&mut self, consumer: impl Consumer) {
-        self.run_consumer(consumer);
+        self.spawn_consumer(consumer);
     }
 
-    fn run_consumer(&mut self, mut consumer: impl Consumer) -> CaughtUpCheck {
+    /// Spawns `consumer` on the runner; its readiness check, for the caller to add or not.
+    fn spawn_consumer(&mut self, mut consumer: impl Consumer) -> CaughtUpCheck {
         let name = consumer.subscription().name.to_string();
-        let status = watch::Sender::new(ConsumerStatus::default());
-        self.consumers.push((name.clone(), status.subscribe()));
-        let check = CaughtUpCheck {
-            kind: "consumer",
-            name: name.clone(),
-            status: status.subscribe(),
-        };
+        let (status, check) = self.watched("consumer", &name);
         let (store, shutdown) = (Arc::clone(&self.store), self.shutdown.clone());
         self.spawn(format!("consumer {name}"), async move {
             run_consumer(&*store, &mut consumer, &status, &shutdown).await;
@@ -349,27 +344,36 @@ impl Context {
     /// The status of a consumer that the service runs itself (such as one per partition it
     /// holds), for the lag metric.
     pub fn watch_consumer(&mut self, name: impl Into<String>) -> watch::Sender<ConsumerStatus> {
-        let status = watch::Sender::new(ConsumerStatus::default());
-        self.consumers.push((name.into(), status.subscribe()));
-        status
+        self.watched("consumer", &name.into()).0
     }
 
     /// Runs a reactor (a process manager) until shutdown; the process is ready once it has
     /// caught up.
     pub fn react(&mut self, reactor: Arc<dyn Reactor>) {
         let name = reactor.name().to_string();
-        let status = watch::Sender::new(ConsumerStatus::default());
-        self.consumers.push((name.clone(), status.subscribe()));
-        self.check(CaughtUpCheck {
-            kind: "reactor",
-            name: name.clone(),
-            status: status.subscribe(),
-        });
+        let (status, check) = self.watched("reactor", &name);
+        self.check(check);
         let (store, shutdown) = (Arc::clone(&self.store), self.shutdown.clone());
         self.spawn(format!("reactor {name}"), async move {
             run_reactor(store, reactor, &status, shutdown).await;
             Ok(())
         });
+    }
+
+    /// A new status for the lag metric of `name`, and the readiness check that watches it.
+    fn watched(
+        &mut self,
+        kind: &'static str,
+        name: &str,
+    ) -> (watch::Sender<ConsumerStatus>, CaughtUpCheck) {
+        let status = watch::Sender::new(ConsumerStatus::default());
+        self.consumers.push((name.to_owned(), status.subscribe()));
+        let check = CaughtUpCheck {
+            kind,
+            name: name.to_owned(),
+            status: status.subscribe(),
+        };
+        (status, check)
     }
 
     /// Runs a projection into the read-model database until shutdown; the process is ready once

@@ -275,24 +275,24 @@ pub async fn run_partitioned_distributors(
                     status.send_replace(ConsumerStatus::default());
                     let snapshot_every = settings.snapshot_every;
                     tokio::spawn(async move {
+                        let (mut distributor, warm) = match warm {
+                            Some((distributor, warm)) => (distributor, Some(warm)),
+                            None => (Distributor::new(app, partition), None),
+                        };
+                        distributor.snapshot_every = snapshot_every;
                         match warm {
-                            Some((mut distributor, warm)) => {
+                            Some(warm) => {
                                 tracing::info!(
                                     partition = index,
                                     through = warm.through,
                                     caught_up = warm.caught_up,
                                     "routing partition resumed from the view this replica followed"
                                 );
-                                distributor.snapshot_every = snapshot_every;
                                 resume_consumer(&*store, &mut distributor, warm, &status, &stop)
-                                    .await;
+                                    .await
                             }
-                            None => {
-                                let mut distributor = Distributor::new(app, partition);
-                                distributor.snapshot_every = snapshot_every;
-                                run_consumer(&*store, &mut distributor, &status, &stop).await;
-                            }
-                        }
+                            None => run_consumer(&*store, &mut distributor, &status, &stop).await,
+                        };
                     });
                 }
                 (false, true) => {
@@ -349,8 +349,7 @@ pub struct Distributor {
     folded: usize,
     /// How often it saves its snapshot while calls come.
     pub snapshot_every: Duration,
-    /// Follows the partition without routing it (a warm standby): an ephemeral subscription,
-    /// the owner's snapshots restored but never saved, no decisions.
+    /// Follows the partition without routing it (a warm standby: [`Subscribe::follower`]).
     following: bool,
 }
 
@@ -389,8 +388,7 @@ impl Consumer for Distributor {
             batch_size: 1_000,
             tick: TICK,
             snapshot_every: self.snapshot_every,
-            ephemeral: self.following,
-            restore_only: self.following,
+            follower: self.following,
             ..Subscribe::durable(Self::subscription_name(self.partition), filter)
         }
     }
@@ -448,9 +446,6 @@ impl Consumer for Distributor {
     /// Decides after every batch once caught up, busy or not (a stale decision is refused by the
     /// agent's version check).
     async fn act(&mut self) -> Result<(), ConsumerError> {
-        if self.following {
-            return Ok(());
-        }
         carry_out_decisions(&mut self.router, &self.app, &self.causes).await?;
         let partition = opentelemetry::KeyValue::new("partition", i64::from(self.partition.index));
         METRICS
