@@ -12,7 +12,10 @@
 //!   the NATS server spent per append (from `/proc`), which says where the throughput goes on a
 //!   machine whose cores both sides share;
 //! - projection catch-up (ProjectionRunner reading JetStream, writing PostgreSQL with its
-//!   checkpoint) against a plain batched PostgreSQL upsert of the same rows.
+//!   checkpoint) against a hand-written loader of the same log (raw async-nats pull consumer,
+//!   the generated protobuf type, a plain PostgreSQL connection) and against a plain batched
+//!   PostgreSQL upsert of the same rows from memory, alternated over three rounds, each with the
+//!   CPU per row of this process, the NATS server and the whole machine.
 //!
 //! `telephony`: SIP calls set up per second and INVITE → queued latency (see [`telephony`]).
 //!
@@ -45,7 +48,7 @@ use callcenter_eventlog::{
     AppendRequest, CommitMetadata, EventStore, ExpectedVersion, Filter, Name, NewEvent,
     RecordedEvent, StreamKey, SubscriptionSpec, Timestamp, encode_commit,
 };
-use callcenter_kit::{Projection, ProjectionError, ProjectionRunner, db};
+use callcenter_kit::{DecodeError, Projection, ProjectionError, ProjectionRunner, db};
 use callcenter_testkit::{PgSchema, TempDir, unique_name};
 use futures_util::future::join_all;
 use sqlx::{AnyConnection, Connection, QueryBuilder};
@@ -328,6 +331,7 @@ const MODES: [(Option<RawHeaders>, &str); 5] = [
 struct CpuUse {
     client: Option<f64>,
     server: Option<f64>,
+    machine: Option<f64>,
 }
 
 impl CpuUse {
@@ -335,8 +339,27 @@ impl CpuUse {
         Self {
             client: cpu_seconds("self"),
             server: nats_pid.and_then(cpu_seconds),
+            machine: machine_cpu_seconds(),
         }
     }
+}
+
+/// CPU seconds the whole machine has spent (user, nice, system, interrupts), from `/proc/stat`:
+/// what every process of a run costs together, the database server's included.
+fn machine_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let ticks: Vec<f64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .map(|field| field.parse().ok())
+        .collect::<Option<_>>()?;
+    let busy = [0, 1, 2, 5, 6]
+        .iter()
+        .map(|&index| ticks.get(index))
+        .sum::<Option<f64>>()?;
+    Some(busy / 100.0)
 }
 
 /// User plus system CPU seconds of process `pid` (`self` for this one).
@@ -354,6 +377,8 @@ struct Run {
     per_second: f64,
     client_micros: Option<f64>,
     server_micros: Option<f64>,
+    /// CPU of the whole machine per operation (every process, the databases' included).
+    machine_micros: Option<f64>,
 }
 
 impl Run {
@@ -366,7 +391,21 @@ impl Run {
             per_second: per_second(appends, elapsed),
             client_micros: micros(before.client, after.client),
             server_micros: micros(before.server, after.server),
+            machine_micros: micros(before.machine, after.machine),
         }
+    }
+
+    /// The run's line in the table: rate, then CPU per operation of this process, of the NATS
+    /// server and of the whole machine.
+    fn table_row(&self, label: &str) -> String {
+        let micros = |value: Option<f64>| value.map_or("-".to_owned(), |v| format!("{v:.1}"));
+        format!(
+            "{label:<52} {:>14.0} {:>14} {:>14} {:>14}\n",
+            self.per_second,
+            micros(self.client_micros),
+            micros(self.server_micros),
+            micros(self.machine_micros)
+        )
     }
 
     /// The median of each figure on its own (a CPU figure only if every run has it).
@@ -380,6 +419,7 @@ impl Run {
             per_second: median(|run| Some(run.per_second)).unwrap_or_default(),
             client_micros: median(|run| run.client_micros),
             server_micros: median(|run| run.server_micros),
+            machine_micros: median(|run| run.machine_micros),
         }
     }
 }
@@ -471,8 +511,11 @@ async fn raw_publish_workload(
     started.elapsed()
 }
 
-/// Upserts one row per event into `bench_rows`, one statement per batch.
-struct RowsProjection;
+/// Upserts one row per event into `bench_rows`, one statement per batch; `round` names its
+/// subscription and checkpoint.
+struct RowsProjection {
+    round: usize,
+}
 
 const ROWS_TABLE: &str = "CREATE TABLE IF NOT EXISTS bench_rows (
     tenant_id TEXT NOT NULL,
@@ -488,7 +531,7 @@ const UPSERT_TAIL: &str = " ON CONFLICT (tenant_id, row_id) DO UPDATE SET
 #[async_trait::async_trait]
 impl Projection for RowsProjection {
     fn name(&self) -> Name {
-        Name::new("bench-rows").expect("valid name")
+        Name::new(format!("bench-rows-{}", self.round)).expect("valid name")
     }
 
     fn filter(&self) -> Filter {
@@ -506,10 +549,12 @@ impl Projection for RowsProjection {
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for event in events {
+            let payload = std::str::from_utf8(&event.payload)
+                .map_err(|error| DecodeError::new(event, error.to_string()))?;
             query = query
-                .bind(event.stream().tenant.to_string())
-                .bind(event.stream().aggregate_id.to_string())
-                .bind(String::from_utf8_lossy(&event.payload).into_owned())
+                .bind(event.stream().tenant.as_str())
+                .bind(event.stream().aggregate_id.as_str())
+                .bind(payload)
                 .bind(event.version as i64);
         }
         query.execute(&mut *connection).await?;
@@ -641,6 +686,120 @@ async fn fill_log(
     .await;
 }
 
+/// One projection catch-up of the `rows` commits in `store` into a fresh schema: its rate and
+/// the CPU per row of this process and of the NATS server.
+async fn projection_round(
+    store: &Arc<dyn EventStore>,
+    rows: usize,
+    round: usize,
+    nats_pid: Option<&str>,
+) -> Run {
+    let schema = PgSchema::create("bench").await;
+    let pool = db::connect(&schema.url()).await.expect("pool");
+    db::migrate_kit(&pool).await.expect("migrate");
+    sqlx::query(ROWS_TABLE).execute(&pool).await.expect("table");
+    let runner = ProjectionRunner::new(
+        Arc::clone(store),
+        pool.clone(),
+        Arc::new(RowsProjection { round }),
+    )
+    .with_batch_size(BATCH);
+    let before = CpuUse::now(nats_pid);
+    let started = Instant::now();
+    runner.catch_up().await.expect("catch up");
+    let run = Run::new(rows, started.elapsed(), before, CpuUse::now(nats_pid));
+    let projected: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM bench_rows")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(projected as usize, rows, "every row projected");
+    pool.close().await;
+    schema.drop_schema().await;
+    run
+}
+
+/// What a hand-written loader of the same log would do: a raw async-nats pull consumer over the
+/// stream, each commit decoded with the generated protobuf type, batches of [`BATCH`] upserted
+/// over a plain PostgreSQL connection, the last message of each batch acknowledged after its
+/// commit (no checkpoint table, no backend-neutral driver, no validation of names).
+async fn raw_loader(
+    context: &async_nats::jetstream::Context,
+    stream_name: &str,
+    url: &str,
+    rows: usize,
+    round: usize,
+    nats_pid: Option<&str>,
+) -> Run {
+    use async_nats::jetstream::consumer;
+    use callcenter_proto::eventlog::v1 as pb;
+    use futures_util::StreamExt as _;
+    use prost::Message as _;
+    let mut connection = sqlx::PgConnection::connect(url).await.expect("connect");
+    sqlx::query(ROWS_TABLE)
+        .execute(&mut connection)
+        .await
+        .expect("table");
+    let stream = context.get_stream(stream_name).await.expect("stream");
+    let before = CpuUse::now(nats_pid);
+    let started = Instant::now();
+    let consumer = stream
+        .create_consumer(consumer::pull::Config {
+            durable_name: Some(format!("raw-loader-{round}")),
+            ack_policy: consumer::AckPolicy::All,
+            max_ack_pending: 10_000,
+            ..Default::default()
+        })
+        .await
+        .expect("consumer");
+    let mut messages = consumer
+        .stream()
+        .max_messages_per_batch(1_000)
+        .messages()
+        .await
+        .expect("messages");
+    let mut loaded = 0;
+    while loaded < rows {
+        let mut batch = Vec::with_capacity(BATCH);
+        while batch.len() < BATCH.min(rows - loaded) {
+            let message = messages.next().await.expect("message").expect("delivered");
+            batch.push(message);
+        }
+        let decoded: Vec<pb::Commit> = batch
+            .iter()
+            .map(|message| pb::Commit::decode(message.payload.clone()).expect("commit"))
+            .collect();
+        let mut transaction = connection.begin().await.expect("begin");
+        let mut builder =
+            QueryBuilder::new("INSERT INTO bench_rows (tenant_id, row_id, payload, version) ");
+        builder.push_values(&decoded, |mut row, commit| {
+            let event = &commit.events[0];
+            row.push_bind(commit.tenant_id.as_str())
+                .push_bind(commit.aggregate_id.as_str())
+                .push_bind(std::str::from_utf8(&event.payload).expect("UTF-8"))
+                .push_bind(commit.first_version as i64);
+        });
+        builder.push(UPSERT_TAIL);
+        builder
+            .build()
+            .execute(&mut *transaction)
+            .await
+            .expect("upsert");
+        transaction.commit().await.expect("commit");
+        batch
+            .last()
+            .expect("a batch")
+            .ack()
+            .await
+            .expect("acknowledged");
+        loaded += batch.len();
+    }
+    let run = Run::new(rows, started.elapsed(), before, CpuUse::now(nats_pid));
+    drop(messages);
+    let _ = stream.delete_consumer(&format!("raw-loader-{round}")).await;
+    let _ = connection.close().await;
+    run
+}
+
 /// The same rows upserted straight into PostgreSQL in batches of the same size, each in its own
 /// transaction: what a hand-written loader would do.
 async fn plain_upsert(url: &str, rows: usize) -> Duration {
@@ -751,13 +910,7 @@ async fn eventlog(options: &Options) -> BTreeMap<&'static str, serde_json::Value
     let medians = runs.map(Run::median);
     let mut table = String::new();
     for (run, (_, label)) in medians.iter().zip(MODES) {
-        let micros = |value: Option<f64>| value.map_or("-".to_owned(), |v| format!("{v:.1}"));
-        table += &format!(
-            "{label:<52} {:>14.0} {:>14} {:>14}\n",
-            run.per_second,
-            micros(run.client_micros),
-            micros(run.server_micros)
-        );
+        table += &run.table_row(label);
     }
     let [ours, raw_bare, raw_bodies, raw_sequence, raw_msg_id] = medians;
     let (jetstream_rate, raw_rate, raw_sequence_rate) = (
@@ -773,51 +926,60 @@ async fn eventlog(options: &Options) -> BTreeMap<&'static str, serde_json::Value
     let replay_rate = per_second(replay.commits, replay.subscription);
     let scan_rate = per_second(replay.commits, replay.scan);
 
-    // Projection catch-up against the plain batched upsert, each into a fresh table.
+    // Projection catch-up against the plain batched upsert, each into a fresh table, alternated
+    // over three rounds (each round's projection is a new subscription from the first commit).
     let rows = options.rows;
     fill_log(Arc::clone(&store), rows, &[("telephony", "call")], 1).await;
-    let projection_schema = PgSchema::create("bench").await;
-    let pool = db::connect(&projection_schema.url()).await.expect("pool");
-    db::migrate_kit(&pool).await.expect("migrate");
-    sqlx::query(ROWS_TABLE).execute(&pool).await.expect("table");
-    let runner = ProjectionRunner::new(Arc::clone(&store), pool.clone(), Arc::new(RowsProjection))
-        .with_batch_size(BATCH);
-    let started = Instant::now();
-    runner.catch_up().await.expect("catch up");
-    let projection_elapsed = started.elapsed();
-    let projected: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM bench_rows")
-        .fetch_one(&pool)
-        .await
-        .expect("count");
-    assert_eq!(projected as usize, rows, "every row projected");
-    pool.close().await;
-    let plain_schema = PgSchema::create("bench").await;
-    {
-        let mut connection = sqlx::PgConnection::connect(&plain_schema.url())
-            .await
-            .expect("connect");
-        sqlx::query(ROWS_TABLE)
-            .execute(&mut connection)
-            .await
-            .expect("table");
+    let mut projection_runs = Vec::new();
+    let mut plain_runs = Vec::new();
+    let mut loader_runs = Vec::new();
+    for round in 0..3 {
+        projection_runs.push(projection_round(&store, rows, round, nats_pid.as_deref()).await);
+        let plain_schema = PgSchema::create("bench").await;
+        {
+            let mut connection = sqlx::PgConnection::connect(&plain_schema.url())
+                .await
+                .expect("connect");
+            sqlx::query(ROWS_TABLE)
+                .execute(&mut connection)
+                .await
+                .expect("table");
+        }
+        let before = CpuUse::now(None);
+        let elapsed = plain_upsert(&plain_schema.url(), rows).await;
+        plain_runs.push(Run::new(rows, elapsed, before, CpuUse::now(None)));
+        plain_schema.drop_schema().await;
+        let loader_schema = PgSchema::create("bench").await;
+        loader_runs.push(
+            raw_loader(
+                &raw,
+                &config.stream_name(),
+                &loader_schema.url(),
+                rows,
+                round,
+                nats_pid.as_deref(),
+            )
+            .await,
+        );
+        loader_schema.drop_schema().await;
     }
-    let plain_elapsed = plain_upsert(&plain_schema.url(), rows).await;
-    let projection_rate = per_second(rows, projection_elapsed);
-    let plain_rate = per_second(rows, plain_elapsed);
+    let projection_run = Run::median(projection_runs);
+    let plain_run = Run::median(plain_runs);
+    let loader_run = Run::median(loader_runs);
+    let projection_rate = projection_run.per_second;
+    let plain_rate = plain_run.per_second;
 
     let (matched, four_filters, one_wildcard) =
         filter_subjects_against_wildcard(&nats_url, rows).await;
 
     jetstream.delete_stream().await.expect("clean up");
-    projection_schema.drop_schema().await;
-    plain_schema.drop_schema().await;
 
     println!(
         "eventlog benchmark: {appended} appends ({concurrency} in flight, {PAYLOAD_BYTES}-byte payloads), {rows} projected rows"
     );
     println!(
-        "{:<52} {:>14} {:>14} {:>14}",
-        "measure (median of 3)", "per second", "client µs/op", "server µs/op"
+        "{:<52} {:>14} {:>14} {:>14} {:>14}",
+        "measure (median of 3)", "per second", "client µs/op", "NATS µs/op", "machine µs/op"
     );
     print!("{table}");
     println!("{:<52} {:>14.0}", "SQLite backend appends", sqlite_rate);
@@ -834,13 +996,17 @@ async fn eventlog(options: &Options) -> BTreeMap<&'static str, serde_json::Value
         "seconds a COUNT of what is left per batch would add",
         replay.counting_left.as_secs_f64()
     );
-    println!(
-        "{:<52} {:>14.0}",
-        "projection catch-up rows (JetStream -> PostgreSQL)", projection_rate
+    print!(
+        "{}",
+        projection_run.table_row("projection catch-up rows (JetStream -> PostgreSQL)")
     );
-    println!(
-        "{:<52} {:>14.0}",
-        "plain batched PostgreSQL upsert rows", plain_rate
+    print!(
+        "{}",
+        loader_run.table_row("hand-written loader rows (raw JetStream -> PostgreSQL)")
+    );
+    print!(
+        "{}",
+        plain_run.table_row("plain batched PostgreSQL upsert rows (from memory)")
     );
     println!(
         "{:<52} {:>14.0}",
@@ -855,11 +1021,12 @@ async fn eventlog(options: &Options) -> BTreeMap<&'static str, serde_json::Value
     println!(
         "ratios: JetStream backend / raw = {:.2} (target >= 0.8), / raw with the same bodies and header = {:.2}; \
          raw with the same bodies and header / raw = {:.2} (what the server's check leaves any backend that sends it); \
-         projection / plain upsert = {:.2} (target >= 0.5)",
+         projection / plain upsert = {:.2} (target >= 0.8), / hand-written loader of the same log = {:.2}",
         jetstream_rate / raw_rate,
         jetstream_rate / raw_sequence_rate,
         raw_sequence_rate / raw_rate,
-        projection_rate / plain_rate
+        projection_rate / plain_rate,
+        projection_rate / loader_run.per_second
     );
 
     let round2 = |value: f64| (value * 100.0).round() / 100.0;
@@ -943,6 +1110,34 @@ async fn eventlog(options: &Options) -> BTreeMap<&'static str, serde_json::Value
         (
             "plain_upsert_rows_per_s",
             serde_json::json!(plain_rate.round()),
+        ),
+        (
+            "projection_client_cpu_us_per_row",
+            serde_json::json!(projection_run.client_micros),
+        ),
+        (
+            "projection_nats_cpu_us_per_row",
+            serde_json::json!(projection_run.server_micros),
+        ),
+        (
+            "plain_upsert_client_cpu_us_per_row",
+            serde_json::json!(plain_run.client_micros),
+        ),
+        (
+            "machine_cpu_us_per_row",
+            serde_json::json!({
+                "projection": projection_run.machine_micros,
+                "loader": loader_run.machine_micros,
+                "plain_upsert": plain_run.machine_micros,
+            }),
+        ),
+        (
+            "loader_rows_per_s",
+            serde_json::json!(loader_run.per_second.round()),
+        ),
+        (
+            "projection_vs_loader",
+            serde_json::json!(round2(projection_rate / loader_run.per_second)),
         ),
         (
             "projection_vs_plain",

@@ -226,6 +226,8 @@ async fn a_rebuild_from_zero_gives_the_same_read_model(fixture: Fixture) {
     fixture.destroy().await;
 }
 
+/// In batches of two: lag is reported, and the batches read ahead while the one before is written
+/// are each applied once.
 async fn lag_is_reported_while_catching_up(fixture: Fixture) {
     fixture.migrate().await;
     for index in 0..20 {
@@ -246,6 +248,12 @@ async fn lag_is_reported_while_catching_up(fixture: Fixture) {
     assert!(last.caught_up);
     drop(runner);
     assert!(watcher.await.unwrap() > 0, "a partial batch reports lag");
+    let totals = fixture.totals().await;
+    assert_eq!(totals.len(), 20, "every aggregate projected: {totals:?}");
+    assert!(
+        totals.iter().all(|(_, _, total)| *total == 1),
+        "each commit applied once: {totals:?}"
+    );
     fixture.destroy().await;
 }
 
