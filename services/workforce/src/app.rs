@@ -102,6 +102,8 @@ impl From<NoRefusal> for ApiError {
 /// Events after which a long-lived aggregate's snapshot is saved again (see
 /// `CommandHandler::with_snapshots`).
 const SNAPSHOT_EVERY: usize = 100;
+/// The encoding of centers' snapshots (2: with the latest day that bounds what they keep).
+const CENTER_SNAPSHOT_FORMAT: u32 = 2;
 /// Where a queue's past intervals come from (reporting's, in production).
 pub trait IntervalHistory: Send + Sync {
     /// The queue's intervals that start in `[start_ms, end_ms)`.
@@ -174,7 +176,8 @@ impl Workforce {
     /// The application on an event log.
     pub fn new(store: Arc<dyn EventStore>) -> Self {
         Self {
-            centers: CommandHandler::new(Arc::clone(&store)).with_snapshots(1, SNAPSHOT_EVERY),
+            centers: CommandHandler::new(Arc::clone(&store))
+                .with_snapshots(CENTER_SNAPSHOT_FORMAT, SNAPSHOT_EVERY),
             attendance: CommandHandler::new(Arc::clone(&store)),
             intraday: CommandHandler::new(Arc::clone(&store)),
             store,

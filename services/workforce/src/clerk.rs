@@ -35,8 +35,9 @@ use callcenter_proto::telephony::v1::call_events::Event as CallEvent;
 /// The clerk's name (its subscription, and the consumer of unknown events it counts).
 const CLERK: &str = "attendance-clerk";
 
-/// The encoding of the clerk's snapshots (its attendance book and traffic watch).
-const SNAPSHOT_FORMAT: u32 = 1;
+/// The encoding of the clerk's snapshots (its attendance book and traffic watch; 2: centers
+/// with their latest day).
+const SNAPSHOT_FORMAT: u32 = 2;
 
 /// How often ended shifts are looked for when no event arrives.
 const TICK: Duration = Duration::from_millis(500);

@@ -258,7 +258,20 @@ pub struct Center {
     pub leave: BTreeMap<Name, Leave>,
     /// Its swaps.
     pub swaps: BTreeMap<Name, Swap>,
+    /// The newest day a leave request or swap was asked on: the center's today, as far as its
+    /// history shows.
+    pub latest_day: i64,
 }
+
+/// How many days after its last day a leave request or a swap stays in the center's state.
+///
+/// No rule can need one that ended longer ago, so the center holds about a year of requests
+/// however long it runs, and decides exactly as if it held them all: every leave starts on or
+/// after the day it is asked (the vacation overlap looks at vacations ending on or after the new
+/// one's start), every swap is asked before its days and its rules look only at the swaps of
+/// its own month and calendar year (at most 366 days back). A decision asked about a request
+/// dropped this way is answered "not found"; the log keeps it.
+pub const KEPT_DAYS: i64 = 400;
 
 /// What can be asked of a center.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -592,6 +605,21 @@ impl Center {
             .collect()
     }
 
+    /// Moves the center's latest day to `day` if it is newer, dropping the leave requests and
+    /// swaps that ended more than [`KEPT_DAYS`] before it.
+    fn advance_to(&mut self, day: i64) {
+        if day <= self.latest_day {
+            return;
+        }
+        self.latest_day = day;
+        let horizon = day - KEPT_DAYS;
+        self.leave.retain(|_, leave| leave.request.end() >= horizon);
+        self.swaps.retain(|_, swap| {
+            let last = swap.request.payback_day.max(swap.request.day + 1);
+            last >= horizon
+        });
+    }
+
     fn approved_swaps(&self, agent_id: &Name) -> Vec<SwapRequest> {
         self.swaps
             .values()
@@ -915,6 +943,7 @@ impl Aggregate for Center {
                 request,
                 approver,
             } => {
+                self.advance_to(request.asked_on);
                 self.leave.insert(
                     leave_id.clone(),
                     Leave {
@@ -940,6 +969,7 @@ impl Aggregate for Center {
                 colleague_id,
                 request,
             } => {
+                self.advance_to(request.asked_on);
                 self.swaps.insert(
                     swap_id.clone(),
                     Swap {
@@ -1470,5 +1500,155 @@ mod tests {
                 at: noon("2026-12-01"),
             })
             .then_error(CenterError::SwapWithSelf);
+    }
+
+    /// DOMAIN.md §7 (swaps): a swap is asked before its days; a swapped shift already worked is
+    /// refused with its rule.
+    #[test]
+    fn a_swap_is_asked_before_its_days() {
+        let swap = |day_text: &str, payback: &str| CenterCommand::RequestSwap {
+            swap_id: name("w1"),
+            agent_id: name("a1"),
+            colleague_id: name("a2"),
+            day: day(day_text),
+            consecutive: false,
+            payback_day: day(payback),
+            at: noon("2026-12-10"),
+        };
+        given::<Center>(vec![defined()])
+            .when(swap("2026-12-09", "2026-12-20"))
+            .then_error(CenterError::SwapRefused(SwapRefusal::DayPassed));
+        given::<Center>(vec![defined()])
+            .when(swap("2026-12-20", "2026-12-09"))
+            .then_error(CenterError::SwapRefused(SwapRefusal::DayPassed));
+        given::<Center>(vec![defined()])
+            .when(swap("2026-12-10", "2026-12-20"))
+            .accepted();
+    }
+
+    /// The center keeps the leave and swaps its rules can still need: those that ended more
+    /// than [`KEPT_DAYS`] before its latest request leave its state, and every decision comes
+    /// out as with the whole history.
+    #[test]
+    fn leave_and_swaps_no_rule_can_need_leave_the_center_state() {
+        let vacation =
+            |leave_id: &str, agent_id: &str, start: &str, at: &str| CenterCommand::RequestLeave {
+                leave_id: name(leave_id),
+                agent_id: name(agent_id),
+                kind: LeaveKind::Vacation,
+                start: day(start),
+                half_days: 10,
+                certificate: false,
+                at: noon(at),
+            };
+        let swap = |swap_id: &str, day_text: &str, at: &str| CenterCommand::RequestSwap {
+            swap_id: name(swap_id),
+            agent_id: name("a1"),
+            colleague_id: name("a2"),
+            day: day(day_text),
+            consecutive: false,
+            payback_day: day(day_text) + 1,
+            at: noon(at),
+        };
+        let approve = |leave_id: &str| CenterEvent::LeaveDecided {
+            leave_id: name(leave_id),
+            approved: true,
+            reason: String::new(),
+        };
+        let mut history = vec![defined(), team(&["a1", "a2"])];
+        let run = |history: &mut Vec<CenterEvent>, command: CenterCommand| {
+            let (events, _) = given::<Center>(history.clone()).when(command).accepted();
+            history.extend(events);
+        };
+        // A vacation and a swap in 2026.
+        run(
+            &mut history,
+            vacation("v1", "a1", "2026-08-03", "2026-06-01"),
+        );
+        history.push(approve("v1"));
+        run(&mut history, swap("w1", "2026-06-10", "2026-06-01"));
+        history.push(CenterEvent::SwapDecided {
+            swap_id: name("w1"),
+            approved: true,
+            reason: String::new(),
+        });
+        // Still needed half a year on: a colleague's vacation over the same days is refused.
+        given::<Center>(history.clone())
+            .when(vacation("v2", "a2", "2026-08-05", "2026-06-20"))
+            .then_error(CenterError::LeaveRefused(LeaveRefusal::VacationOverlap {
+                from: day("2026-08-03"),
+                to: day("2026-08-07"),
+            }));
+        // A request asked more than KEPT_DAYS after both ended drops them.
+        run(
+            &mut history,
+            vacation("v3", "a2", "2027-11-01", "2027-09-20"),
+        );
+        let center = Center::replay(&history);
+        assert_eq!(center.latest_day, day("2027-09-20"));
+        assert_eq!(
+            center.leave.keys().cloned().collect::<Vec<_>>(),
+            vec![name("v3")]
+        );
+        assert!(center.swaps.is_empty());
+        // A decision about a dropped request is answered "not found"; new ones are decided as
+        // with the whole history.
+        given::<Center>(history.clone())
+            .when(decide("v1", false, Approver::Director))
+            .then_error(CenterError::RequestNotFound {
+                request_id: name("v1"),
+            });
+        given::<Center>(history.clone())
+            .when(swap("w2", "2027-10-12", "2027-09-20"))
+            .accepted();
+        // A snapshot of the bounded state decides as its replay does.
+        let snapshot: Center =
+            serde_json::from_value(serde_json::to_value(&center).expect("encodes"))
+                .expect("decodes");
+        assert_eq!(snapshot, center);
+    }
+
+    /// Ten years of requests (two a day) leave a center no bigger than its second year did.
+    #[test]
+    fn a_center_that_runs_for_years_holds_about_a_year_of_requests() {
+        let first = day("2026-01-05");
+        let mut center = Center::replay(&[defined()]);
+        let mut sizes = Vec::new();
+        for offset in 0..(10 * 365) {
+            let today = first + offset;
+            let agent = name(&format!("a{}", offset % 50));
+            center.evolve(&CenterEvent::LeaveRequested {
+                leave_id: name(&format!("l{offset}")),
+                agent_id: agent.clone(),
+                request: LeaveRequest {
+                    kind: LeaveKind::Personal,
+                    start: today + 3,
+                    half_days: 2,
+                    asked_on: today,
+                    certificate: false,
+                },
+                approver: Approver::Director,
+            });
+            center.evolve(&CenterEvent::SwapRequested {
+                swap_id: name(&format!("w{offset}")),
+                agent_id: agent,
+                colleague_id: name("a99"),
+                request: SwapRequest {
+                    day: today + 5,
+                    consecutive: false,
+                    payback_day: today + 6,
+                    asked_on: today,
+                },
+            });
+            if (offset + 1) % 365 == 0 {
+                sizes.push(serde_json::to_vec(&center).expect("encodes").len());
+            }
+        }
+        assert!(center.leave.len() <= (KEPT_DAYS + 10) as usize);
+        assert!(center.swaps.len() <= (KEPT_DAYS + 10) as usize);
+        assert!(
+            sizes[9] <= sizes[1] * 11 / 10,
+            "snapshot bytes at the end of each year: {sizes:?}"
+        );
     }
 }

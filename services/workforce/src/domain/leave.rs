@@ -216,6 +216,9 @@ pub enum SwapRefusal {
     /// Two consecutive shifts asked less than a month ahead.
     #[error("a swap of two consecutive shifts is asked a month ahead")]
     ConsecutiveNotice,
+    /// The swapped shift or its payback day is over when the swap is asked.
+    #[error("a swap is asked before its days, not after")]
+    DayPassed,
 }
 
 impl SwapRefusal {
@@ -226,6 +229,7 @@ impl SwapRefusal {
             SwapRefusal::PaybackInMonth => "paid_back_within_the_month",
             SwapRefusal::TwiceAYear => "consecutive_swaps_twice_a_year",
             SwapRefusal::ConsecutiveNotice => "consecutive_swap_a_month_ahead",
+            SwapRefusal::DayPassed => "swap_day_passed",
         }
     }
 }
@@ -233,6 +237,9 @@ impl SwapRefusal {
 /// Whether the person may swap, given their swaps approved before (any order), or the rule it
 /// breaks.
 pub fn decide_swap(request: &SwapRequest, approved: &[SwapRequest]) -> Result<(), SwapRefusal> {
+    if request.day < request.asked_on || request.payback_day < request.asked_on {
+        return Err(SwapRefusal::DayPassed);
+    }
     let (year, month, _) = civil(request.day);
     let (payback_year, payback_month, _) = civil(request.payback_day);
     if (payback_year, payback_month) != (year, month) {
