@@ -225,6 +225,11 @@ pub struct Roster {
 }
 
 impl Roster {
+    /// Its last day.
+    pub fn last_day(&self) -> i64 {
+        self.first_day + self.days() as i64 - 1
+    }
+
     /// How many days it covers.
     pub fn days(&self) -> usize {
         self.assignments.values().map(Vec::len).max().unwrap_or(0)
@@ -263,13 +268,15 @@ pub struct Center {
     pub latest_day: i64,
 }
 
-/// How many days after its last day a leave request or a swap stays in the center's state.
+/// How many days after its last day a roster, a leave request or a swap stays in the center's
+/// state, counted back from the center's newest request.
 ///
-/// No rule can need one that ended longer ago, so the center holds about a year of requests
-/// however long it runs, and decides exactly as if it held them all: every leave starts on or
-/// after the day it is asked (the vacation overlap looks at vacations ending on or after the new
-/// one's start), every swap is asked before its days and its rules look only at the swaps of
-/// its own month and calendar year (at most 366 days back). A decision asked about a request
+/// No rule can need one that ended longer ago, so the center holds about a year of them however
+/// long it runs, and decides exactly as if it held them all: every leave starts on or after the
+/// day it is asked (the vacation overlap looks at vacations ending on or after the new one's
+/// start), every swap is asked before its days and its rules look only at the swaps of its own
+/// month and calendar year (at most 366 days back), and a roster may not start before that
+/// horizon (so no new roster can overlap one dropped). A decision or a read asked about one
 /// dropped this way is answered "not found"; the log keeps it.
 pub const KEPT_DAYS: i64 = 400;
 
@@ -605,14 +612,22 @@ impl Center {
             .collect()
     }
 
-    /// Moves the center's latest day to `day` if it is newer, dropping the leave requests and
-    /// swaps that ended more than [`KEPT_DAYS`] before it.
+    /// The first day the center's state still holds everything about: [`KEPT_DAYS`] before its
+    /// newest request.
+    pub fn horizon(&self) -> i64 {
+        self.latest_day - KEPT_DAYS
+    }
+
+    /// Moves the center's latest day to `day` if it is newer, dropping the rosters, leave
+    /// requests and swaps that ended before the new horizon.
     fn advance_to(&mut self, day: i64) {
         if day <= self.latest_day {
             return;
         }
         self.latest_day = day;
-        let horizon = day - KEPT_DAYS;
+        let horizon = self.horizon();
+        self.rosters
+            .retain(|_, roster| roster.last_day() >= horizon);
         self.leave.retain(|_, leave| leave.request.end() >= horizon);
         self.swaps.retain(|_, swap| {
             let last = swap.request.payback_day.max(swap.request.day + 1);
@@ -719,6 +734,14 @@ impl Center {
             return Err(CenterError::Invalid {
                 field: "rows",
                 reason: format!("at most {MAX_ROSTER_DAYS} days and {MAX_ROSTER_AGENTS} agents"),
+            });
+        }
+        if roster.first_day < self.horizon() {
+            return Err(CenterError::Invalid {
+                field: "first_day",
+                reason: format!(
+                    "a roster starts at most {KEPT_DAYS} days before the center's newest leave or swap request"
+                ),
             });
         }
         settings.check_roster(roster)?;
@@ -1526,11 +1549,11 @@ mod tests {
             .accepted();
     }
 
-    /// The center keeps the leave and swaps its rules can still need: those that ended more
-    /// than [`KEPT_DAYS`] before its latest request leave its state, and every decision comes
-    /// out as with the whole history.
+    /// The center keeps the rosters, leave and swaps its rules can still need: those that ended
+    /// more than [`KEPT_DAYS`] before its latest request leave its state, and every decision
+    /// comes out as with the whole history.
     #[test]
-    fn leave_and_swaps_no_rule_can_need_leave_the_center_state() {
+    fn rosters_leave_and_swaps_no_rule_can_need_leave_the_center_state() {
         let vacation =
             |leave_id: &str, agent_id: &str, start: &str, at: &str| CenterCommand::RequestLeave {
                 leave_id: name(leave_id),
@@ -1555,7 +1578,15 @@ mod tests {
             approved: true,
             reason: String::new(),
         };
-        let mut history = vec![defined(), team(&["a1", "a2"])];
+        let june = roster("2026-06-01", &[("a1", &["early", "late"])]);
+        let mut history = vec![
+            defined(),
+            team(&["a1", "a2"]),
+            CenterEvent::RosterPublished {
+                roster_id: name("june"),
+                roster: june.clone(),
+            },
+        ];
         let run = |history: &mut Vec<CenterEvent>, command: CenterCommand| {
             let (events, _) = given::<Center>(history.clone()).when(command).accepted();
             history.extend(events);
@@ -1591,6 +1622,33 @@ mod tests {
             vec![name("v3")]
         );
         assert!(center.swaps.is_empty());
+        assert!(center.rosters.is_empty());
+        // No roster starts before the horizon, so none can overlap one dropped; a shift the
+        // dropped roster used may be redefined.
+        given::<Center>(history.clone())
+            .when(CenterCommand::PublishRoster {
+                roster_id: name("june-again"),
+                roster: june,
+            })
+            .then_error(CenterError::Invalid {
+                field: "first_day",
+                reason: format!(
+                    "a roster starts at most {KEPT_DAYS} days before the center's newest leave or swap request"
+                ),
+            });
+        let mut early_only = handbook();
+        early_only
+            .shifts
+            .retain(|shift| shift.shift_id == name("early"));
+        given::<Center>(history.clone())
+            .when(CenterCommand::Define(early_only))
+            .accepted();
+        given::<Center>(history.clone())
+            .when(CenterCommand::PublishRoster {
+                roster_id: name("october"),
+                roster: roster("2027-10-01", &[("a1", &["early"])]),
+            })
+            .accepted();
         // A decision about a dropped request is answered "not found"; new ones are decided as
         // with the whole history.
         given::<Center>(history.clone())
@@ -1608,15 +1666,29 @@ mod tests {
         assert_eq!(snapshot, center);
     }
 
-    /// Ten years of requests (two a day) leave a center no bigger than its second year did.
+    /// Ten years of a 50-agent center (a roster every 30 days, a leave request and a swap every
+    /// day) leave it no bigger than its second year did.
     #[test]
-    fn a_center_that_runs_for_years_holds_about_a_year_of_requests() {
+    fn a_center_that_runs_for_years_holds_about_a_year_of_rosters_and_requests() {
         let first = day("2026-01-05");
         let mut center = Center::replay(&[defined()]);
         let mut sizes = Vec::new();
         for offset in 0..(10 * 365) {
             let today = first + offset;
             let agent = name(&format!("a{}", offset % 50));
+            if offset % 30 == 0 {
+                center.evolve(&CenterEvent::RosterPublished {
+                    roster_id: name(&format!("r{offset}")),
+                    roster: Roster {
+                        first_day: today + 30,
+                        assignments: (0..50)
+                            .map(|index| {
+                                (name(&format!("a{index}")), vec![Some(name("early")); 30])
+                            })
+                            .collect(),
+                    },
+                });
+            }
             center.evolve(&CenterEvent::LeaveRequested {
                 leave_id: name(&format!("l{offset}")),
                 agent_id: agent.clone(),
@@ -1646,6 +1718,11 @@ mod tests {
         }
         assert!(center.leave.len() <= (KEPT_DAYS + 10) as usize);
         assert!(center.swaps.len() <= (KEPT_DAYS + 10) as usize);
+        assert!(
+            center.rosters.len() <= 16,
+            "{} rosters",
+            center.rosters.len()
+        );
         assert!(
             sizes[9] <= sizes[1] * 11 / 10,
             "snapshot bytes at the end of each year: {sizes:?}"
