@@ -768,23 +768,18 @@ async fn raw_loader(
             .iter()
             .map(|message| pb::Commit::decode(message.payload.clone()).expect("commit"))
             .collect();
-        let mut transaction = connection.begin().await.expect("begin");
-        let mut builder =
-            QueryBuilder::new("INSERT INTO bench_rows (tenant_id, row_id, payload, version) ");
-        builder.push_values(&decoded, |mut row, commit| {
-            let event = &commit.events[0];
-            row.push_bind(commit.tenant_id.as_str())
-                .push_bind(commit.aggregate_id.as_str())
-                .push_bind(std::str::from_utf8(&event.payload).expect("UTF-8"))
-                .push_bind(commit.first_version as i64);
-        });
-        builder.push(UPSERT_TAIL);
-        builder
-            .build()
-            .execute(&mut *transaction)
-            .await
-            .expect("upsert");
-        transaction.commit().await.expect("commit");
+        let rows: Vec<Row<'_>> = decoded
+            .iter()
+            .map(|commit| {
+                (
+                    commit.tenant_id.as_str(),
+                    commit.aggregate_id.as_str(),
+                    std::str::from_utf8(&commit.events[0].payload).expect("UTF-8"),
+                    commit.first_version as i64,
+                )
+            })
+            .collect();
+        upsert_batch(&mut connection, &rows).await;
         batch
             .last()
             .expect("a batch")
@@ -798,6 +793,30 @@ async fn raw_loader(
     let _ = stream.delete_consumer(&format!("raw-loader-{round}")).await;
     let _ = connection.close().await;
     run
+}
+
+/// A row of `bench_rows`: tenant, row id, payload, version.
+type Row<'a> = (&'a str, &'a str, &'a str, i64);
+
+/// Upserts `rows` into `bench_rows` with one statement in a transaction of its own, over a plain
+/// PostgreSQL connection.
+async fn upsert_batch(connection: &mut sqlx::PgConnection, rows: &[Row<'_>]) {
+    let mut transaction = connection.begin().await.expect("begin");
+    let mut builder =
+        QueryBuilder::new("INSERT INTO bench_rows (tenant_id, row_id, payload, version) ");
+    builder.push_values(rows, |mut row, (tenant, id, payload, version)| {
+        row.push_bind(*tenant)
+            .push_bind(*id)
+            .push_bind(*payload)
+            .push_bind(*version);
+    });
+    builder.push(UPSERT_TAIL);
+    builder
+        .build()
+        .execute(&mut *transaction)
+        .await
+        .expect("upsert");
+    transaction.commit().await.expect("commit");
 }
 
 /// The same rows upserted straight into PostgreSQL in batches of the same size, each in its own
@@ -816,22 +835,13 @@ async fn plain_upsert(url: &str, rows: usize) -> Duration {
         .collect();
     let started = Instant::now();
     for chunk in data.chunks(BATCH) {
-        let mut transaction = connection.begin().await.expect("begin");
-        let mut builder =
-            QueryBuilder::new("INSERT INTO bench_rows (tenant_id, row_id, payload, version) ");
-        builder.push_values(chunk, |mut row, (tenant, id, payload, version)| {
-            row.push_bind(tenant)
-                .push_bind(id)
-                .push_bind(payload)
-                .push_bind(version);
-        });
-        builder.push(UPSERT_TAIL);
-        builder
-            .build()
-            .execute(&mut *transaction)
-            .await
-            .expect("upsert");
-        transaction.commit().await.expect("commit");
+        let rows: Vec<Row<'_>> = chunk
+            .iter()
+            .map(|(tenant, id, payload, version)| {
+                (tenant.as_str(), id.as_str(), payload.as_str(), *version)
+            })
+            .collect();
+        upsert_batch(&mut connection, &rows).await;
     }
     let elapsed = started.elapsed();
     let _ = connection.close().await;
