@@ -408,6 +408,15 @@ impl Run {
         )
     }
 
+    /// Its CPU per operation, for the JSON line: this process, the NATS server, the machine.
+    fn cpu_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "client": self.client_micros,
+            "nats": self.server_micros,
+            "machine": self.machine_micros,
+        })
+    }
+
     /// The median of each figure on its own (a CPU figure only if every run has it).
     fn median(runs: Vec<Run>) -> Run {
         let median = |figure: fn(&Run) -> Option<f64>| -> Option<f64> {
@@ -687,7 +696,7 @@ async fn fill_log(
 }
 
 /// One projection catch-up of the `rows` commits in `store` into a fresh schema: its rate and
-/// the CPU per row of this process and of the NATS server.
+/// CPU per row.
 async fn projection_round(
     store: &Arc<dyn EventStore>,
     rows: usize,
@@ -734,11 +743,7 @@ async fn raw_loader(
     use callcenter_proto::eventlog::v1 as pb;
     use futures_util::StreamExt as _;
     use prost::Message as _;
-    let mut connection = sqlx::PgConnection::connect(url).await.expect("connect");
-    sqlx::query(ROWS_TABLE)
-        .execute(&mut connection)
-        .await
-        .expect("table");
+    let mut connection = connect_rows_table(url).await;
     let stream = context.get_stream(stream_name).await.expect("stream");
     let before = CpuUse::now(nats_pid);
     let started = Instant::now();
@@ -768,7 +773,7 @@ async fn raw_loader(
             .iter()
             .map(|message| pb::Commit::decode(message.payload.clone()).expect("commit"))
             .collect();
-        let rows: Vec<Row<'_>> = decoded
+        let decoded_rows: Vec<Row<'_>> = decoded
             .iter()
             .map(|commit| {
                 (
@@ -779,7 +784,7 @@ async fn raw_loader(
                 )
             })
             .collect();
-        upsert_batch(&mut connection, &rows).await;
+        upsert_batch(&mut connection, &decoded_rows).await;
         batch
             .last()
             .expect("a batch")
@@ -793,6 +798,16 @@ async fn raw_loader(
     let _ = stream.delete_consumer(&format!("raw-loader-{round}")).await;
     let _ = connection.close().await;
     run
+}
+
+/// A plain PostgreSQL connection to `url`, with `bench_rows` created.
+async fn connect_rows_table(url: &str) -> sqlx::PgConnection {
+    let mut connection = sqlx::PgConnection::connect(url).await.expect("connect");
+    sqlx::query(ROWS_TABLE)
+        .execute(&mut connection)
+        .await
+        .expect("table");
+    connection
 }
 
 /// A row of `bench_rows`: tenant, row id, payload, version.
@@ -819,10 +834,10 @@ async fn upsert_batch(connection: &mut sqlx::PgConnection, rows: &[Row<'_>]) {
     transaction.commit().await.expect("commit");
 }
 
-/// The same rows upserted straight into PostgreSQL in batches of the same size, each in its own
-/// transaction: what a hand-written loader would do.
-async fn plain_upsert(url: &str, rows: usize) -> Duration {
-    let mut connection = sqlx::PgConnection::connect(url).await.expect("connect");
+/// The same rows upserted from memory straight into PostgreSQL in batches of the same size, each
+/// in its own transaction: the database's share alone. Its rate and CPU per row.
+async fn plain_upsert(url: &str, rows: usize) -> Run {
+    let mut connection = connect_rows_table(url).await;
     let data: Vec<(String, String, String, i64)> = (0..rows)
         .map(|index| {
             (
@@ -833,19 +848,20 @@ async fn plain_upsert(url: &str, rows: usize) -> Duration {
             )
         })
         .collect();
+    let before = CpuUse::now(None);
     let started = Instant::now();
     for chunk in data.chunks(BATCH) {
-        let rows: Vec<Row<'_>> = chunk
+        let batch: Vec<Row<'_>> = chunk
             .iter()
             .map(|(tenant, id, payload, version)| {
                 (tenant.as_str(), id.as_str(), payload.as_str(), *version)
             })
             .collect();
-        upsert_batch(&mut connection, &rows).await;
+        upsert_batch(&mut connection, &batch).await;
     }
-    let elapsed = started.elapsed();
+    let run = Run::new(rows, started.elapsed(), before, CpuUse::now(None));
     let _ = connection.close().await;
-    elapsed
+    run
 }
 
 async fn eventlog(options: &Options) -> BTreeMap<&'static str, serde_json::Value> {
@@ -936,8 +952,9 @@ async fn eventlog(options: &Options) -> BTreeMap<&'static str, serde_json::Value
     let replay_rate = per_second(replay.commits, replay.subscription);
     let scan_rate = per_second(replay.commits, replay.scan);
 
-    // Projection catch-up against the plain batched upsert, each into a fresh table, alternated
-    // over three rounds (each round's projection is a new subscription from the first commit).
+    // Projection catch-up, the hand-written loader and the plain upsert from memory, each into a
+    // fresh table, alternated over three rounds (each round's projection and loader are new
+    // subscriptions from the first commit).
     let rows = options.rows;
     fill_log(Arc::clone(&store), rows, &[("telephony", "call")], 1).await;
     let mut projection_runs = Vec::new();
@@ -946,18 +963,7 @@ async fn eventlog(options: &Options) -> BTreeMap<&'static str, serde_json::Value
     for round in 0..3 {
         projection_runs.push(projection_round(&store, rows, round, nats_pid.as_deref()).await);
         let plain_schema = PgSchema::create("bench").await;
-        {
-            let mut connection = sqlx::PgConnection::connect(&plain_schema.url())
-                .await
-                .expect("connect");
-            sqlx::query(ROWS_TABLE)
-                .execute(&mut connection)
-                .await
-                .expect("table");
-        }
-        let before = CpuUse::now(None);
-        let elapsed = plain_upsert(&plain_schema.url(), rows).await;
-        plain_runs.push(Run::new(rows, elapsed, before, CpuUse::now(None)));
+        plain_runs.push(plain_upsert(&plain_schema.url(), rows).await);
         plain_schema.drop_schema().await;
         let loader_schema = PgSchema::create("bench").await;
         loader_runs.push(
@@ -1122,23 +1128,11 @@ async fn eventlog(options: &Options) -> BTreeMap<&'static str, serde_json::Value
             serde_json::json!(plain_rate.round()),
         ),
         (
-            "projection_client_cpu_us_per_row",
-            serde_json::json!(projection_run.client_micros),
-        ),
-        (
-            "projection_nats_cpu_us_per_row",
-            serde_json::json!(projection_run.server_micros),
-        ),
-        (
-            "plain_upsert_client_cpu_us_per_row",
-            serde_json::json!(plain_run.client_micros),
-        ),
-        (
-            "machine_cpu_us_per_row",
+            "cpu_us_per_row",
             serde_json::json!({
-                "projection": projection_run.machine_micros,
-                "loader": loader_run.machine_micros,
-                "plain_upsert": plain_run.machine_micros,
+                "projection": projection_run.cpu_json(),
+                "loader": loader_run.cpu_json(),
+                "plain_upsert": plain_run.cpu_json(),
             }),
         ),
         (

@@ -10,8 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use callcenter_eventlog::{
-    Batch, EventStore, Filter, Name, Position, RecordedEvent, StoreError, SubscriptionSpec,
-    Timestamp,
+    EventStore, Filter, Name, Position, RecordedEvent, StoreError, SubscriptionSpec, Timestamp,
 };
 use sqlx::{AnyConnection, AnyPool};
 use tokio::sync::watch;
@@ -220,18 +219,10 @@ impl ProjectionRunner {
         // commits stream past, acknowledgements are paced (see [`crate::acks`]): the checkpoint
         // skips what comes again.
         let mut acks = crate::acks::AckPacer::default();
-        // While more commits wait, the next batch is read from the log while this one is written
-        // (reading and decoding a batch cost a third of catch-up time on the benchmark when they
-        // took turns with the database).
-        let mut read_ahead: Option<Batch> = None;
         loop {
-            let batch = match read_ahead.take() {
-                Some(batch) if !shutdown.is_cancelled() => Some(batch),
-                Some(_) => None,
-                None => tokio::select! {
-                    () = shutdown.cancelled() => None,
-                    batch = subscription.next_batch(self.batch_size, IDLE_WAIT) => Some(batch?),
-                },
+            let batch = tokio::select! {
+                () = shutdown.cancelled() => None,
+                batch = subscription.next_batch(self.batch_size, IDLE_WAIT) => Some(batch?),
             };
             let Some(batch) = batch else {
                 // A commit left unacknowledged comes back and the checkpoint skips it.
@@ -250,21 +241,7 @@ impl ProjectionRunner {
                 .events
                 .iter()
                 .position(|event| event.position() > checkpoint);
-            let more_waiting = batch.pending > 0;
-            let batch_size = self.batch_size;
-            let acks_ref = &mut acks;
-            let subscription_ref = &mut subscription;
-            let acknowledge_and_read_ahead = async move {
-                acks_ref.ack_due(subscription_ref.as_mut(), false).await?;
-                if more_waiting {
-                    subscription_ref
-                        .next_batch(batch_size, IDLE_WAIT)
-                        .await
-                        .map(Some)
-                } else {
-                    Ok(None)
-                }
-            };
+            let acknowledge = acks.ack_due(subscription.as_mut(), false);
             if let Some(first_fresh) = first_fresh {
                 let fresh = &batch.events[first_fresh..];
                 let span = tracing::info_span!(
@@ -281,12 +258,12 @@ impl ProjectionRunner {
                     self.apply_with_checkpoint(&name, fresh, last_position),
                     span,
                 );
-                let (applied, next) = tokio::join!(apply, acknowledge_and_read_ahead);
+                let (applied, acknowledged) = tokio::join!(apply, acknowledge);
                 applied?;
-                read_ahead = next?;
+                acknowledged?;
                 checkpoint = last_position;
             } else {
-                read_ahead = acknowledge_and_read_ahead.await?;
+                acknowledge.await?;
             }
             acks.applied(last_position, batch.events.len());
             self.status.send_modify(|status| {

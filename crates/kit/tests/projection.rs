@@ -226,8 +226,7 @@ async fn a_rebuild_from_zero_gives_the_same_read_model(fixture: Fixture) {
     fixture.destroy().await;
 }
 
-/// In batches of two: lag is reported, and the batches read ahead while the one before is written
-/// are each applied once.
+/// In batches of two: lag is reported, and every commit is applied once.
 async fn lag_is_reported_while_catching_up(fixture: Fixture) {
     fixture.migrate().await;
     for index in 0..20 {

@@ -630,8 +630,8 @@ impl Center {
             .retain(|_, roster| roster.last_day() >= horizon);
         self.leave.retain(|_, leave| leave.request.end() >= horizon);
         self.swaps.retain(|_, swap| {
-            let last = swap.request.payback_day.max(swap.request.day + 1);
-            last >= horizon
+            let last_swapped = swap.request.day + i64::from(swap.request.consecutive);
+            swap.request.payback_day.max(last_swapped) >= horizon
         });
     }
 
@@ -737,12 +737,7 @@ impl Center {
             });
         }
         if roster.first_day < self.horizon() {
-            return Err(CenterError::Invalid {
-                field: "first_day",
-                reason: format!(
-                    "a roster starts at most {KEPT_DAYS} days before the center's newest leave or swap request"
-                ),
-            });
+            return Err(roster_before_horizon());
         }
         settings.check_roster(roster)?;
         for (agent_id, row) in &roster.assignments {
@@ -1013,6 +1008,16 @@ impl Aggregate for Center {
                 }
             }
         }
+    }
+}
+
+/// A roster starting before the center's horizon (see [`KEPT_DAYS`]).
+fn roster_before_horizon() -> CenterError {
+    CenterError::Invalid {
+        field: "first_day",
+        reason: format!(
+            "a roster starts at most {KEPT_DAYS} days before the center's newest leave or swap request"
+        ),
     }
 }
 
@@ -1525,8 +1530,8 @@ mod tests {
             .then_error(CenterError::SwapWithSelf);
     }
 
-    /// DOMAIN.md §7 (swaps): a swap is asked before its days; a swapped shift already worked is
-    /// refused with its rule.
+    /// The platform's own rule beside the handbook's swap rules: a swap is asked before its days;
+    /// a swapped shift already worked is refused with its rule.
     #[test]
     fn a_swap_is_asked_before_its_days() {
         let swap = |day_text: &str, payback: &str| CenterCommand::RequestSwap {
@@ -1630,12 +1635,7 @@ mod tests {
                 roster_id: name("june-again"),
                 roster: june,
             })
-            .then_error(CenterError::Invalid {
-                field: "first_day",
-                reason: format!(
-                    "a roster starts at most {KEPT_DAYS} days before the center's newest leave or swap request"
-                ),
-            });
+            .then_error(roster_before_horizon());
         let mut early_only = handbook();
         early_only
             .shifts
